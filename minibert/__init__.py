@@ -1,0 +1,1 @@
+"""minibert: a small multitask BERT for the CS224N default project."""

@@ -1,0 +1,43 @@
+"""Length-bucketed batching: sort by length so a batch pads to its own longest input, not the corpus's."""
+from __future__ import annotations
+
+import random
+from typing import Callable, Sequence, TypeVar
+
+import torch
+
+T = TypeVar("T")
+
+
+def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
+    """Index batches in order of length (for inference: outputs are put back in input order)."""
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i])
+    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def bucketed_shuffle(lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_batches: int = 50) -> list[list[int]]:
+    """Training batches of similar length, in random order: shuffle, cut into large buckets, sort
+    each bucket by length, cut it into batches, then shuffle the batches."""
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    span = batch_size * bucket_batches
+    batches = []
+    for start in range(0, len(order), span):
+        bucket = sorted(order[start:start + span], key=lambda i: lengths[i])
+        batches.extend(bucket[i:i + batch_size] for i in range(0, len(bucket), batch_size))
+    rng.shuffle(batches)
+    return batches
+
+
+def map_in_batches(items: Sequence[T], lengths: Sequence[int], batch_size: int,
+                   fn: Callable[[list[T]], torch.Tensor]) -> torch.Tensor:
+    """Apply `fn` to length-sorted batches of `items`; return the results in the original order."""
+    if not items:
+        raise ValueError("nothing to score: the input list is empty")
+    out = None
+    for idx in length_sorted_batches(lengths, batch_size):
+        result = fn([items[i] for i in idx]).float().cpu()
+        if out is None:
+            out = torch.empty((len(items),) + tuple(result.shape[1:]), dtype=torch.float32)
+        out[torch.tensor(idx)] = result
+    return out

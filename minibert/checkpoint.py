@@ -1,0 +1,239 @@
+"""`checkpoints/NAME/`: safetensors shards (each under 10 MB) and a `config.json`.
+
+The config records the recipe, the backbone's identity and hash, storage details, dev metrics and
+the training history. What the checkpoint shares with the backbone package (a frozen encoder, or
+frozen word embeddings) is not stored: it is taken from the package at load time, after checking
+that the package's weights hash matches the one recorded.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .backbone import backbone_identity, file_sha256, resolve_backbone
+from .model import WeightMismatch, load_state
+from .network import MultitaskModel, build_model
+from .recipes import Recipe
+from .tokenizer import Tokenizer
+
+FORMAT = "minibert-checkpoint/1"
+SHARD_BYTES = 9_500_000  # every committed file stays under 10 MB
+WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+_SCALE = ".__int8_scale"
+_ROWS = ".__rows"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint that cannot be used; the message names the file and what is wrong."""
+
+
+def shared_prefixes(recipe: Recipe) -> tuple[str, ...]:
+    """State-dict prefixes taken from the backbone package instead of the checkpoint."""
+    if recipe.encoder == "frozen":
+        return ("encoder.",)
+    if recipe.encoder == "finetune" and recipe.freeze_word_embeddings:
+        return (WORD_EMBEDDINGS,)
+    return ()
+
+
+def _encode(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+    if dtype == "fp32":
+        return {k: v.float().contiguous() for k, v in state.items()}
+    if dtype == "fp16":
+        return {k: v.half().contiguous() for k, v in state.items()}
+    if dtype != "int8":
+        raise ValueError(f"storage dtype {dtype!r}: expected fp32, fp16 or int8")
+    out = {}
+    for k, v in state.items():
+        # Per-output-channel symmetric int8 for large matrices; small tensors (biases, norms)
+        # are too small to matter and too sensitive to round, so they stay fp16.
+        if v.ndim == 2 and v.numel() >= 65536:
+            scale = v.float().abs().amax(dim=1, keepdim=True).clamp(min=1e-12) / 127.0
+            out[k] = torch.round(v.float() / scale).to(torch.int8).contiguous()
+            out[k + _SCALE] = scale.float().contiguous()
+        else:
+            out[k] = v.half().contiguous()
+    return out
+
+
+def _decode(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for k, v in stored.items():
+        if k.endswith(_SCALE):
+            continue
+        out[k] = v.float() * stored[k + _SCALE] if k + _SCALE in stored else v.float()
+    return out
+
+
+def _split_rows(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Cut any tensor over the file budget into row blocks (`key.__rows<start>`), so no shard
+    file passes 10 MB; `_join_rows` puts them back together at load time."""
+    out = {}
+    for k, v in state.items():
+        nbytes = v.numel() * v.element_size()
+        if nbytes <= SHARD_BYTES:
+            out[k] = v
+            continue
+        rows = max(1, SHARD_BYTES // (nbytes // v.shape[0]))
+        for start in range(0, v.shape[0], rows):
+            out[f"{k}{_ROWS}{start}"] = v[start:start + rows].contiguous()
+    return out
+
+
+def _join_rows(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out, parts = {}, {}
+    for k, v in stored.items():
+        if _ROWS in k:
+            base, start = k.split(_ROWS)
+            parts.setdefault(base, []).append((int(start), v))
+        else:
+            out[k] = v
+    for base, blocks in parts.items():
+        out[base] = torch.cat([v for _, v in sorted(blocks, key=lambda b: b[0])])
+    return out
+
+
+def _shards(state: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+    shards, current, size = [], {}, 0
+    for k, v in _split_rows(state).items():
+        nbytes = v.numel() * v.element_size()
+        if current and size + nbytes > SHARD_BYTES:
+            shards.append(current)
+            current, size = {}, 0
+        current[k] = v
+        size += nbytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, *, storage: str = "fp32",
+                    metrics: dict | None = None, history: list | None = None, training: dict | None = None) -> Path:
+    """Write atomically: a crash or Ctrl-C mid-write leaves the previous checkpoint intact."""
+    directory = Path(directory)
+    recipe = model.recipe
+    skip = shared_prefixes(recipe)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items() if not k.startswith(skip)} if skip else \
+        {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    stored = _encode(state, storage)
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
+    try:
+        files = {}
+        shards = _shards(stored)
+        for i, shard in enumerate(shards, 1):
+            name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
+            save_file(shard, str(tmp / name), metadata={"format": "pt"})
+            files[name] = file_sha256(tmp / name)
+        config = {
+            "format": FORMAT,
+            "name": directory.name,
+            "recipe": recipe.to_dict(),
+            "backbone": {**backbone_identity(backbone_dir), "config": model.encoder.config.to_dict()},
+            "storage": {"dtype": storage, "shared_from_backbone": list(skip), "files": files},
+            "metrics": metrics or {},
+            "history": history or [],
+            "training": training or {},
+        }
+        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        # mkdtemp makes private files; a checkpoint is meant to be shared and committed.
+        tmp.chmod(0o755)
+        for f in tmp.iterdir():
+            f.chmod(0o644)
+        _replace_dir(tmp, directory)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return directory
+
+
+def save_ensemble(directory: Path, recipe: Recipe, members: list[str]) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    config = {"format": FORMAT, "name": directory.name,
+              "recipe": {**recipe.to_dict(), "members": list(members)}, "metrics": {}, "history": [], "training": {}}
+    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return directory
+
+
+def _replace_dir(new: Path, target: Path) -> None:
+    old = None
+    if target.exists():
+        old = target.with_name(f".{target.name}-old-{os.getpid()}")
+        target.rename(old)
+    new.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_config(directory: Path) -> dict:
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise CheckpointError(f"{path}: missing (a checkpoint folder needs config.json)")
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
+    if config.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
+    if "recipe" not in config:
+        raise CheckpointError(f"{path}: no 'recipe' field")
+    return config
+
+
+def checkpoint_hash(directory: Path, config: dict | None = None) -> str:
+    """Identity of what a checkpoint predicts with: its recipe and its weight files' hashes.
+    Metrics and history are left out, so re-recording them does not mark tables stale."""
+    config = config or read_config(directory)
+    payload = json.dumps({"recipe": config["recipe"], "files": config.get("storage", {}).get("files", {}),
+                          "backbone": config.get("backbone", {}).get("weights_sha256")}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tuple[MultitaskModel, Tokenizer, dict]:
+    """Load a model checkpoint; every problem becomes a `CheckpointError` naming the file."""
+    directory = Path(directory)
+    config = read_config(directory)
+    try:
+        recipe = Recipe.from_dict(config["recipe"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{directory / 'config.json'}: bad recipe ({exc})") from exc
+    if recipe.kind != "model":
+        raise CheckpointError(f"{directory}: recipe kind {recipe.kind!r} has no weights to load")
+    backbone_dir = resolve_backbone(config["backbone"]["name"])
+    if not (backbone_dir / "model.safetensors").is_file():
+        raise CheckpointError(f"{directory}: its backbone {backbone_dir} is not available")
+    want = config["backbone"].get("weights_sha256")
+    have = file_sha256(backbone_dir / "model.safetensors")
+    if want != have:
+        raise CheckpointError(f"{directory}: trained on backbone weights sha256 {str(want)[:12]}..., "
+                              f"but {backbone_dir / 'model.safetensors'} has {have[:12]}...")
+    stored = {}
+    for name, sha in config.get("storage", {}).get("files", {}).items():
+        path = directory / name
+        if not path.is_file():
+            raise CheckpointError(f"{path}: missing")
+        if file_sha256(path) != sha:
+            raise CheckpointError(f"{path}: sha256 does not match config.json (corrupt or truncated file)")
+        try:
+            stored.update(load_file(str(path)))
+        except (SafetensorError, OSError) as exc:
+            raise CheckpointError(f"{path}: unreadable safetensors ({exc})") from exc
+    model = build_model(recipe, backbone_dir)
+    try:
+        unused = load_state(model, _decode(_join_rows(stored)), str(directory),
+                            allow_missing=tuple(config["storage"]["shared_from_backbone"]))
+    except WeightMismatch as exc:
+        raise CheckpointError(str(exc)) from exc
+    if unused:
+        raise CheckpointError(f"{directory}: weights the recipe has no place for (first: {', '.join(unused[:3])})")
+    model.to(device).eval()
+    return model, Tokenizer(backbone_dir, max_length=recipe.max_length), config

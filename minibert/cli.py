@@ -1,0 +1,182 @@
+"""`python -m minibert train | evaluate | predict`."""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from .data import DataFileMissing, BadDataError, read_split, resolve_data_dir
+from .recipes import RECIPES, get_recipe, trainable_recipes
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", help="folder with the CS224N csv files (default: $MINIBERT_DATA, else data/)")
+    p.add_argument("--checkpoints", help="checkpoints folder (default: $MINIBERT_CHECKPOINTS, else checkpoints/)")
+    p.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    p.add_argument("--strict", action="store_true", help="a bad data row is fatal instead of counted and skipped")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m minibert", description="MiniBERT Explorer: train, evaluate, predict.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train one variant (or --all)")
+    which = t.add_mutually_exclusive_group(required=True)
+    which.add_argument("--variant", choices=sorted(RECIPES))
+    which.add_argument("--all", action="store_true", help="every trainable recipe, then the ensemble")
+    _common(t)
+    t.add_argument("--rows-per-task", type=int, help="cap train and dev rows per task (quick runs)")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--storage", choices=["fp32", "fp16", "int8"], help="stored weight format")
+    t.add_argument("--jobs", type=int, default=1, help="with --all: variants trained at once, as separate processes")
+    t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
+    t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
+    t.add_argument("--no-progress", action="store_true")
+
+    e = sub.add_parser("evaluate", help="dev metrics of shipped variants")
+    e.add_argument("--variant", default="all", help="a name, or all")
+    e.add_argument("--split", default="dev", choices=["dev"])
+    _common(e)
+
+    p = sub.add_parser("predict", help="CS224N submission files")
+    p.add_argument("--variant", required=True)
+    p.add_argument("--split", default="both", choices=["dev", "test", "both"])
+    p.add_argument("--out", default="predictions", help="output folder (default: predictions/)")
+    _common(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.data_dir:
+        os.environ["MINIBERT_DATA"] = args.data_dir
+    if args.checkpoints:
+        os.environ["MINIBERT_CHECKPOINTS"] = args.checkpoints
+    try:
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command](args)
+    except (DataFileMissing, BadDataError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _device(args) -> str:
+    from .predict import default_device
+    return args.device or default_device()
+
+
+def _checkpoints_dir() -> Path:
+    from .predict import default_checkpoints_dir
+    return default_checkpoints_dir()
+
+
+def cmd_train(args) -> int:
+    if args.all:
+        return _train_all(args)
+    recipe = get_recipe(args.variant)
+    if recipe.kind == "ensemble":
+        from .checkpoint import save_ensemble
+        members = [m for m in (args.members or "").split(",") if m]
+        path = save_ensemble(_checkpoints_dir() / recipe.name, recipe, members)
+        print(f"wrote {path} (members: {', '.join(members) or 'every loaded model'})")
+        return 0
+    from .train import TrainOptions, train_variant
+    overrides = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size}
+    options = TrainOptions(data_dir=resolve_data_dir(args.data_dir), checkpoints_dir=_checkpoints_dir(),
+                           rows_per_task=args.rows_per_task, device=_device(args), storage=args.storage,
+                           strict=args.strict, progress=not args.no_progress,
+                           overrides={k: v for k, v in overrides.items() if v is not None})
+    path = train_variant(recipe, options)
+    print(f"saved {path}")
+    return 0
+
+
+def _train_all(args) -> int:
+    """Each variant in its own process: one training process is launch-bound on a GPU, so several
+    at once use it better than one after another."""
+    skip = {s for s in args.skip.split(",") if s}
+    names = [r.name for r in trainable_recipes() if r.name not in skip]
+    passthrough = []
+    for flag in ("data_dir", "checkpoints", "device", "rows_per_task", "epochs", "seed", "lr", "batch_size", "storage"):
+        value = getattr(args, flag)
+        if value is not None:
+            passthrough += [f"--{flag.replace('_', '-')}", str(value)]
+    if args.strict:
+        passthrough.append("--strict")
+    logs = Path(os.environ.get("MINIBERT_RUNS", "runs"))
+    logs.mkdir(parents=True, exist_ok=True)
+    pending, running, failed = list(names), {}, []
+    started = time.perf_counter()
+    while pending or running:
+        while pending and len(running) < max(1, args.jobs):
+            name = pending.pop(0)
+            log = open(logs / f"{name}.log", "w")
+            cmd = [sys.executable, "-m", "minibert", "train", "--variant", name, "--no-progress", *passthrough]
+            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+            print(f"started {name} (log: {logs / name}.log)")
+        time.sleep(1.0)
+        for name, (proc, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                del running[name]
+                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                if proc.returncode:
+                    failed.append(name)
+                print(f"{name}: {status} after {time.perf_counter() - started:.0f} s")
+    if not (args.skip and "ensemble" in skip):
+        from .checkpoint import save_ensemble
+        members = [m for m in (args.members or "").split(",") if m]
+        save_ensemble(_checkpoints_dir() / "ensemble", get_recipe("ensemble"), members)
+    print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
+    return 1 if failed else 0
+
+
+def _load(args):
+    from .predict import load_variants
+    variants, failures = load_variants(_checkpoints_dir(), _device(args))
+    for f in failures:
+        print(f"could not load {f.name}: {f.reason}", file=sys.stderr)
+    wanted = list(variants) if args.variant == "all" else [args.variant]
+    missing = [w for w in wanted if w not in variants]
+    if missing:
+        raise SystemExit(f"error: variant(s) not loaded from {_checkpoints_dir()}: {', '.join(missing)}")
+    return variants, wanted
+
+
+def cmd_evaluate(args) -> int:
+    from .metrics import dev_metrics
+    variants, wanted = _load(args)
+    data_dir = resolve_data_dir(args.data_dir)
+    splits = {t: read_split(t, args.split, data_dir, strict=args.strict) for t in ("sst", "quora", "sts")}
+    print(f"{'variant':<16} {'SST acc':>8} {'Quora acc':>9} {'STS r':>7} {'overall':>8}")
+    for name in wanted:
+        m = dev_metrics(variants[name], splits)
+        print(f"{name:<16} {m['sst_acc']:8.4f} {m['quora_acc']:9.4f} {m['sts_pearson']:7.4f} {m['overall']:8.4f}")
+    print("Quora: the backbone was pretrained on Quora duplicates, and quora-train.csv may be partial.")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .submission import submission_path, write_submission
+    variants, (name,) = _load(args)
+    variant = variants[name]
+    data_dir = resolve_data_dir(args.data_dir)
+    for split in (["dev", "test"] if args.split == "both" else [args.split]):
+        for task in ("sst", "quora", "sts"):
+            s = read_split(task, split, data_dir, strict=args.strict)
+            ex = s.examples
+            if task == "sst":
+                preds = variant.sentiment([e.sentence for e in ex]).argmax(1)
+            elif task == "quora":
+                preds = (variant.paraphrase([(e.sentence1, e.sentence2) for e in ex]) >= 0.5).astype(int)
+            else:
+                preds = variant.similarity([(e.sentence1, e.sentence2) for e in ex])
+            path = submission_path(args.out, task, split)
+            write_submission(path, task, [e.id for e in ex], preds)
+            print(f"wrote {path} ({len(ex)} rows{'; ' + str(len(s.bad_rows)) + ' bad rows skipped' if s.bad_rows else ''})")
+    return 0

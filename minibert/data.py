@@ -1,0 +1,377 @@
+"""Readers for the CS224N minBERT task files (SST, Quora, STS).
+
+Every row that cannot be used becomes a `BadRow` with its file and line, so a
+caller can always say how many rows were skipped and why; nothing is dropped
+without a trace. See docs/DESIGN.md ("Data contract") and the data README.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator, Union
+
+TASKS = ("sst", "quora", "sts")
+SPLITS = ("train", "dev", "test")
+DATA_ENV = "MINIBERT_DATA"
+DEFAULT_DATA_DIR = "data"
+
+FILE_NAMES: dict[str, dict[str, str]] = {
+    "sst": {
+        "train": "ids-sst-train.csv",
+        "dev": "ids-sst-dev.csv",
+        "test": "ids-sst-test-student.csv",
+    },
+    "quora": {
+        "train": "quora-train.csv",
+        "dev": "quora-dev.csv",
+        "test": "quora-test-student.csv",
+    },
+    "sts": {
+        "train": "sts-train.csv",
+        "dev": "sts-dev.csv",
+        "test": "sts-test-student.csv",
+    },
+}
+
+# Text columns per task, then the label column (absent from test files).
+TEXT_COLUMNS = {"sst": ("sentence",), "quora": ("sentence1", "sentence2"), "sts": ("sentence1", "sentence2")}
+LABEL_COLUMNS = {"sst": "sentiment", "quora": "is_duplicate", "sts": "similarity"}
+
+HOW_TO_SUPPLY = f"supply the data folder with --data-dir DIR or {DATA_ENV}=DIR"
+MAX_LISTED_BAD_ROWS = 5
+
+
+class DataFileMissing(FileNotFoundError):
+    """A data file or the data directory does not exist."""
+
+    def __init__(self, message: str, path: Path) -> None:
+        super().__init__(message)
+        self.filename = str(path)
+
+    def __str__(self) -> str:
+        # FileNotFoundError's own __str__ would prepend "[Errno ...]" noise.
+        return str(self.args[0])
+
+
+class BadDataError(ValueError):
+    """A file cannot be read at all, or (with strict=True) holds bad rows."""
+
+
+@dataclass(frozen=True)
+class SentenceExample:
+    id: str
+    sentence: str
+    label: int | None
+    line: int
+
+
+@dataclass(frozen=True)
+class PairExample:
+    id: str
+    sentence1: str
+    sentence2: str
+    label: float | None
+    line: int
+
+
+Example = Union[SentenceExample, PairExample]
+
+
+@dataclass(frozen=True)
+class BadRow:
+    path: Path
+    line: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.reason}"
+
+
+@dataclass
+class Split:
+    task: str
+    split: str
+    path: Path
+    sha256: str
+    examples: list[Example]
+    bad_rows: list[BadRow]
+    # Set when reading stopped early; then bad_rows covers only the part read.
+    limit: int | None = field(default=None)
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def summary(self) -> str:
+        text = f"{self.task} {self.split}: {_plural(len(self.examples), 'example')}"
+        if self.limit is not None:
+            text += f" (limit {self.limit})"
+        text += f", {_plural(len(self.bad_rows), 'bad row')}"
+        if self.bad_rows:
+            text += f" (first: {self.bad_rows[0]})"
+        return text
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+# --- PTB unescaping ---------------------------------------------------------
+
+_PTB_ESCAPES = {
+    "-LRB-": "(",
+    "-RRB-": ")",
+    "-LSB-": "[",
+    "-RSB-": "]",
+    "-LCB-": "{",
+    "-RCB-": "}",
+    "``": '"',
+    "''": '"',
+    "\\/": "/",
+    "\\*": "*",
+}
+# One pass with one pattern, so a replacement can never feed another one.
+_PTB_PATTERN = re.compile("|".join(re.escape(token) for token in _PTB_ESCAPES))
+
+
+def unescape_ptb(text: str) -> str:
+    """Undo the Penn Treebank escapes in SST sentences; leaves everything else alone."""
+    return _PTB_PATTERN.sub(lambda match: _PTB_ESCAPES[match.group(0)], text)
+
+
+# --- locating files ---------------------------------------------------------
+
+
+def resolve_data_dir(value: str | os.PathLike[str] | None = None) -> Path:
+    """The data folder: `value` if given, else $MINIBERT_DATA, else `data`."""
+    if _given(value):
+        return Path(value)  # type: ignore[arg-type]
+    from_env = os.environ.get(DATA_ENV)
+    if from_env:
+        return Path(from_env)
+    return Path(DEFAULT_DATA_DIR)
+
+
+def _given(value: str | os.PathLike[str] | None) -> bool:
+    # An empty --data-dir (e.g. from an unset shell variable) means "not given".
+    return value is not None and str(value) != ""
+
+
+def _data_dir_origin(value: str | os.PathLike[str] | None) -> str:
+    # Saying where the folder came from makes a stale $MINIBERT_DATA easy to spot.
+    if _given(value):
+        return "as given"
+    if os.environ.get(DATA_ENV):
+        return f"from ${DATA_ENV}"
+    return f"the default, ./{DEFAULT_DATA_DIR}"
+
+
+def split_path(task: str, split: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Where the file for `task`/`split` should be (it may not exist)."""
+    _check_task_split(task, split)
+    return resolve_data_dir(data_dir).resolve() / FILE_NAMES[task][split]
+
+
+def _check_task_split(task: str, split: str) -> None:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
+
+
+def _require_file(task: str, split: str, data_dir: str | os.PathLike[str] | None) -> Path:
+    folder = resolve_data_dir(data_dir).resolve()
+    if not folder.is_dir():
+        raise DataFileMissing(
+            f"data directory not found: {folder} ({_data_dir_origin(data_dir)}); {HOW_TO_SUPPLY}",
+            folder,
+        )
+    path = split_path(task, split, folder)
+    if not path.is_file():
+        raise DataFileMissing(
+            f"{task} {split} data file not found: {path} "
+            f"(put {path.name} there, or {HOW_TO_SUPPLY})",
+            path,
+        )
+    return path
+
+
+# --- reading ----------------------------------------------------------------
+
+
+def read_split(
+    task: str,
+    split: str,
+    data_dir: str | os.PathLike[str] | None = None,
+    strict: bool = False,
+    limit: int | None = None,
+) -> Split:
+    """Read one task file into examples, with every unusable row reported as a BadRow.
+
+    Columns are found by header name, so the odd SST test header and any extra
+    index columns do not matter. Text fields are stripped of surrounding
+    whitespace; SST sentences are also PTB-unescaped. `limit` stops after that
+    many good examples (bad rows are then only those seen so far). With
+    `strict=True` any bad row raises BadDataError.
+    """
+    _check_task_split(task, split)
+    if limit is not None and limit < 0:
+        raise ValueError(f"limit must be >= 0, got {limit}")
+    path = _require_file(task, split, data_dir)
+    raw = path.read_bytes()
+    text = _decode(raw, path)
+
+    examples: list[Example] = []
+    bad_rows: list[BadRow] = []
+    rows = _rows_with_lines(text, path)
+    first = next(rows, None)
+    if first is None:
+        raise BadDataError(f"{path}: the file is empty (expected a header row)")
+    build = _row_builder(task, split, path, header=first[2])
+    seen_ids: dict[str, int] = {}
+
+    for start, end, row in rows:
+        if limit is not None and len(examples) >= limit:
+            break
+        if not row:
+            continue  # a blank line holds no data, so skipping it loses nothing
+        result = build(row, start, end)
+        if isinstance(result, str):
+            bad_rows.append(BadRow(path, start, result))
+        elif result.id in seen_ids:
+            reason = f"duplicate id {result.id!r} (first on line {seen_ids[result.id]})"
+            bad_rows.append(BadRow(path, start, reason))
+        else:
+            seen_ids[result.id] = start
+            examples.append(result)
+
+    loaded = Split(task, split, path, hashlib.sha256(raw).hexdigest(), examples, bad_rows, limit)
+    if strict and bad_rows:
+        raise BadDataError(_bad_rows_message(loaded))
+    return loaded
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        # utf-8-sig: a file re-saved by a spreadsheet may start with a BOM.
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        line = raw[: error.start].count(b"\n") + 1
+        raise BadDataError(f"{path}:{line}: not valid UTF-8 ({error.reason})") from error
+
+
+def _rows_with_lines(text: str, path: Path) -> Iterator[tuple[int, int, list[str]]]:
+    """Yield (first line, last line, fields) per row; a quoted field may span lines."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t", quotechar='"')
+    previous_end = 0
+    try:
+        for row in reader:
+            yield previous_end + 1, reader.line_num, row
+            previous_end = reader.line_num
+    except csv.Error as error:
+        # e.g. an unbalanced quote that swallows the rest of the file into one field
+        raise BadDataError(f"{path}:{previous_end + 1}: unreadable CSV row ({error})") from error
+
+
+RowBuilder = Callable[[list[str], int, int], Union[Example, str]]
+
+
+def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBuilder:
+    """A function turning one row into an example, or into the reason it is bad."""
+    text_names = ["id", *TEXT_COLUMNS[task]]
+    label_name = LABEL_COLUMNS[task] if split != "test" else None
+    positions = _locate_columns(header, text_names + ([label_name] if label_name else []), path)
+    parse_label = _LABEL_PARSERS[task]
+    width = len(header)
+
+    def build(row: list[str], start: int, end: int) -> Union[Example, str]:
+        if len(row) != width:
+            reason = f"expected {width} columns, found {len(row)}"
+            if end > start:
+                # A row running over several lines usually means an unbalanced quote.
+                reason += f" (row spans lines {start}-{end})"
+            return reason
+        texts = {name: row[positions[name]].strip() for name in text_names}
+        problems = [f"{name} is empty" for name, value in texts.items() if not value]
+        label = None
+        if label_name is not None:
+            label, problem = parse_label(label_name, row[positions[label_name]].strip())
+            if problem:
+                problems.append(problem)
+        if problems:
+            return "; ".join(problems)
+        if task == "sst":
+            return SentenceExample(texts["id"], unescape_ptb(texts["sentence"]), label, start)
+        return PairExample(texts["id"], texts["sentence1"], texts["sentence2"], label, start)
+
+    return build
+
+
+def _locate_columns(header: list[str], names: list[str], path: Path) -> dict[str, int]:
+    cleaned = [name.strip() for name in header]
+    missing = [name for name in names if name not in cleaned]
+    if missing:
+        raise BadDataError(
+            f"{path}:1: header lacks column(s) {', '.join(missing)}; found {cleaned}"
+        )
+    return {name: cleaned.index(name) for name in names}
+
+
+LabelResult = tuple[Union[int, float, None], Union[str, None]]
+
+
+def _parse_sentiment(name: str, value: str) -> LabelResult:
+    if not value:
+        return None, f"{name} is empty"
+    try:
+        label = int(value)
+    except ValueError:
+        return None, f"{name} {value!r} is not an integer"
+    if not 0 <= label <= 4:
+        return None, f"{name} {value!r} not in 0..4"
+    return label, None
+
+
+def _parse_duplicate(name: str, value: str) -> LabelResult:
+    if not value:
+        return None, f"{name} is empty"
+    if value in ("0", "0.0"):
+        return 0.0, None
+    if value in ("1", "1.0"):
+        return 1.0, None
+    return None, f"{name} {value!r} is not 0 or 1"
+
+
+def _parse_similarity(name: str, value: str) -> LabelResult:
+    if not value:
+        return None, f"{name} is empty"
+    try:
+        label = float(value)
+    except ValueError:
+        return None, f"{name} {value!r} is not a number"
+    if not math.isfinite(label):
+        return None, f"{name} {value!r} is not a finite number"
+    if not 0.0 <= label <= 5.0:
+        return None, f"{name} {value!r} not in 0.0..5.0"
+    return label, None
+
+
+_LABEL_PARSERS: dict[str, Callable[[str, str], LabelResult]] = {
+    "sst": _parse_sentiment,
+    "quora": _parse_duplicate,
+    "sts": _parse_similarity,
+}
+
+
+def _bad_rows_message(loaded: Split) -> str:
+    count = len(loaded.bad_rows)
+    listed = "\n".join(f"  {row}" for row in loaded.bad_rows[:MAX_LISTED_BAD_ROWS])
+    more = count - MAX_LISTED_BAD_ROWS
+    tail = f"\n  ... and {more} more" if more > 0 else ""
+    return f"{loaded.path}: {_plural(count, 'bad row')} ({loaded.task} {loaded.split}):\n{listed}{tail}"

@@ -1,0 +1,97 @@
+"""Sentence features from a frozen encoder, computed once and reused.
+
+A frozen encoder maps a sentence to the same vector forever, so its [CLS]-pooler and mean-pooled
+vectors are memoised in memory (shared by every frozen variant of one backbone) and, for whole
+data files, cached on disk under `cache/features/` (outside git, safe to delete), keyed by the
+backbone's weights hash, the data file's hash and the max length.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .batching import map_in_batches
+from .heads import mean_pool
+from .model import BertModel
+from .tokenizer import Tokenizer
+
+POOLINGS = ("cls", "mean")
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("MINIBERT_CACHE", "cache")) / "features"
+
+
+def split_texts(split) -> list[str]:
+    """The distinct sentences of a split, in order of first appearance (reproducible from the file)."""
+    seen: dict[str, None] = {}
+    for ex in split.examples:
+        for text in ((ex.sentence,) if hasattr(ex, "sentence") else (ex.sentence1, ex.sentence2)):
+            seen.setdefault(text, None)
+    return list(seen)
+
+
+class EmbeddingMemo:
+    def __init__(self, encoder: BertModel, tokenizer: Tokenizer, backbone_sha: str,
+                 device: str | torch.device = "cpu", batch_size: int = 128, max_entries: int = 400_000):
+        self.encoder = encoder.eval()
+        self.tokenizer = tokenizer
+        self.backbone_sha = backbone_sha
+        self.device = device
+        self.batch_size = batch_size
+        self.max_entries = max_entries
+        self._memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    @torch.no_grad()
+    def _compute(self, texts: list[str]) -> torch.Tensor:
+        def run(chunk):
+            batch = self.tokenizer(chunk).to(self.device)
+            hidden, pooled = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            return torch.stack([pooled, mean_pool(hidden, batch.attention_mask)], 1)
+        return map_in_batches(texts, [len(t) for t in texts], self.batch_size, run)
+
+    def embed(self, texts: Sequence[str], pooling: str) -> torch.Tensor:
+        """(n, hidden) float32 on the CPU."""
+        which = POOLINGS.index(pooling)
+        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+        if missing:
+            if len(self._memo) + len(missing) > self.max_entries:
+                self._memo.clear()  # a long-running app must not grow without bound
+            for text, both in zip(missing, self._compute(missing)):
+                self._memo[text] = (both[0], both[1])
+        return torch.stack([self._memo[t][which] for t in texts])
+
+    def warm_from_split(self, split, cache_dir: Path | None = None) -> Path:
+        """Fill the memo with every sentence of a data split, from the disk cache when it has them."""
+        texts = split_texts(split)
+        cache_dir = Path(cache_dir or default_cache_dir())
+        path = cache_dir / (f"{self.backbone_sha[:16]}-{split.task}-{split.split}-{split.sha256[:16]}"
+                            f"-n{len(split.examples)}-L{self.tokenizer.max_length}.safetensors")
+        cached = _read_cache(path, len(texts))
+        if cached is None:
+            both = self._compute(texts)
+            cached = {"cls": both[:, 0].contiguous(), "mean": both[:, 1].contiguous()}
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_suffix(".tmp")
+            save_file(cached, str(tmp))
+            tmp.replace(path)
+        for i, text in enumerate(texts):
+            self._memo[text] = (cached["cls"][i], cached["mean"][i])
+        return path
+
+
+def _read_cache(path: Path, rows: int) -> dict[str, torch.Tensor] | None:
+    """A cache file that is unreadable or of the wrong size is recomputed, not trusted."""
+    if not path.is_file():
+        return None
+    try:
+        cached = load_file(str(path))
+    except Exception:  # noqa: BLE001 - any damage to a cache file just means recompute
+        return None
+    if set(cached) != set(POOLINGS) or any(v.shape[0] != rows for v in cached.values()):
+        return None
+    return cached

@@ -1,0 +1,120 @@
+"""Pooling, task heads and losses: small pieces a recipe names and `network.py` composes.
+
+Conventions: a sentiment head returns 5 logits; a paraphrase head returns one logit
+(P(duplicate) = sigmoid); a similarity head returns a score on the 0-5 scale, unclipped while
+training (MSE needs the gradient) and clipped to [0, 5] at prediction.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """Mean over real tokens only ([CLS] and [SEP] included, as sentence-transformers does)."""
+    mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1.0)
+
+
+class SentimentLinear(nn.Module):
+    def __init__(self, hidden: int, dropout: float, classes: int = 5):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden, classes)
+
+    def forward(self, u):
+        return self.linear(self.dropout(u))
+
+
+class DiffLinear(nn.Module):
+    """One output from a linear map of |u - v|: the CS224N baseline's pair head, made symmetric."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden, 1)
+
+    def forward(self, u, v):
+        return self.linear(self.dropout((u - v).abs())).squeeze(-1)
+
+
+class ConcatLinear(nn.Module):
+    """Logistic regression over [|u - v|, u * v] (a probe on frozen features)."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(2 * hidden, 1)
+
+    def forward(self, u, v):
+        return self.linear(self.dropout(torch.cat([(u - v).abs(), u * v], -1))).squeeze(-1)
+
+
+class ConcatMLP(nn.Module):
+    """An MLP over [|u - v|, u * v]: the paraphrase head of "The Best of BERT Worlds" (SBERT-style)."""
+
+    def __init__(self, hidden: int, dropout: float):
+        super().__init__()
+        self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.GELU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, 1))
+
+    def forward(self, u, v):
+        return self.net(torch.cat([(u - v).abs(), u * v], -1)).squeeze(-1)
+
+
+class CosineScore(nn.Module):
+    """Similarity = 5 x cos(u, v): no parameters, the geometry of the embeddings is the model."""
+
+    def forward(self, u, v):
+        return 5.0 * F.cosine_similarity(u, v, dim=-1)
+
+
+class DotProductScore(nn.Module):
+    """DPS-MSE: project both sentences to a small dimension r, then 5 x ReLU(dot product)."""
+
+    def __init__(self, hidden: int, rank: int):
+        super().__init__()
+        self.project = nn.Linear(hidden, rank)
+
+    def forward(self, u, v):
+        return 5.0 * F.relu((self.project(u) * self.project(v)).sum(-1))
+
+
+class JointLinear(nn.Module):
+    """For a cross-encoder: the pair is one sequence, so its head sees one pooled vector."""
+
+    def __init__(self, hidden: int, dropout: float, scale: float | None = None):
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.linear = nn.Linear(hidden, 1)
+        self.scale = scale  # similarity: 5 x sigmoid keeps the score on the 0-5 scale
+
+    def forward(self, joint):
+        out = self.linear(self.dropout(joint)).squeeze(-1)
+        return out if self.scale is None else self.scale * torch.sigmoid(out)
+
+
+def build_pair_head(kind: str, hidden: int, dropout: float, rank: int) -> nn.Module:
+    heads = {
+        "diff-linear": lambda: DiffLinear(hidden, dropout),
+        "concat-linear": lambda: ConcatLinear(hidden, dropout),
+        "concat-mlp": lambda: ConcatMLP(hidden, dropout),
+        "cosine": CosineScore,
+        "dot-product": lambda: DotProductScore(hidden, rank),
+        "joint-linear": lambda: JointLinear(hidden, dropout),
+        "joint-sigmoid5": lambda: JointLinear(hidden, dropout, scale=5.0),
+    }
+    if kind not in heads:
+        raise ValueError(f"unknown pair head {kind!r}; known: {', '.join(sorted(heads))}")
+    return heads[kind]()
+
+
+def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Symmetric InfoNCE: row i of `anchors` should match row i of `positives` against every
+    other row in the batch (in-batch negatives), by cosine similarity / temperature."""
+    a = F.normalize(anchors, dim=-1)
+    p = F.normalize(positives, dim=-1)
+    logits = a @ p.T / temperature
+    target = torch.arange(len(a), device=a.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))

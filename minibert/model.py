@@ -1,0 +1,244 @@
+"""A BERT encoder written from scratch, parameter-compatible with Hugging Face `BertModel`.
+
+Submodule and parameter names follow the HF layout (`embeddings.word_embeddings.weight`,
+`encoder.layer.N.attention.self.query.weight`, ...) so that any HF BERT folder loads by name
+with no translation table: that naming is the whole compatibility contract.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+
+@dataclass(frozen=True)
+class BertConfig:
+    vocab_size: int = 30522
+    hidden_size: int = 384
+    num_hidden_layers: int = 6
+    num_attention_heads: int = 12
+    intermediate_size: int = 1536
+    max_position_embeddings: int = 512
+    type_vocab_size: int = 2
+    hidden_dropout_prob: float = 0.1
+    attention_probs_dropout_prob: float = 0.1
+    layer_norm_eps: float = 1e-12
+    pad_token_id: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "BertConfig":
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "BertConfig":
+        path = Path(folder) / "config.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no config.json; a BERT folder needs config.json and model.safetensors")
+        values = json.loads(path.read_text())
+        if values.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"{path}: hidden_act {values['hidden_act']!r} is not supported (only 'gelu')")
+        if values.get("position_embedding_type", "absolute") != "absolute":
+            raise ValueError(f"{path}: position_embedding_type {values['position_embedding_type']!r} is not supported")
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Embeddings(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size, padding_idx=config.pad_token_id)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.token_type_embeddings = nn.Embedding(config.type_vocab_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids, token_type_ids, inputs_embeds=None):
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        x = inputs_embeds + self.position_embeddings(positions)[None] + self.token_type_embeddings(token_type_ids)
+        return self.dropout(self.LayerNorm(x))
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        if config.hidden_size % config.num_attention_heads:
+            raise ValueError(f"hidden_size {config.hidden_size} is not a multiple of num_attention_heads {config.num_attention_heads}")
+        self.heads = config.num_attention_heads
+        self.query = nn.Linear(config.hidden_size, config.hidden_size)
+        self.key = nn.Linear(config.hidden_size, config.hidden_size)
+        self.value = nn.Linear(config.hidden_size, config.hidden_size)
+        self.dropout_p = config.attention_probs_dropout_prob
+
+    def forward(self, x, attn_bias):
+        b, t, d = x.shape
+
+        def split(proj):
+            return proj(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(
+            split(self.query), split(self.key), split(self.value),
+            attn_mask=attn_bias, dropout_p=self.dropout_p if self.training else 0.0,
+        )
+        return out.transpose(1, 2).reshape(b, t, d)
+
+
+class DenseResidualNorm(nn.Module):
+    """Projection, dropout, then post-LayerNorm over the residual: HF calls it `*.output`."""
+
+    def __init__(self, in_size: int, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(in_size, config.hidden_size)
+        self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, x, residual):
+        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+
+
+class Attention(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.self = SelfAttention(config)
+        self.output = DenseResidualNorm(config.hidden_size, config)
+
+    def forward(self, x, attn_bias):
+        return self.output(self.self(x, attn_bias), x)
+
+
+class Intermediate(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
+
+    def forward(self, x):
+        # Exact (erf) GELU, as BERT was trained with; the tanh approximation drifts by ~1e-3.
+        return F.gelu(self.dense(x))
+
+
+class Layer(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.attention = Attention(config)
+        self.intermediate = Intermediate(config)
+        self.output = DenseResidualNorm(config.intermediate_size, config)
+
+    def forward(self, x, attn_bias):
+        x = self.attention(x, attn_bias)
+        return self.output(self.intermediate(x), x)
+
+
+class Encoder(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
+
+    def forward(self, x, attn_bias):
+        for layer in self.layer:
+            x = layer(x, attn_bias)
+        return x
+
+
+class Pooler(nn.Module):
+    def __init__(self, config: BertConfig):
+        super().__init__()
+        self.dense = nn.Linear(config.hidden_size, config.hidden_size)
+
+    def forward(self, hidden):
+        return torch.tanh(self.dense(hidden[:, 0]))
+
+
+class BertModel(nn.Module):
+    """Returns (last_hidden_state, pooler_output or None)."""
+
+    def __init__(self, config: BertConfig, add_pooler: bool = True):
+        super().__init__()
+        self.config = config
+        self.embeddings = Embeddings(config)
+        self.encoder = Encoder(config)
+        self.pooler = Pooler(config) if add_pooler else None
+        self.apply(self._init_weights)
+
+    def _init_weights(self, module):
+        # BERT's own initialisation; only the `scratch` recipe keeps these values.
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+        if isinstance(module, nn.Embedding) and module.padding_idx is not None:
+            with torch.no_grad():
+                module.weight[module.padding_idx].zero_()
+
+    def forward(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        x = self.embeddings(input_ids, token_type_ids, inputs_embeds)
+        # Additive bias rather than a boolean mask: a fully padded row (never produced by our
+        # tokenizer, but possible from a caller) then yields finite values instead of NaN.
+        attn_bias = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
+        attn_bias = attn_bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
+        hidden = self.encoder(x, attn_bias)
+        pooled = self.pooler(hidden) if self.pooler is not None else None
+        return hidden, pooled
+
+
+class WeightMismatch(ValueError):
+    """A weights file does not fit the model it is loaded into."""
+
+
+# Buffers some HF exports carry that are not parameters of the model.
+_IGNORABLE = ("embeddings.position_ids",)
+
+
+def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, allow_missing: tuple[str, ...] = ()) -> list[str]:
+    """Load `state` into `model`, insisting that every expected key exists with the right shape.
+
+    HF task models prefix the encoder with `bert.`; that prefix is stripped. Returns the keys of
+    `state` the model does not use (an MLM head, say), so the caller can report them.
+    """
+    if any(k.startswith("bert.") for k in state):
+        state = {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state and not k.startswith(allow_missing)]
+    wrong_shape = [f"{k}: file {tuple(state[k].shape)}, model {tuple(v.shape)}"
+                   for k, v in expected.items() if k in state and state[k].shape != v.shape]
+    if missing or wrong_shape:
+        problems = []
+        if missing:
+            problems.append(f"{len(missing)} missing keys (first: {', '.join(missing[:5])})")
+        if wrong_shape:
+            problems.append(f"{len(wrong_shape)} shape mismatches ({'; '.join(wrong_shape[:5])})")
+        raise WeightMismatch(f"{source}: weights do not fit the model: {'; '.join(problems)}")
+    with torch.no_grad():
+        for k, v in expected.items():
+            if k in state:
+                v.copy_(state[k].to(v.dtype))
+    return [k for k in state if k not in expected and k not in _IGNORABLE]
+
+
+def load_pretrained(folder: str | Path, add_pooler: bool = True) -> BertModel:
+    """Build a `BertModel` from an HF-layout folder (config.json + model.safetensors)."""
+    folder = Path(folder)
+    config = BertConfig.from_folder(folder)
+    weights = folder / "model.safetensors"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: missing; a BERT folder needs config.json and model.safetensors")
+    model = BertModel(config, add_pooler=add_pooler)
+    state = load_file(str(weights))
+    if not add_pooler:
+        state = {k: v for k, v in state.items() if not k.startswith(("pooler.", "bert.pooler."))}
+    load_state(model, state, str(weights))
+    return model
+
+
+def param_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

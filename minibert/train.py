@@ -1,0 +1,334 @@
+"""Training: one loop for every recipe, driven by the recipe's fields.
+
+Each round draws one batch per training task. `round-robin` takes an optimizer step after each
+task's batch; `sum` adds the task losses and steps once; `pcgrad` steps once on the surgically
+combined gradients. An epoch has as many rounds as the tasks have batches on average, so every
+sharing mode sees the same number of examples per epoch. Frozen-encoder recipes train only their
+heads, on sentence features computed once (`features.py`).
+"""
+from __future__ import annotations
+
+import math
+import os
+import platform
+import random
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .backbone import file_sha256, resolve_backbone
+from .batching import bucketed_shuffle
+from .checkpoint import load_checkpoint, save_checkpoint
+from .data import read_split
+from .features import EmbeddingMemo
+from .heads import info_nce
+from .metrics import dev_metrics
+from .network import MultitaskModel, build_model
+from .pcgrad import assign_flat_grad, flat_grad, pcgrad
+from .predict import Scorer
+from .recipes import TASK_NAMES, Recipe
+from .tokenizer import Tokenizer
+
+
+@dataclass
+class TrainOptions:
+    data_dir: Path | None = None
+    checkpoints_dir: Path = Path("checkpoints")
+    rows_per_task: int | None = None      # cap train AND dev rows per task, for quick runs
+    device: str = "cpu"
+    storage: str | None = None            # fp32 | fp16 | int8; default: fp32 heads, fp16 fine-tuned
+    strict: bool = False
+    cache_dir: Path | None = None
+    progress: bool = True
+    overrides: dict = field(default_factory=dict)  # recipe fields from the command line (epochs, seed, lr...)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.cuda.manual_seed_all(seed)
+
+
+def hardware(device: str) -> str:
+    if str(device).startswith("cuda"):
+        return torch.cuda.get_device_name(torch.device(device))
+    return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+
+
+def load_splits(tasks, split: str, options: TrainOptions) -> dict:
+    splits = {}
+    for task in tasks:
+        s = read_split(task, split, options.data_dir, strict=options.strict, limit=options.rows_per_task)
+        if s.bad_rows:
+            print(f"  {s.summary()}")
+        splits[task] = s
+    return splits
+
+
+class TaskStream:
+    """Endless length-bucketed batches of one task's pre-tokenized examples."""
+
+    def __init__(self, task: str, examples, tokenizer: Tokenizer, recipe: Recipe, rng: random.Random):
+        self.task, self.examples, self.tokenizer, self.rng = task, examples, tokenizer, rng
+        self.batch_size = recipe.batch_size
+        self.cross = recipe.pair_encoding == "cross"
+        if task == "sst":
+            self.encoded = tokenizer.encode_ids([e.sentence for e in examples])
+            self.lengths = [len(ids) for ids, _, _ in self.encoded]
+        elif self.cross:
+            self.encoded = tokenizer.encode_ids([e.sentence1 for e in examples], [e.sentence2 for e in examples])
+            self.lengths = [len(ids) for ids, _, _ in self.encoded]
+        else:
+            firsts = tokenizer.encode_ids([e.sentence1 for e in examples])
+            seconds = tokenizer.encode_ids([e.sentence2 for e in examples])
+            self.encoded = list(zip(firsts, seconds))
+            self.lengths = [max(len(a[0]), len(b[0])) for a, b in self.encoded]
+        self.labels = torch.tensor([e.label for e in examples], dtype=torch.long if task == "sst" else torch.float32)
+        self._batches: list[list[int]] = []
+
+    @property
+    def n_batches(self) -> int:
+        return math.ceil(len(self.examples) / self.batch_size)
+
+    def next(self):
+        if not self._batches:
+            self._batches = bucketed_shuffle(self.lengths, self.batch_size, self.rng)
+        idx = self._batches.pop()
+        labels = self.labels[idx]
+        if self.task == "sst" or self.cross:
+            return self.tokenizer.collate([self.encoded[i] for i in idx]), None, labels
+        # Both sentences of the pairs in one padded batch: one encoder call instead of two.
+        both = [self.encoded[i][0] for i in idx] + [self.encoded[i][1] for i in idx]
+        return self.tokenizer.collate(both), len(idx), labels
+
+
+def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch.Tensor:
+    recipe = model.recipe
+    if task == "sst":
+        return F.cross_entropy(model.sentiment_logits(batch).float(), labels)
+    head = model.pair_heads[task]
+    if n_pairs is None:  # cross-encoder: one joint sequence per pair
+        out = model.pair_output(task, batch).float()
+        u = v = None
+    else:
+        pooled = model.embed(batch)
+        u, v = pooled[:n_pairs], pooled[n_pairs:]
+        out = head(u, v).float()
+    loss = F.binary_cross_entropy_with_logits(out, labels) if task == "quora" else F.mse_loss(out, labels)
+    if task == "quora" and recipe.contrastive and u is not None:
+        positives = labels > 0.5
+        if int(positives.sum()) >= 2:
+            loss = loss + info_nce(u[positives].float(), v[positives].float(), recipe.temperature)
+    return loss
+
+
+def _param_groups(model: MultitaskModel, recipe: Recipe):
+    decay, no_decay, heads = [], [], []
+    for name, p in model.named_parameters():
+        if not p.requires_grad:
+            continue
+        if not name.startswith("encoder."):
+            heads.append(p)
+        elif p.ndim < 2:
+            no_decay.append(p)  # biases and LayerNorm: decaying them only hurts
+        else:
+            decay.append(p)
+    return [{"params": decay, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
+            {"params": no_decay, "lr": recipe.lr, "weight_decay": 0.0},
+            {"params": heads, "lr": recipe.head_lr, "weight_decay": recipe.weight_decay}]
+
+
+def _schedule(optimizer, total_steps: int, warmup: float):
+    warm = max(1, int(total_steps * warmup))
+
+    def factor(step):
+        if step < warm:
+            return (step + 1) / warm
+        return max(0.0, (total_steps - step) / max(1, total_steps - warm))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _rounds_per_epoch(streams: dict) -> int:
+    return max(1, math.ceil(sum(s.n_batches for s in streams.values()) / len(streams)))
+
+
+def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
+    """Train `recipe`, keep the best epoch by the CS224N overall score in
+    `checkpoints_dir/recipe.name`, and return that folder."""
+    recipe = recipe.with_overrides(**options.overrides)
+    seed_everything(recipe.seed)
+    device = options.device
+    backbone = resolve_backbone(None)
+    model = build_model(recipe, backbone).to(device)
+    tokenizer = Tokenizer(backbone, max_length=recipe.max_length)
+    train_splits = load_splits(recipe.train_tasks if recipe.encoder != "frozen" else TASK_NAMES, "train", options)
+    dev_splits = load_splits(TASK_NAMES, "dev", options)
+    storage = options.storage or ("fp32" if recipe.encoder == "frozen" else "fp16")
+    target = Path(options.checkpoints_dir) / recipe.name
+    print(f"training {recipe.name} on {hardware(device)}: "
+          + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))
+
+    memo = None
+    if recipe.encoder == "frozen":
+        for p in model.encoder.parameters():
+            p.requires_grad_(False)
+        memo = EmbeddingMemo(model.encoder, tokenizer, file_sha256(backbone / "model.safetensors"), device)
+        started = time.perf_counter()
+        for split in list(train_splits.values()) + list(dev_splits.values()):
+            memo.warm_from_split(split, options.cache_dir)
+        print(f"  frozen features ready in {time.perf_counter() - started:.1f} s")
+    elif recipe.freeze_word_embeddings:
+        model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+
+    rng = random.Random(recipe.seed)
+    streams = {t: TaskStream(t, s.examples, tokenizer, recipe, random.Random(rng.random()))
+               for t, s in train_splits.items() if memo is None}
+    feature_sets = _feature_sets(train_splits, memo, recipe) if memo is not None else None
+    rounds = _rounds_per_epoch(streams) if memo is None else _frozen_rounds(feature_sets, recipe)
+    steps_per_round = len(streams) if recipe.sharing == "round-robin" and memo is None else 1
+    optimizer = torch.optim.AdamW(_param_groups(model, recipe), fused=str(device).startswith("cuda"))
+    scheduler = _schedule(optimizer, recipe.epochs * rounds * steps_per_round, recipe.warmup)
+    use_bf16 = str(device).startswith("cuda")
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    history, best, best_epoch, sentences, train_seconds = [], -1.0, None, 0, 0.0
+    started = time.perf_counter()
+    try:
+        for epoch in range(1, recipe.epochs + 1):
+            model.train()
+            sums = {t: 0.0 for t in (feature_sets or streams)}
+            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not options.progress,
+                       leave=False, dynamic_ncols=True)
+            epoch_start = time.perf_counter()
+            for r in bar:
+                if memo is not None:
+                    losses = _frozen_round(model, feature_sets, recipe, rng, device)
+                    optimizer.zero_grad(set_to_none=True)
+                    sum(losses.values()).backward()
+                    optimizer.step()
+                    scheduler.step()
+                    sentences += sum(min(recipe.batch_size, len(s[2])) for s in feature_sets.values())
+                else:
+                    losses = {}
+                    task_grads = []
+                    if recipe.sharing != "round-robin":
+                        optimizer.zero_grad(set_to_none=True)
+                    for task, stream in streams.items():
+                        batch, n_pairs, labels = stream.next()
+                        sentences += batch.input_ids.shape[0]
+                        batch, labels = batch.to(device), labels.to(device)
+                        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
+                            loss = task_loss(model, task, batch, n_pairs, labels)
+                        losses[task] = loss.detach()
+                        if recipe.sharing == "round-robin":
+                            optimizer.zero_grad(set_to_none=True)
+                            loss.backward()
+                            torch.nn.utils.clip_grad_norm_(params, 1.0)
+                            optimizer.step()
+                            scheduler.step()
+                        elif recipe.sharing == "pcgrad":
+                            optimizer.zero_grad(set_to_none=True)
+                            loss.backward()
+                            task_grads.append(flat_grad(params))
+                        else:
+                            loss.backward()
+                    if recipe.sharing == "pcgrad":
+                        assign_flat_grad(params, pcgrad(task_grads, rng))
+                    if recipe.sharing != "round-robin":
+                        torch.nn.utils.clip_grad_norm_(params, 1.0)
+                        optimizer.step()
+                        scheduler.step()
+                for t, l in losses.items():
+                    sums[t] += float(l)
+                if r % 10 == 0 or r == rounds - 1:
+                    bar.set_postfix({t: f"{v / (r + 1):.3f}" for t, v in sums.items()})
+            train_seconds += time.perf_counter() - epoch_start
+            model.eval()
+            metrics = dev_metrics(Scorer(model, tokenizer, device, memo=memo), dev_splits)
+            record = {"epoch": epoch, "train_loss": {t: v / rounds for t, v in sums.items()},
+                      "dev": {k: v for k, v in metrics.items() if k != "rows"},
+                      "seconds": round(time.perf_counter() - epoch_start, 2)}
+            history.append(record)
+            print(f"  epoch {epoch}: " + " ".join(f"{k} {v:.4f}" for k, v in record["dev"].items())
+                  + f" ({record['seconds']} s)")
+            if metrics["overall"] > best:
+                best, best_epoch = metrics["overall"], epoch
+                training = {"device": str(device), "hardware": hardware(device), "best_epoch": best_epoch,
+                            "epochs_run": epoch, "wall_seconds": round(time.perf_counter() - started, 1),
+                            "train_sentences_per_second": round(sentences / max(train_seconds, 1e-9), 1),
+                            "rows_per_task": {t: len(s.examples) for t, s in train_splits.items()},
+                            "dev_rows": metrics["rows"], "seed": recipe.seed, "torch": torch.__version__,
+                            "quora_train_note": "quora-train.csv may be partial (the shared copy holds 16% of it)"}
+                save_checkpoint(target, model, backbone, storage=storage, metrics={"dev_at_training": record["dev"]},
+                                history=history, training=training)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: {target} holds the best epoch so far ({best_epoch or 'none saved'})")
+        return target
+    if best_epoch is None:
+        raise RuntimeError(f"{recipe.name}: no epoch completed")
+    _record_stored_metrics(target, dev_splits, device, history, storage)
+    return target
+
+
+def _record_stored_metrics(target: Path, dev_splits: dict, device: str, history: list, storage: str) -> None:
+    """Re-score the checkpoint as stored (after fp16/int8 rounding) and record both figures, so the
+    cost of the storage format is measured, not assumed."""
+    import json
+
+    model, tokenizer, config = load_checkpoint(target, device)
+    memo = None
+    if model.recipe.encoder == "frozen":
+        memo = EmbeddingMemo(model.encoder, tokenizer, config["backbone"]["weights_sha256"], device)
+    stored = dev_metrics(Scorer(model, tokenizer, device, memo=memo), dev_splits)
+    config["metrics"]["dev"] = {k: v for k, v in stored.items() if k != "rows"}
+    config["metrics"]["dev_rows"] = stored["rows"]
+    config["history"] = history
+    path = target / "config.json"
+    path.write_text(json.dumps(config, indent=2) + "\n")
+    at_training = config["metrics"]["dev_at_training"]
+    print(f"  stored as {storage}: " + " ".join(f"{k} {v:.4f} ({v - at_training[k]:+.4f})"
+                                                for k, v in config["metrics"]["dev"].items()))
+
+
+# --- frozen encoders: the heads train on cached sentence features ---------------------------
+
+def _feature_sets(splits: dict, memo: EmbeddingMemo, recipe: Recipe) -> dict:
+    """Per task whose head has parameters: feature tensors and labels."""
+    model_heads = {"sst": True, "quora": recipe.para_head != "cosine", "sts": recipe.sts_head != "cosine"}
+    sets = {}
+    for task, split in splits.items():
+        if not model_heads[task]:
+            continue  # a parameter-free head (5 x cosine) has nothing to learn
+        ex = split.examples
+        if task == "sst":
+            sets[task] = (memo.embed([e.sentence for e in ex], recipe.pooling), None,
+                          torch.tensor([e.label for e in ex]))
+        else:
+            sets[task] = (memo.embed([e.sentence1 for e in ex], recipe.pooling),
+                          memo.embed([e.sentence2 for e in ex], recipe.pooling),
+                          torch.tensor([e.label for e in ex], dtype=torch.float32))
+    return sets
+
+
+def _frozen_rounds(sets: dict, recipe: Recipe) -> int:
+    return max(1, math.ceil(sum(math.ceil(len(s[2]) / recipe.batch_size) for s in sets.values()) / len(sets)))
+
+
+def _frozen_round(model: MultitaskModel, sets: dict, recipe: Recipe, rng: random.Random, device) -> dict:
+    losses = {}
+    for task, (u, v, y) in sets.items():
+        idx = torch.tensor(rng.sample(range(len(y)), min(recipe.batch_size, len(y))))
+        if task == "sst":
+            losses[task] = F.cross_entropy(model.sst_head(u[idx].to(device)), y[idx].to(device))
+        else:
+            out = model.pair_heads[task](u[idx].to(device), v[idx].to(device))
+            target = y[idx].to(device)
+            losses[task] = (F.binary_cross_entropy_with_logits(out, target) if task == "quora"
+                            else F.mse_loss(out, target))
+    return losses
