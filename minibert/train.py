@@ -158,6 +158,81 @@ def _rounds_per_epoch(streams: dict) -> int:
     return max(1, math.ceil(sum(s.n_batches for s in streams.values()) / len(streams)))
 
 
+class Trainer:
+    """Optimizer, schedule and batch streams for one recipe; `run_round()` trains one round."""
+
+    def __init__(self, model: MultitaskModel, tokenizer: Tokenizer, train_splits: dict, device: str,
+                 epochs: int, memo: EmbeddingMemo | None = None):
+        recipe = self.recipe = model.recipe
+        self.model, self.device, self.memo = model, device, memo
+        self.rng = random.Random(recipe.seed)
+        if memo is not None:
+            for p in model.encoder.parameters():
+                p.requires_grad_(False)
+            self.feature_sets = _feature_sets(train_splits, memo, recipe)
+            self.streams = {}
+            self.rounds_per_epoch = _frozen_rounds(self.feature_sets, recipe)
+            steps_per_round = 1
+        else:
+            if recipe.freeze_word_embeddings and recipe.encoder == "finetune":
+                model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+            self.feature_sets = None
+            self.streams = {t: TaskStream(t, s.examples, tokenizer, recipe, random.Random(self.rng.random()))
+                            for t, s in train_splits.items()}
+            self.rounds_per_epoch = _rounds_per_epoch(self.streams)
+            steps_per_round = len(self.streams) if recipe.sharing == "round-robin" else 1
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(_param_groups(model, recipe), fused=str(device).startswith("cuda"))
+        self.scheduler = _schedule(self.optimizer, epochs * self.rounds_per_epoch * steps_per_round, recipe.warmup)
+        self.use_bf16 = str(device).startswith("cuda")
+        self.sentences = 0  # sentences through the encoder (or through the heads, when frozen)
+
+    @property
+    def tasks(self) -> list[str]:
+        return list(self.feature_sets or self.streams)
+
+    def _step(self) -> None:
+        torch.nn.utils.clip_grad_norm_(self.params, 1.0)
+        self.optimizer.step()
+        self.scheduler.step()
+
+    def run_round(self) -> dict[str, float]:
+        """One batch of every task; returns each task's loss."""
+        self.model.train()
+        if self.feature_sets is not None:
+            losses = _frozen_round(self.model, self.feature_sets, self.recipe, self.rng, self.device)
+            self.optimizer.zero_grad(set_to_none=True)
+            sum(losses.values()).backward()
+            self._step()
+            self.sentences += sum(min(self.recipe.batch_size, len(s[2])) for s in self.feature_sets.values())
+            return {t: float(v.detach()) for t, v in losses.items()}
+        sharing = self.recipe.sharing
+        losses, task_grads = {}, []
+        self.optimizer.zero_grad(set_to_none=True)
+        for task, stream in self.streams.items():
+            batch, n_pairs, labels = stream.next()
+            self.sentences += batch.input_ids.shape[0]
+            batch, labels = batch.to(self.device), labels.to(self.device)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.use_bf16):
+                loss = task_loss(self.model, task, batch, n_pairs, labels)
+            losses[task] = float(loss.detach())
+            if sharing == "round-robin":
+                loss.backward()
+                self._step()
+                self.optimizer.zero_grad(set_to_none=True)
+            elif sharing == "pcgrad":
+                loss.backward()
+                task_grads.append(flat_grad(self.params))
+                self.optimizer.zero_grad(set_to_none=True)
+            else:  # sum: gradients accumulate over the tasks, one step below
+                loss.backward()
+        if sharing == "pcgrad":
+            assign_flat_grad(self.params, pcgrad(task_grads, self.rng))
+        if sharing != "round-robin":
+            self._step()
+        return losses
+
+
 def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     """Train `recipe`, keep the best epoch by the CS224N overall score in
     `checkpoints_dir/recipe.name`, and return that folder."""
@@ -176,76 +251,25 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
 
     memo = None
     if recipe.encoder == "frozen":
-        for p in model.encoder.parameters():
-            p.requires_grad_(False)
         memo = EmbeddingMemo(model.encoder, tokenizer, file_sha256(backbone / "model.safetensors"), device)
         started = time.perf_counter()
         for split in list(train_splits.values()) + list(dev_splits.values()):
             memo.warm_from_split(split, options.cache_dir)
         print(f"  frozen features ready in {time.perf_counter() - started:.1f} s")
-    elif recipe.freeze_word_embeddings:
-        model.encoder.embeddings.word_embeddings.weight.requires_grad_(False)
+    trainer = Trainer(model, tokenizer, train_splits, device, recipe.epochs, memo)
+    rounds = trainer.rounds_per_epoch
 
-    rng = random.Random(recipe.seed)
-    streams = {t: TaskStream(t, s.examples, tokenizer, recipe, random.Random(rng.random()))
-               for t, s in train_splits.items() if memo is None}
-    feature_sets = _feature_sets(train_splits, memo, recipe) if memo is not None else None
-    rounds = _rounds_per_epoch(streams) if memo is None else _frozen_rounds(feature_sets, recipe)
-    steps_per_round = len(streams) if recipe.sharing == "round-robin" and memo is None else 1
-    optimizer = torch.optim.AdamW(_param_groups(model, recipe), fused=str(device).startswith("cuda"))
-    scheduler = _schedule(optimizer, recipe.epochs * rounds * steps_per_round, recipe.warmup)
-    use_bf16 = str(device).startswith("cuda")
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    history, best, best_epoch, sentences, train_seconds = [], -1.0, None, 0, 0.0
+    history, best, best_epoch, train_seconds = [], -1.0, None, 0.0
     started = time.perf_counter()
     try:
         for epoch in range(1, recipe.epochs + 1):
-            model.train()
-            sums = {t: 0.0 for t in (feature_sets or streams)}
+            sums = {t: 0.0 for t in trainer.tasks}
             bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not options.progress,
                        leave=False, dynamic_ncols=True)
             epoch_start = time.perf_counter()
             for r in bar:
-                if memo is not None:
-                    losses = _frozen_round(model, feature_sets, recipe, rng, device)
-                    optimizer.zero_grad(set_to_none=True)
-                    sum(losses.values()).backward()
-                    optimizer.step()
-                    scheduler.step()
-                    sentences += sum(min(recipe.batch_size, len(s[2])) for s in feature_sets.values())
-                else:
-                    losses = {}
-                    task_grads = []
-                    if recipe.sharing != "round-robin":
-                        optimizer.zero_grad(set_to_none=True)
-                    for task, stream in streams.items():
-                        batch, n_pairs, labels = stream.next()
-                        sentences += batch.input_ids.shape[0]
-                        batch, labels = batch.to(device), labels.to(device)
-                        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=use_bf16):
-                            loss = task_loss(model, task, batch, n_pairs, labels)
-                        losses[task] = loss.detach()
-                        if recipe.sharing == "round-robin":
-                            optimizer.zero_grad(set_to_none=True)
-                            loss.backward()
-                            torch.nn.utils.clip_grad_norm_(params, 1.0)
-                            optimizer.step()
-                            scheduler.step()
-                        elif recipe.sharing == "pcgrad":
-                            optimizer.zero_grad(set_to_none=True)
-                            loss.backward()
-                            task_grads.append(flat_grad(params))
-                        else:
-                            loss.backward()
-                    if recipe.sharing == "pcgrad":
-                        assign_flat_grad(params, pcgrad(task_grads, rng))
-                    if recipe.sharing != "round-robin":
-                        torch.nn.utils.clip_grad_norm_(params, 1.0)
-                        optimizer.step()
-                        scheduler.step()
-                for t, l in losses.items():
-                    sums[t] += float(l)
+                for t, loss in trainer.run_round().items():
+                    sums[t] += loss
                 if r % 10 == 0 or r == rounds - 1:
                     bar.set_postfix({t: f"{v / (r + 1):.3f}" for t, v in sums.items()})
             train_seconds += time.perf_counter() - epoch_start
@@ -261,7 +285,7 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
                 best, best_epoch = metrics["overall"], epoch
                 training = {"device": str(device), "hardware": hardware(device), "best_epoch": best_epoch,
                             "epochs_run": epoch, "wall_seconds": round(time.perf_counter() - started, 1),
-                            "train_sentences_per_second": round(sentences / max(train_seconds, 1e-9), 1),
+                            "train_sentences_per_second": round(trainer.sentences / max(train_seconds, 1e-9), 1),
                             "rows_per_task": {t: len(s.examples) for t, s in train_splits.items()},
                             "dev_rows": metrics["rows"], "seed": recipe.seed, "torch": torch.__version__,
                             "quora_train_note": "quora-train.csv may be partial (the shared copy holds 16% of it)"}

@@ -1,0 +1,25 @@
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    """A tiny backbone, tiny data and tiny checkpoints, built once per test session."""
+    from minibert.testing import make_tiny_checkpoints, make_tiny_data
+
+    root = tmp_path_factory.mktemp("tiny")
+    data = make_tiny_data(root / "data")
+    checkpoints = make_tiny_checkpoints(root / "checkpoints")
+    return {"root": root, "data": data, "checkpoints": checkpoints, "backbone": root / "tiny-backbone"}
+
+
+@pytest.fixture
+def real_data_dir():
+    value = os.environ.get("MINIBERT_DATA")
+    if not value or not Path(value, "ids-sst-dev.csv").is_file():
+        pytest.skip("real CS224N data not available (set MINIBERT_DATA to the data folder)")
+    return Path(value)

@@ -1,0 +1,144 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from minibert import checkpoint as ckpt
+from minibert.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+from minibert.network import build_model
+from minibert.predict import load_variants
+from minibert.recipes import get_recipe
+
+PAIRS = [("the film is good", "a good film"), ("how do i", "what is")]
+
+
+def _copy(tiny_world, tmp_path, names=None):
+    target = tmp_path / "ck"
+    shutil.copytree(tiny_world["checkpoints"], target)
+    return target
+
+
+def test_round_trip_predicts_the_same(tiny_world, tmp_path):
+    from dataclasses import replace
+
+    recipe = replace(get_recipe("sbert-concat"), max_length=32)
+    model = build_model(recipe, tiny_world["backbone"]).eval()
+    path = save_checkpoint(tmp_path / "v", model, tiny_world["backbone"], storage="fp32")
+    loaded, tok, config = load_checkpoint(path)
+    batch = tok(["the film is good"])
+    with torch.no_grad():
+        assert torch.allclose(model.sentiment_logits(batch), loaded.sentiment_logits(batch), atol=1e-6)
+    assert config["recipe"]["name"] == "sbert-concat"
+    assert config["backbone"]["weights_sha256"]
+
+
+def test_shared_word_embeddings_are_not_stored(tiny_world, tmp_path):
+    from dataclasses import replace
+
+    recipe = replace(get_recipe("sbert-concat"), max_length=32)
+    model = build_model(recipe, tiny_world["backbone"])
+    path = save_checkpoint(tmp_path / "v", model, tiny_world["backbone"])
+    stored = {k for f in path.glob("*.safetensors") for k in load_file(str(f))}
+    assert ckpt.WORD_EMBEDDINGS not in stored
+    assert "encoder.encoder.layer.0.attention.self.query.weight" in stored
+    frozen = save_checkpoint(tmp_path / "f", build_model(replace(get_recipe("frozen-mean"), max_length=32),
+                                                         tiny_world["backbone"]), tiny_world["backbone"])
+    assert not any(k.startswith("encoder.") for f in frozen.glob("*.safetensors") for k in load_file(str(f)))
+
+
+@pytest.mark.parametrize("storage,tol", [("fp16", 2e-2), ("int8", 5e-2)])
+def test_compact_storage_stays_close_and_shards_stay_small(tiny_world, tmp_path, monkeypatch, storage, tol):
+    from dataclasses import replace
+
+    monkeypatch.setattr(ckpt, "SHARD_BYTES", 4000)  # force row-splitting and many shards
+    recipe = replace(get_recipe("scratch"), max_length=32)
+    model = build_model(recipe, tiny_world["backbone"]).eval()
+    path = save_checkpoint(tmp_path / "v", model, tiny_world["backbone"], storage=storage)
+    files = list(path.glob("*.safetensors"))
+    assert len(files) > 3 and all(f.stat().st_size < 4000 + 2000 for f in files)
+    loaded, tok, _ = load_checkpoint(path)
+    batch = tok(["the film is good", "bad"])
+    with torch.no_grad():
+        assert torch.allclose(model.embed(batch), loaded.embed(batch), atol=tol)
+
+
+def test_truncated_file_names_the_file_and_others_still_load(tiny_world, tmp_path):
+    root = _copy(tiny_world, tmp_path)
+    shard = next((root / "tiny-cls").glob("*.safetensors"))
+    shard.write_bytes(shard.read_bytes()[:100])
+    with pytest.raises(CheckpointError, match=shard.name):
+        load_checkpoint(root / "tiny-cls")
+    variants, failures = load_variants(root, "cpu")
+    assert [f.name for f in failures] == ["tiny-cls", "ensemble"]
+    assert "sha256" in failures[0].reason
+    assert "tiny-cls" in failures[1].reason
+    assert {"tiny-mean", "tiny-cross"} <= set(variants)
+
+
+def test_bad_config_and_mismatched_recipe(tiny_world, tmp_path):
+    root = _copy(tiny_world, tmp_path)
+    (root / "tiny-mean" / "config.json").write_text("{not json")
+    config = json.loads((root / "tiny-cls" / "config.json").read_text())
+    config["recipe"]["para_head"] = "concat-mlp"  # the stored weights belong to diff-linear
+    (root / "tiny-cls" / "config.json").write_text(json.dumps(config))
+    variants, failures = load_variants(root, "cpu")
+    reasons = {f.name: f.reason for f in failures}
+    assert "not valid JSON" in reasons["tiny-mean"]
+    assert "para_head" in reasons["tiny-cls"]
+    assert "tiny-cross" in variants
+
+
+def test_backbone_hash_mismatch_is_refused(tiny_world, tmp_path):
+    root = _copy(tiny_world, tmp_path)
+    config = json.loads((root / "tiny-cross" / "config.json").read_text())
+    config["backbone"]["weights_sha256"] = "0" * 64
+    (root / "tiny-cross" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(CheckpointError, match="backbone weights sha256"):
+        load_checkpoint(root / "tiny-cross")
+
+
+def test_ensemble_is_the_mean_of_its_members(tiny_world):
+    variants, failures = load_variants(tiny_world["checkpoints"], "cpu")
+    assert not failures
+    members = [variants[n] for n in ("tiny-cls", "tiny-mean", "tiny-cross")]
+    for method, inputs in (("sentiment", ["good film", "bad"]), ("paraphrase", PAIRS), ("similarity", PAIRS)):
+        expected = np.mean([getattr(m, method)(inputs) for m in members], axis=0)
+        assert np.allclose(getattr(variants["ensemble"], method)(inputs), expected, atol=1e-6)
+
+
+def test_scores_have_the_promised_shapes_and_ranges(tiny_world):
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    for v in variants.values():
+        probs = v.sentiment(["good", "", "😀 " * 300])
+        assert probs.shape == (3, 5) and np.allclose(probs.sum(1), 1, atol=1e-5)
+        p = v.paraphrase(PAIRS)
+        assert p.shape == (2,) and ((p >= 0) & (p <= 1)).all()
+        s = v.similarity(PAIRS)
+        assert s.shape == (2,) and ((s >= 0) & (s <= 5)).all()
+
+
+def test_batch_order_is_preserved(tiny_world):
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    v = variants["tiny-cross"]
+    texts = ["a", "the film is very very good", "bad movie"]
+    together = v.sentiment(texts)
+    alone = np.concatenate([v.sentiment([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)
+
+
+def test_attributions_cover_every_token(tiny_world):
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    attr = variants["tiny-cls"].attributions("sst", "the film is good")
+    assert [t for t, _ in attr] == ["[CLS]", "the", "film", "is", "good", "[SEP]"]
+    assert max(abs(w) for _, w in attr) == pytest.approx(1.0)
+    pair = variants["tiny-mean"].attributions("quora", "the film", "a film")
+    assert [t for t, _ in pair].count("[CLS]") == 2
+    with pytest.raises(ValueError, match="member"):
+        variants["ensemble"].attributions("sst", "x")
+
+
+def test_empty_folder_loads_nothing(tmp_path):
+    assert load_variants(tmp_path / "absent", "cpu") == ({}, [])

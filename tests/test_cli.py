@@ -1,0 +1,70 @@
+"""The CLI end to end on tiny data with a tiny backbone: train, evaluate, predict."""
+import csv
+
+import pytest
+
+from minibert.cli import main
+from minibert.submission import read_submission
+
+
+@pytest.fixture
+def tiny_env(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.setenv("MINIBERT_BACKBONE", str(tiny_world["backbone"]))
+    monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("MINIBERT_RUNS", str(tmp_path / "runs"))
+    return {"data": str(tiny_world["data"]), "ck": str(tmp_path / "ck"), "tmp": tmp_path}
+
+
+def _train(env, variant, *extra):
+    return main(["train", "--variant", variant, "--data-dir", env["data"], "--checkpoints", env["ck"],
+                 "--epochs", "2", "--batch-size", "8", "--device", "cpu", "--no-progress", *extra])
+
+
+def test_train_evaluate_predict(tiny_env, capsys):
+    assert _train(tiny_env, "sbert-concat") == 0
+    assert _train(tiny_env, "frozen-mean") == 0
+    assert main(["train", "--variant", "ensemble", "--checkpoints", tiny_env["ck"]]) == 0
+    out = capsys.readouterr().out
+    assert "epoch 2:" in out and "stored as fp16" in out
+
+    assert main(["evaluate", "--data-dir", tiny_env["data"], "--checkpoints", tiny_env["ck"], "--device", "cpu"]) == 0
+    table = capsys.readouterr().out
+    for name in ("sbert-concat", "frozen-mean", "ensemble"):
+        assert name in table
+    assert "Quora" in table
+
+    out_dir = tiny_env["tmp"] / "pred"
+    assert main(["predict", "--variant", "sbert-concat", "--data-dir", tiny_env["data"], "--checkpoints",
+                 tiny_env["ck"], "--out", str(out_dir), "--device", "cpu"]) == 0
+    task, ids, preds = read_submission(out_dir / "sst-test-output.csv")
+    assert task == "sst" and len(ids) == 24 and set(preds) <= {"0", "1", "2", "3", "4"}
+    assert (out_dir / "para-dev-output.csv").read_text().startswith("id \t Predicted_Is_Paraphrase \n")
+
+
+def test_checkpoint_records_history_and_best_epoch(tiny_env):
+    import json
+    from pathlib import Path
+
+    assert _train(tiny_env, "cosine-mean") == 0
+    config = json.loads(Path(tiny_env["ck"], "cosine-mean", "config.json").read_text())
+    assert [h["epoch"] for h in config["history"]] == [1, 2]
+    best = config["training"]["best_epoch"]
+    assert config["metrics"]["dev_at_training"] == config["history"][best - 1]["dev"]
+    assert set(config["metrics"]["dev"]) == {"sst_acc", "quora_acc", "sts_pearson", "overall"}
+
+
+def test_missing_data_is_a_clear_error(tiny_env, capsys):
+    assert _train({**tiny_env, "data": str(tiny_env["tmp"] / "nowhere")}, "sbert-concat") == 2
+    err = capsys.readouterr().err
+    assert "nowhere" in err and "--data-dir" in err
+
+
+def test_strict_makes_a_bad_row_fatal(tiny_env, tmp_path, capsys):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(tiny_env["data"], data)
+    with open(data / "ids-sst-train.csv", "a", newline="") as f:
+        csv.writer(f, delimiter="\t", lineterminator="\n").writerow([99, "f" * 25, "a sentence", 9])
+    assert _train({**tiny_env, "data": str(data)}, "frozen-cls", "--strict") == 2
+    assert "ids-sst-train.csv:26" in capsys.readouterr().err

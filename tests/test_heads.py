@@ -1,0 +1,60 @@
+"""PCGrad, InfoNCE, pooling and metrics against small cases worked by hand."""
+import math
+import random
+
+import pytest
+import torch
+
+from minibert.heads import CosineScore, DotProductScore, info_nce, mean_pool
+from minibert.metrics import accuracy, overall_score, pearson
+from minibert.pcgrad import pcgrad
+
+
+def test_pcgrad_projects_conflicting_gradients():
+    # g1 = (1, 0), g2 = (-1, 1): g1.g2 = -1 < 0.
+    # g1' = g1 - (-1 / 2) g2 = (0.5, 0.5);  g2' = g2 - (-1 / 1) g1 = (0, 1);  sum = (0.5, 1.5).
+    g1, g2 = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 1.0])
+    assert torch.allclose(pcgrad([g1, g2], random.Random(0)), torch.tensor([0.5, 1.5]))
+
+
+def test_pcgrad_leaves_agreeing_gradients_alone():
+    g1, g2 = torch.tensor([1.0, 0.0]), torch.tensor([1.0, 1.0])
+    assert torch.allclose(pcgrad([g1, g2], random.Random(0)), torch.tensor([2.0, 1.0]))
+
+
+def test_infonce_by_hand():
+    # Orthonormal anchors matched to identical positives, temperature 1: logits = I,
+    # each row's loss = -log(e / (e + 1)) = log(1 + 1/e), both directions alike.
+    eye = torch.eye(2)
+    assert info_nce(eye, eye, 1.0).item() == pytest.approx(math.log(1 + math.exp(-1)), abs=1e-6)
+
+
+def test_infonce_prefers_matching_pairs():
+    a = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    assert info_nce(a, a, 0.05) < info_nce(a, a.flip(0), 0.05)
+
+
+def test_mean_pool_ignores_padding():
+    hidden = torch.tensor([[[1.0, 1.0], [3.0, 3.0], [100.0, 100.0]]])
+    assert mean_pool(hidden, torch.tensor([[1, 1, 0]])).tolist() == [[2.0, 2.0]]
+
+
+def test_cosine_and_dot_product_scores():
+    u, v = torch.tensor([[1.0, 0.0]]), torch.tensor([[1.0, 1.0]])
+    assert CosineScore()(u, v).item() == pytest.approx(5 / math.sqrt(2))
+    dps = DotProductScore(2, 2)
+    with torch.no_grad():
+        dps.project.weight.copy_(torch.eye(2))
+        dps.project.bias.zero_()
+    assert dps(u, v).item() == pytest.approx(5.0)       # 5 x relu(1)
+    assert dps(u, -v).item() == pytest.approx(0.0)      # 5 x relu(-1)
+
+
+def test_metrics_by_hand():
+    assert accuracy([1, 2, 3, 4], [1, 2, 0, 0]) == 0.5
+    # x = (1, 2, 3), y = (1, 3, 2): deviations (-1, 0, 1) and (-1, 1, 0): r = 1 / 2.
+    assert pearson([1, 2, 3], [1, 3, 2]) == pytest.approx(0.5)
+    assert pearson([1, 1, 1], [1, 2, 3]) == 0.0
+    assert overall_score(0.5, 0.8, 0.6) == pytest.approx((0.5 + 0.8 + 0.8) / 3)
+    with pytest.raises(ValueError):
+        accuracy([], [])
