@@ -15,17 +15,20 @@ from minibert.backbone import default_backbone_dir
 from minibert.model import load_pretrained
 
 
-def timed(fn, repeats: int, sync) -> float:
+def timed_pair(fn_a, fn_b, repeats: int, sync) -> tuple[float, float]:
+    """Median seconds of each, measured alternately so that load on the machine hits both alike."""
     for _ in range(3):  # warm-up: allocator, kernels, caches
-        fn()
+        fn_a()
+        fn_b()
     sync()
-    times = []
+    times_a, times_b = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for fn, times in ((fn_a, times_a), (fn_b, times_b)):
+            start = time.perf_counter()
+            fn()
+            sync()
+            times.append(time.perf_counter() - start)
+    return statistics.median(times_a), statistics.median(times_b)
 
 
 def main() -> None:
@@ -61,8 +64,7 @@ def main() -> None:
         with autocast:
             theirs(input_ids=ids, attention_mask=mask, token_type_ids=types)
 
-    t_ours = timed(run_ours, args.repeats, sync)
-    t_theirs = timed(run_theirs, args.repeats, sync)
+    t_ours, t_theirs = timed_pair(run_ours, run_theirs, args.repeats, sync)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
     print(f"device: {name}; batch {args.batch} x {args.tokens} tokens; bf16={args.bf16}; torch {torch.__version__}")
     print(f"minibert     : {args.batch / t_ours:8.1f} sentences/s ({t_ours * 1000:.1f} ms/batch)")

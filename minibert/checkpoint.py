@@ -237,3 +237,39 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
         raise CheckpointError(f"{directory}: weights the recipe has no place for (first: {', '.join(unused[:3])})")
     model.to(device).eval()
     return model, Tokenizer(backbone_dir, max_length=recipe.max_length), config
+
+
+def ensemble_hash(config: dict, member_hashes: list[str]) -> str:
+    payload = json.dumps({"recipe": config["recipe"], "members": member_hashes}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def ensemble_members(config: dict, available: list[str]) -> list[str]:
+    """An ensemble names its members, or (an empty list) takes every model variant present."""
+    return list(config["recipe"].get("members") or available)
+
+
+def checkpoint_hashes(root: Path) -> tuple[dict[str, str], list[str]]:
+    """Name -> hash of every checkpoint under `root`, from the config files alone (no weights are
+    loaded), plus a message for each that cannot be read. Matches `load_variants`' hashes."""
+    hashes: dict[str, str] = {}
+    problems: list[str] = []
+    ensembles = []
+    for directory in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
+        try:
+            config = read_config(directory)
+            if config["recipe"].get("kind") == "ensemble":
+                ensembles.append((directory, config))
+            else:
+                hashes[directory.name] = checkpoint_hash(directory, config)
+        except (CheckpointError, OSError, ValueError, KeyError) as error:
+            problems.append(f"{directory}: {error}")
+    models = dict(hashes)
+    for directory, config in ensembles:
+        members = ensemble_members(config, list(models))
+        missing = [m for m in members if m not in models]
+        if missing:
+            problems.append(f"{directory}: ensemble members missing: {', '.join(missing)}")
+            continue
+        hashes[directory.name] = ensemble_hash(config, [models[m] for m in members])
+    return hashes, problems

@@ -7,8 +7,6 @@
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,8 @@ import numpy as np
 import torch
 
 from .batching import map_in_batches
-from .checkpoint import CheckpointError, checkpoint_hash, load_checkpoint, read_config
+from .checkpoint import (CheckpointError, checkpoint_hash, ensemble_hash, ensemble_members, load_checkpoint,
+                         read_config)
 from .features import EmbeddingMemo
 from .network import MultitaskModel
 from .recipes import Recipe
@@ -167,8 +166,7 @@ class Ensemble:
         self.config = config
         self.members = members
         self.recipe = Recipe.from_dict(config["recipe"])
-        payload = json.dumps({"recipe": config["recipe"], "members": [m.checkpoint_hash for m in members]}, sort_keys=True)
-        self.checkpoint_hash = hashlib.sha256(payload.encode()).hexdigest()
+        self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
 
     def _mean(self, method: str, inputs) -> np.ndarray:
         return np.mean([getattr(m, method)(inputs) for m in self.members], axis=0).astype(np.float32)
@@ -218,7 +216,7 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
         except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as exc:
             failures.append(LoadFailure(directory.name, directory, f"{type(exc).__name__}: {exc}"))
     for directory, config in ensembles:
-        wanted = list(config["recipe"].get("members") or [n for n in variants])
+        wanted = ensemble_members(config, [n for n, v in variants.items() if isinstance(v, Variant)])
         missing = [m for m in wanted if m not in variants]
         if missing:
             failures.append(LoadFailure(directory.name, directory,

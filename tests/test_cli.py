@@ -68,3 +68,30 @@ def test_strict_makes_a_bad_row_fatal(tiny_env, tmp_path, capsys):
         csv.writer(f, delimiter="\t", lineterminator="\n").writerow([99, "f" * 25, "a sentence", 9])
     assert _train({**tiny_env, "data": str(data)}, "frozen-cls", "--strict") == 2
     assert "ids-sst-train.csv:26" in capsys.readouterr().err
+
+
+def test_ctrl_c_keeps_the_last_good_checkpoint(tiny_env, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from minibert import train
+
+    rounds_per_epoch = []
+    original = train.Trainer.run_round
+
+    def interrupted(self):
+        rounds_per_epoch.append(1)
+        if len(rounds_per_epoch) > self.rounds_per_epoch:  # somewhere in epoch 2
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(train.Trainer, "run_round", interrupted)
+    assert _train(tiny_env, "dps-mse") == 0
+    assert "interrupted" in capsys.readouterr().out
+    folder = Path(tiny_env["ck"], "dps-mse")
+    config = json.loads((folder / "config.json").read_text())
+    assert config["training"]["best_epoch"] == 1
+    from minibert.checkpoint import load_checkpoint
+
+    load_checkpoint(folder)  # intact and loadable
+    assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"

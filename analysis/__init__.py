@@ -1,0 +1,121 @@
+"""analysis: precomputed dev-set predictions of every variant, and pure pandas queries over them.
+
+Nothing here runs a model except `python -m analysis build`; everything else reads the tables
+under `analysis/tables/` and returns DataFrames / dicts (no UI code).
+
+Building (once per checkpoint change; on the GPU machine for the full dev sets)
+------------------------------------------------------------------------------
+    python -m analysis build [--checkpoints DIR] [--data-dir DIR] [--tables DIR] [--force]
+    python -m analysis status            # sources, problems, overall scores
+
+writes `analysis/tables/`: `predictions/<variant>/<task>.parquet` (id, pred, scores; no text,
+no gold), `manifest.json` (checkpoint name + hash and data file + sha256 of every table),
+`dev_examples.parquet` (task, id, sentence1, sentence2, gold: the one data file we commit, so a
+Space without a data directory can still show errors) and `summary.json` (numbers only).
+Only tables whose checkpoint or data changed are rebuilt, unless --force.
+
+Loading
+-------
+    a = analysis.load(tables_dir=None, data_dir=None, checkpoints=None, include_stale=False)
+
+    tables_dir   default: the package's `tables/` folder.
+    data_dir     default: minibert.data.resolve_data_dir() ($MINIBERT_DATA, else ./data). Text and
+                 gold come from there when the dev file exists (its sha256 is checked against the
+                 manifest), else from dev_examples.parquet; `a.sources[task]` says which.
+    checkpoints  what staleness is checked against: None = $MINIBERT_CHECKPOINTS or ./checkpoints
+                 when it exists; a folder; a {variant: checkpoint_hash} mapping (the app can pass
+                 {v.name: v.checkpoint_hash for v in variants.values()}); False = no check.
+    include_stale  stale tables (checkpoint changed since the build) are left out unless True.
+
+`load` never raises for bad input. A missing table, a table from another checkpoint, ids that do
+not match the data file, an absent data directory: each adds one line to `a.problems` naming
+what and where (and what to run), and only the affected table or task is left out.
+
+Analysis (the object `load` returns)
+    a.problems: list[str]         clear messages about what is missing / stale / mismatched
+    a.notes: list[str]            information (which text source, bad rows skipped, ...)
+    a.sources: dict[task, str]    "data directory: <path>" or "dev examples: <path>"
+    a.stale: dict[table path, str]
+    a.summary: dict | None        summary.json (for when no data is at hand at all)
+    a.has(task) -> bool;  a.variants(task=None) -> list[str]
+    a.frame(task) -> DataFrame    the long, joined table: one row per (variant, example):
+        variant (categorical), ex (example index), id, pred, scores (SST p0..p4; Quora prob;
+        STS: pred is the 0-5 score), gold, correct, error (SST pred - gold classes; Quora
+        prob - gold; STS pred - gold), abs_error, conf (probability of the predicted class;
+        NaN for STS), sentence1, sentence2 (pairs), words1, words2 (pairs), words (both
+        sentences), negation, overlap (pairs: Jaccard of lowercase word sets).
+        Quora pred/correct use threshold 0.5 (functions below take any threshold).
+        STS "correct" means |error| <= 1.0 (schema.STS_TOLERANCE).
+    a.examples(task) -> DataFrame one row per example: id, sentence1, sentence2, gold,
+        the feature columns and one "slice:<name>" column per slice.
+    a.wide(task, column="pred") -> DataFrame  id, gold, one column per variant ("pred",
+        "correct", or a score column).
+
+Metrics (analysis.metrics; formulas in analysis.formulas, checked by hand in the tests)
+    metrics_table(a, task, threshold=0.5) -> DataFrame   one row per variant, scalar metrics:
+        SST n, accuracy, macro_f1, off_by_one_accuracy, ece;
+        Quora n, accuracy, precision, recall, f1, roc_auc, tn, fp, fn, tp, ece, threshold;
+        STS n, pearson, spearman, mse.
+    metrics(a, task, variant, threshold=0.5) -> dict     those scalars plus "confusion"
+        (DataFrame), "per_class" (SST), "reliability" (SST, Quora), "residuals" (STS), "note" (Quora).
+    confusion(a, task, variant, threshold=0.5) -> DataFrame   gold rows x predicted columns (ints):
+        SST 5x5, Quora 2x2 at threshold, STS 6x6 of rounded scores.
+    per_class(a, variant) -> DataFrame                     SST precision / recall / f1 / support.
+    calibration(a, task, variant, n_bins=10, threshold=0.5) -> (ece, bins DataFrame)
+    residuals(a, variant) -> DataFrame                     STS id, gold, pred, residual.
+    overall(a) -> DataFrame   sst_accuracy, quora_accuracy, sts_pearson and the CS224N overall
+        score (SST acc + Quora acc + (STS Pearson + 1) / 2) / 3, per variant.
+
+Queries (analysis.queries)
+    errors(a, task, variant=None, *, only_errors=None, min_error=None, direction=None, cell=None,
+           search=None, min_words=None, max_words=None, other=None, relation=None, slice=None,
+           sort="auto", ascending=False, threshold=0.5, limit=None) -> DataFrame
+        rows of a.frame(task); see its docstring. Examples:
+        errors(a, "quora", "v1", direction="fp")                       false positives
+        errors(a, "sst", "v1", min_error=2, direction="under")         2+ classes too negative
+        errors(a, "sts", "v1", min_error=1.5, sort="error")            |error| > 1.5
+        errors(a, "sst", "v1", cell=(4, 0))                            a confusion-matrix cell
+        errors(a, "quora", "v1", other="v2", relation="a_right_b_wrong")
+        errors(a, "sst", None, search="not", max_words=10)             every variant
+    example_across_variants(a, task, example_id, threshold=0.5) -> DataFrame  one row per variant.
+
+Slices (analysis.slices; all defined in that one module, add one with @register)
+    slice_names(task) -> list[str]   length, negation, overlap (pairs), gold, all_wrong, agreement
+    slice_labels(a, task, name) -> Series (categorical, one bucket per example)
+    slice_metrics(a, task, name, variants=None, threshold=0.5) -> DataFrame
+        one row per (bucket, variant), bucket "(all)" first: slice, bucket, variant, n, metrics.
+
+Quora numbers are optimistic (the backbone saw Quora duplicates in pre-training; our Quora train
+split is partial): show `schema.QUORA_NOTE` next to them.
+"""
+
+from .core import Analysis, TaskData
+from .load import current_checkpoint_hashes, load
+from .metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
+from .queries import errors, example_across_variants
+from .schema import QUORA_NOTE, STS_TOLERANCE, TASKS
+from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
+
+__all__ = [
+    "Analysis",
+    "TaskData",
+    "load",
+    "current_checkpoint_hashes",
+    "metrics",
+    "metrics_table",
+    "confusion",
+    "per_class",
+    "calibration",
+    "residuals",
+    "overall",
+    "errors",
+    "example_across_variants",
+    "slice_names",
+    "slice_labels",
+    "slice_metrics",
+    "register",
+    "SLICES",
+    "QUORA_NOTE",
+    "STS_TOLERANCE",
+    "TASKS",
+]

@@ -1,0 +1,201 @@
+"""`python -m analysis build`: run every variant over the three dev sets and write the tables.
+
+Only the (variant, task) tables whose checkpoint hash or data file hash changed, or whose file is
+missing or does not match the manifest, are rebuilt unless `force`. Tables of variants that are
+gone from the checkpoints folder are removed (a variant that failed to load keeps its tables).
+The manifest is saved after every table, so an interrupted build keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .examples import read_dev_split
+from .schema import DEFAULT_TABLES_DIR, MANIFEST_NAME, QUORA_THRESHOLD, SUMMARY_NAME, TASKS, table_relpath
+from .tables import (
+    META_KEY,
+    empty_manifest,
+    read_manifest,
+    remove_table,
+    write_dev_examples,
+    write_json,
+    write_manifest,
+    write_table,
+)
+
+CHUNK = 1024  # examples per call to a variant (the unit of the progress bar)
+
+
+class BuildError(RuntimeError):
+    """The build cannot start (no data, no checkpoints); the message says what and where."""
+
+
+@dataclass
+class BuildReport:
+    tables_dir: Path
+    built: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    dev_examples_written: bool = False
+
+
+def _embedded(path: Path) -> dict:
+    try:
+        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
+        return json.loads(raw) if raw else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _up_to_date(tables_dir: Path, entry: dict | None, checkpoint_hash: str, data: dict) -> bool:
+    if not entry:
+        return False
+    path = tables_dir / table_relpath(entry["variant"], entry["task"])
+    if not path.is_file() or entry.get("checkpoint", {}).get("hash") != checkpoint_hash:
+        return False
+    if entry.get("data", {}).get("sha256") != data["sha256"]:
+        return False
+    embedded = _embedded(path)
+    return embedded.get("checkpoint") == entry.get("checkpoint") and embedded.get("data") == entry.get("data")
+
+
+def predict_table(variant, task: str, frame: pd.DataFrame, advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
+    """Run one variant over a dev frame (id, sentence1, sentence2) -> table (id, pred, scores)."""
+    s1 = frame["sentence1"].tolist()
+    s2 = frame["sentence2"].tolist()
+    outputs = []
+    for start in range(0, len(s1), CHUNK):
+        if task == "sst":
+            out = variant.sentiment(s1[start : start + CHUNK])
+        else:
+            pairs = list(zip(s1[start : start + CHUNK], s2[start : start + CHUNK]))
+            out = variant.paraphrase(pairs) if task == "quora" else variant.similarity(pairs)
+        outputs.append(np.asarray(out, dtype=np.float32))
+        advance(len(outputs[-1]))
+    scores = np.concatenate(outputs) if outputs else np.zeros((0, 5) if task == "sst" else 0, np.float32)
+    expected = (len(s1), 5) if task == "sst" else (len(s1),)
+    if scores.shape != expected:
+        raise BuildError(f"variant {variant.name!r} returned shape {scores.shape} for {task}, expected {expected}")
+    table = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
+    if task == "sst":
+        table["pred"] = scores.argmax(axis=1).astype(np.int8)
+        for k in range(5):
+            table[f"p{k}"] = scores[:, k]
+    elif task == "quora":
+        table["pred"] = (scores >= QUORA_THRESHOLD).astype(np.int8)
+        table["prob"] = scores
+    else:
+        table["pred"] = scores
+    return table
+
+
+def build(
+    checkpoints_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    tables_dir: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
+    from minibert.data import resolve_data_dir
+    from minibert.predict import default_checkpoints_dir, load_variants
+
+    tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
+    checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
+    data_path = resolve_data_dir(data_dir)
+    report = BuildReport(tables_dir)
+
+    # 1. the dev data (needed for everything else)
+    frames, data = {}, {}
+    for task in TASKS:
+        try:
+            frames[task], info, bad_rows = read_dev_split(task, data_path)
+        except Exception as error:  # DataFileMissing / BadDataError name the file
+            raise BuildError(f"cannot build the analysis tables: {error}") from error
+        data[task] = {"file": info["file"], "sha256": info["sha256"]}
+        if bad_rows:
+            log(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
+
+    # 2. the manifest and dev_examples.parquet
+    manifest, found = read_manifest(tables_dir)
+    if found and (tables_dir / MANIFEST_NAME).exists():
+        log(f"starting a new manifest: {found[0]}")
+    if force:
+        manifest = {**empty_manifest(), "tables": manifest["tables"]}
+    dev_entry = manifest.get("dev_examples") or {}
+    if force or dev_entry.get("data") != data or not (tables_dir / dev_entry.get("file", "-")).is_file():
+        entry = write_dev_examples(tables_dir, manifest, frames, data)
+        write_manifest(tables_dir, manifest)
+        report.dev_examples_written = True
+        log(f"wrote {tables_dir / entry['file']} ({entry['rows']} examples, {entry['bytes'] / 1e6:.2f} MB)")
+
+    # 3. the variants
+    if not checkpoints.is_dir():
+        raise BuildError(f"checkpoints folder not found: {checkpoints} (pass --checkpoints DIR or set MINIBERT_CHECKPOINTS)")
+    variants, failures = load_variants(checkpoints, device)
+    for failure in failures:
+        report.failures.append(f"{failure.name} ({failure.path}): {failure.reason}")
+        log(f"cannot load variant {failure.name} from {failure.path}: {failure.reason}; its old tables are kept")
+    if not variants:
+        raise BuildError(f"no loadable checkpoints in {checkpoints}" + (f" ({len(failures)} failed)" if failures else ""))
+
+    jobs = []
+    for name, variant in variants.items():
+        for task in TASKS:
+            rel = table_relpath(name, task)
+            if not force and _up_to_date(tables_dir, manifest["tables"].get(rel), variant.checkpoint_hash, data[task]):
+                report.skipped.append(rel)
+            else:
+                jobs.append((name, variant, task, rel))
+
+    from tqdm.auto import tqdm
+
+    total = sum(len(frames[task]) for _, _, task, _ in jobs)
+    with tqdm(total=total, unit="ex", desc="predicting", disable=not progress or not jobs) as bar:
+        for name, variant, task, rel in jobs:
+            bar.set_postfix_str(f"{name}/{task}")
+            table = predict_table(variant, task, frames[task], bar.update)
+            write_table(
+                tables_dir, manifest, variant=name, task=task, frame=table, checkpoint_name=name,
+                checkpoint_hash=variant.checkpoint_hash, data_file=data[task]["file"], data_sha256=data[task]["sha256"],
+            )
+            write_manifest(tables_dir, manifest)
+            report.built.append(rel)
+
+    # 4. tables of variants that no longer exist
+    keep = set(variants) | {f.name for f in failures}
+    for rel, entry in list(manifest["tables"].items()):
+        if entry.get("variant") not in keep:
+            remove_table(tables_dir, manifest, rel)
+            report.removed.append(rel)
+            log(f"removed {tables_dir / rel}: no checkpoint {entry.get('variant')!r} in {checkpoints} any more")
+    write_manifest(tables_dir, manifest)
+
+    # 5. the numbers-only summary, computed from the tables just written
+    from .load import load
+    from .metrics import summarize
+
+    hashes = {name: v.checkpoint_hash for name, v in variants.items()}
+    analysis = load(tables_dir, data_path, checkpoints=hashes)
+    report.problems = [p for p in analysis.problems if "summary" not in p]
+    training = {name: dict(v.config.get("training") or {}) for name, v in variants.items()}
+    write_json(tables_dir / SUMMARY_NAME, summarize(analysis, training))
+    log(
+        f"built {len(report.built)} table(s), {len(report.skipped)} up to date, {len(report.removed)} removed; "
+        f"summary at {tables_dir / SUMMARY_NAME}"
+    )
+    for problem in report.problems:
+        log(f"problem: {problem}")
+    return report

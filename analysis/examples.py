@@ -1,0 +1,85 @@
+"""Dev-set examples (text + gold) and the text features computed once at load time.
+
+Examples come from the data directory (read with `minibert.data.read_split`) or from the
+committed `dev_examples.parquet`. Every example frame has the columns
+`id, sentence1, sentence2 ("" for SST), gold` and, after `add_features`:
+
+    words1, words2   word counts of each sentence (words2 = 0 for SST)
+    words            words1 + words2: the "length" used by filters and length slices
+    negation         a negation word (not, no, never, n't, ...) occurs in either sentence
+    overlap          Jaccard overlap of the two sentences' lowercase word sets (pairs; NaN for SST)
+    text             lowercase "sentence1 \\n sentence2", what text search looks in
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .schema import PAIR_TASKS
+
+NEGATION_WORDS = (
+    "not", "no", "never", "nothing", "nobody", "none", "neither", "nor", "nowhere", "cannot",
+    "without", "hardly", "barely",
+)  # fmt: skip
+# "n't" covers PTB-split SST ("does n't") and plain contractions ("doesn't", "don’t").
+NEGATION_PATTERN = r"(?:\b(?:" + "|".join(NEGATION_WORDS) + r")\b|n['’]t\b)"
+WORD_PATTERN = r"\S*[A-Za-z0-9]\S*"  # a whitespace token with at least one letter or digit
+_OVERLAP_TOKEN = re.compile(r"[a-z0-9]+")
+
+
+def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[str]]:
+    """One dev split from the data directory: (frame, {"file", "path", "sha256"}, bad-row lines).
+
+    Raises minibert.data.DataFileMissing / BadDataError with their own clear messages.
+    """
+    from minibert.data import read_split
+
+    split = read_split(task, "dev", data_dir)
+    ex = split.examples
+    ids = [e.id for e in ex]
+    if task == "sst":
+        s1 = [e.sentence for e in ex]
+        s2 = [""] * len(ex)
+    else:
+        s1 = [e.sentence1 for e in ex]
+        s2 = [e.sentence2 for e in ex]
+    frame = pd.DataFrame(
+        {
+            "id": pd.array(ids, dtype="str"),
+            "sentence1": pd.array(s1, dtype="str"),
+            "sentence2": pd.array(s2, dtype="str"),
+            "gold": np.array([e.label for e in ex], dtype=np.float32),
+        }
+    )
+    info = {"file": split.path.name, "path": str(split.path), "sha256": split.sha256}
+    return frame, info, [str(row) for row in split.bad_rows]
+
+
+def overlap(s1: pd.Series, s2: pd.Series) -> np.ndarray:
+    """Jaccard overlap of lowercase word sets, per row (0 when both are empty)."""
+    out = np.empty(len(s1), dtype=np.float32)
+    for i, (a, b) in enumerate(zip(s1.str.lower().tolist(), s2.str.lower().tolist())):
+        wa, wb = set(_OVERLAP_TOKEN.findall(a)), set(_OVERLAP_TOKEN.findall(b))
+        union = len(wa | wb)
+        out[i] = len(wa & wb) / union if union else 0.0
+    return out
+
+
+def add_features(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """`frame` (id, sentence1, sentence2, gold) plus the feature columns listed above."""
+    out = frame.reset_index(drop=True).copy()
+    s1 = out["sentence1"].astype("str")
+    s2 = out["sentence2"].astype("str")
+    out["sentence1"], out["sentence2"] = s1, s2
+    out["words1"] = s1.str.count(WORD_PATTERN).to_numpy().astype(np.int16)
+    out["words2"] = s2.str.count(WORD_PATTERN).to_numpy().astype(np.int16)
+    out["words"] = (out["words1"] + out["words2"]).astype(np.int16)
+    text = s1.str.lower() if task not in PAIR_TASKS else (s1 + "\n" + s2).str.lower()
+    out["negation"] = text.str.contains(NEGATION_PATTERN, regex=True).to_numpy().astype(bool)
+    out["overlap"] = overlap(s1, s2) if task in PAIR_TASKS else np.full(len(out), np.nan, dtype=np.float32)
+    out["text"] = text
+    return out

@@ -1,0 +1,327 @@
+"""`load()`: read the prediction tables, check them, join text and gold, precompute features.
+
+Every check that fails becomes one line in `Analysis.problems` naming the file and what to do,
+and only the affected (variant, task) table or task is left out; the rest still loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from . import slices as _slices
+from .core import Analysis, TaskData
+from .examples import add_features, read_dev_split
+from .schema import (
+    DEFAULT_TABLES_DIR,
+    DEV_EXAMPLES_NAME,
+    MANIFEST_NAME,
+    SCORE_COLUMNS,
+    STS_TOLERANCE,
+    TASKS,
+)
+from .tables import TableError, listed_tables, read_dev_examples, read_manifest, read_summary, read_table, unlisted_tables
+
+MAX_LISTED_IDS = 3
+
+
+def _short(digest: str | None) -> str:
+    return (digest or "?")[:12]
+
+
+def default_checkpoints_dir() -> Path:
+    return Path(os.environ.get("MINIBERT_CHECKPOINTS", "checkpoints"))
+
+
+def current_checkpoint_hashes(checkpoints_dir: str | os.PathLike[str]) -> tuple[dict[str, str], list[str]]:
+    """Name -> checkpoint hash of every checkpoint folder, read from config.json (no model loaded)."""
+    from minibert.checkpoint import checkpoint_hashes
+
+    hashes, problems = checkpoint_hashes(Path(checkpoints_dir))
+    return hashes, [f"cannot check tables against checkpoint {p}" for p in problems]
+
+
+class _DevExamples:
+    """dev_examples.parquet, read at most once."""
+
+    def __init__(self, tables_dir: Path):
+        self.path = tables_dir / DEV_EXAMPLES_NAME
+        self._frame: pd.DataFrame | None = None
+        self._data: dict = {}
+        self.error: str | None = None
+        self._read = False
+
+    def get(self, task: str) -> tuple[pd.DataFrame | None, dict]:
+        if not self._read:
+            self._read = True
+            try:
+                self._frame, self._data = read_dev_examples(self.path.parent)
+            except TableError as error:
+                self.error = str(error)
+        if self._frame is None:
+            return None, {}
+        part = self._frame[self._frame["task"] == task]
+        return part[["id", "sentence1", "sentence2", "gold"]].reset_index(drop=True), self._data.get(task, {})
+
+
+def _examples_for(task, data_dir, data_present, dev, built_from, problems, notes):
+    """(examples frame, source description) of a task, or (None, None) with a problem."""
+    why_not_data = None
+    if data_present:
+        try:
+            frame, info, bad_rows = read_dev_split(task, data_dir)
+        except Exception as error:  # DataFileMissing, BadDataError: both say what and where
+            why_not_data = str(error)
+            problems.append(f"{task}: {error}")
+        else:
+            if bad_rows:
+                notes.append(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
+            differs = sorted(s for s in built_from if s != info["sha256"])
+            if differs:
+                problems.append(
+                    f"{task}: data file {info['path']} (sha256 {_short(info['sha256'])}) is not the one the "
+                    f"prediction tables were built from (sha256 {', '.join(map(_short, differs))}); "
+                    "predictions are matched by id; rebuild with `python -m analysis build`"
+                )
+            return frame, f"data directory: {info['path']}"
+    else:
+        why_not_data = f"data directory {data_dir} not found"
+    frame, data = dev.get(task)
+    if frame is None or not len(frame):
+        reason = dev.error or f"{dev.path} has no {task} rows"
+        problems.append(f"{task}: no dev examples: {why_not_data}, and {reason}; set MINIBERT_DATA or pass data_dir")
+        return None, None
+    if data.get("sha256") and any(s != data["sha256"] for s in built_from):
+        problems.append(
+            f"{task}: {dev.path} was made from data sha256 {_short(data['sha256'])}, the prediction tables from "
+            f"{', '.join(sorted(map(_short, built_from)))}; predictions are matched by id; rebuild with "
+            "`python -m analysis build`"
+        )
+    notes.append(f"{task}: {why_not_data}; text and gold from {dev.path}")
+    return frame, f"dev examples: {dev.path}"
+
+
+def _match_ids(task, rel_path, table, id_index, problems, notes):
+    """Example positions of a table's rows; rows whose id is unknown or repeated are dropped."""
+    ids = table["id"].astype(str)
+    ex = id_index.get_indexer(ids)
+    keep = ex >= 0
+    unknown = int((~keep).sum())
+    if unknown:
+        sample = ", ".join(ids[~keep].head(MAX_LISTED_IDS))
+        problems.append(
+            f"{task}: {unknown} of {len(ids)} ids in {rel_path} are not in the dev data (e.g. {sample}); "
+            "those rows are left out; rebuild with `python -m analysis build`"
+        )
+    dup = keep & pd.Series(ex).duplicated().to_numpy()
+    if dup.any():
+        problems.append(f"{task}: {rel_path} repeats {int(dup.sum())} id(s); only the first row of each is used")
+        keep &= ~dup
+    covered = int(keep.sum())
+    if 0 < covered < len(id_index):
+        notes.append(f"{task}: {rel_path} covers {covered} of {len(id_index)} dev examples")
+    return ex, keep
+
+
+def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[str, np.ndarray, pd.DataFrame]]) -> TaskData:
+    """Build the long frame and the wide arrays from per-variant (name, ex, table) parts."""
+    examples = add_features(examples, task)
+    variants = [name for name, _, _ in parts]
+    n_ex, n_var = len(examples), len(variants)
+    ranges, start = {}, 0
+    for name, ex, _ in parts:
+        ranges[name] = (start, start + len(ex))
+        start += len(ex)
+    ex = np.concatenate([p[1] for p in parts]).astype(np.int64) if parts else np.zeros(0, np.int64)
+    var = np.concatenate([np.full(len(p[1]), i, np.int16) for i, p in enumerate(parts)]) if parts else np.zeros(0, np.int16)
+    gold = examples["gold"].to_numpy()[ex]
+
+    cols: dict[str, np.ndarray] = {"ex": ex, "var": var}
+    if task == "sts":
+        pred = np.concatenate([p[2]["pred"].to_numpy(np.float32) for p in parts]) if parts else np.zeros(0, np.float32)
+        error = pred - gold
+        abs_error = np.abs(error)
+        correct = abs_error <= STS_TOLERANCE
+        conf = np.full(len(pred), np.nan, dtype=np.float32)
+        scores = {}
+    else:
+        pred = np.concatenate([p[2]["pred"].to_numpy(np.int8) for p in parts]) if parts else np.zeros(0, np.int8)
+        scores = {
+            c: (np.concatenate([p[2][c].to_numpy(np.float32) for p in parts]) if parts else np.zeros(0, np.float32))
+            for c in SCORE_COLUMNS[task]
+        }
+        gold = gold.astype(np.int8)
+        correct = pred == gold
+        if task == "sst":
+            probs = np.stack([scores[c] for c in SCORE_COLUMNS["sst"]], axis=1)
+            conf = probs[np.arange(len(pred)), pred.astype(np.int64)] if len(pred) else np.zeros(0, np.float32)
+            error = (pred - gold).astype(np.int8)
+            abs_error = np.abs(error).astype(np.int8)
+        else:
+            prob = scores["prob"]
+            conf = np.where(pred == 1, prob, 1.0 - prob).astype(np.float32)
+            error = (prob - gold).astype(np.float32)
+            abs_error = np.abs(error)
+    columns = {
+        "variant": pd.Categorical.from_codes(var, categories=variants) if n_var else pd.Categorical([]),
+        "ex": ex.astype(np.int32),
+        "id": examples["id"].take(ex).to_numpy(),
+        "pred": pred,
+        **scores,
+        "gold": gold,
+        "correct": correct,
+        "error": error,
+        "abs_error": abs_error,
+        "conf": conf,
+    }
+    frame = pd.DataFrame(columns)
+    for column in ("sentence1", "sentence2", "words", "words1", "words2", "negation", "overlap"):
+        frame[column] = examples[column].take(ex).reset_index(drop=True)
+    if task == "sst":
+        frame = frame.drop(columns=["sentence2", "words2", "overlap"])
+    cols.update({c: frame[c].to_numpy() for c in ("pred", "gold", "correct", "error", "abs_error", "conf", *scores)})
+
+    present = np.zeros((n_ex, n_var), dtype=bool)
+    present[ex, var] = True
+    wide_pred = np.full((n_ex, n_var), np.nan)
+    wide_pred[ex, var] = pred
+    wide_correct = np.zeros((n_ex, n_var), dtype=bool)
+    wide_correct[ex, var] = correct
+    wide_score = None
+    if task != "sst":
+        wide_score = np.full((n_ex, n_var), np.nan)
+        wide_score[ex, var] = scores["prob"] if task == "quora" else pred
+    td = TaskData(
+        task=task, source=source, examples=examples, frame=frame, variants=variants, ranges=ranges,
+        present=present, pred=wide_pred, score=wide_score, correct=wide_correct, cols=cols,
+    )
+    td.slices = _slices.compute_all(td)
+    return td
+
+
+def load(
+    tables_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    checkpoints: str | os.PathLike[str] | Mapping[str, str] | bool | None = None,
+    *,
+    include_stale: bool = False,
+) -> Analysis:
+    """Load every prediction table and join it with the dev examples. Never raises for bad input:
+    see `Analysis.problems`. `checkpoints`: None = $MINIBERT_CHECKPOINTS or ./checkpoints if it
+    exists, a folder, a {variant: checkpoint_hash} mapping (e.g. from loaded Variants), or False
+    to skip the staleness check. Stale tables are left out unless `include_stale`."""
+    tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
+    problems: list[str] = []
+    notes: list[str] = []
+    manifest, found = read_manifest(tables_dir)
+    problems += found
+
+    from minibert.data import resolve_data_dir
+
+    data_path = resolve_data_dir(data_dir).resolve()
+    data_present = data_path.is_dir()
+
+    current: dict[str, str] | None = None
+    checkpoints_label = "the given checkpoint hashes"
+    if isinstance(checkpoints, Mapping):
+        current = dict(checkpoints)
+    elif checkpoints is not False:
+        folder = Path(checkpoints) if checkpoints not in (None, True) else default_checkpoints_dir()
+        checkpoints_label = str(folder)
+        if folder.is_dir():
+            current, found = current_checkpoint_hashes(folder)
+            problems += found
+        elif checkpoints not in (None, True):
+            problems.append(f"checkpoints folder {folder} not found: tables not checked for staleness")
+        else:
+            notes.append(f"no checkpoints folder at {folder}: tables not checked for staleness")
+
+    for path in unlisted_tables(tables_dir, manifest):
+        problems.append(f"ignored table {path}: not listed in {tables_dir / MANIFEST_NAME}")
+
+    dev = _DevExamples(tables_dir)
+    tasks: dict[str, TaskData] = {}
+    sources: dict[str, str] = {}
+    stale: dict[str, str] = {}
+    for task in TASKS:
+        entries = listed_tables(manifest, task)
+        if not entries:
+            if manifest["tables"]:
+                problems.append(f"{task}: no prediction tables in {tables_dir / MANIFEST_NAME}")
+            continue
+        built_from = {e.get("data", {}).get("sha256") for e in entries.values()} - {None}
+        examples, source = _examples_for(task, data_path, data_present, dev, built_from, problems, notes)
+        if examples is None:
+            continue
+        sources[task] = source
+        id_index = pd.Index(examples["id"].astype(str))
+        parts = []
+        for rel, entry in sorted(entries.items(), key=lambda kv: kv[1].get("variant", "")):
+            where = tables_dir / rel
+            variant = entry.get("variant")
+            try:
+                table, provenance = read_table(tables_dir, rel)
+            except TableError as error:
+                problems.append(f"{task}: {error}")
+                continue
+            want = entry.get("checkpoint", {})
+            have = provenance.get("checkpoint", {})
+            if (provenance.get("variant"), provenance.get("task")) != (variant, task) or have != want or (
+                provenance.get("data") != entry.get("data")
+            ):
+                problems.append(
+                    f"{task}: {where} holds predictions of {provenance.get('variant')!r} checkpoint "
+                    f"{have.get('name')!r} (hash {_short(have.get('hash'))}) on {provenance.get('data', {}).get('file')!r}, "
+                    f"but {MANIFEST_NAME} records {variant!r} checkpoint {want.get('name')!r} "
+                    f"(hash {_short(want.get('hash'))}): left out; rebuild with `python -m analysis build`"
+                )
+                continue
+            if current is not None:
+                if variant not in current:
+                    problems.append(
+                        f"{task}: {where}: no checkpoint {variant!r} in {checkpoints_label}; "
+                        "shown, but it cannot be checked for staleness"
+                    )
+                elif current[variant] != want.get("hash"):
+                    reason = (
+                        f"{task}: stale table {where}: built from checkpoint {variant!r} hash "
+                        f"{_short(want.get('hash'))}, but {checkpoints_label} now has hash {_short(current[variant])}; "
+                        f"{'shown anyway' if include_stale else 'left out'}; rebuild with `python -m analysis build`"
+                    )
+                    problems.append(reason)
+                    stale[rel] = reason
+                    if not include_stale:
+                        continue
+            ex, keep = _match_ids(task, where, table, id_index, problems, notes)
+            if not keep.any():
+                problems.append(f"{task}: {where} shares no ids with the dev data: left out")
+                continue
+            parts.append((variant, ex[keep], table[keep].reset_index(drop=True)))
+        if not parts:
+            problems.append(f"{task}: no usable prediction tables")
+            continue
+        tasks[task] = _assemble(task, source, examples, parts)
+
+    summary, found = read_summary(tables_dir)
+    if manifest["tables"]:
+        problems += found
+    return Analysis(
+        tables_dir=tables_dir,
+        data_dir=data_path if data_present else None,
+        tasks=tasks,
+        problems=problems,
+        notes=notes,
+        sources=sources,
+        stale=stale,
+        manifest=manifest,
+        summary=summary,
+    )
+
+
+__all__ = ["load", "current_checkpoint_hashes"]

@@ -1,0 +1,219 @@
+"""Error lists and per-example views over a loaded `Analysis` (vectorized numpy over the
+long frame; nothing here runs a model)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .core import Analysis, TaskData
+from .metrics import sts_bin
+from .schema import QUORA_THRESHOLD, STS_TOLERANCE
+from .slices import SLICES
+
+RELATIONS = ("agree", "disagree", "a_right_b_wrong", "a_wrong_b_right", "both_right", "both_wrong")
+DIRECTIONS = {"over": "over", "under": "under", "fp": "over", "fn": "under"}
+SORTS = ("confidence", "error", "id", None)
+
+
+def _pred_correct(td: TaskData, rows: np.ndarray | slice, threshold: float):
+    """pred and correct of the given long-frame rows (Quora at `threshold`)."""
+    c = td.cols
+    if td.task == "quora" and threshold != QUORA_THRESHOLD:
+        pred = (c["prob"][rows] >= threshold).astype(np.int8)
+        return pred, pred == c["gold"][rows]
+    return c["pred"][rows], c["correct"][rows]
+
+
+def _wide_pred_correct(td: TaskData, vi: int, threshold: float):
+    if td.task == "quora" and threshold != QUORA_THRESHOLD:
+        pred = np.where(td.present[:, vi], (td.score[:, vi] >= threshold).astype(np.float64), np.nan)
+        gold = td.examples["gold"].to_numpy()
+        return pred, (pred == gold) & td.present[:, vi]
+    return td.pred[:, vi], td.correct[:, vi]
+
+
+def example_mask(
+    td: TaskData,
+    *,
+    search: str | None = None,
+    min_words: int | None = None,
+    max_words: int | None = None,
+    slice: tuple[str, str] | None = None,
+) -> np.ndarray | None:
+    """Boolean mask over examples for the per-example filters (None when there are none)."""
+    mask = None
+
+    def both(m):
+        nonlocal mask
+        mask = m if mask is None else (mask & m)
+
+    if search:
+        both(td.examples["text"].str.contains(search.lower(), regex=False).to_numpy(dtype=bool))
+    words = td.examples["words"].to_numpy()
+    if min_words is not None:
+        both(words >= min_words)
+    if max_words is not None:
+        both(words <= max_words)
+    if slice is not None:
+        name, bucket = slice
+        if name not in td.slices:
+            raise KeyError(f"no slice {name!r} for {td.task}; have: {', '.join(td.slices)}")
+        labels = td.slices[name]
+        if bucket in labels.cat.categories:
+            both(labels.cat.codes.to_numpy() == labels.cat.categories.get_loc(bucket))
+        elif bucket in (SLICES[name].order or ()):  # a bucket no example falls in
+            both(np.zeros(len(labels), dtype=bool))
+        else:
+            raise KeyError(f"slice {name!r} has no bucket {bucket!r}; have: {', '.join(labels.cat.categories)}")
+    return mask
+
+
+def errors(
+    a: Analysis,
+    task: str,
+    variant: str | None = None,
+    *,
+    only_errors: bool | None = None,
+    min_error: float | None = None,
+    direction: str | None = None,
+    cell: tuple[float, float] | None = None,
+    search: str | None = None,
+    min_words: int | None = None,
+    max_words: int | None = None,
+    other: str | None = None,
+    relation: str | None = None,
+    slice: tuple[str, str] | None = None,
+    sort: str | None = "auto",
+    ascending: bool = False,
+    threshold: float = QUORA_THRESHOLD,
+    limit: int | None = None,
+) -> pd.DataFrame:
+    """Rows of the long frame of `task` (one per variant and example) that pass every filter.
+
+    variant      one variant's rows; None = every variant's.
+    only_errors  keep only wrong predictions. Default (None): True, unless `cell` or `relation`
+                 is given (they say by themselves which examples they want).
+    min_error    what counts as an error: SST |pred - gold| >= min_error classes (default 1);
+                 STS |pred - gold| > min_error (default STS_TOLERANCE = 1.0); Quora pred != gold.
+    direction    "over" (pred > gold: SST too positive, Quora false positive, STS too high) or
+                 "under"; "fp" / "fn" are aliases of over / under.
+    cell         (gold, pred) cell of `confusion()`: SST classes, Quora 0/1 at `threshold`, STS
+                 rounded scores.
+    search       case-insensitive substring of either sentence.
+    min_words, max_words   bounds (inclusive) on the `words` column (both sentences for pairs).
+    other, relation        compare `variant` (A) with `other` (B) per example: "agree",
+                 "disagree", "a_right_b_wrong", "a_wrong_b_right", "both_right", "both_wrong"
+                 (STS: agree = |A - B| <= STS_TOLERANCE, right = |error| <= STS_TOLERANCE).
+                 Adds columns other_pred and other_correct.
+    slice        (slice name, bucket) from `slices.py`, e.g. ("negation", "negation").
+    sort         "confidence" (SST, Quora: probability of the predicted class), "error" (size of
+                 the error: SST classes off, Quora |P(dup) - gold|, STS |pred - gold|), "id", or
+                 None (frame order); "auto" = confidence for classifiers, error for STS.
+    ascending    sort order (default: most confident / largest error first).
+    threshold    Quora decision threshold for pred / correct / errors / cell.
+    limit        at most this many rows.
+    """
+    td = a.task(task)
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+    if relation is not None and relation not in RELATIONS:
+        raise ValueError(f"relation must be one of {', '.join(RELATIONS)}, not {relation!r}")
+    if (relation is None) != (other is None):
+        raise ValueError("relation and other go together: errors(..., other='B', relation='a_right_b_wrong')")
+    if relation is not None and variant is None:
+        raise ValueError("a relation compares `variant` (A) with `other` (B): give both")
+    if sort == "auto":
+        sort = "error" if task == "sts" else "confidence"
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of confidence, error, id, None, not {sort!r}")
+    if sort == "confidence" and task == "sts":
+        raise ValueError("STS predictions have no confidence: sort by 'error'")
+
+    c = td.cols
+    rows = td.rows(variant)
+    start = rows.start
+    ex = c["ex"][rows]
+    pred, correct = _pred_correct(td, rows, threshold)
+    gold = c["gold"][rows]
+    keep = np.ones(len(ex), dtype=bool)
+
+    if only_errors is None:
+        only_errors = cell is None and relation is None
+    if only_errors:
+        if task == "sst":
+            keep &= np.abs(pred.astype(np.int16) - gold) >= (1 if min_error is None else min_error)
+        elif task == "sts":
+            keep &= c["abs_error"][rows] > (STS_TOLERANCE if min_error is None else min_error)
+        else:
+            keep &= ~correct
+    if direction is not None:
+        keep &= (pred > gold) if DIRECTIONS[direction] == "over" else (pred < gold)
+    if cell is not None:
+        g, p = cell
+        if task == "sts":
+            keep &= (sts_bin(gold) == g) & (sts_bin(pred) == p)
+        else:
+            keep &= (gold == g) & (pred == p)
+
+    mask = example_mask(td, search=search, min_words=min_words, max_words=max_words, slice=slice)
+    if mask is not None:
+        keep &= mask[ex]
+
+    other_pred = other_correct = None
+    if relation is not None:
+        bi = td.variant_index(other)
+        b_pred_wide, b_correct_wide = _wide_pred_correct(td, bi, threshold)
+        b_present = td.present[ex, bi]
+        b_pred, b_correct = b_pred_wide[ex], b_correct_wide[ex]
+        if task == "sts":
+            agree = np.abs(pred - b_pred) <= STS_TOLERANCE
+        else:
+            agree = pred == b_pred
+        rel = {
+            "agree": agree,
+            "disagree": ~agree,
+            "a_right_b_wrong": correct & ~b_correct,
+            "a_wrong_b_right": ~correct & b_correct,
+            "both_right": correct & b_correct,
+            "both_wrong": ~correct & ~b_correct,
+        }[relation]
+        keep &= rel & b_present
+        other_pred, other_correct = b_pred, b_correct
+
+    local = np.flatnonzero(keep)
+    if sort in ("confidence", "error"):
+        key = (c["conf"] if sort == "confidence" else c["abs_error"])[rows][local].astype(np.float64)
+        local = local[np.argsort(key if ascending else -key, kind="stable")]
+    elif sort == "id":  # always ascending
+        local = local[np.argsort(td.frame["id"].to_numpy()[start + local], kind="stable")]
+    if limit is not None:
+        local = local[:limit]
+    out = td.frame.iloc[start + local].reset_index(drop=True)
+    if task == "quora" and threshold != QUORA_THRESHOLD:
+        out["pred"] = pred[local]
+        out["correct"] = correct[local]
+        prob = out["prob"].to_numpy()
+        out["conf"] = np.where(out["pred"].to_numpy() == 1, prob, 1 - prob)
+    if other_pred is not None:
+        out["other"] = other
+        out["other_pred"] = other_pred[local]
+        out["other_correct"] = other_correct[local]
+    return out
+
+
+def example_across_variants(a: Analysis, task: str, example_id: str, threshold: float = QUORA_THRESHOLD) -> pd.DataFrame:
+    """Every variant's prediction on one example, side by side: one row per variant with
+    variant, pred, scores, correct, error, conf, and the example's id, gold and text."""
+    td = a.task(task)
+    index = td.examples.index[td.examples["id"] == example_id]
+    if not len(index):
+        raise KeyError(f"no {task} dev example with id {example_id!r}")
+    e = int(index[0])
+    rows = np.flatnonzero(td.cols["ex"] == e)
+    out = td.frame.iloc[rows].reset_index(drop=True)
+    if task == "quora" and threshold != QUORA_THRESHOLD:
+        pred, correct = _pred_correct(td, rows, threshold)
+        out["pred"], out["correct"] = pred, correct
+    out["variant"] = out["variant"].astype(str)
+    return out

@@ -1,0 +1,50 @@
+"""Names and constants shared by every part of `analysis` (one place to change them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+TASKS = ("sst", "quora", "sts")
+PAIR_TASKS = ("quora", "sts")
+CLASSIFIERS = ("sst", "quora")
+
+# Model scores stored per task besides `pred` (for STS the 0-5 score *is* the prediction).
+SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
+    "sst": ("p0", "p1", "p2", "p3", "p4"),
+    "quora": ("prob",),
+    "sts": (),
+}
+SST_CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
+QUORA_CLASSES = ("not duplicate", "duplicate")
+
+# The threshold that turns P(duplicate) into the stored Quora `pred` column.
+QUORA_THRESHOLD = 0.5
+# An STS prediction counts as "right" when |pred - gold| <= this; two STS predictions
+# "agree" when they differ by at most this.
+STS_TOLERANCE = 1.0
+
+FORMAT_VERSION = 1
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_TABLES_DIR = PACKAGE_DIR / "tables"
+MANIFEST_NAME = "manifest.json"
+SUMMARY_NAME = "summary.json"
+DEV_EXAMPLES_NAME = "dev_examples.parquet"
+PREDICTIONS_DIR = "predictions"
+MAX_TABLE_BYTES = 10 * 1024 * 1024
+
+QUORA_NOTE = (
+    "Quora numbers are optimistic: the all-MiniLM-L6-v2 backbone was trained contrastively on "
+    "data that includes 103,663 Quora duplicate pairs; the local Quora train split is partial "
+    "(22,646 of 141,506 pairs)."
+)
+
+
+def check_task(task: str) -> str:
+    if task not in TASKS:
+        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    return task
+
+
+def table_relpath(variant: str, task: str) -> str:
+    """Where a prediction table lives, relative to the tables folder (also its manifest key)."""
+    return f"{PREDICTIONS_DIR}/{variant}/{task}.parquet"

@@ -1,0 +1,157 @@
+"""`python -m analysis build` with tiny real checkpoints (minibert.testing, via the session
+fixture `tiny_world` of conftest.py) over tiny data files.
+
+One build is shared by the module; tests that change checkpoints, data or tables work on copies.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+import analysis as A  # noqa: E402
+from analysis.__main__ import main  # noqa: E402
+from analysis.build import build  # noqa: E402
+from minibert.predict import load_variants  # noqa: E402
+from minibert.testing import make_tiny_checkpoints  # noqa: E402
+
+NAMES = ["ensemble", "tiny-cls", "tiny-cross", "tiny-mean"]
+
+
+@pytest.fixture(scope="module")
+def built(tiny_world, tmp_path_factory):
+    root = tmp_path_factory.mktemp("build")
+    for name in ("checkpoints", "data"):
+        (root / name).symlink_to(tiny_world[name], target_is_directory=True)
+    logs: list[str] = []
+    report = build(root / "checkpoints", root / "data", root / "tables", device="cpu", progress=False, log=logs.append)
+    return root, report, logs
+
+
+def rows_per_task(root: Path) -> int:
+    return sum(1 for _ in open(root / "data" / "sts-dev.csv")) - 1
+
+
+def copy(root: Path, tmp_path: Path, *names: str) -> list[Path]:
+    """Real copies (not links) that a test may change."""
+    out = []
+    for name in names:
+        shutil.copytree(root / name, tmp_path / name, symlinks=False)
+        out.append(tmp_path / name)
+    return out
+
+
+def test_first_build_writes_every_table_manifest_examples_and_summary(built):
+    root, report, logs = built
+    tables = root / "tables"
+    assert len(report.built) == 12 and report.skipped == [] and report.failures == [] and report.problems == []
+    assert report.dev_examples_written
+    variants, failures = load_variants(root / "checkpoints", "cpu")
+    assert failures == [] and sorted(variants) == NAMES
+    manifest = json.loads((tables / "manifest.json").read_text())
+    for name, variant in variants.items():
+        for task in A.TASKS:
+            entry = manifest["tables"][f"predictions/{name}/{task}.parquet"]
+            assert entry["checkpoint"] == {"name": name, "hash": variant.checkpoint_hash}
+            assert entry["rows"] == rows_per_task(root)
+    dev = pd.read_parquet(tables / "dev_examples.parquet")
+    assert dev.columns.tolist() == ["task", "id", "sentence1", "sentence2", "gold"]
+    assert len(dev) == 3 * rows_per_task(root)
+    assert (dev.loc[dev["task"] == "sst", "sentence2"] == "").all()
+    summary = json.loads((tables / "summary.json").read_text())
+    assert sorted(summary["variants"]) == NAMES
+    assert summary["variants"]["tiny-cls"]["training"]["device"] == "cpu"  # copied from config.json
+    assert summary["variants"]["ensemble"]["training"] == {}
+    assert set(summary["variants"]["tiny-mean"]["tasks"]) == {"sst", "quora", "sts"}
+    assert any("built 12 table(s)" in line for line in logs)
+
+
+def test_tables_hold_what_the_variants_predict(built):
+    root, _, _ = built
+    variants, _ = load_variants(root / "checkpoints", "cpu")
+    a = A.load(root / "tables", root / "data", checkpoints=root / "checkpoints")
+    assert a.problems == [] and a.variants() == NAMES
+    quora = a.frame("quora")
+    rows = quora[quora["variant"] == "tiny-cross"].head(3)
+    direct = variants["tiny-cross"].paraphrase(list(zip(rows["sentence1"], rows["sentence2"])))
+    assert rows["prob"].to_numpy() == pytest.approx(direct, abs=1e-5)
+    assert (rows["pred"].to_numpy() == (direct >= 0.5)).all()
+    sst = a.frame("sst")
+    one = sst[sst["variant"] == "ensemble"].head(2)
+    probs = variants["ensemble"].sentiment(one["sentence1"].tolist())
+    assert one[["p0", "p1", "p2", "p3", "p4"]].to_numpy() == pytest.approx(probs, abs=1e-5)
+    assert (one["pred"].to_numpy() == probs.argmax(axis=1)).all()
+    sts = a.frame("sts")
+    assert ((sts["pred"] >= 0) & (sts["pred"] <= 5)).all()
+    assert A.current_checkpoint_hashes(root / "checkpoints") == ({n: v.checkpoint_hash for n, v in variants.items()}, [])
+
+
+def test_rebuild_only_what_changed_and_report_stale_tables(built, tmp_path):
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    again = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert again.built == [] and len(again.skipped) == 12
+
+    # new weights for one variant; the ensemble (which contains it) changes too
+    backbone = json.loads((checkpoints / "tiny-cls" / "config.json").read_text())["backbone"]["name"]
+    make_tiny_checkpoints(tmp_path / "other", backbone=Path(backbone), ensemble=False, seed=7)
+    shutil.rmtree(checkpoints / "tiny-cls")
+    shutil.copytree(tmp_path / "other" / "tiny-cls", checkpoints / "tiny-cls")
+    a = A.load(tables, data, checkpoints=checkpoints)
+    stale = sorted(Path(p).parent.name for p in a.stale)
+    assert stale == ["ensemble"] * 3 + ["tiny-cls"] * 3
+    assert all("stale table" in p and "python -m analysis build" in p for p in a.problems)
+    assert a.variants() == ["tiny-cross", "tiny-mean"]  # the rest still works
+
+    report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert sorted(Path(p).parent.name for p in report.built) == stale and len(report.skipped) == 6
+    assert not report.dev_examples_written
+    assert A.load(tables, data, checkpoints=checkpoints).problems == []
+
+
+def test_removed_variant_and_failed_variant(built, tmp_path):
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    shutil.rmtree(checkpoints / "tiny-mean")  # the ensemble lists it: it cannot load any more
+    report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert sorted(report.removed) == [f"predictions/tiny-mean/{t}.parquet" for t in sorted(A.TASKS)]
+    assert len(report.failures) == 1 and report.failures[0].startswith("ensemble")
+    assert (tables / "predictions/ensemble/sst.parquet").is_file()  # kept: it may come back
+    assert not (tables / "predictions/tiny-mean").exists()
+
+
+def test_force_and_changed_data_rebuild_everything(built, tmp_path):
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    rows = rows_per_task(root)
+    with open(data / "sts-dev.csv", "a") as handle:
+        handle.write("99\tnew-sts-row\tA man runs .\tA man walks .\t3.0\n")
+    report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert sorted(report.built) == sorted(f"predictions/{n}/sts.parquet" for n in NAMES)
+    assert report.dev_examples_written
+    assert len(A.load(tables, data, checkpoints=checkpoints).frame("sts")) == 4 * (rows + 1)
+    forced = build(checkpoints, data, tables, force=True, device="cpu", progress=False, log=lambda s: None)
+    assert len(forced.built) == 12
+
+
+def test_cli(built, tmp_path, capsys):
+    root, _, _ = built
+    args = ["--checkpoints", str(root / "checkpoints"), "--tables", str(tmp_path / "tables")]
+    assert main(["build", *args, "--data-dir", str(root / "data"), "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "predicting" in err and "100%" in err  # the progress bar
+    assert main(["build", *args, "--data-dir", str(tmp_path / "missing")]) == 2
+    assert str(tmp_path / "missing") in capsys.readouterr().err
+    assert main(["status", *args, "--data-dir", str(root / "data")]) == 0
+    assert "overall" in capsys.readouterr().out
+    np.testing.assert_allclose(
+        A.metrics_table(A.load(tmp_path / "tables", root / "data"), "sst")["accuracy"],
+        A.metrics_table(A.load(root / "tables", root / "data"), "sst")["accuracy"],
+    )
