@@ -1,4 +1,4 @@
-"""`python -m analysis build | status` (see `python -m analysis -h`)."""
+"""`python -m analysis build | status | report` (see `python -m analysis -h`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,18 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--checkpoints", help="checkpoints folder to check staleness against")
     s.add_argument("--data-dir")
     s.add_argument("--tables")
+    r = sub.add_parser("report", help="write the README's results table from summary.json")
+    r.add_argument("--readme", default="README.md")
+    r.add_argument("--tables")
+    r.add_argument("--check", action="store_true", help="only check that the README's table matches")
     args = parser.parse_args(argv)
+
+    if args.command == "report":
+        from pathlib import Path
+
+        from .report import report
+
+        return report(Path(args.readme), args.tables, check=args.check)
 
     if args.command == "build":
         from .build import BuildError, build

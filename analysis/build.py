@@ -150,6 +150,11 @@ def build(
         log(f"cannot load variant {failure.name} from {failure.path}: {failure.reason}; its old tables are kept")
     if not variants:
         raise BuildError(f"no loadable checkpoints in {checkpoints}" + (f" ({len(failures)} failed)" if failures else ""))
+    # Frozen-encoder variants share sentence features: reuse the training run's disk cache.
+    from minibert.data import read_split
+    from minibert.predict import warm_frozen_features
+
+    warm_frozen_features(variants, [read_split(task, "dev", data_path) for task in TASKS])
 
     jobs = []
     for name, variant in variants.items():

@@ -227,3 +227,13 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
         except (CheckpointError, ValueError, TypeError) as exc:
             failures.append(LoadFailure(directory.name, directory, f"{type(exc).__name__}: {exc}"))
     return variants, failures
+
+
+def warm_frozen_features(variants: dict, splits, cache_dir=None) -> int:
+    """Fill the memo that frozen-encoder variants share from the on-disk feature cache (computing
+    and caching what is missing), so scoring whole data files does not re-encode them."""
+    memos = {id(v.memo): v.memo for v in variants.values() if getattr(v, "memo", None) is not None}
+    for memo in memos.values():
+        for split in splits:
+            memo.warm_from_split(split, cache_dir)
+    return len(memos)

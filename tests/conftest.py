@@ -3,7 +3,11 @@ from pathlib import Path
 
 import pytest
 
+import tempfile
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# Feature caches written by tests go to a scratch folder, not the repository's cache/.
+os.environ.setdefault("MINIBERT_CACHE", tempfile.mkdtemp(prefix="minibert-test-cache-"))
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,82 @@
+"""The README's results table, generated from `summary.json`: never typed by hand.
+
+    python -m analysis report            # rewrite the table between the README's markers
+    python -m analysis report --check    # exit 1 when the README's table and the summary disagree
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .schema import DEFAULT_TABLES_DIR
+from .tables import read_summary
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+# Published figures, carried over with their source. The overall score of a paper that did not
+# report one is computed here from its three numbers and marked so.
+PUBLISHED = [
+    ("The Best of BERT Worlds (CS224N 2023), test set", 0.532, 0.789, 0.854, 0.749, False),
+    ("minBERT and Downstream Tasks (CS224N 2023), dev set", 0.508, 0.783, 0.657, None, True),
+    ("Reference fine-tune of this backbone (HANDBOOK section 3), dev set", 0.497, 0.847, 0.865, 0.755, False),
+]
+
+
+def _fmt(x) -> str:
+    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
+
+
+def _duration(seconds) -> str:
+    if not seconds:
+        return "n/a"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def results_table(summary: dict) -> str:
+    rows = ["| variant | SST acc | Quora acc † | STS Pearson | overall | training time | hardware |",
+            "|---|---|---|---|---|---|---|"]
+    order = sorted(summary["variants"].items(), key=lambda kv: -(kv[1].get("overall") or 0.0))
+    for name, item in order:
+        tasks = item.get("tasks", {})
+        training = item.get("training") or {}
+        hardware = training.get("hardware") or ("composed at prediction time" if name == "ensemble" else "n/a")
+        rows.append(f"| `{name}` | {_fmt(tasks.get('sst', {}).get('accuracy'))} | "
+                    f"{_fmt(tasks.get('quora', {}).get('accuracy'))} | {_fmt(tasks.get('sts', {}).get('pearson'))} | "
+                    f"{_fmt(item.get('overall'))} | {_duration(training.get('wall_seconds'))} | {hardware} |")
+    for source, sst, quora, sts, overall, computed in PUBLISHED:
+        if overall is None:
+            overall = (sst + quora + (sts + 1) / 2) / 3
+        mark = " (computed)" if computed else ""
+        rows.append(f"| {source} | {sst:.3f} | {quora:.3f} | {sts:.3f} | {overall:.3f}{mark} | | |")
+    rows.append("")
+    rows.append("† Quora: the backbone (all-MiniLM-L6-v2) was pretrained on 103,663 Quora duplicate pairs, so "
+                "these numbers are optimistic; and our `quora-train.csv` is partial (22,646 of 141,506 pairs, 16 %).")
+    rows.append("Dev-set figures from `analysis/tables/summary.json`, written by `python -m analysis build`; "
+                "this table is written by `python -m analysis report`.")
+    return "\n".join(rows)
+
+
+def render(readme_text: str, table: str) -> str:
+    if START not in readme_text or END not in readme_text:
+        raise ValueError(f"the README has no {START} ... {END} markers to put the results table between")
+    head, rest = readme_text.split(START, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{START}\n{table}\n{END}{tail}"
+
+
+def report(readme: Path = Path("README.md"), tables_dir: Path | None = None, check: bool = False) -> int:
+    summary, problems = read_summary(Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR)
+    if summary is None:
+        print("error: " + "; ".join(problems))
+        return 2
+    text = readme.read_text()
+    new = render(text, results_table(summary))
+    if check:
+        if new != text:
+            print(f"{readme}: the results table differs from the summary; run `python -m analysis report`")
+            return 1
+        print(f"{readme}: results table matches the summary")
+        return 0
+    readme.write_text(new)
+    print(f"wrote the results table into {readme} ({len(summary['variants'])} variants)")
+    return 0

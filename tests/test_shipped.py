@@ -1,0 +1,78 @@
+"""What ships: the committed checkpoints, tables, summary and the README's results table agree."""
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analysis.report import END, START, PUBLISHED, render, results_table
+
+ROOT = Path(__file__).resolve().parent.parent
+TABLES = ROOT / "analysis" / "tables"
+CHECKPOINTS = ROOT / "checkpoints"
+
+
+def _summary():
+    import json
+
+    path = TABLES / "summary.json"
+    if not path.is_file():
+        pytest.skip(f"no committed summary at {path}")
+    return json.loads(path.read_text())
+
+
+def test_results_table_lists_variants_published_figures_and_caveats():
+    summary = {"variants": {
+        "a": {"overall": 0.7, "tasks": {"sst": {"accuracy": 0.4}, "quora": {"accuracy": 0.8}, "sts": {"pearson": 0.85}},
+              "training": {"wall_seconds": 30.0, "hardware": "CPU (2 cores)"}},
+        "ensemble": {"overall": 0.71, "tasks": {}, "training": {}}}}
+    table = results_table(summary)
+    lines = table.splitlines()
+    assert lines[2].startswith("| `ensemble` |") and "composed at prediction time" in lines[2]
+    assert "| `a` | 0.400 | 0.800 | 0.850 | 0.700 | 30 s | CPU (2 cores) |" in table
+    for source, *_ in PUBLISHED:
+        assert source in table
+    # minBERT and Downstream Tasks reported no overall score: (0.508 + 0.783 + 1.657 / 2) / 3
+    assert "0.707 (computed)" in table
+    assert "103,663 Quora duplicate pairs" in table and "16 %" in table
+
+
+def test_render_needs_the_markers():
+    with pytest.raises(ValueError, match="markers"):
+        render("no markers here", "table")
+    assert render(f"a\n{START}\nold\n{END}\nb", "new") == f"a\n{START}\nnew\n{END}\nb"
+
+
+def test_readme_table_matches_the_committed_summary():
+    summary = _summary()
+    readme = (ROOT / "README.md").read_text()
+    assert render(readme, results_table(summary)) == readme, "run `python -m analysis report`"
+
+
+def test_committed_tables_agree_with_the_committed_checkpoints(real_data_dir):
+    """Re-score a fixed sample of 64 dev rows per task through minibert; the tables must agree."""
+    _summary()
+    if not CHECKPOINTS.is_dir():
+        pytest.skip("no committed checkpoints")
+    from minibert.data import read_split
+    from minibert.predict import load_variants
+
+    variants, failures = load_variants(CHECKPOINTS, "cpu")
+    assert not failures, failures
+    rng = np.random.default_rng(0)
+    for task in ("sst", "quora", "sts"):
+        examples = read_split(task, "dev", real_data_dir).examples
+        sample = [examples[i] for i in sorted(rng.choice(len(examples), 64, replace=False))]
+        for name, variant in variants.items():
+            table = pd.read_parquet(TABLES / "predictions" / name / f"{task}.parquet").set_index("id")
+            ids = [e.id for e in sample]
+            if task == "sst":
+                ours = variant.sentiment([e.sentence for e in sample])
+                stored = table.loc[ids, [f"p{k}" for k in range(5)]].to_numpy()
+            elif task == "quora":
+                ours = variant.paraphrase([(e.sentence1, e.sentence2) for e in sample])
+                stored = table.loc[ids, "prob"].to_numpy()
+            else:
+                ours = variant.similarity([(e.sentence1, e.sentence2) for e in sample])
+                stored = table.loc[ids, "pred"].to_numpy()
+            assert np.abs(ours - stored).max() < 1e-4, (name, task)
