@@ -95,3 +95,17 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tiny_env, monkeypatch, capsys):
 
     load_checkpoint(folder)  # intact and loadable
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
+
+
+def test_train_all_runs_recipes_as_processes_then_composes_the_ensemble(tiny_env, capsys):
+    from pathlib import Path
+
+    from minibert.recipes import trainable_recipes
+
+    keep = {"frozen-mean", "cosine-mean"}
+    skip = ",".join(r.name for r in trainable_recipes() if r.name not in keep)
+    assert main(["train", "--all", "--jobs", "2", "--skip", skip, "--data-dir", tiny_env["data"],
+                 "--checkpoints", tiny_env["ck"], "--epochs", "1", "--batch-size", "8", "--device", "cpu"]) == 0
+    assert "failed: none" in capsys.readouterr().out
+    assert {p.name for p in Path(tiny_env["ck"]).iterdir()} == keep | {"ensemble"}
+    assert (Path(tiny_env["tmp"]) / "runs" / "cosine-mean.log").read_text().count("epoch 1:") == 1
