@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--rows-per-task", type=int, help="cap train and dev rows per task (quick runs)")
     t.add_argument("--epochs", type=int)
     t.add_argument("--seed", type=int)
-    t.add_argument("--lr", type=float)
+    t.add_argument("--lr", type=float, help="encoder learning rate")
+    t.add_argument("--head-lr", type=float, help="learning rate of the task heads")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--storage", choices=["fp32", "fp16", "int8"], help="stored weight format")
     t.add_argument("--jobs", type=int, default=1, help="with --all: variants trained at once, as separate processes")
@@ -86,7 +87,8 @@ def cmd_train(args) -> int:
         print(f"wrote {path} (members: {', '.join(members) or 'every loaded model'})")
         return 0
     from .train import TrainOptions, train_variant
-    overrides = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "batch_size": args.batch_size}
+    overrides = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "head_lr": args.head_lr,
+                 "batch_size": args.batch_size}
     options = TrainOptions(data_dir=resolve_data_dir(args.data_dir), checkpoints_dir=_checkpoints_dir(),
                            rows_per_task=args.rows_per_task, device=_device(args), storage=args.storage,
                            strict=args.strict, progress=not args.no_progress,
@@ -102,7 +104,8 @@ def _train_all(args) -> int:
     skip = {s for s in args.skip.split(",") if s}
     names = [r.name for r in trainable_recipes() if r.name not in skip]
     passthrough = []
-    for flag in ("data_dir", "checkpoints", "device", "rows_per_task", "epochs", "seed", "lr", "batch_size", "storage"):
+    for flag in ("data_dir", "checkpoints", "device", "rows_per_task", "epochs", "seed", "lr", "head_lr", "batch_size",
+                 "storage"):
         value = getattr(args, flag)
         if value is not None:
             passthrough += [f"--{flag.replace('_', '-')}", str(value)]

@@ -78,13 +78,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
         summary="Encoder frozen; the [CLS] pooler output feeds linear heads.",
         source='The CS224N minBERT "pretrain" option: only the heads learn.',
         encoder="frozen", pooling="cls", para_head="diff-linear", sts_head="diff-linear",
-        epochs=30, head_lr=2e-3, batch_size=256, dropout=0.1),
+        epochs=40, head_lr=1e-2, batch_size=256, dropout=0.1),
     Recipe(
         name="frozen-mean",
         summary="Backbone untouched, mean pooling: STS = 5 x cosine, paraphrase = logistic regression on [|u-v|, u*v], sentiment = a linear head.",
         source="What the backbone knows before fine-tuning (sentence-transformers usage of all-MiniLM-L6-v2).",
         encoder="frozen", pooling="mean", para_head="concat-linear", sts_head="cosine",
-        epochs=30, head_lr=2e-3, batch_size=256, dropout=0.1),
+        epochs=40, head_lr=1e-2, batch_size=256, dropout=0.1),
     Recipe(
         name="sst-only",
         summary="Fine-tuned on SST alone, then evaluated on all three tasks.",

@@ -249,13 +249,14 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     print(f"training {recipe.name} on {hardware(device)}: "
           + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))
 
-    memo = None
+    memo, features_seconds = None, None
     if recipe.encoder == "frozen":
         memo = EmbeddingMemo(model.encoder, tokenizer, file_sha256(backbone / "model.safetensors"), device)
         started = time.perf_counter()
         for split in list(train_splits.values()) + list(dev_splits.values()):
             memo.warm_from_split(split, options.cache_dir)
-        print(f"  frozen features ready in {time.perf_counter() - started:.1f} s")
+        features_seconds = time.perf_counter() - started
+        print(f"  frozen features ready in {features_seconds:.1f} s")
     trainer = Trainer(model, tokenizer, train_splits, device, recipe.epochs, memo)
     rounds = trainer.rounds_per_epoch
 
@@ -296,11 +297,16 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
         return target
     if best_epoch is None:
         raise RuntimeError(f"{recipe.name}: no epoch completed")
-    _record_stored_metrics(target, dev_splits, device, history, storage)
+    # The whole run (every epoch and its evaluation), not only up to the best epoch.
+    finished = {"wall_seconds": round(time.perf_counter() - started, 1), "epochs_run": recipe.epochs}
+    if features_seconds is not None:
+        finished["features_seconds"] = round(features_seconds, 1)  # 0 when the disk cache had them
+    _record_stored_metrics(target, dev_splits, device, history, storage, options.cache_dir, finished)
     return target
 
 
-def _record_stored_metrics(target: Path, dev_splits: dict, device: str, history: list, storage: str) -> None:
+def _record_stored_metrics(target: Path, dev_splits: dict, device: str, history: list, storage: str,
+                           cache_dir: Path | None, finished: dict) -> None:
     """Re-score the checkpoint as stored (after fp16/int8 rounding) and record both figures, so the
     cost of the storage format is measured, not assumed."""
     import json
@@ -309,10 +315,13 @@ def _record_stored_metrics(target: Path, dev_splits: dict, device: str, history:
     memo = None
     if model.recipe.encoder == "frozen":
         memo = EmbeddingMemo(model.encoder, tokenizer, config["backbone"]["weights_sha256"], device)
+        for split in dev_splits.values():
+            memo.warm_from_split(split, cache_dir)
     stored = dev_metrics(Scorer(model, tokenizer, device, memo=memo), dev_splits)
     config["metrics"]["dev"] = {k: v for k, v in stored.items() if k != "rows"}
     config["metrics"]["dev_rows"] = stored["rows"]
     config["history"] = history
+    config["training"].update(finished)
     path = target / "config.json"
     path.write_text(json.dumps(config, indent=2) + "\n")
     at_training = config["metrics"]["dev_at_training"]
