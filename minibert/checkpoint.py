@@ -121,8 +121,7 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
     directory = Path(directory)
     recipe = model.recipe
     skip = shared_prefixes(recipe)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items() if not k.startswith(skip)} if skip else \
-        {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items() if not (skip and k.startswith(skip))}
     stored = _encode(state, storage)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
