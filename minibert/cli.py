@@ -55,10 +55,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.data_dir:
-        os.environ["MINIBERT_DATA"] = args.data_dir
-    if args.checkpoints:
-        os.environ["MINIBERT_CHECKPOINTS"] = args.checkpoints
     try:
         return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command](args)
     except (DataFileMissing, BadDataError) as exc:
@@ -71,9 +67,9 @@ def _device(args) -> str:
     return args.device or default_device()
 
 
-def _checkpoints_dir() -> Path:
+def _checkpoints_dir(args) -> Path:
     from .predict import default_checkpoints_dir
-    return default_checkpoints_dir()
+    return Path(args.checkpoints) if getattr(args, "checkpoints", None) else default_checkpoints_dir()
 
 
 def cmd_train(args) -> int:
@@ -83,13 +79,13 @@ def cmd_train(args) -> int:
     if recipe.kind == "ensemble":
         from .checkpoint import save_ensemble
         members = [m for m in (args.members or "").split(",") if m]
-        path = save_ensemble(_checkpoints_dir() / recipe.name, recipe, members)
+        path = save_ensemble(_checkpoints_dir(args) / recipe.name, recipe, members)
         print(f"wrote {path} (members: {', '.join(members) or 'every loaded model'})")
         return 0
     from .train import TrainOptions, train_variant
     overrides = {"epochs": args.epochs, "seed": args.seed, "lr": args.lr, "head_lr": args.head_lr,
                  "batch_size": args.batch_size}
-    options = TrainOptions(data_dir=resolve_data_dir(args.data_dir), checkpoints_dir=_checkpoints_dir(),
+    options = TrainOptions(data_dir=resolve_data_dir(args.data_dir), checkpoints_dir=_checkpoints_dir(args),
                            rows_per_task=args.rows_per_task, device=_device(args), storage=args.storage,
                            strict=args.strict, progress=not args.no_progress,
                            overrides={k: v for k, v in overrides.items() if v is not None})
@@ -134,28 +130,30 @@ def _train_all(args) -> int:
     if not (args.skip and "ensemble" in skip):
         from .checkpoint import save_ensemble
         members = [m for m in (args.members or "").split(",") if m]
-        save_ensemble(_checkpoints_dir() / "ensemble", get_recipe("ensemble"), members)
+        save_ensemble(_checkpoints_dir(args) / "ensemble", get_recipe("ensemble"), members)
     print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
 
 
 def _load(args):
     from .predict import load_variants
-    variants, failures = load_variants(_checkpoints_dir(), _device(args))
+    variants, failures = load_variants(_checkpoints_dir(args), _device(args))
     for f in failures:
         print(f"could not load {f.name}: {f.reason}", file=sys.stderr)
     wanted = list(variants) if args.variant == "all" else [args.variant]
     missing = [w for w in wanted if w not in variants]
     if missing:
-        raise SystemExit(f"error: variant(s) not loaded from {_checkpoints_dir()}: {', '.join(missing)}")
+        raise SystemExit(f"error: variant(s) not loaded from {_checkpoints_dir(args)}: {', '.join(missing)}")
     return variants, wanted
 
 
 def cmd_evaluate(args) -> int:
     from .metrics import dev_metrics
+    from .predict import warm_frozen_features
     variants, wanted = _load(args)
     data_dir = resolve_data_dir(args.data_dir)
     splits = {t: read_split(t, args.split, data_dir, strict=args.strict) for t in ("sst", "quora", "sts")}
+    warm_frozen_features(variants, splits.values())
     print(f"{'variant':<16} {'SST acc':>8} {'Quora acc':>9} {'STS r':>7} {'overall':>8}")
     for name in wanted:
         m = dev_metrics(variants[name], splits)
@@ -165,6 +163,7 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
+    from .predict import warm_frozen_features
     from .submission import submission_path, write_submission
     variants, (name,) = _load(args)
     variant = variants[name]
@@ -172,6 +171,7 @@ def cmd_predict(args) -> int:
     for split in (["dev", "test"] if args.split == "both" else [args.split]):
         for task in ("sst", "quora", "sts"):
             s = read_split(task, split, data_dir, strict=args.strict)
+            warm_frozen_features(variants, [s])
             ex = s.examples
             if task == "sst":
                 preds = variant.sentiment([e.sentence for e in ex]).argmax(1)

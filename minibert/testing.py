@@ -63,7 +63,8 @@ def make_tiny_data(folder: Path, rows: int = 24, seed: int = 0) -> Path:
     for split in ("train", "dev", "test"):
         suffix = "test-student" if split == "test" else split
         labelled = split != "test"
-        ids = [f"{split}{i:021d}"[-25:].rjust(25, "0") for i in range(rows)]
+        # 25 hex characters, like the real ids, distinct across splits.
+        ids = [f"{'abe'[('train', 'dev', 'test').index(split)]}{i:024x}" for i in range(rows)]
         sst = [[i, _sentence(rng)] + ([rng.randint(0, 4)] if labelled else []) for i in ids]
         write(f"ids-sst-{suffix}.csv", ["id", "sentence"] + (["sentiment"] if labelled else []), sst)
         quora = [[i, _sentence(rng), _sentence(rng)] + ([float(rng.randint(0, 1))] if labelled else []) for i in ids]
