@@ -15,6 +15,7 @@ appearance in `order` when given, else sorted.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -84,7 +85,8 @@ STS_GOLD = ((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), ("gold 0-1", "gold 1-2", "gold 2-3",
 
 
 @register("length", doc="words in the sentence (SST) or in both sentences (pairs)",
-          order=SST_LENGTH[1] + PAIR_LENGTH[1])
+          # Both tasks' buckets in one list, by lower bound: each task shows its own, in length order.
+          order=sorted(set(SST_LENGTH[1] + PAIR_LENGTH[1]), key=lambda label: int(re.match(r"\d+", label).group())))
 def _length(td: TaskData):
     edges, labels = SST_LENGTH if td.task == "sst" else PAIR_LENGTH
     return _cut(td.examples["words"].to_numpy(np.float64), edges, labels)

@@ -59,10 +59,12 @@ class Recipe:
         if self.kind == "ensemble":
             return f"{self.summary} Members: {', '.join(self.members) or 'every other shipped variant'}."
         encoder = {"finetune": "fine-tuned", "frozen": "frozen", "scratch": "randomly initialised, then trained"}[self.encoder]
+        rates = (f"head lr {self.head_lr:g}" if self.encoder == "frozen"
+                 else f"encoder lr {self.lr:g}, head lr {self.head_lr:g}")
         pairs = "both sentences in one sequence" if self.pair_encoding == "cross" else "each sentence encoded alone"
         return (f"{self.summary} Encoder {encoder}; {self.pooling} pooling; pairs: {pairs}; paraphrase head "
                 f"{self.para_head}; similarity head {self.sts_head}; trained on {', '.join(self.train_tasks)} "
-                f"({self.sharing}{', + InfoNCE' if self.contrastive else ''}); {self.epochs} epochs, lr {self.lr:g}.")
+                f"({self.sharing}{', + InfoNCE' if self.contrastive else ''}); {self.epochs} epochs, {rates}.")
 
 
 SBERT_CONCAT = Recipe(
@@ -77,13 +79,13 @@ RECIPES: dict[str, Recipe] = {r.name: r for r in [
         name="frozen-cls",
         summary="Encoder frozen; the [CLS] pooler output feeds linear heads.",
         source='The CS224N minBERT "pretrain" option: only the heads learn.',
-        encoder="frozen", pooling="cls", para_head="diff-linear", sts_head="diff-linear",
+        encoder="frozen", sharing="sum", pooling="cls", para_head="diff-linear", sts_head="diff-linear",
         epochs=40, head_lr=1e-2, batch_size=256, dropout=0.1),
     Recipe(
         name="frozen-mean",
         summary="Backbone untouched, mean pooling: STS = 5 x cosine, paraphrase = logistic regression on [|u-v|, u*v], sentiment = a linear head.",
         source="What the backbone knows before fine-tuning (sentence-transformers usage of all-MiniLM-L6-v2).",
-        encoder="frozen", pooling="mean", para_head="concat-linear", sts_head="cosine",
+        encoder="frozen", sharing="sum", pooling="mean", para_head="concat-linear", sts_head="cosine",
         epochs=40, head_lr=1e-2, batch_size=256, dropout=0.1),
     Recipe(
         name="sst-only",

@@ -287,3 +287,12 @@ def test_a_new_slice_is_one_registration(a, tmp_path):
         assert t.loc[("how", "A"), "n"] == 2 and t.loc[("how", "A"), "accuracy"] == 0.5  # q-0 right, q-2 wrong
     finally:
         del S.SLICES["starts_with_how"]
+
+
+def test_length_buckets_are_in_length_order_for_every_task():
+    import re
+
+    from analysis.slices import SLICES
+
+    starts = [int(re.match(r"\d+", label).group()) for label in SLICES["length"].order]
+    assert starts == sorted(starts)

@@ -1,0 +1,246 @@
+"""Benchmark of the app (a benchmark, not a test): click-to-result latency and analysis filters.
+
+    python benchmarks/bench_app.py [--clicks 40] [--client-clicks 20] [--repeats 7]
+
+1. "Compare all variants" for all three tasks on every variant in $MINIBERT_CHECKPOINTS (default
+   checkpoints/), through the very function the button calls (demo.ui's batched handler, which
+   also builds the table and the three plotly figures), then through gradio_client against the
+   app served on localhost (HTTP, queue, JSON of the figures included). Every click has a new
+   sentence pair (real dev sentences when $MINIBERT_DATA is set), so the frozen variants'
+   embedding memo cannot answer from a previous click. Prints p50 and p95.
+2. Every analysis filter of the Errors tab (and the confusion / plot / slice views) on the
+   tables in $MINIBERT_TABLES (default analysis/tables/); without usable tables, synthetic ones
+   of the real dev-set sizes (Quora: 20,212 pairs) for the loaded variants. Prints the median
+   and the worst of `--repeats` runs each.
+
+Targets (issue 4): click to result under 300 ms p50 on the 2-core CPU, under 50 ms on an H100;
+any analysis filter under 300 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+
+CLICK_TARGET_CPU_MS, CLICK_TARGET_GPU_MS, FILTER_TARGET_MS = 300, 50, 300
+WORDS = ("the a film movie plot actor story good bad great boring funny not never really quite how what why "
+         "can do I learn start sell business question best way city phone money time year love work").split()
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values), q))
+
+
+def inputs(n: int, data_dir: str | None, seed: int = 0) -> list[tuple[str, str]]:
+    """n distinct (sentence A, sentence B) pairs: Quora dev pairs when the data is at hand."""
+    if data_dir and Path(data_dir, "quora-dev.csv").is_file():
+        from minibert.data import read_split
+
+        pairs = [(e.sentence1, e.sentence2) for e in read_split("quora", "dev", data_dir, limit=n + 50).examples]
+        if len(pairs) >= n:
+            return pairs[:n]
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        a = " ".join(rng.choice(WORDS, size=rng.integers(6, 16))) + f" {i}"
+        b = " ".join(rng.choice(WORDS, size=rng.integers(6, 16))) + f" {i}"
+        out.append((a.capitalize() + "?", b.capitalize() + "?"))
+    return out
+
+
+def button_function(demo):
+    """The function the "Compare all variants" button runs (api_name "compare")."""
+    for block_fn in demo.fns.values():
+        if block_fn.api_name == "compare":
+            return block_fn.fn
+    raise RuntimeError("no compare endpoint")
+
+
+def report(label: str, ms: list[float], target: float | None = None) -> str:
+    p50, p95 = percentile(ms, 50), percentile(ms, 95)
+    verdict = "" if target is None else ("  (target < %d ms: %s)" % (target, "met" if p50 < target else "NOT met"))
+    return f"{label:<58} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   n={len(ms)}{verdict}"
+
+
+def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
+    from demo.testing import serve
+    from demo.ui import build_demo
+
+    lines = []
+    names = list(ctx.variants)
+    target = CLICK_TARGET_GPU_MS if ctx.device.startswith("cuda") else CLICK_TARGET_CPU_MS
+    pairs = inputs(n + client_n + 3, data_dir)
+    demo = build_demo(ctx)
+    fn = button_function(demo)
+    for a, b in pairs[:3]:  # warm-up: first-call allocations, lazy imports
+        fn(["All three"], [a], [b], [names])
+    ms = []
+    for a, b in pairs[3:3 + n]:
+        start = time.perf_counter()
+        fn(["All three"], [a], [b], [names])
+        ms.append((time.perf_counter() - start) * 1000)
+    lines.append(report(f"click -> result, button function ({len(names)} variants x 3 tasks)", ms, target))
+
+    from gradio_client import Client
+
+    with serve(ctx) as (url, _):
+        client = Client(url, verbose=False)
+        client.predict("All three", "warm up", "the client", names, api_name="/compare")
+        ms = []
+        for a, b in pairs[3 + n:]:
+            start = time.perf_counter()
+            client.predict("All three", a, b, names, api_name="/compare")
+            ms.append((time.perf_counter() - start) * 1000)
+        lines.append(report("click -> result, gradio_client over HTTP (queue, JSON)", ms, target))
+        # concurrent users: 8 clicks at once, batched into shared model calls
+        jobs_ms = []
+        for round_ in range(3):
+            batch = inputs(8, None, seed=100 + round_)
+            start = time.perf_counter()
+            jobs = [client.submit("All three", a, b, names, api_name="/compare") for a, b in batch]
+            for j in jobs:
+                j.result(timeout=300)
+            jobs_ms.append((time.perf_counter() - start) * 1000)
+        lines.append(report("8 concurrent users, all 8 answered (wall time)", jobs_ms))
+        # an Errors-tab filter end to end (query + 300 rows of JSON), when the app has tables
+        a = ctx.analysis
+        if a is not None and getattr(a, "tasks", None):
+            from demo import errors as E
+
+            task = "quora" if a.has("quora") else next(iter(a.tasks))
+            heavy = [E.TASK_NAMES[task], E.ALL_VARIANTS, "all examples", "", 0, 0, E.NO_OTHER,
+                     next(iter(E.RELATIONS)), E.NO_SLICE, ""]
+            client.predict(*heavy, api_name="/errors")
+            ms = []
+            for k in range(10):
+                start = time.perf_counter()
+                client.predict(*heavy[:3], "what" if k % 2 else "", *heavy[4:], api_name="/errors")
+                ms.append((time.perf_counter() - start) * 1000)
+            lines.append(report(f"Errors filter via gradio_client ({task}, all variants, all rows)", ms,
+                                FILTER_TARGET_MS))
+    return lines
+
+
+def load_tables(ctx):
+    """The app's analysis, else synthetic tables of the real dev sizes for the loaded variants."""
+    a = ctx.analysis
+    if a is not None and getattr(a, "tasks", None) and len(a.tasks) == 3:
+        return a, f"tables in {a.tables_dir}"
+    import analysis as A
+    from analysis import synthetic
+
+    work = Path(tempfile.mkdtemp(prefix="bench-app-"))
+    data = os.environ.get("MINIBERT_DATA")
+    if data and Path(data, "quora-dev.csv").is_file():
+        data_dir, what = Path(data), f"synthetic predictions on the real dev files in {data}"
+    else:
+        data_dir, what = work / "data", "synthetic predictions on synthetic dev files of the real sizes"
+        synthetic.make_data_dir(data_dir, {"sst": 1101, "quora": 20212, "sts": 863})
+    names = list(ctx.variants) or ["a", "b", "c"]
+    synthetic.make_tables(work / "tables", data_dir, variants=names)
+    return A.load(work / "tables", data_dir, False), what
+
+
+def bench_filters(ctx, repeats: int) -> list[str]:
+    import analysis as A
+    from demo import errors as E
+    from demo import slices as S
+
+    a, what = load_tables(ctx)
+    lines = [f"analysis: {what}; {', '.join(f'{t} {len(a.task(t).examples):,}' for t in a.tasks)} examples, "
+             f"{len(a.variants())} variants"]
+    worst_all = 0.0
+    for task in a.tasks:
+        names = a.variants(task)
+        v, w = names[0], names[-1]
+        cm = A.confusion(a, task, v).to_numpy()
+        g, p = np.unravel_index(np.argmax(cm - np.diag(np.diag(cm)) if cm.shape[0] > 1 else cm), cm.shape)
+        slice_name = A.slice_names(task)[1]
+        bucket = str(A.slice_labels(a, task, slice_name).cat.categories[0])
+        cases = {f"{kind}, {who}": E.Filters(task=task, variant=variant, kind=kind)
+                 for kind in E.ERROR_KINDS[task] for who, variant in (("one variant", v), ("all variants", E.ALL_VARIANTS))}
+        cases.update({
+            "confusion cell, one variant": E.Filters(task=task, variant=v, cell=(int(g), int(p))),
+            "confusion cell, all variants": E.Filters(task=task, cell=(int(g), int(p))),
+            "text search 'what', all variants": E.Filters(task=task, search="what"),
+            "length 10-20 words": E.Filters(task=task, variant=v, min_words=10, max_words=20),
+            f"disagreement {v} vs {w}": E.Filters(task=task, variant=v, other=w, relation="disagree with it"),
+            f"slice {slice_name}={bucket}": E.Filters(task=task, slice=f"{slice_name} = {bucket}"),
+            "everything at once": E.Filters(task=task, variant=v, kind=list(E.ERROR_KINDS[task])[1], search="the",
+                                            min_words=5, max_words=40, other=w, slice=f"{slice_name} = {bucket}"),
+        })
+        results = []
+        for label, f in cases.items():
+            times = []
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                E.filter_table(a, f)  # the query, the row count line and the displayed rows
+                times.append((time.perf_counter() - start) * 1000)
+            results.append((label, statistics.median(times[1:]), max(times[1:])))
+        views = {
+            "confusion grid + diagnostic plot": lambda: (E.confusion_grid(a, task, v), E.diagnostic_figure(a, task, v)),
+            "slices view (table + plot)": lambda: S.slice_view(a, task, slice_name, v, S.METRICS[task][0]),
+            "CSV export of all variants' errors": lambda: E.write_csv(a, E.Filters(task=task), tempfile.mkdtemp()),
+        }
+        for label, call in views.items():
+            times = []
+            for _ in range(repeats + 1):
+                start = time.perf_counter()
+                call()
+                times.append((time.perf_counter() - start) * 1000)
+            results.append((label, statistics.median(times[1:]), max(times[1:])))
+        lines.append(f"  {task}:")
+        for label, med, worst in results:
+            flag = "" if med < FILTER_TARGET_MS else "   <-- over the 300 ms target"
+            lines.append(f"    {label:<52} median {med:7.1f} ms   worst {worst:7.1f} ms{flag}")
+            if not label.startswith("CSV"):
+                worst_all = max(worst_all, med)
+    lines.append(f"slowest filter/view median: {worst_all:.1f} ms (target < {FILTER_TARGET_MS} ms: "
+                 f"{'met' if worst_all < FILTER_TARGET_MS else 'NOT met'})")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clicks", type=int, default=40, help="timed clicks through the button function")
+    parser.add_argument("--client-clicks", type=int, default=20, help="timed clicks through gradio_client")
+    parser.add_argument("--repeats", type=int, default=7, help="runs of each analysis filter")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: the app's choice)")
+    parser.add_argument("--skip-clicks", action="store_true")
+    parser.add_argument("--skip-filters", action="store_true")
+    args = parser.parse_args()
+
+    import torch
+
+    from demo.context import configure_threads, load_context
+
+    threads = configure_threads(args.threads)
+    ctx = load_context()
+    cpu = f"{os.cpu_count()} CPU cores, {threads} torch thread(s)"
+    device = torch.cuda.get_device_name(0) if ctx.device.startswith("cuda") else "CPU"
+    print(f"device: {ctx.device} ({device}); {cpu}; load time {ctx.load_seconds:.2f} s; "
+          f"variants: {', '.join(ctx.variants) or 'none'}"
+          + (f"; failed: {', '.join(f.name for f in ctx.failures)}" if ctx.failures else ""))
+    if not args.skip_clicks:
+        if not ctx.variants:
+            print(f"no variants in {ctx.checkpoints_dir}: set MINIBERT_CHECKPOINTS")
+        else:
+            for line in bench_clicks(ctx, args.clicks, args.client_clicks, os.environ.get("MINIBERT_DATA")):
+                print(line, flush=True)
+    if not args.skip_filters:
+        for line in bench_filters(ctx, args.repeats):
+            print(line, flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

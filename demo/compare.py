@@ -1,0 +1,512 @@
+"""Compare tab: score one input (or a batch of inputs) with every selected variant.
+
+Plain functions, no Gradio:
+    parse_request(task_choice, text_a, text_b)  -> (Request | None, [messages])
+    score_requests(variants, names, requests)   -> one {task: {variant: output}} per request
+    compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
+
+Batching: every variant is called once per task with the inputs of all the requests that want
+that task; an ensemble whose members were just scored is their mean (what `Ensemble` computes)
+instead of a second pass through its members.
+"""
+from __future__ import annotations
+
+import html
+import math
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+
+from analysis.schema import SST_CLASSES, STS_TOLERANCE
+from minibert.predict import Ensemble
+
+TASKS = ("sst", "quora", "sts")
+TASK_TITLES = {"sst": "Sentiment", "quora": "Paraphrase", "sts": "Similarity"}
+ALL = "All three"
+TASK_CHOICES = [ALL, "Sentiment", "Paraphrase", "Similarity"]
+CHOICE_TASKS = {ALL: TASKS, "Sentiment": ("sst",), "Paraphrase": ("quora",), "Similarity": ("sts",)}
+TASK_CHOICE_OF = {"sst": "Sentiment", "quora": "Paraphrase", "sts": "Similarity"}
+MAX_CHARS = 5000          # what is read of an input; the models see at most 128 tokens of it anyway
+SST_COLORS = ("#c0392b", "#e8846b", "#b8b8b8", "#7fbf7b", "#1b7837")
+SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
+AGREE_COLOR, DISAGREE_COLOR = "#4c78a8", "#f58518"
+
+# label, task choice, sentence A, sentence B
+EXAMPLES = [
+    ("Negation", "Sentiment", "The plot is not bad at all, and the acting is never boring.", ""),
+    ("Sarcasm", "Sentiment", "Oh great, another two hours of my life I will never get back. Truly a masterpiece.", ""),
+    ("Faint praise", "Sentiment", "It's a perfectly competent film that I had forgotten by the time I reached the car.", ""),
+    ("Abbreviations", "All three", "How do I learn ML fast w/o a CS degree?",
+     "What's the quickest way to learn machine learning without a computer science degree?"),
+    ("One verb apart", "All three", "How do I start a small business in India?", "How do I sell a small business in India?"),
+    ("Near-duplicate", "All three", "What is the best way to learn Python?", "How can I learn Python quickly and well?"),
+    ("Same words, other meaning", "All three", "A man is playing a guitar.", "A guitar is playing a man."),
+    ("Paraphrase", "Similarity", "A woman is slicing an onion.", "Someone is cutting an onion into pieces."),
+    ("Emoji", "Sentiment", "Loved every minute of it 😍🔥", ""),
+]
+DEFAULT_EXAMPLE = EXAMPLES[4]
+
+
+@dataclass(frozen=True)
+class Request:
+    tasks: tuple[str, ...]
+    a: str
+    b: str
+
+
+@dataclass
+class CompareResult:
+    summary: str                                   # markdown (user text escaped)
+    table: pd.DataFrame                            # one row per variant
+    figures: dict = field(default_factory=dict)    # task -> plotly Figure
+    notes: list[str] = field(default_factory=list)  # input notes (truncation, missing sentence B, ...)
+    disagree: dict = field(default_factory=dict)   # task -> [variant names against the majority]
+    outputs: dict = field(default_factory=dict)    # task -> {variant: np.ndarray output}
+    seconds: float = 0.0
+
+
+def escape_md(text: str) -> str:
+    """User text for a Markdown component: HTML-escaped and Markdown-inert."""
+    out = html.escape(text, quote=True)
+    for ch in "\\`*_{}[]()#+-!|>~":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def clean_text(text) -> tuple[str, bool]:
+    """Strip the input and cut it at MAX_CHARS; returns (text, was_cut)."""
+    text = "" if text is None else str(text)
+    text = text.replace("\x00", "").strip()
+    if len(text) > MAX_CHARS:
+        return text[:MAX_CHARS], True
+    return text, False
+
+
+def parse_request(task_choice: str | None, text_a, text_b) -> tuple[Request | None, list[str]]:
+    """Validate one input. Returns (None, [reason]) when nothing can be scored."""
+    tasks = CHOICE_TASKS.get(task_choice or ALL)
+    if tasks is None:
+        return None, [f"Unknown task {task_choice!r}: pick one of {', '.join(TASK_CHOICES)}."]
+    a, cut_a = clean_text(text_a)
+    b, cut_b = clean_text(text_b)
+    notes = []
+    if cut_a or cut_b:
+        notes.append(f"Only the first {MAX_CHARS:,} characters of a long input are read.")
+    if not a and not b:
+        return None, ["Type a sentence in **Sentence A** (and a second one in **Sentence B** for paraphrase "
+                      "and similarity), or click one of the examples."]
+    if not a:  # only B given: treat it as A for sentiment, and pairs need both
+        a, b = b, ""
+        notes.append("Sentence A was empty, so Sentence B was used as Sentence A.")
+    pair_tasks = [t for t in tasks if t != "sst"]
+    if pair_tasks and not b:
+        if "sst" in tasks:
+            notes.append("Paraphrase and similarity need two sentences: type one in **Sentence B** to score them.")
+            tasks = ("sst",)
+        else:
+            return None, [f"{TASK_TITLES[pair_tasks[0]]} compares two sentences: type one in **Sentence B** too."]
+    return Request(tuple(tasks), a, b), notes
+
+
+def truncation_notes(variants: dict, names: list[str], request: Request) -> list[str]:
+    """A note for each sentence (or pair, for cross-encoders) that a tokenizer had to cut."""
+    pairs = bool(request.b) and bool(set(request.tasks) - {"sst"})
+    models = {}
+    for name in names:
+        variant = variants[name]
+        for member in (variant.members if isinstance(variant, Ensemble) else [variant]):
+            models[member.name] = member
+    notes, seen = [], set()
+    for member in models.values():
+        tok = member.tokenizer
+        cross = pairs and member.recipe.pair_encoding == "cross"
+        key = (tok.max_length, cross)
+        if key in seen:
+            continue
+        seen.add(key)
+        texts = [("Sentence A", [request.a], None)] + ([("Sentence B", [request.b], None)] if pairs else [])
+        if cross:
+            texts.append(("The pair", [request.a], [request.b]))
+        for label, first, second in texts:
+            ((_, _, cut),) = tok.encode_ids(first, second)
+            note = (f"{label} is longer than {tok.max_length} tokens: the models read only the first {tok.max_length}."
+                    if label != "The pair" else
+                    f"The two sentences together are longer than {tok.max_length} tokens: the cross-encoders "
+                    "read a shortened pair.")
+            if cut and note not in notes:
+                notes.append(note)
+    return notes
+
+
+def _needed(variants: dict, names: list[str]) -> list[str]:
+    """Names to run, models first; members of a selected ensemble are run too (once)."""
+    need = dict.fromkeys(n for n in names if n in variants)
+    for n in list(need):
+        if isinstance(variants[n], Ensemble):
+            need.update(dict.fromkeys(m.name for m in variants[n].members if m.name in variants))
+    return sorted(need, key=lambda n: (isinstance(variants[n], Ensemble), n))
+
+
+def score_requests(variants: dict, names: list[str], requests: list[Request | None]) -> list[dict]:
+    """Per request: {task: {variant: output}} with SST (5,) probabilities, Quora P(duplicate),
+    STS score. A variant that fails is given {"error": message} instead of an output."""
+    results = [dict() for _ in requests]
+    run = _needed(variants, names)
+    for task in TASKS:
+        idx = [i for i, r in enumerate(requests) if r is not None and task in r.tasks]
+        if not idx:
+            continue
+        inputs = [requests[i].a for i in idx] if task == "sst" else [(requests[i].a, requests[i].b) for i in idx]
+        outputs: dict[str, np.ndarray | str] = {}
+        for name in run:
+            variant = variants[name]
+            try:
+                members = [m.name for m in variant.members] if isinstance(variant, Ensemble) else None
+                if members and all(isinstance(outputs.get(m), np.ndarray) for m in members):
+                    outputs[name] = np.mean([outputs[m] for m in members], axis=0).astype(np.float32)
+                else:
+                    outputs[name] = np.asarray(variant.score(task, inputs))
+            except Exception as exc:  # one broken variant must not take the others down
+                outputs[name] = f"{type(exc).__name__}: {exc}"
+        for k, i in enumerate(idx):
+            results[i][task] = {n: (outputs[n][k] if isinstance(outputs[n], np.ndarray) else {"error": outputs[n]})
+                                for n in names if n in outputs}
+    return results
+
+
+# --- majority and disagreement -----------------------------------------------------------------
+
+def majority(task: str, outputs: dict, voters: list[str]) -> tuple[object, list[str]]:
+    """(majority answer, variants that disagree with it). SST: plurality class (ties broken by
+    mean probability); Quora: plurality decision at 0.5; STS: median score, and a variant
+    disagrees when it is more than STS_TOLERANCE away from it."""
+    ok = {n: o for n, o in outputs.items() if not isinstance(o, dict)}
+    vote = [n for n in voters if n in ok] or list(ok)
+    if not vote:
+        return None, []
+    if task == "sts":
+        med = float(np.median([float(ok[n]) for n in vote]))
+        return med, [n for n in ok if abs(float(ok[n]) - med) > STS_TOLERANCE] if len(vote) > 1 else []
+    if task == "sst":
+        preds = {n: int(np.argmax(o)) for n, o in ok.items()}
+        tie_break = np.mean([ok[n] for n in vote], axis=0)
+    else:
+        preds = {n: int(float(o) >= 0.5) for n, o in ok.items()}
+        p = float(np.mean([float(ok[n]) for n in vote]))
+        tie_break = np.array([1 - p, p])
+    counts = Counter(preds[n] for n in vote)
+    top = max(counts.values())
+    winners = [c for c, k in counts.items() if k == top]
+    win = max(winners, key=lambda c: tie_break[c])
+    return win, ([n for n in ok if preds[n] != win] if len(vote) > 1 else [])
+
+
+def _voters(variants: dict, names: list[str]) -> list[str]:
+    models = [n for n in names if not isinstance(variants[n], Ensemble)]
+    return models if len(models) >= 2 else list(names)
+
+
+def sst_label(c: int) -> str:
+    return f"{c} {SST_CLASSES[c]}"
+
+
+# --- figures -----------------------------------------------------------------------------------
+
+def _layout(fig: go.Figure, title: str, n: int, **kw) -> go.Figure:
+    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), template="plotly_white",
+                      height=120 + 34 * max(n, 1), margin=dict(l=10, r=20, t=60, b=40),
+                      font=dict(size=13), **kw)
+    fig.update_yaxes(autorange="reversed", automargin=True)
+    return fig
+
+
+def _ylabels(names: list[str], disagree: list[str]) -> list[str]:
+    return [f"⚠ {n}" if n in disagree else n for n in names]
+
+
+def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
+    names = [n for n, o in outputs.items() if not isinstance(o, dict)]
+    probs = np.array([outputs[n] for n in names]).reshape(len(names), 5)
+    labels = _ylabels(names, disagree)
+    fig = go.Figure()
+    for c in range(5):
+        fig.add_bar(y=labels, x=probs[:, c], orientation="h", name=SHORT_CLASSES[c], marker_color=SST_COLORS[c],
+                    text=[f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]], textposition="inside",
+                    insidetextanchor="middle", hovertemplate=f"%{{y}}<br>{SST_CLASSES[c]}: %{{x:.1%}}<extra></extra>")
+    _layout(fig, "Sentiment: class probabilities per variant", len(names), barmode="stack",
+            legend=dict(orientation="v", y=1.0, yanchor="top", x=1.01, traceorder="normal", font=dict(size=11)))
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    return fig
+
+
+def _score_figure(outputs: dict, disagree: list[str], title: str, xmax: float, ref: float, ref_label: str,
+                  fmt) -> go.Figure:
+    names = [n for n, o in outputs.items() if not isinstance(o, dict)]
+    values = [float(outputs[n]) for n in names]
+    colors = [DISAGREE_COLOR if n in disagree else AGREE_COLOR for n in names]
+    fig = go.Figure(go.Bar(y=_ylabels(names, disagree), x=values, orientation="h", marker_color=colors,
+                           text=[fmt(v) for v in values], textposition="outside", cliponaxis=False,
+                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
+    fig.add_vline(x=ref, line_dash="dash", line_color="#666", annotation_text=ref_label,
+                  annotation_position="top", annotation_font_size=11)
+    _layout(fig, title, len(names), showlegend=False)
+    fig.update_xaxes(range=[0, xmax * 1.12])
+    return fig
+
+
+def quora_figure(outputs: dict, disagree: list[str]) -> go.Figure:
+    fig = _score_figure(outputs, disagree, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
+                        lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}")
+    fig.update_xaxes(tickvals=[0, 0.25, 0.5, 0.75, 1.0])
+    return fig
+
+
+def sts_figure(outputs: dict, disagree: list[str], median: float | None) -> go.Figure:
+    fig = _score_figure(outputs, disagree, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
+                        median if median is not None else 2.5, f"median {median:.2f}" if median is not None else "",
+                        lambda v: f"{v:.2f}")
+    fig.update_xaxes(tickvals=[0, 1, 2, 3, 4, 5])
+    return fig
+
+
+# --- one input, end to end ---------------------------------------------------------------------
+
+def result_for(variants: dict, names: list[str], request: Request, scored: dict, notes: list[str],
+               seconds: float) -> CompareResult:
+    """Table, figures and summary of one scored request."""
+    voters = _voters(variants, names)
+    rows = {n: {"variant": n} for n in names}
+    figures, disagree, lines = {}, {}, []
+    for task in TASKS:
+        if task not in scored:
+            continue
+        outputs = scored[task]
+        win, against = majority(task, outputs, voters)
+        disagree[task] = against
+        ok = [n for n, o in outputs.items() if not isinstance(o, dict)]
+        for n, o in outputs.items():
+            flag = "⚠ " if n in against else ""
+            if isinstance(o, dict):
+                rows[n][TASK_TITLES[task]] = f"error: {o['error']}"
+                continue
+            if task == "sst":
+                c = int(np.argmax(o))
+                rows[n]["Sentiment"] = flag + sst_label(c)
+                rows[n]["P(class)"] = round(float(o[c]), 3)
+            elif task == "quora":
+                rows[n]["Paraphrase"] = flag + ("duplicate" if float(o) >= 0.5 else "not duplicate")
+                rows[n]["P(duplicate)"] = round(float(o), 3)
+            else:
+                rows[n]["Similarity (0-5)"] = flag + f"{float(o):.2f}"
+        if task == "sst":
+            figures[task] = sst_figure(outputs, against)
+            answer = SST_CLASSES[win] if win is not None else "?"
+            agree = len(ok) - len(against)
+            lines.append(f"**Sentiment**: {agree} of {len(ok)} say **{answer}**" + _against(against))
+        elif task == "quora":
+            figures[task] = quora_figure(outputs, against)
+            answer = "duplicate" if win == 1 else "not duplicate"
+            lines.append(f"**Paraphrase**: {len(ok) - len(against)} of {len(ok)} say **{answer}**" + _against(against))
+        else:
+            figures[task] = sts_figure(outputs, against, win)
+            vals = [float(outputs[n]) for n in ok]
+            spread = f" (range {min(vals):.2f}-{max(vals):.2f})" if len(vals) > 1 else ""
+            lines.append(f"**Similarity**: median **{win:.2f}** / 5{spread}" +
+                         (f"; more than {STS_TOLERANCE:g} away: {', '.join(against)}" if against else ""))
+    table = pd.DataFrame(list(rows.values()))
+    errors = {n for t in scored.values() for n, o in t.items() if isinstance(o, dict)}
+    head = (f"{len(names)} variant{'s' if len(names) != 1 else ''} × {len(scored)} task{'s' if len(scored) != 1 else ''}"
+            f" in {seconds * 1000:.0f} ms" + (f" · {len(errors)} failed" if errors else ""))
+    summary = "\n\n".join(lines + [f"<small>{head}. ⚠ marks a variant that disagrees with the majority "
+                                   "of the models.</small>"])
+    return CompareResult(summary=summary, table=table, figures=figures, notes=notes, disagree=disagree,
+                         outputs=scored, seconds=seconds)
+
+
+def _against(names: list[str]) -> str:
+    return f"; disagreeing: ⚠ {', '.join(names)}" if names else "; all agree"
+
+
+def compare_many(variants: dict, names: list[str] | None, inputs: list[tuple[str, str, str]]) -> list[CompareResult]:
+    """The batched entry point: inputs are (task_choice, sentence A, sentence B)."""
+    names = [n for n in (names if names else list(variants)) if n in variants]
+    parsed = [parse_request(*x) for x in inputs]
+    results: list[CompareResult | None] = [None] * len(inputs)
+    if not variants or not names:
+        why = ("No variants are loaded: put checkpoints in the checkpoints folder and restart."
+               if not variants else "Select at least one variant.")
+        return [CompareResult(summary=why, table=pd.DataFrame(), notes=[]) for _ in inputs]
+    start = time.perf_counter()
+    requests = [r for r, _ in parsed]
+    scored = score_requests(variants, names, requests)
+    seconds = (time.perf_counter() - start) / max(1, sum(r is not None for r in requests))
+    for i, (request, notes) in enumerate(parsed):
+        if request is None:
+            results[i] = CompareResult(summary=notes[0], table=pd.DataFrame(), notes=notes[1:])
+            continue
+        notes = notes + truncation_notes(variants, names, request)
+        results[i] = result_for(variants, names, request, scored[i], notes, seconds)
+    return results
+
+
+def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b: str) -> CompareResult:
+    return compare_many(variants, names, [(task_choice, a, b)])[0]
+
+
+# --- attributions ------------------------------------------------------------------------------
+
+SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
+
+
+def merge_wordpieces(tokens: list[tuple[str, float]]) -> list[list[tuple[str, float]]]:
+    """Split at [SEP] into sentences, merge "##" pieces into words (weights summed), drop
+    [CLS]/[SEP]/[PAD]. Returns one list of (word, weight) per sentence."""
+    segments, words = [], []
+    for tok, w in tokens:
+        if tok == "[SEP]":
+            if words:
+                segments.append(words)
+            words = []
+            continue
+        if tok in SPECIAL:
+            continue
+        if tok.startswith("##") and words:
+            prev, pw = words[-1]
+            words[-1] = (prev + tok[2:], pw + w)
+        else:
+            words.append((tok, w))
+    if words:
+        segments.append(words)
+    return segments
+
+
+def attribution_html(tokens: list[tuple[str, float]], what: str, rollout: bool = False) -> str:
+    """Highlighted text: green pushes `what` up, red pushes it down (or, for attention rollout,
+    blue: how much of the sentence vector comes from the word). Every token is escaped."""
+    segments = merge_wordpieces(tokens)
+    scale = max((abs(w) for seg in segments for _, w in seg), default=0.0) or 1.0
+    parts = []
+    for k, seg in enumerate(segments):
+        spans = []
+        for word, w in seg:
+            x = w / scale
+            rgb = "58,100,200" if rollout else ("27,120,55" if x >= 0 else "192,57,43")
+            alpha = min(0.85, abs(x) * 0.85)
+            spans.append(f'<span class="attr-tok" style="background: rgba({rgb},{alpha:.2f})" '
+                         f'title="{x:+.2f}">{html.escape(word)}</span>')
+        label = f'<span class="attr-label">{"AB"[k] if len(segments) > 1 and k < 2 else ""}</span>' if len(segments) > 1 else ""
+        parts.append(f'<div class="attr-line">{label}{" ".join(spans)}</div>')
+    if rollout:
+        legend = ('<div class="attr-legend"><span class="attr-tok" style="background: rgba(58,100,200,.6)">blue'
+                  "</span>: how much of the pooled sentence vector flows from the word through the attention "
+                  "layers (attention rollout, scaled to the largest). It shows where the encoder looks, not "
+                  "which way a word pushes the answer.</div>")
+        return f'<div class="attr-box">{"".join(parts) or "<em>no tokens</em>"}{legend}</div>'
+    legend = (f'<div class="attr-legend"><span class="attr-tok" style="background: rgba(27,120,55,.6)">green</span> '
+              f'pushes {html.escape(what)} up, <span class="attr-tok" style="background: rgba(192,57,43,.6)">red</span> '
+              "pushes it down; hover a word for its weight (gradient × input, scaled to ±1).</div>")
+    return f'<div class="attr-box">{"".join(parts) or "<em>no tokens</em>"}{legend}</div>'
+
+
+METHODS = ("gradient × input", "attention rollout")
+
+
+@torch.no_grad()
+def attention_rollout(variant, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+    """Attention rollout (Abnar & Zuidema 2020) through every layer of the variant's encoder:
+    per layer, the head-averaged attention plus the identity (the residual), rows renormalised,
+    multiplied from the first layer up; a token's weight is how much of the pooled vector flows
+    from it ([CLS] row for cls pooling, the mean of the real tokens' rows for mean pooling).
+    Tokens as in `Variant.attributions`; weights scaled to [0, 1]. The attention maps are
+    recomputed from each SelfAttention's query/key projections (SDPA does not return them)."""
+    from minibert.model import SelfAttention
+
+    model, tok, device = variant.model, variant.tokenizer, variant.device
+    if task != "sst" and text2 is None:
+        raise ValueError(f"task {task!r} needs two sentences")
+    if task == "sst":
+        batches = [tok([text])]
+    elif variant.recipe.pair_encoding == "cross":
+        batches = [tok([text], [text2])]
+    else:
+        batches = [tok([text]), tok([text2])]
+    modules = [m for m in model.encoder.modules() if isinstance(m, SelfAttention)]
+    tokens, weights = [], []
+    for batch in batches:
+        batch = batch.to(device)
+        maps = []
+
+        def grab(module, inputs, _output):
+            x, bias = inputs
+            b, t, d = x.shape
+            h = module.heads
+            q = module.query(x).view(b, t, h, d // h).transpose(1, 2)
+            k = module.key(x).view(b, t, h, d // h).transpose(1, 2)
+            scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // h) + bias
+            maps.append(torch.softmax(scores.float(), -1).mean(1)[0])  # (t, t), heads averaged
+
+        hooks = [m.register_forward_hook(grab) for m in modules]
+        was_training = model.training
+        model.eval()
+        try:
+            model.embed(batch)
+        finally:
+            for hook in hooks:
+                hook.remove()
+            model.train(was_training)
+        t = batch.input_ids.shape[1]
+        rollout = torch.eye(t, device=maps[0].device) if maps else torch.eye(t)
+        for att in maps:
+            att = 0.5 * att + 0.5 * torch.eye(t, device=att.device)
+            rollout = (att / att.sum(-1, keepdim=True)) @ rollout
+        if variant.recipe.pooling == "cls":
+            flow = rollout[0]
+        else:
+            real = batch.attention_mask[0].bool()
+            flow = rollout[real].mean(0)
+        tokens += tok.id_tokens(batch.input_ids[0].tolist())
+        weights += flow.cpu().tolist()
+    scale = max(weights, default=0.0) or 1.0
+    return [(tk, w / scale) for tk, w in zip(tokens, weights)]
+
+
+def explain(variants: dict, name: str | None, task_choice: str, a, b, method: str = METHODS[0]) -> str:
+    """Token attributions of one variant for the first task of `task_choice`, as HTML:
+    gradient × input (signed, for the variant's own output) or attention rollout (unsigned,
+    which tokens flow into the pooled sentence vector)."""
+    if not variants:
+        return '<div class="attr-box">No variants are loaded.</div>'
+    if not name or name not in variants:
+        return '<div class="attr-box">Pick a variant to explain.</div>'
+    variant = variants[name]
+    if isinstance(variant, Ensemble):
+        return ('<div class="attr-box">An ensemble averages its members and has no single gradient: pick one of '
+                f'its members ({html.escape(", ".join(m.name for m in variant.members))}).</div>')
+    request, notes = parse_request(task_choice, a, b)
+    if request is None:
+        return f'<div class="attr-box">{html.escape(notes[0]).replace("**", "")}</div>'
+    task = request.tasks[0]
+    rollout = method == METHODS[1]
+    try:
+        if rollout:
+            tokens = attention_rollout(variant, task, request.a, request.b if task != "sst" else None)
+            head = (f'<div class="attr-head">{html.escape(TASK_TITLES[task])} · {html.escape(name)} · attention '
+                    "rollout</div>")
+            return head + attribution_html(tokens, "", rollout=True)
+        tokens = variant.attributions(task, request.a, request.b if task != "sst" else None)
+        if task == "sst":
+            c = int(np.argmax(variant.sentiment([request.a])[0]))
+            what = f"{name}'s score for “{SST_CLASSES[c]}” (its prediction)"
+        elif task == "quora":
+            what = f"{name}'s paraphrase logit (towards “duplicate”)"
+        else:
+            what = f"{name}'s similarity score"
+    except Exception as exc:
+        return f'<div class="attr-box">Attributions failed: {html.escape(f"{type(exc).__name__}: {exc}")}</div>'
+    head = f'<div class="attr-head">{html.escape(TASK_TITLES[task])} · {html.escape(name)}</div>'
+    return head + attribution_html(tokens, what)

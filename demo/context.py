@@ -1,0 +1,111 @@
+"""What the app loads once at start-up: every variant, the load failures, the analysis tables.
+
+    ctx = load_context(checkpoints="checkpoints", tables=None, data=None)
+    ctx.variants     {name: Variant | Ensemble}, in a stable display order
+    ctx.failures     [LoadFailure(name, path, reason)]
+    ctx.analysis     analysis.Analysis, or None when the tables could not be read at all
+    ctx.load_seconds time to load the variants (and the tables)
+
+Nothing here is Gradio: the tests and the benchmark build a context the same way the app does.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from minibert.predict import Ensemble, LoadFailure, default_device, load_variants
+
+
+def configure_threads(threads: int | None = None) -> int:
+    """Torch intra-op threads: $MINIBERT_THREADS, else half the cores this process may use (at
+    least 1, at most 8). One click scores a handful of short sentences, which gains little from
+    intra-op threads; on a shared 2-core machine two threads made a click 10-30x slower than one
+    (measured: 3.2 s vs 0.1 s with the other core busy), because every op waits for both cores."""
+    if threads is None:
+        env = os.environ.get("MINIBERT_THREADS")
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # not Linux
+            cores = os.cpu_count() or 1
+        threads = int(env) if env else max(1, min(cores // 2, 8))
+    torch.set_num_threads(threads)
+    return threads
+
+
+@dataclass
+class AppContext:
+    checkpoints_dir: Path
+    tables_dir: Path | None
+    data_dir: Path | None
+    device: str
+    variants: dict = field(default_factory=dict)
+    failures: list[LoadFailure] = field(default_factory=list)
+    analysis: object | None = None
+    analysis_error: str | None = None
+    load_seconds: float = 0.0
+    tables_seconds: float = 0.0
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.variants)
+
+    def model_names(self) -> list[str]:
+        """Variants with their own gradients (everything but ensembles): for attributions."""
+        return [n for n, v in self.variants.items() if not isinstance(v, Ensemble)]
+
+    def status_line(self) -> str:
+        parts = []
+        if self.variants:
+            parts.append(f"{len(self.variants)} variant{'s' if len(self.variants) != 1 else ''} loaded on "
+                         f"{self.device} in {self.load_seconds:.1f} s")
+        else:
+            parts.append(f"no variants loaded from `{self.checkpoints_dir}`")
+        if self.failures:
+            parts.append(f"{len(self.failures)} failed to load")
+        a = self.analysis
+        if a is not None and getattr(a, "tasks", None):
+            parts.append(f"dev-set analysis of {len(a.variants())} variants")
+        return " · ".join(parts)
+
+
+def order_variants(variants: dict) -> dict:
+    """Models first in name order, ensembles last (they are composed from the others)."""
+    models = sorted(n for n, v in variants.items() if not isinstance(v, Ensemble))
+    ensembles = sorted(n for n, v in variants.items() if isinstance(v, Ensemble))
+    return {n: variants[n] for n in models + ensembles}
+
+
+def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.PathLike | None = None,
+                 data: str | os.PathLike | None = None, device: str | None = None,
+                 with_analysis: bool = True) -> AppContext:
+    """Load every variant once (on the GPU when there is one) and the analysis tables.
+    Never raises for a bad checkpoint or missing tables: both are reported in the context."""
+    checkpoints_dir = Path(checkpoints or os.environ.get("MINIBERT_CHECKPOINTS") or "checkpoints")
+    tables_dir = tables or os.environ.get("MINIBERT_TABLES") or None
+    data_dir = data or os.environ.get("MINIBERT_DATA") or None
+    device = device or default_device()
+    ctx = AppContext(checkpoints_dir=checkpoints_dir, tables_dir=Path(tables_dir) if tables_dir else None,
+                     data_dir=Path(data_dir) if data_dir else None, device=device)
+    start = time.perf_counter()
+    try:
+        variants, failures = load_variants(checkpoints_dir, device=device)
+    except Exception as exc:  # a broken folder must not stop the app from starting
+        variants, failures = {}, [LoadFailure(checkpoints_dir.name, checkpoints_dir, f"{type(exc).__name__}: {exc}")]
+    ctx.variants, ctx.failures = order_variants(variants), failures
+    ctx.load_seconds = time.perf_counter() - start
+    if with_analysis:
+        start = time.perf_counter()
+        try:
+            import analysis
+
+            hashes = {n: v.checkpoint_hash for n, v in ctx.variants.items()}
+            # With no loaded variants there is nothing to check staleness against: show the tables.
+            ctx.analysis = analysis.load(ctx.tables_dir, ctx.data_dir, hashes if hashes else False)
+        except Exception as exc:
+            ctx.analysis, ctx.analysis_error = None, f"{type(exc).__name__}: {exc}"
+        ctx.tables_seconds = time.perf_counter() - start
+    return ctx

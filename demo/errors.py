@@ -1,0 +1,453 @@
+"""Errors tab: per-variant metrics, confusion grids, diagnostic plots and the error table,
+all over `analysis` (precomputed dev-set predictions; nothing here runs a model).
+
+Plain functions, no Gradio. `Filters` holds everything the error table can be filtered by;
+`error_rows(a, filters)` applies them through `analysis.errors`.
+"""
+from __future__ import annotations
+
+import html
+import math
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+import analysis as A
+from analysis.schema import QUORA_CLASSES, QUORA_NOTE, SST_CLASSES, STS_TOLERANCE
+
+from .slices import natural_order
+
+ALL_VARIANTS = "(all variants)"
+NO_OTHER = "(none)"
+NO_SLICE = "(none)"
+TASK_NAMES = {"sst": "Sentiment (SST)", "quora": "Paraphrase (Quora)", "sts": "Similarity (STS)"}
+TASK_OF_NAME = {v: k for k, v in TASK_NAMES.items()}
+SHOW_ROWS = 300
+SHORT_SST = ("0 v.neg", "1 neg", "2 neu", "3 pos", "4 v.pos")
+
+# error kind -> keyword arguments of analysis.errors
+ERROR_KINDS = {
+    "sst": {
+        "wrong": {},
+        "too positive (pred > gold)": {"direction": "over"},
+        "too negative (pred < gold)": {"direction": "under"},
+        "off by 2+ classes": {"min_error": 2},
+        "all examples": {"only_errors": False},
+    },
+    "quora": {
+        "wrong": {},
+        "false positives": {"direction": "fp"},
+        "false negatives": {"direction": "fn"},
+        "all examples": {"only_errors": False},
+    },
+    "sts": {
+        f"|error| > {STS_TOLERANCE:g}": {},
+        "|error| > 2": {"min_error": 2.0},
+        "too high (pred > gold)": {"direction": "over"},
+        "too low (pred < gold)": {"direction": "under"},
+        "all examples": {"only_errors": False},
+    },
+}
+RELATIONS = {
+    "disagree with it": "disagree",
+    "are right where it is wrong": "a_wrong_b_right",
+    "are wrong where it is right": "a_right_b_wrong",
+    "are wrong too": "both_wrong",
+    "agree with it": "agree",
+}
+
+
+def class_label(task: str, value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if task == "sst":
+        return f"{int(value)} {SST_CLASSES[int(value)]}"
+    if task == "quora":
+        return QUORA_CLASSES[int(value)]
+    return f"{float(value):.2f}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    task: str = "sst"
+    variant: str = ALL_VARIANTS
+    kind: str = "wrong"
+    search: str = ""
+    min_words: float | None = None
+    max_words: float | None = None
+    other: str = NO_OTHER
+    relation: str = "disagree with it"
+    slice: str = NO_SLICE
+    cell: tuple | None = None      # (gold, pred) of a confusion cell
+
+    def kwargs(self) -> tuple[dict, list[str]]:
+        """(keyword arguments of analysis.errors, notes for the user). A confusion cell or a
+        comparison with another variant decides by itself which rows show: the error kind is
+        then not applied (as in analysis.errors)."""
+        notes = []
+        variant = None if self.variant in (None, "", ALL_VARIANTS) else self.variant
+        kinds = ERROR_KINDS[self.task]
+        kw = dict(kinds.get(self.kind, next(iter(kinds.values()))))
+        override = None
+        if self.cell is not None:
+            kw = {"cell": tuple(self.cell)}
+            override = "the confusion cell"
+        if self.other and self.other != NO_OTHER:
+            if variant is None:
+                notes.append("Pick one variant to compare it with another: the comparison is off.")
+            elif self.other == variant:
+                notes.append("A variant compared with itself: the comparison is off.")
+            else:
+                if override is None:
+                    kw = {}
+                kw["other"], kw["relation"] = self.other, RELATIONS.get(self.relation, "disagree")
+                override = "the comparison" if override is None else "the cell and the comparison"
+        if override and self.kind not in ("wrong", next(iter(kinds))):
+            notes.append(f"The error kind is not applied: {override} decides which rows show.")
+        if self.search and self.search.strip():
+            kw["search"] = self.search.strip()
+        for key in ("min_words", "max_words"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, float) and math.isnan(value)) and value > 0:
+                kw[key] = int(value)
+        if self.slice and self.slice != NO_SLICE and " = " in self.slice:
+            name, bucket = self.slice.split(" = ", 1)
+            kw["slice"] = (name, bucket)
+        return {"variant": variant, **kw}, notes
+
+
+def tasks_of(a) -> list[str]:
+    return [t for t in A.TASKS if a is not None and a.has(t)]
+
+
+def variants_of(a, task: str) -> list[str]:
+    return a.variants(task) if a is not None and a.has(task) else []
+
+
+def best_variant(a, task: str) -> str:
+    """The variant with the best score on `task` (the default of the variant picker)."""
+    names = variants_of(a, task)
+    if not names:
+        return ALL_VARIANTS
+    table = A.metrics_table(a, task)
+    col = "pearson" if task == "sts" else "accuracy"
+    return str(table[col].astype(float).idxmax())
+
+
+def slice_choices(a, task: str) -> list[str]:
+    if a is None or not a.has(task):
+        return [NO_SLICE]
+    out = [NO_SLICE]
+    for name in A.slice_names(task):
+        labels = A.slice_labels(a, task, name)
+        out += [f"{name} = {b}" for b in natural_order(labels.cat.categories)]
+    return out
+
+
+# --- metrics ----------------------------------------------------------------------------------
+
+def metrics_overview(a) -> pd.DataFrame:
+    """One row per variant: the CS224N overall score and the main metric of each task, sorted by
+    overall. Quora columns carry a * (see QUORA_NOTE)."""
+    if a is None or not a.tasks:
+        return pd.DataFrame()
+    out = A.overall(a).rename(columns={"overall": "overall (CS224N)", "sst_accuracy": "SST acc",
+                                       "quora_accuracy": "Quora acc*", "sts_pearson": "STS Pearson"})
+    extra = []
+    if a.has("sst"):
+        t = A.metrics_table(a, "sst")
+        extra.append(t[["macro_f1", "ece"]].rename(columns={"macro_f1": "SST macro-F1", "ece": "SST ECE"}))
+    if a.has("quora"):
+        t = A.metrics_table(a, "quora")
+        extra.append(t[["f1", "roc_auc"]].rename(columns={"f1": "Quora F1*", "roc_auc": "Quora AUC*"}))
+    if a.has("sts"):
+        t = A.metrics_table(a, "sts")
+        extra.append(t[["spearman", "mse"]].rename(columns={"spearman": "STS Spearman", "mse": "STS MSE"}))
+    for e in extra:
+        out = out.join(e, how="left")
+    cols = ["overall (CS224N)", "SST acc", "SST macro-F1", "SST ECE", "Quora acc*", "Quora F1*", "Quora AUC*",
+            "STS Pearson", "STS Spearman", "STS MSE"]
+    out = out[[c for c in cols if c in out.columns]].sort_values("overall (CS224N)", ascending=False)
+    return out.reset_index().round(3)
+
+
+METRICS_NOTE = ("Dev-set metrics from the precomputed prediction tables. Overall (CS224N) = (SST accuracy + "
+                "Quora accuracy + (STS Pearson + 1) / 2) / 3. Sort or filter with the ⋮ menu of a column header. "
+                f"\\* {QUORA_NOTE}")
+
+
+# --- confusion grid ---------------------------------------------------------------------------
+
+def confusion_counts(a, task: str, variant: str) -> pd.DataFrame:
+    """Gold rows x predicted columns; summed over variants for ALL_VARIANTS."""
+    if variant in (None, "", ALL_VARIANTS):
+        frames = [A.confusion(a, task, v) for v in variants_of(a, task)]
+        return sum(frames[1:], frames[0])
+    return A.confusion(a, task, variant)
+
+
+def _axis_labels(task: str, n: int) -> list[str]:
+    if task == "sst":
+        return list(SHORT_SST)
+    if task == "quora":
+        return ["0 not dup.", "1 duplicate"]
+    return [str(i) for i in range(n)]
+
+
+def confusion_grid(a, task: str, variant: str):
+    """A pandas Styler of the confusion matrix: gold rows, predicted columns, cells shaded by their
+    share of the gold row (green diagonal, red errors). The first column holds the gold labels, so
+    a clicked cell (row r, column c >= 1) is the analysis cell (r, c - 1)."""
+    cm = confusion_counts(a, task, variant)
+    n = cm.shape[0]
+    labels = _axis_labels(task, n)
+    frame = pd.DataFrame(cm.to_numpy(), columns=list(labels))
+    frame.insert(0, "gold ↓ pred →", labels)
+    share = cm.to_numpy() / np.maximum(cm.to_numpy().sum(axis=1, keepdims=True), 1)
+
+    def shade(data: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=data.index, columns=data.columns)
+        for i in range(n):
+            css.iloc[i, 0] = "font-weight: 600; background-color: #f3f4f6"
+            for j in range(n):
+                s = share[i, j]
+                rgb = "27,120,55" if i == j else "192,57,43"
+                color = "white" if s > 0.55 else "inherit"
+                css.iloc[i, j + 1] = f"background-color: rgba({rgb},{min(0.9, 0.08 + s):.2f}); color: {color}" if s > 0 else ""
+        return css
+
+    return frame.style.apply(shade, axis=None)
+
+
+def confusion_widths(task: str) -> list[str]:
+    n = {"sst": 5, "quora": 2}.get(task, 6)
+    return ["24%"] + [f"{76 / n:.1f}%"] * n
+
+
+def cell_from_click(task: str, index) -> tuple[int, int] | None:
+    """The (gold, pred) analysis cell of a click on the confusion grid; None on the label column."""
+    if index is None or len(index) != 2:
+        return None
+    row, col = int(index[0]), int(index[1])
+    if col < 1:
+        return None
+    return (row, col - 1)
+
+
+def describe_cell(task: str, cell) -> str:
+    if cell is None:
+        return ""
+    g, p = cell
+    if task == "sts":
+        return f"gold ≈ {g}, predicted ≈ {p}"
+    return f"gold {class_label(task, g)} → predicted {class_label(task, p)}"
+
+
+# --- diagnostic plots -------------------------------------------------------------------------
+
+def reliability_figure(a, task: str, variants: list[str] | None = None) -> go.Figure:
+    """Accuracy per confidence bin (n > 0) for each variant, with the diagonal of perfect
+    calibration; the legend carries each variant's ECE."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="#999"), name="perfect",
+                    hoverinfo="skip")
+    for v in variants or variants_of(a, task):
+        ece, bins = A.calibration(a, task, v)
+        b = bins[bins["n"] > 0]
+        fig.add_scatter(x=b["confidence"], y=b["accuracy"], mode="lines+markers", name=f"{v} (ECE {ece:.3f})",
+                        customdata=b["n"], hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
+                                                         "<br>n = %{customdata}<extra></extra>")
+    lo = 0.2 if task == "sst" else 0.5
+    fig.update_layout(title=dict(text=f"Reliability: is a {int(lo * 100)}-100% confident answer right that often?",
+                                 x=0, font=dict(size=14)),
+                      template="plotly_white", height=380, margin=dict(l=10, r=10, t=50, b=40),
+                      xaxis_title="confidence in the predicted class", yaxis_title="accuracy",
+                      legend=dict(font=dict(size=11)))
+    fig.update_xaxes(range=[lo - 0.02, 1.01])
+    fig.update_yaxes(range=[0, 1.01])
+    return fig
+
+
+def sts_scatter(a, variant: str) -> go.Figure:
+    """Predicted vs gold similarity, the diagonal and the ±tolerance band; errors in orange."""
+    names = variants_of(a, "sts") if variant in (None, "", ALL_VARIANTS) else [variant]
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 5, 5, 0], y=[STS_TOLERANCE, 5 + STS_TOLERANCE, 5 - STS_TOLERANCE, -STS_TOLERANCE],
+                    fill="toself", fillcolor="rgba(76,120,168,0.08)", line=dict(width=0), hoverinfo="skip",
+                    name=f"|error| ≤ {STS_TOLERANCE:g}")
+    fig.add_scatter(x=[0, 5], y=[0, 5], mode="lines", line=dict(dash="dash", color="#999"), name="pred = gold",
+                    hoverinfo="skip")
+    for v in names:
+        r = A.residuals(a, v)
+        if len(names) == 1:
+            bad = r["residual"].abs() > STS_TOLERANCE
+            for mask, name, color in ((~bad, "within tolerance", "#4c78a8"), (bad, "errors", "#f58518")):
+                fig.add_scattergl(x=r["gold"][mask], y=r["pred"][mask], mode="markers", name=name,
+                                  marker=dict(size=5, color=color, opacity=0.6),
+                                  hovertemplate="gold %{x:.2f}<br>pred %{y:.2f}<extra></extra>")
+        else:
+            fig.add_scattergl(x=r["gold"], y=r["pred"], mode="markers", name=v, marker=dict(size=4, opacity=0.45),
+                              hovertemplate=f"{v}<br>gold %{{x:.2f}}<br>pred %{{y:.2f}}<extra></extra>")
+    pearson = A.metrics_table(a, "sts")["pearson"]
+    title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), template="plotly_white", height=380,
+                      margin=dict(l=10, r=10, t=50, b=40), xaxis_title="gold (0-5)", yaxis_title="predicted (0-5)",
+                      legend=dict(font=dict(size=11)))
+    fig.update_xaxes(range=[-0.1, 5.1])
+    fig.update_yaxes(range=[-0.1, 5.1])
+    return fig
+
+
+def diagnostic_figure(a, task: str, variant: str) -> go.Figure:
+    return sts_scatter(a, variant) if task == "sts" else reliability_figure(a, task)
+
+
+# --- the error table --------------------------------------------------------------------------
+
+def error_rows(a, filters: Filters) -> tuple[pd.DataFrame, list[str]]:
+    """Every row of `analysis.errors` that passes the filters (all of them: the CSV gets these)."""
+    kw, notes = filters.kwargs()
+    variant = kw.pop("variant")
+    rows = A.errors(a, filters.task, variant, **kw)
+    return rows, notes
+
+
+def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.DataFrame:
+    """The columns a person reads, labels instead of codes; the id last (a row click uses it)."""
+    r = rows.head(limit)
+    out = pd.DataFrame({"variant": r["variant"].astype(str)})
+    if task == "sst":
+        out["gold"] = [class_label("sst", g) for g in r["gold"]]
+        out["predicted"] = [class_label("sst", p) for p in r["pred"]]
+        out["P(pred)"] = r["conf"].astype(float).round(3)
+        out["off by"] = r["error"].astype(int)
+        out["sentence"] = r["sentence1"].astype(str)
+    elif task == "quora":
+        out["gold"] = [class_label("quora", g) for g in r["gold"]]
+        out["P(duplicate)"] = r["prob"].astype(float).round(3)
+        out["sentence 1"] = r["sentence1"].astype(str)
+        out["sentence 2"] = r["sentence2"].astype(str)
+    else:
+        out["gold"] = r["gold"].astype(float).round(2)
+        out["predicted"] = r["pred"].astype(float).round(2)
+        out["error"] = r["error"].astype(float).round(2)
+        out["sentence 1"] = r["sentence1"].astype(str)
+        out["sentence 2"] = r["sentence2"].astype(str)
+    if "other_pred" in r.columns:
+        op = r["other_pred"].to_numpy()
+        out[f"{r['other'].iloc[0] if len(r) else 'other'} predicted"] = (
+            [class_label(task, x) for x in op] if task != "sts" else np.round(op.astype(float), 2))
+    out["words"] = r["words"].astype(int)
+    out["id"] = r["id"].astype(str)  # last: a row click reads it (shown cut, see ui.CSS)
+    return out
+
+
+FIXED_WIDTHS = {"variant": 10, "gold": 10, "predicted": 10, "P(pred)": 6, "off by": 5, "error": 6, "P(duplicate)": 8,
+                "words": 6, "id": 9}
+
+
+def column_widths(columns: list[str]) -> list[str]:
+    """Widths (percent) for the error table: fixed ones for the short columns, the rest shared
+    by the sentences."""
+    fixed = {c: FIXED_WIDTHS.get(c, 10) for c in columns if not c.startswith("sentence")}
+    sentences = [c for c in columns if c.startswith("sentence")]
+    rest = max(20, 100 - sum(fixed.values()))
+    return [f"{fixed[c]}%" if c in fixed else f"{rest / max(1, len(sentences)):.0f}%" for c in columns]
+
+
+def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: float) -> str:
+    n = len(rows)
+    examples = rows["id"].nunique() if n else 0
+    shown = f" (showing the first {SHOW_ROWS:,}; the CSV has all)" if n > SHOW_ROWS else ""
+    who = "all variants" if filters.variant in (None, "", ALL_VARIANTS) else html.escape(filters.variant)
+    cell = f" · cell: {describe_cell(filters.task, filters.cell)}" if filters.cell is not None else ""
+    line = (f"**{n:,} rows** ({examples:,} distinct examples) of {who} on {TASK_NAMES[filters.task]}{cell}{shown}"
+            f" · filtered in {seconds * 1000:.0f} ms")
+    if filters.task == "quora":
+        line += " · Quora numbers are optimistic (see the note above)."
+    return "\n\n".join([line] + [f"⚠ {n}" for n in notes])
+
+
+def filter_table(a, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+    """(display rows, count line, all matching rows). Errors in the filters become a message."""
+    if a is None or not a.has(filters.task):
+        return pd.DataFrame(), f"No {TASK_NAMES.get(filters.task, filters.task)} predictions are available.", pd.DataFrame()
+    start = time.perf_counter()
+    try:
+        rows, notes = error_rows(a, filters)
+    except (KeyError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return pd.DataFrame(), f"⚠ {html.escape(message, quote=False)}", pd.DataFrame()
+    seconds = time.perf_counter() - start
+    return display_rows(filters.task, rows), count_line(rows, filters, notes, seconds), rows
+
+
+CSV_COLUMNS = ["variant", "id", "gold", "pred", "prob", "p0", "p1", "p2", "p3", "p4", "conf", "correct", "error",
+               "other", "other_pred", "other_correct", "words", "sentence1", "sentence2"]
+
+
+def write_csv(a, filters: Filters, folder: str | Path | None = None) -> Path | None:
+    """Every filtered row (not only the shown ones) as a CSV file; None when nothing matches."""
+    if a is None or not a.has(filters.task):
+        return None
+    rows, _ = error_rows(a, filters)
+    cols = [c for c in CSV_COLUMNS if c in rows.columns]
+    folder = Path(folder or tempfile.mkdtemp(prefix="minibert-errors-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    variant = "all" if filters.variant in (None, "", ALL_VARIANTS) else filters.variant
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in variant)
+    path = folder / f"errors-{filters.task}-{safe}.csv"
+    rows[cols].to_csv(path, index=False)
+    return path
+
+
+# --- one example across variants --------------------------------------------------------------
+
+def resolve_id(a, task: str, example_id: str) -> str:
+    """The full dev id of `example_id`, or of the one example whose id starts with it (handy
+    when typing ids); the input unchanged when none or several match."""
+    example_id = str(example_id).strip()
+    ids = a.task(task).examples["id"].astype(str)
+    if (ids == example_id).any():
+        return example_id
+    hits = ids[ids.str.startswith(example_id)] if example_id else ids.iloc[:0]
+    return str(hits.iloc[0]) if len(hits) == 1 else example_id
+
+
+def example_view(a, task: str, example_id: str) -> tuple[str, pd.DataFrame, dict | None]:
+    """(HTML card with the text and gold, one row per variant, the example as a dict for Compare)."""
+    try:
+        example_id = resolve_id(a, task, example_id)
+        rows = A.example_across_variants(a, task, example_id)
+    except (KeyError, ValueError) as exc:
+        message = str(exc.args[0]) if exc.args else str(exc)
+        return f'<div class="ex-card">{html.escape(message)}</div>', pd.DataFrame(), None
+    first = rows.iloc[0]
+    s1 = str(first["sentence1"])
+    s2 = str(first["sentence2"]) if "sentence2" in rows.columns else ""
+    gold = class_label(task, first["gold"])
+    table = pd.DataFrame({"variant": rows["variant"].astype(str)})
+    if task == "sst":
+        table["predicted"] = [class_label("sst", p) for p in rows["pred"]]
+        for k in range(5):
+            table[f"P({SHORT_SST[k]})"] = rows[f"p{k}"].astype(float).round(3)
+    elif task == "quora":
+        table["predicted"] = [class_label("quora", p) for p in rows["pred"]]
+        table["P(duplicate)"] = rows["prob"].astype(float).round(3)
+    else:
+        table["predicted"] = rows["pred"].astype(float).round(2)
+        table["error"] = rows["error"].astype(float).round(2)
+    table["right?"] = np.where(rows["correct"].to_numpy(dtype=bool), "✓ right", "✗ wrong")
+    n_right = int(rows["correct"].sum())
+    lines = [f'<div class="ex-meta">{html.escape(TASK_NAMES[task])} · dev id <code>{html.escape(example_id)}</code>'
+             f' · gold: <b>{html.escape(gold)}</b> · right for {n_right} of {len(rows)} variants</div>',
+             f'<div class="ex-text"><span class="ex-label">{"A" if s2 else ""}</span>{html.escape(s1)}</div>']
+    if s2:
+        lines.append(f'<div class="ex-text"><span class="ex-label">B</span>{html.escape(s2)}</div>')
+    card = f'<div class="ex-card">{"".join(lines)}</div>'
+    return card, table, {"task": task, "sentence1": s1, "sentence2": s2}

@@ -1,0 +1,150 @@
+"""Models tab: each variant's recipe in plain words, the idea it reproduces, its dev metrics and its
+training curve (from the checkpoint's config.json; no model is run)."""
+from __future__ import annotations
+
+import html
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from minibert.predict import Ensemble
+from minibert.recipes import Recipe
+
+DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
+OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
+CURVE_COLORS = {"overall": "#222222", "sst_acc": "#c0392b", "quora_acc": "#4c78a8", "sts_pearson": "#1b7837"}
+
+
+def recipe_of(variant) -> Recipe | None:
+    try:
+        return Recipe.from_dict(variant.config["recipe"])
+    except Exception:
+        return None
+
+
+def dev_metrics(variant, analysis_overall: pd.DataFrame | None = None) -> dict:
+    """The checkpoint's stored dev metrics; for an ensemble (not trained, so none stored) the
+    ones of the analysis tables when there are some."""
+    stored = variant.config.get("metrics") or {}
+    dev = dict(stored.get("dev") or stored.get("dev_at_training") or {})
+    if not dev and analysis_overall is not None and variant.name in analysis_overall.index:
+        row = analysis_overall.loc[variant.name]
+        dev = {"sst_acc": row.get("sst_accuracy"), "quora_acc": row.get("quora_accuracy"),
+               "sts_pearson": row.get("sts_pearson"), "overall": row.get("overall"), "_from": "analysis tables"}
+    return dev
+
+
+def _fmt(x) -> str:
+    try:
+        return "–" if x is None or math.isnan(float(x)) else f"{float(x):.3f}"
+    except (TypeError, ValueError):
+        return "–"
+
+
+def _duration(seconds) -> str:
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return ""
+    return f"{s / 60:.1f} min" if s >= 90 else f"{s:.0f} s"
+
+
+def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per variant (and per load failure): the idea, dev metrics and how it was trained."""
+    rows = []
+    for name, v in variants.items():
+        r = recipe_of(v)
+        dev = dev_metrics(v, analysis_overall)
+        t = v.config.get("training") or {}
+        row = {"variant": name, "in one line": (r.summary if r else "")}
+        for key, label in DEV_KEYS:
+            row[label] = _fmt(dev.get(key))
+        if isinstance(v, Ensemble):
+            row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
+        else:
+            epochs = len(v.config.get("history") or []) or (r.epochs if r else 0)
+            bits = [f"{epochs} epochs" if epochs else "", t.get("hardware") or t.get("device") or "",
+                    _duration(t.get("wall_seconds"))]
+            row["trained"] = ", ".join(b for b in bits if b)
+        rows.append(row)
+    for f in failures:
+        rows.append({"variant": f"⚠ {f.name}", "in one line": f"failed to load: {f.reason}",
+                     **{label: "–" for _, label in DEV_KEYS}, "trained": ""})
+    return pd.DataFrame(rows)
+
+
+def training_curve(variant) -> go.Figure | None:
+    """Dev metrics per epoch (left axis) and the training loss per task (right axis); None when
+    the checkpoint has no history (an ensemble, a test checkpoint)."""
+    history = variant.config.get("history") or []
+    if not history:
+        return None
+    epochs = [h.get("epoch", i + 1) for i, h in enumerate(history)]
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    for key, label in DEV_KEYS:
+        ys = [(h.get("dev") or {}).get(key) for h in history]
+        if any(y is not None for y in ys):
+            fig.add_scatter(x=epochs, y=ys, mode="lines+markers", name=f"dev {label}",
+                            line=dict(color=CURVE_COLORS[key], width=3 if key == "overall" else 2), secondary_y=False)
+    tasks = sorted({t for h in history for t in (h.get("train_loss") or {})})
+    for task in tasks:
+        ys = [(h.get("train_loss") or {}).get(task) for h in history]
+        fig.add_scatter(x=epochs, y=ys, mode="lines", name=f"train loss {task}",
+                        line=dict(dash="dot", color=CURVE_COLORS.get(f"{task}_acc", "#888") if task != "sts"
+                                  else CURVE_COLORS["sts_pearson"]), secondary_y=True)
+    best = variant.config.get("training", {}).get("best_epoch")
+    if best is not None:
+        fig.add_vline(x=best, line_dash="dash", line_color="#999", annotation_text=f"kept: epoch {best}")
+    fig.update_layout(template="plotly_white", height=360, margin=dict(l=10, r=10, t=50, b=40),
+                      title=dict(text=f"{variant.name}: training curve", x=0, font=dict(size=14)),
+                      legend=dict(orientation="h", y=-0.2), xaxis_title="epoch")
+    fig.update_yaxes(title_text="dev metric", secondary_y=False)
+    fig.update_yaxes(title_text="train loss", secondary_y=True, showgrid=False)
+    return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    fig = go.Figure()
+    fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                       font=dict(size=14, color="#666"))
+    fig.update_layout(template="plotly_white", height=200, xaxis_visible=False, yaxis_visible=False,
+                      margin=dict(l=10, r=10, t=10, b=10))
+    return fig
+
+
+def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = None) -> tuple[str, go.Figure]:
+    """(markdown card, training curve) of one variant."""
+    if name not in variants:
+        return "Pick a variant.", empty_figure("no variant selected")
+    v = variants[name]
+    r = recipe_of(v)
+    dev = dev_metrics(v, analysis_overall)
+    t = v.config.get("training") or {}
+    e = html.escape
+    lines = [f"### {e(name)}"]
+    if r:
+        lines.append(e(r.describe()))
+        lines.append(f"**The idea it reproduces:** {e(r.source)}")
+    if dev:
+        src = " (from the dev-set prediction tables)" if dev.get("_from") else " (stored in the checkpoint)"
+        lines.append("**Dev metrics**" + src + ": " + " · ".join(f"{label} {_fmt(dev.get(key))}" for key, label in DEV_KEYS)
+                     + "  \n<small>* Quora is optimistic: the backbone was trained on Quora duplicates.</small>")
+    else:
+        lines.append("**Dev metrics:** none stored in this checkpoint.")
+    if isinstance(v, Ensemble):
+        lines.append("**Members:** " + ", ".join(e(m.name) for m in v.members))
+    elif t:
+        keep = [("hardware", "hardware"), ("best_epoch", "best epoch (kept)"),
+                ("wall_seconds", "wall time to the kept epoch")]
+        bits = [f"{label} {e(_duration(t[k]) if k == 'wall_seconds' else str(t[k]))}" for k, label in keep if t.get(k) not in (None, "")]
+        if not t.get("hardware") and t.get("device"):
+            bits.insert(0, f"device {e(str(t['device']))}")
+        lines.append("**Training:** " + " · ".join(bits))
+    lines.append(f"<small>checkpoint `{e(str(getattr(v, 'directory', '')))}` · hash `{e(v.checkpoint_hash[:12])}`</small>")
+    curve = training_curve(v)
+    if curve is None:
+        curve = empty_figure("composed at load time: no training curve" if isinstance(v, Ensemble)
+                             else "no training history stored in this checkpoint")
+    return "\n\n".join(lines), curve

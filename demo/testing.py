@@ -1,0 +1,80 @@
+"""Helpers for the app's tests and benchmark: a tiny world (checkpoints, data, analysis tables) and
+a context manager that serves the app on a free localhost port.
+
+    world = make_world(folder, tiny_world=None, broken=True)   # {"checkpoints", "data", "tables"}
+    with serve(ctx) as url:
+        Client(url).predict(..., api_name="/compare")
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def add_history(checkpoint: Path, epochs: int = 4) -> None:
+    """Give a tiny checkpoint a plausible training history and dev metrics (config.json only:
+    the checkpoint hash leaves both out, so the analysis tables stay current)."""
+    path = Path(checkpoint) / "config.json"
+    config = json.loads(path.read_text())
+    history = []
+    for e in range(1, epochs + 1):
+        dev = {"sst_acc": 0.30 + 0.04 * e, "quora_acc": 0.60 + 0.05 * e, "sts_pearson": 0.50 + 0.06 * e}
+        dev["overall"] = (dev["sst_acc"] + dev["quora_acc"] + (dev["sts_pearson"] + 1) / 2) / 3
+        history.append({"epoch": e, "train_loss": {"sst": 1.6 / e, "quora": 0.7 / e, "sts": 2.0 / e}, "dev": dev})
+    config["history"] = history
+    config["metrics"] = {"dev": history[-1]["dev"]}
+    config.setdefault("training", {}).update({"best_epoch": epochs, "wall_seconds": 12.5})
+    path.write_text(json.dumps(config, indent=2))
+
+
+def make_world(folder: Path, tiny_world: dict | None = None, broken: bool = True) -> dict:
+    """Tiny checkpoints (+ a broken one that fails to load), tiny data and analysis tables built
+    from them through `analysis.build`. Reuses `tiny_world` (the conftest fixture) when given."""
+    from analysis.build import build
+    from minibert.testing import make_tiny_checkpoints, make_tiny_data
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    checkpoints = folder / "checkpoints"
+    if tiny_world is not None:
+        import shutil
+
+        shutil.copytree(tiny_world["checkpoints"], checkpoints)
+        data = Path(tiny_world["data"])
+    else:
+        make_tiny_checkpoints(checkpoints)
+        data = make_tiny_data(folder / "data")
+    for name in ("tiny-cls", "tiny-cross"):
+        add_history(checkpoints / name)
+    tables = folder / "tables"
+    build(checkpoints, data, tables, device="cpu", progress=False, log=lambda line: None)
+    if broken:
+        bad = checkpoints / "broken-variant"
+        bad.mkdir()
+        (bad / "config.json").write_text("{ this is not json")
+    return {"checkpoints": checkpoints, "data": data, "tables": tables}
+
+
+@contextlib.contextmanager
+def serve(ctx, port: int | None = None, concurrency: int = 4):
+    """Build the app for `ctx`, serve it on 127.0.0.1:<free port>, yield its URL, close it."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from .ui import build_demo, launch_options
+
+    demo = build_demo(ctx)
+    demo.queue(default_concurrency_limit=concurrency)
+    _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port or free_port(),
+                            quiet=True, **launch_options())
+    try:
+        yield url, demo
+    finally:
+        demo.close()

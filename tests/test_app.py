@@ -1,0 +1,452 @@
+"""The app as a user's program sees it: served on localhost, every endpoint called through
+`gradio_client`, with tiny real checkpoints (one of them broken) and analysis tables built from
+them. One server for the module; `python app.py` itself is started once in a subprocess."""
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+
+pytest.importorskip("gradio")
+
+from gradio_client import Client  # noqa: E402
+
+from demo import compare as C  # noqa: E402
+from demo.context import load_context  # noqa: E402
+from demo.testing import free_port, make_world, serve  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
+ALL_NAMES = MODELS + ["ensemble"]
+PAIR = ("How do I start a small business?", "How do I sell a small business?")
+ENDPOINTS = {"/compare", "/explain", "/metrics", "/confusion", "/errors", "/cell_click", "/export_csv",
+             "/example", "/slices", "/model"}
+
+
+@pytest.fixture(scope="module")
+def world(tiny_world, tmp_path_factory):
+    return make_world(tmp_path_factory.mktemp("app"), tiny_world)
+
+
+@pytest.fixture(scope="module")
+def ctx(world):
+    return load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def app(ctx):
+    with serve(ctx) as (url, demo):
+        yield url, Client(url, verbose=False, download_files=str(Path(ctx.tables_dir).parent / "downloads"))
+
+
+def data(table: dict) -> dict:
+    """A Dataframe output: its value (an output that also updates the component's settings comes
+    as {"value": ..., other settings})."""
+    return table["value"] if "headers" not in table and "value" in table else table
+
+
+def rows(table: dict) -> list[dict]:
+    table = data(table)
+    return [dict(zip(table["headers"], r)) for r in table["data"]]
+
+
+def compare(client, task, a, b="", names=None):
+    return client.predict(task, a, b, names or ALL_NAMES, api_name="/compare")
+
+
+# --- start-up ---------------------------------------------------------------------------------
+
+def test_context_loads_every_variant_and_lists_the_broken_one(ctx):
+    assert list(ctx.variants) == ALL_NAMES  # models in name order, the ensemble last
+    assert [f.name for f in ctx.failures] == ["broken-variant"]
+    assert "not valid JSON" in ctx.failures[0].reason
+    assert ctx.analysis is not None and set(ctx.analysis.tasks) == {"sst", "quora", "sts"}
+    assert "4 variants loaded on cpu" in ctx.status_line() and "1 failed" in ctx.status_line()
+
+
+def test_every_endpoint_is_named_and_the_failure_is_shown(app):
+    url, client = app
+    named = set(client.view_api(print_info=False, return_format="dict")["named_endpoints"])
+    assert ENDPOINTS <= named
+    config = httpx.get(url + "config", timeout=30).text
+    assert "broken-variant" in config and "could not be loaded" in config
+
+
+def test_app_py_starts_like_a_space(world):
+    """`python app.py` with the Space's environment variables: serves on the given port, prints
+    its start-up time and the variant that failed, and answers HTTP."""
+    port = free_port()
+    env = {**os.environ, "MINIBERT_CHECKPOINTS": str(world["checkpoints"]), "MINIBERT_TABLES": str(world["tables"]),
+           "MINIBERT_DATA": str(world["data"]), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
+           "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    try:
+        deadline = time.time() + 120
+        status = None
+        while time.time() < deadline and proc.poll() is None:
+            try:
+                status = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
+                break
+            except httpx.HTTPError:
+                time.sleep(0.5)
+        assert status == 200, "".join(lines)
+        out = "".join(lines)
+        assert "4 variant(s)" in out and "start-up" in out, out
+        assert "could not load broken-variant" in out, out
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_no_checkpoints_still_starts_and_says_so(tmp_path, world):
+    ctx = load_context(tmp_path / "nothing-here", world["tables"], world["data"], device="cpu")
+    assert ctx.variants == {} and ctx.failures == []
+    with serve(ctx) as (url, _):
+        config = httpx.get(url + "config", timeout=30).text
+        assert "No variants to compare" in config
+        # the Errors tab still works from the tables
+        client = Client(url, verbose=False)
+        shown, line, *_ = client.predict("Sentiment (SST)", "(all variants)", "wrong", "", 0, 0, "(none)",
+                                         "disagree with it", "(none)", "", api_name="/errors")
+        assert "rows" in line
+
+
+def test_no_tables_still_starts_and_says_what_to_run(tmp_path, world):
+    ctx = load_context(world["checkpoints"], tmp_path / "no-tables", world["data"], device="cpu")
+    with serve(ctx) as (url, _):
+        config = httpx.get(url + "config", timeout=30).text
+        assert "No dev-set predictions to analyse" in config and "python -m analysis build" in config
+        summary, *_ = Client(url, verbose=False).predict("Sentiment", "a fine film", "", ALL_NAMES, api_name="/compare")
+        assert "**Sentiment**" in summary
+
+
+# --- Compare ----------------------------------------------------------------------------------
+
+def test_compare_all_three_tasks_side_by_side(app, ctx):
+    _, client = app
+    summary, notes, table, sst, quora, sts = compare(client, "All three", *PAIR)
+    assert "**Sentiment**" in summary and "**Paraphrase**" in summary and "**Similarity**" in summary
+    got = rows(table)
+    assert [r["variant"] for r in got] == ALL_NAMES
+    # the numbers are the prediction API's
+    for r in got:
+        v = ctx.variants[r["variant"]]
+        assert r["P(duplicate)"] == pytest.approx(float(v.paraphrase([PAIR])[0]), abs=1e-3)
+        assert float(r["Similarity (0-5)"].lstrip("⚠ ")) == pytest.approx(float(v.similarity([PAIR])[0]), abs=1e-2)
+        probs = v.sentiment([PAIR[0]])[0]
+        assert r["Sentiment"].lstrip("⚠ ").startswith(str(int(np.argmax(probs))))
+    for plot in (sst, quora, sts):
+        assert plot["visible"] is True and plot["value"]["type"] == "plotly"
+    assert "very negative" in sst["value"]["plot"] and "threshold 0.5" in quora["value"]["plot"]
+
+
+def test_disagreeing_variants_are_marked(app, ctx):
+    _, client = app
+    _, _, table, *_ = compare(client, "All three", *PAIR)
+    result = C.compare(ctx.variants, ALL_NAMES, "All three", *PAIR)
+    for task, column in (("sst", "Sentiment"), ("quora", "Paraphrase"), ("sts", "Similarity (0-5)")):
+        marked = {r["variant"] for r in rows(table) if str(r[column]).startswith("⚠")}
+        assert marked == set(result.disagree[task])
+
+
+def test_one_task_and_a_subset_of_variants(app):
+    _, client = app
+    summary, _, table, sst, quora, sts = compare(client, "Similarity", *PAIR, names=["tiny-mean", "ensemble"])
+    assert [r["variant"] for r in rows(table)] == ["tiny-mean", "ensemble"]
+    assert set(data(table)["headers"]) == {"variant", "Similarity (0-5)"}
+    assert sst["visible"] is False and quora["visible"] is False and sts["visible"] is True
+    assert "Similarity" in summary and "Sentiment" not in summary
+
+
+@pytest.mark.parametrize("a, b, expect", [
+    ("", "", "Type a sentence"),
+    ("   \n\t  ", "  ", "Type a sentence"),
+])
+def test_empty_input_gives_a_message(app, a, b, expect):
+    _, client = app
+    summary, notes, table, *plots = compare(client, "All three", a, b)
+    assert expect in summary and table["visible"] is False
+    assert all(p["visible"] is False for p in plots)
+
+
+@pytest.mark.parametrize("text", [
+    "word " * 2000,                                            # 10,000 characters
+    "Loved every minute 😍🔥👍🏽",                                # emoji
+    "הסרט היה נהדר ממש",                                         # right-to-left (Hebrew)
+    "كان الفيلم رائعا",                                          # right-to-left (Arabic)
+    "<script>alert('x')</script><b>bold</b> <img src=x onerror=alert(1)>",
+    "\x00\x07 control characters \u200b\u202e reversed",
+])
+def test_awkward_input_is_scored_without_a_traceback(app, text):
+    _, client = app
+    summary, notes, table, sst, quora, sts = compare(client, "All three", text, text[::-1])
+    assert "**Sentiment**" in summary and "error" not in summary.lower()
+    assert len(rows(table)) == len(ALL_NAMES)
+    assert "<script>" not in summary and "<img" not in summary  # user text is never echoed as HTML
+
+
+def test_ten_thousand_characters_are_reported_as_cut(app):
+    _, client = app
+    summary, notes, *_ = compare(client, "Sentiment", "word " * 2000)
+    assert "5,000 characters" in notes and "tokens" in notes
+
+
+def test_pair_task_without_second_sentence(app):
+    _, client = app
+    summary, notes, table, *_ = compare(client, "Paraphrase", "Only one sentence here")
+    assert "Sentence B" in summary and table["visible"] is False
+    summary, notes, table, sst, quora, sts = compare(client, "All three", "Only one sentence here")
+    assert "**Sentiment**" in summary and "Sentence B" in notes
+    assert sst["visible"] and not quora["visible"] and not sts["visible"]
+
+
+def test_attributions_are_escaped_highlighted_text(app, ctx):
+    _, client = app
+    grad, rollout = C.METHODS
+    out = client.predict("tiny-cls", "Sentiment", grad, "the <script>alert(1)</script> film", "", api_name="/explain")
+    assert "attr-tok" in out and "<script" not in out
+    # whatever the vocabulary, tokens are escaped ("<" is [UNK] in the tiny one)
+    html_ = C.attribution_html([("[CLS]", 0.1), ("<script>", 0.9), ("##x", 0.1), ("[SEP]", 0.5)], "the <b>score</b>")
+    assert "<script>" not in html_ and "&lt;script&gt;x" in html_ and "<b>" not in html_
+    pair = client.predict("tiny-cross", "Similarity", grad, *PAIR, api_name="/explain")
+    assert pair.count('class="attr-line"') == 2  # sentence A and sentence B
+    for name in ("tiny-cls", "tiny-mean", "tiny-cross"):  # cls / mean pooling, bi- and cross-encoder
+        out = client.predict(name, "Paraphrase", rollout, *PAIR, api_name="/explain")
+        assert "attention rollout" in out and out.count('class="attr-line"') == 2
+    # the dropdown offers models only; the function itself explains why an ensemble has none
+    assert "no single gradient" in C.explain(ctx.variants, "ensemble", "Sentiment", "a fine film", "")
+    empty = client.predict("tiny-cls", "Paraphrase", grad, "one", "", api_name="/explain")
+    assert "Sentence B" in empty
+
+
+def test_concurrent_clicks_are_queued_and_batched(app, ctx):
+    """Six users click at once while a slow model call runs: every one gets its own answer, and
+    the queued clicks reach the model together (one call per variant and task for all of them)."""
+    _, client = app
+    variant = ctx.variants["tiny-cls"]
+    original = variant.score
+    sizes: list[int] = []
+
+    def slow_score(task, inputs):
+        sizes.append(len(inputs))
+        time.sleep(0.3)
+        return original(task, inputs)
+
+    variant.score = slow_score
+    try:
+        texts = [f"the film number {i} was {'good' if i % 2 else 'bad'}" for i in range(6)]
+        jobs = [client.submit("Sentiment", t, "", ["tiny-cls"], api_name="/compare") for t in texts]
+        results = [j.result(timeout=120) for j in jobs]
+    finally:
+        variant.score = original
+    for t, (summary, _, table, *_) in zip(texts, results):
+        got = rows(table)[0]
+        assert int(got["Sentiment"].lstrip("⚠ ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
+    assert max(sizes) > 1 and len(sizes) < len(texts), sizes
+
+
+def test_batch_scoring_matches_one_at_a_time_and_the_ensemble(ctx):
+    requests = [C.Request(("sst", "quora", "sts"), f"sentence {i}", f"other {i}") for i in range(3)]
+    batched = C.score_requests(ctx.variants, ALL_NAMES, requests)
+    for r, out in zip(requests, batched):
+        for name in ALL_NAMES:
+            v = ctx.variants[name]
+            np.testing.assert_allclose(out["sst"][name], v.sentiment([r.a])[0], atol=1e-5)
+            np.testing.assert_allclose(out["sts"][name], v.similarity([(r.a, r.b)])[0], atol=1e-5)
+            np.testing.assert_allclose(out["quora"][name], v.paraphrase([(r.a, r.b)])[0], atol=1e-5)
+
+
+def test_attention_rollout_by_hand(ctx):
+    """With the queries zeroed every head attends uniformly: per layer A = 0.5 U + 0.5 I with
+    U = 1/t everywhere, and since U @ U = U, L layers give (1 - 0.5^L) U + 0.5^L I. With [CLS]
+    pooling, [CLS] keeps (1 - 0.5^L)/t + 0.5^L and every other token (1 - 0.5^L)/t."""
+    import torch
+
+    variant = ctx.variants["tiny-cls"]
+    model = variant.model
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    layers = len(model.encoder.encoder.layer)
+    try:
+        with torch.no_grad():
+            for layer in model.encoder.encoder.layer:
+                layer.attention.self.query.weight.zero_()
+                layer.attention.self.query.bias.zero_()
+        tokens = C.attention_rollout(variant, "sst", "the film")
+    finally:
+        model.load_state_dict(saved)
+    t, keep = len(tokens), 0.5 ** layers
+    cls, other = (1 - keep) / t + keep, (1 - keep) / t
+    assert [tk for tk, _ in tokens][0] == "[CLS]"
+    np.testing.assert_allclose([w for _, w in tokens], [1.0] + [other / cls] * (t - 1), rtol=1e-5)
+
+
+def test_majority_rules():
+    probs = {"a": np.array([.1, .1, .1, .6, .1]), "b": np.array([.1, .1, .1, .6, .1]), "c": np.array([.7, .1, .1, .05, .05])}
+    assert C.majority("sst", probs, ["a", "b", "c"]) == (3, ["c"])
+    assert C.majority("quora", {"a": .9, "b": .2, "c": .7}, ["a", "b", "c"]) == (1, ["b"])
+    med, against = C.majority("sts", {"a": 1.0, "b": 1.5, "c": 4.0}, ["a", "b", "c"])
+    assert med == 1.5 and against == ["c"]
+    assert C.majority("quora", {"a": .9}, ["a"]) == (1, [])  # one variant: nobody to disagree with
+
+
+def test_a_failing_variant_does_not_take_the_others_down(ctx):
+    variant = ctx.variants["tiny-mean"]
+    original = variant.score
+    variant.score = lambda task, inputs: (_ for _ in ()).throw(RuntimeError("boom"))
+    try:
+        result = C.compare(ctx.variants, ["tiny-cls", "tiny-mean"], "Sentiment", "a fine film", "")
+    finally:
+        variant.score = original
+    table = result.table.set_index("variant")
+    assert "boom" in table.loc["tiny-mean", "Sentiment"]
+    assert table.loc["tiny-cls", "Sentiment"][0].isdigit()
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search="", min_words=0, max_words=0,
+               other="(none)", relation="disagree with it", slice="(none)", cell="")
+
+
+def errors(client, api="/errors", **changes):
+    f = {**FILTERS, **changes}
+    return client.predict(*f.values(), api_name=api)
+
+
+def test_metrics_table_has_the_overall_score_and_the_quora_caveat(app, ctx):
+    _, client = app
+    table = client.predict(api_name="/metrics")
+    assert "overall (CS224N)" in table["headers"] and "Quora acc*" in table["headers"]
+    assert {r["variant"] for r in rows(table)} == set(ALL_NAMES)
+    overall = [r["overall (CS224N)"] for r in rows(table)]
+    assert overall == sorted(overall, reverse=True)
+
+
+def test_confusion_and_diagnostic_plots(app):
+    _, client = app
+    grid, plot = client.predict("Sentiment (SST)", "tiny-cls", api_name="/confusion")
+    grid = data(grid)
+    assert len(grid["data"]) == 5 and len(grid["headers"]) == 6
+    assert sum(sum(int(x) for x in r[1:]) for r in grid["data"]) == 24  # every dev example once
+    assert "Reliability" in plot["plot"]
+    grid, plot = client.predict("Similarity (STS)", "tiny-cls", api_name="/confusion")
+    grid = data(grid)
+    assert len(grid["data"]) == 6 and "predicted vs gold" in plot["plot"]
+    grid, _ = client.predict("Paraphrase (Quora)", "(all variants)", api_name="/confusion")
+    grid = data(grid)
+    assert sum(sum(int(x) for x in r[1:]) for r in grid["data"]) == 24 * len(ALL_NAMES)
+
+
+def test_error_table_filters(app, ctx):
+    _, client = app
+    a = ctx.analysis
+    import analysis as A
+
+    shown, line, *_ = errors(client)
+    expected = A.errors(a, "sst", "tiny-cls")
+    assert f"**{len(expected):,} rows**" in line and len(rows(shown)) == min(len(expected), 300)
+    assert all(r["variant"] == "tiny-cls" and r["gold"] != r["predicted"] for r in rows(shown))
+    # search, length and error kind
+    shown, line, *_ = errors(client, search="the", max_words=5, kind="too positive (pred > gold)")
+    expected = A.errors(a, "sst", "tiny-cls", search="the", max_words=5, direction="over")
+    assert f"**{len(expected):,} rows**" in line
+    assert all("the" in r["sentence"].lower() and r["words"] <= 5 for r in rows(shown))
+    # disagreement between two variants
+    shown, line, *_ = errors(client, task="Paraphrase (Quora)", other="tiny-mean", relation="are right where it is wrong")
+    expected = A.errors(a, "quora", "tiny-cls", other="tiny-mean", relation="a_wrong_b_right")
+    assert f"**{len(expected):,} rows**" in line and "tiny-mean predicted" in data(shown)["headers"]
+    # a slice, all variants
+    shown, line, *_ = errors(client, task="Similarity (STS)", variant="(all variants)", kind="all examples",
+                             slice="negation = no negation")
+    assert f"**{len(A.errors(a, 'sts', None, only_errors=False, slice=('negation', 'no negation'))):,} rows**" in line
+    # nonsense never raises
+    shown, line, *_ = errors(client, kind="no such kind", slice="nope = nothing", other="tiny-cls")
+    assert "⚠" in line and "no slice 'nope'" in line
+    shown, line, *_ = errors(client, other="tiny-cls")  # compared with itself
+    assert "compared with itself" in line
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="minimum"):
+        errors(client, min_words=-3)
+
+
+def test_clicking_a_confusion_cell_filters_the_table(app, ctx):
+    _, client = app
+    import analysis as A
+
+    cm = A.confusion(ctx.analysis, "sst", "tiny-cls")
+    g, p = np.unravel_index(np.argmax(cm.to_numpy()), cm.shape)
+    shown, line, cell_note = errors(client, api="/cell_click", cell=f"{g},{p}")[:3]
+    assert f"**{int(cm.iloc[g, p]):,} rows**" in line and "cell:" in line
+    assert all(r["gold"].startswith(str(g)) and r["predicted"].startswith(str(p)) for r in rows(shown))
+    assert "Cell:" in cell_note
+
+
+def test_csv_download_has_every_filtered_row(app, ctx):
+    _, client = app
+    import analysis as A
+
+    path = client.predict(*{**FILTERS, "variant": "(all variants)", "kind": "all examples"}.values(), api_name="/export_csv")
+    path = path["value"] if isinstance(path, dict) else path
+    with open(path, newline="") as handle:
+        got = list(csv.DictReader(handle))
+    assert len(got) == len(A.errors(ctx.analysis, "sst", None, only_errors=False))
+    assert {"variant", "id", "gold", "pred", "sentence1"} <= set(got[0])
+
+
+def test_one_example_across_variants_and_back_to_compare(app, ctx):
+    _, client = app
+    shown, *_ = errors(client, task="Similarity (STS)", kind="all examples")
+    short_id = rows(shown)[0]["id"]
+    card, table = client.predict("Similarity (STS)", short_id, api_name="/example")[:2]
+    full = ctx.analysis.task("sts").examples
+    example = full[full["id"].str.startswith(short_id)].iloc[0]
+    assert example["id"] in card and "gold" in card
+    import html as H
+
+    assert H.escape(example["sentence1"]) in card
+    assert [r["variant"] for r in rows(table)] == sorted(ALL_NAMES)
+    card, *_ = client.predict("Sentiment (SST)", "no-such-id", api_name="/example")
+    assert "no sst dev example" in card
+
+
+# --- Slices and Models ------------------------------------------------------------------------
+
+def test_slices_with_deltas_against_a_reference(app, ctx):
+    _, client = app
+    table, plot, doc = client.predict("Sentiment (SST)", "negation", "tiny-cls", "accuracy", api_name="/slices")
+    got = rows(table)
+    assert got[0]["bucket"] == "(all)" and "tiny-cls (reference)" in table["headers"]
+    other = next(h for h in table["headers"] if h in ("tiny-cross", "tiny-mean"))
+    assert "(+" in got[0][other] or "(-" in got[0][other]
+    assert "negation" in doc and plot["type"] == "plotly"
+    table, _, _ = client.predict("Similarity (STS)", "overlap", "ensemble", "mse", api_name="/slices")
+    assert "ensemble (reference)" in table["headers"]
+
+
+def test_models_tab_describes_each_variant(app, ctx):
+    _, client = app
+    card, curve = client.predict("tiny-cls", api_name="/model")
+    assert "multitask baseline" in card.lower() or "minBERT" in card
+    assert "Encoder fine-tuned" in card and "SST acc" in card
+    assert "training curve" in curve["plot"] and "dev overall" in curve["plot"]
+    card, curve = client.predict("ensemble", api_name="/model")
+    assert "Members" in card and "no training curve" in curve["plot"]
+    card, curve = client.predict("tiny-mean", api_name="/model")
+    assert "no training history" in curve["plot"]

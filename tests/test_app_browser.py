@@ -1,0 +1,167 @@
+"""The app in a real browser (Debian's headless Chromium driven by playwright): click through
+Compare, Errors, Slices and Models as a person would and check what appears. Screenshots go to
+$MINIBERT_SCREENSHOTS, else a temporary folder (printed); look at them.
+
+Skipped, with the reason, when chromium or playwright is missing (`apt-get install -y chromium`,
+`pip install -r requirements-dev.txt`)."""
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
+if not Path(CHROMIUM).exists():
+    pytest.skip(f"no chromium at {CHROMIUM}: apt-get install -y chromium", allow_module_level=True)
+playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed: pip install -r requirements-dev.txt")
+
+from playwright.sync_api import expect, sync_playwright  # noqa: E402
+
+from demo.context import load_context  # noqa: E402
+from demo.testing import make_world, serve  # noqa: E402
+
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+         "--no-first-run", "--disable-dev-shm-usage"]
+TIMEOUT = 60_000  # ms; the machine is shared
+expect.set_options(timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    folder = Path(os.environ.get("MINIBERT_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    print(f"\nscreenshots: {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def page(tiny_world, tmp_path_factory):
+    world = make_world(tmp_path_factory.mktemp("browser"), tiny_world)
+    ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+    with serve(ctx) as (url, _), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(TIMEOUT)
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.wait_for_selector("#compare-button")
+        page.js_errors = errors
+        page.app_ctx = ctx
+        yield page
+        browser.close()
+
+
+def tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name).click()
+
+
+def test_compare_shows_every_variant_side_by_side(page, shots):
+    expect(page.locator("#sentence-a textarea")).not_to_have_value("")  # pre-filled with an example
+    expect(page.locator("#load-failures")).to_contain_text("broken-variant")
+    page.click("#compare-button")
+    expect(page.locator("#compare-summary")).to_contain_text("Similarity")
+    page.wait_for_selector("#plot-sst .js-plotly-plot")
+    page.wait_for_selector("#plot-sts .js-plotly-plot")
+    table = page.locator("#compare-table")
+    for name in ("tiny-cls", "tiny-cross", "tiny-mean", "ensemble"):
+        expect(table).to_contain_text(name)
+    expect(page.locator("#attributions .attr-tok").first).to_be_visible()
+    page.screenshot(path=str(shots / "compare.png"), full_page=True)
+
+
+def test_an_example_is_one_click_away(page, shots):
+    page.get_by_role("button", name="Negation").click()
+    expect(page.locator("#sentence-a textarea")).to_have_value("The plot is not bad at all, and the acting is never boring.")
+    expect(page.locator("#compare-summary")).to_contain_text("1 task")  # scored at once: sentiment only
+    expect(page.locator("#plot-quora")).to_be_hidden()
+    page.screenshot(path=str(shots / "compare-example.png"), full_page=True)
+
+
+def test_html_in_the_input_is_shown_as_text_never_run(page, shots):
+    payload = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script> great film'
+    page.locator("#sentence-a textarea").fill(payload)
+    page.click("#compare-button")
+    expect(page.locator("#compare-summary")).to_contain_text("Sentiment")
+    expect(page.locator("#attributions")).to_contain_text("onerror")  # the tag is shown as text
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#attributions img").count() == 0 and page.locator("#compare-summary img").count() == 0
+    page.locator("#sentence-a textarea").fill("")
+    page.locator("#sentence-b textarea").fill("")
+    page.click("#compare-button")
+    expect(page.locator("#compare-summary")).to_contain_text("Type a sentence")
+    page.screenshot(path=str(shots / "compare-empty.png"), full_page=True)
+    assert not page.js_errors, page.js_errors
+
+
+def test_errors_cell_row_and_back_to_compare(page, shots):
+    tab(page, "Errors")
+    expect(page.locator("#metrics-table")).to_contain_text("overall (CS224N)")
+    # the metrics table sorts from a column's menu (here: SST ECE, ascending)
+    headers = page.locator("#metrics-table [role='columnheader']").all_inner_texts()
+    ece = next(i for i, h in enumerate(headers) if "SST ECE" in h)
+    header = page.locator(f"#metrics-table [data-testid='header-{ece}']")
+    header.click()  # the ⋮ menu button shows on a selected / hovered header
+    header.locator(".cell-menu-button").click()
+    page.locator("[role=menu]").get_by_text("Sort ascending").click()
+    shown = page.locator("#metrics-table [role='row'][data-index]")  # in display order
+    expect(shown).to_have_count(4)
+    values = [float(shown.nth(i).locator("[role='gridcell']").nth(ece).inner_text()) for i in range(4)]
+    assert values == sorted(values), values
+    expect(page.locator("#errors-count")).to_contain_text("rows")
+    page.wait_for_selector("#diagnostic .js-plotly-plot")
+    page.screenshot(path=str(shots / "errors.png"), full_page=True)
+    unfiltered = page.locator("#errors-count").inner_text().split("·")[0].strip()
+    # a confusion-matrix cell filters the table to its examples
+    cell = page.locator('#confusion [data-testid="cell-3-4"]')  # gold 3 (row 3), predicted 3 (column 1 + 3)
+    count = int(cell.inner_text().strip())
+    cell.click()
+    expect(page.locator("#errors-count")).to_contain_text(f"{count} rows")
+    expect(page.locator("#errors-count")).to_contain_text("cell: gold 3 positive → predicted 3 positive")
+    expect(page.locator("#clear-cell")).to_be_visible()
+    if count:
+        expect(page.locator('#errors-table [data-testid="cell-0-2"]')).to_have_text("3 positive")
+    page.click("#clear-cell")
+    expect(page.locator("#errors-count")).not_to_contain_text("cell:")
+    # a text search
+    search = page.locator("#errors-search textarea, #errors-search input").first
+    search.fill("the")
+    search.press("Enter")
+    expect(page.locator("#errors-count")).to_contain_text("rows")
+    search.fill("")
+    search.press("Enter")
+    expect(page.locator("#errors-count")).to_contain_text(unfiltered)
+    # a row shows that example across every variant
+    from demo import errors as E
+
+    a = page.app_ctx.analysis
+    shown, _, _ = E.filter_table(a, E.Filters(task="sst", variant=E.best_variant(a, "sst")))
+    sentence = shown["sentence"].iloc[0]
+    first = page.locator('#errors-table [data-testid="cell-0-5"]')
+    expect(first).to_have_text(sentence)  # the unfiltered table is back
+    first.click()
+    expect(page.locator("#example-card")).to_contain_text(sentence)
+    expect(page.locator("#example-card")).to_contain_text("right for")
+    expect(page.locator("#example-table")).to_contain_text("ensemble")
+    page.screenshot(path=str(shots / "errors-example.png"), full_page=True)
+    # and one click sends it to Compare to edit and re-score
+    page.click("#send-to-compare")
+    expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#sentence-a textarea")).to_have_value(sentence)
+    expect(page.locator("#compare-summary")).to_contain_text("Sentiment")
+    page.screenshot(path=str(shots / "errors-to-compare.png"), full_page=True)
+
+
+def test_slices_and_models(page, shots):
+    tab(page, "Slices")
+    expect(page.locator("#slices-table")).to_contain_text("(reference)")
+    page.wait_for_selector("#slices-plot .js-plotly-plot")
+    page.screenshot(path=str(shots / "slices.png"), full_page=True)
+    tab(page, "Models")
+    expect(page.locator("#models-table")).to_contain_text("broken-variant")
+    expect(page.locator("#models-card")).to_contain_text("The idea it reproduces")
+    page.wait_for_selector("#models-curve .js-plotly-plot")
+    page.screenshot(path=str(shots / "models.png"), full_page=True)
+    assert not page.js_errors, page.js_errors
