@@ -127,12 +127,13 @@ class Scorer:
                 b1, b2 = tok([text]).to(self.device), tok([text2]).to(self.device)
                 (e1, p1), (e2, p2) = leaf(b1), leaf(b2)
                 target, segments = model.pair_heads[task](p1, p2)[0], [(b1, e1), (b2, e2)]
-            target.backward()
+            # Gradients to the embeddings only: a serving model's parameters keep no .grad.
+            grads = torch.autograd.grad(target, [emb for _, emb in segments])
         model.train(was_training)
         tokens, weights = [], []
-        for batch, emb in segments:
+        for (batch, emb), grad in zip(segments, grads):
             tokens += tok.id_tokens(batch.input_ids[0].tolist())
-            weights += (emb.grad[0] * emb[0]).sum(-1).detach().cpu().tolist()
+            weights += (grad[0] * emb[0]).sum(-1).detach().cpu().tolist()
         scale = max((abs(w) for w in weights), default=0.0) or 1.0
         return [(t, w / scale) for t, w in zip(tokens, weights)]
 

@@ -142,3 +142,10 @@ def test_attributions_cover_every_token(tiny_world):
 
 def test_empty_folder_loads_nothing(tmp_path):
     assert load_variants(tmp_path / "absent", "cpu") == ({}, [])
+
+
+def test_attributions_leave_no_parameter_gradients(tiny_world):
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    variant = variants["tiny-cross"]
+    variant.attributions("sts", "the film", "a film")
+    assert all(p.grad is None for p in variant.model.parameters())
