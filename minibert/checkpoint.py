@@ -211,7 +211,7 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
     if not (backbone_dir / "model.safetensors").is_file():
         raise CheckpointError(f"{directory}: its backbone {backbone_dir} is not available")
     want = config["backbone"].get("weights_sha256")
-    have = file_sha256(backbone_dir / "model.safetensors")
+    have = backbone_identity(backbone_dir)["weights_sha256"]
     if want != have:
         raise CheckpointError(f"{directory}: trained on backbone weights sha256 {str(want)[:12]}..., "
                               f"but {backbone_dir / 'model.safetensors'} has {have[:12]}...")

@@ -45,6 +45,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="dev", choices=["dev"])
     _common(e)
 
+    b = sub.add_parser("backbone", help="write a compact copy of the backbone (for a machine without the package)")
+    b.add_argument("out", help="folder to write")
+    b.add_argument("--dtype", default="fp16", choices=["fp16", "fp32"])
+
     p = sub.add_parser("predict", help="CS224N submission files")
     p.add_argument("--variant", required=True)
     p.add_argument("--split", default="both", choices=["dev", "test", "both"])
@@ -56,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict}[args.command](args)
+        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+                "backbone": cmd_backbone}[args.command](args)
     except (DataFileMissing, BadDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -182,4 +187,12 @@ def cmd_predict(args) -> int:
             path = submission_path(args.out, task, split)
             write_submission(path, task, [e.id for e in ex], preds)
             print(f"wrote {path} ({len(ex)} rows{'; ' + str(len(s.bad_rows)) + ' bad rows skipped' if s.bad_rows else ''})")
+    return 0
+
+
+def cmd_backbone(args) -> int:
+    from .backbone import export_copy
+    out = export_copy(Path(args.out), dtype=args.dtype)
+    size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
+    print(f"wrote {out} ({size:.1f} MB); use it with MINIBERT_BACKBONE={out}")
     return 0

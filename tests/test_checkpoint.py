@@ -149,3 +149,26 @@ def test_attributions_leave_no_parameter_gradients(tiny_world):
     variant = variants["tiny-cross"]
     variant.attributions("sts", "the film", "a film")
     assert all(p.grad is None for p in variant.model.parameters())
+
+
+def test_checkpoint_trained_on_a_compact_copy_loads_against_the_original(tiny_world, tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    from minibert.backbone import export_copy, file_sha256
+    from minibert.checkpoint import read_config
+
+    original = tiny_world["backbone"]
+    copy = export_copy(tmp_path / "copy", original, dtype="fp16")
+    weights = load_file(str(copy / "model.safetensors"))
+    reference = load_file(str(original / "model.safetensors"))
+    assert all(weights[k].dtype == torch.float16 and torch.equal(weights[k], reference[k].half()) for k in reference)
+
+    monkeypatch.setenv("MINIBERT_BACKBONE", str(copy))
+    model = build_model(replace(get_recipe("sbert-concat"), max_length=32), copy)
+    path = save_checkpoint(tmp_path / "v", model, copy)
+    recorded = read_config(path)["backbone"]
+    assert recorded["weights_sha256"] == file_sha256(original / "model.safetensors")
+    assert recorded["trained_from"] == "fp16"
+    monkeypatch.delenv("MINIBERT_BACKBONE")
+    loaded, _, _ = load_checkpoint(path)  # against the original: its word embeddings, its hash
+    assert torch.equal(loaded.encoder.embeddings.word_embeddings.weight, reference["embeddings.word_embeddings.weight"])
