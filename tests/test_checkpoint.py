@@ -172,3 +172,15 @@ def test_checkpoint_trained_on_a_compact_copy_loads_against_the_original(tiny_wo
     monkeypatch.delenv("MINIBERT_BACKBONE")
     loaded, _, _ = load_checkpoint(path)  # against the original: its word embeddings, its hash
     assert torch.equal(loaded.encoder.embeddings.word_embeddings.weight, reference["embeddings.word_embeddings.weight"])
+
+
+def test_int8_groups_by_hand():
+    # Two groups of 64 in one row: each group's scale is its own max / 127.
+    row = torch.cat([torch.full((64,), 1.0), torch.full((64,), 0.01)])
+    row[0], row[64] = 127.0, 1.27
+    weight = row.repeat(512, 1)  # 65,536 elements: large enough to be quantized
+    stored = ckpt._encode({"w": weight}, "int8")
+    assert stored["w"].dtype == torch.int8 and stored["w.__int8_scale"].shape == (512, 2)
+    assert stored["w.__int8_scale"][0].tolist() == pytest.approx([1.0, 0.01])
+    # 0.01 survives in its own group; with one scale per row (127 / 127 = 1) it would round to 0.
+    assert torch.allclose(ckpt._decode(stored)["w"], weight, atol=1e-6)
