@@ -238,7 +238,3 @@ def load_pretrained(folder: str | Path, add_pooler: bool = True) -> BertModel:
         state = {k: v for k, v in state.items() if not k.startswith(("pooler.", "bert.pooler."))}
     load_state(model, state, str(weights))
     return model
-
-
-def param_count(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())

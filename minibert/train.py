@@ -169,7 +169,7 @@ class Trainer:
         if memo is not None:
             for p in model.encoder.parameters():
                 p.requires_grad_(False)
-            self.feature_sets = _feature_sets(train_splits, memo, recipe)
+            self.feature_sets = _feature_sets(model, train_splits, memo)
             self.streams = {}
             self.rounds_per_epoch = _frozen_rounds(self.feature_sets, recipe)
             steps_per_round = 1
@@ -331,12 +331,13 @@ def _record_stored_metrics(target: Path, dev_splits: dict, device: str, history:
 
 # --- frozen encoders: the heads train on cached sentence features ---------------------------
 
-def _feature_sets(splits: dict, memo: EmbeddingMemo, recipe: Recipe) -> dict:
+def _feature_sets(model: MultitaskModel, splits: dict, memo: EmbeddingMemo) -> dict:
     """Per task whose head has parameters: feature tensors and labels."""
-    model_heads = {"sst": True, "quora": recipe.para_head != "cosine", "sts": recipe.sts_head != "cosine"}
+    recipe = model.recipe
+    heads = {"sst": model.sst_head, **model.pair_heads}
     sets = {}
     for task, split in splits.items():
-        if not model_heads[task]:
+        if not any(True for _ in heads[task].parameters()):
             continue  # a parameter-free head (5 x cosine) has nothing to learn
         ex = split.examples
         if task == "sst":
