@@ -16,6 +16,12 @@ import time
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from demo.gpu import import_spaces  # noqa: E402  (imports neither torch nor gradio)
+
+# On ZeroGPU hardware `spaces` must be imported before torch initialises CUDA; elsewhere it is
+# usually absent, and this does nothing.
+import_spaces()
+
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

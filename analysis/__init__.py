@@ -9,32 +9,38 @@ Building (once per checkpoint change; on the GPU machine for the full dev sets)
     python -m analysis status            # sources, problems, overall scores
 
 writes `analysis/tables/`: `predictions/<variant>/<task>.parquet` (id, pred, scores; no text,
-no gold), `manifest.json` (checkpoint name + hash and data file + sha256 of every table),
-`dev_examples.parquet` (task, id, sentence1, sentence2, gold: the one data file we commit, so a
-Space without a data directory can still show errors) and `summary.json` (numbers only).
-Only tables whose checkpoint or data changed are rebuilt, unless --force.
+no gold), `examples/<task>.parquet` (the dev set: id, sentence1, sentence2 for pairs, gold, and
+the features words1, words2, words, negation, overlap from `analysis.examples`; the one piece of
+the data we commit, so a Space without a data directory can still show errors), `manifest.json`
+(checkpoint name + hash and data file + sha256 of every table) and `summary.json` (numbers
+only). Only tables whose checkpoint or data changed are rebuilt, unless --force.
 
 Loading
 -------
     a = analysis.load(tables_dir=None, data_dir=None, checkpoints=None, include_stale=False)
 
     tables_dir   default: the package's `tables/` folder.
-    data_dir     default: minibert.data.resolve_data_dir() ($MINIBERT_DATA, else ./data). Text and
-                 gold come from there when the dev file exists (its sha256 is checked against the
-                 manifest), else from dev_examples.parquet; `a.sources[task]` says which.
+    data_dir     default: minibert.data.resolve_data_dir() ($MINIBERT_DATA, else ./data). Text,
+                 gold and features come from the shipped examples/<task>.parquet. When the
+                 data directory holds the task's dev file, its sha256 must be the one the
+                 predictions were built from: a different file is reported and never used (the
+                 shipped table, which matches the predictions, is used instead); a matching one
+                 stands in for a missing shipped table. `a.sources[task]` says which was used.
     checkpoints  what staleness is checked against: None = $MINIBERT_CHECKPOINTS or ./checkpoints
                  when it exists; a folder; a {variant: checkpoint_hash} mapping (the app can pass
                  {v.name: v.checkpoint_hash for v in variants.values()}); False = no check.
     include_stale  stale tables (checkpoint changed since the build) are left out unless True.
 
-`load` never raises for bad input. A missing table, a table from another checkpoint, ids that do
-not match the data file, an absent data directory: each adds one line to `a.problems` naming
-what and where (and what to run), and only the affected table or task is left out.
+`load` never raises for bad input. A missing table, a table from another checkpoint, a data file
+other than the one the predictions were built from, ids that do not match: each adds one line to
+`a.problems` naming what and where (and what to run), and only the affected table or task is
+left out. An absent data directory is a note: the shipped examples tables are enough.
 
 Analysis (the object `load` returns)
     a.problems: list[str]         clear messages about what is missing / stale / mismatched
     a.notes: list[str]            information (which text source, bad rows skipped, ...)
-    a.sources: dict[task, str]    "data directory: <path>" or "dev examples: <path>"
+    a.sources: dict[task, str]    "examples table: <path>[ (same data as <data file>)]" or
+                                  "data directory: <data file>"
     a.stale: dict[table path, str]
     a.summary: dict | None        summary.json (for when no data is at hand at all)
     a.has(task) -> bool;  a.variants(task=None) -> list[str]

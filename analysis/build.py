@@ -1,14 +1,14 @@
 """`python -m analysis build`: run every variant over the three dev sets and write the tables.
 
-Only the (variant, task) tables whose checkpoint hash or data file hash changed, or whose file is
-missing or does not match the manifest, are rebuilt unless `force`. Tables of variants that are
-gone from the checkpoints folder are removed (a variant that failed to load keeps its tables).
+Unless `force`, only the (variant, task) prediction tables whose checkpoint hash or data file
+hash changed, and the per-task examples tables whose data file hash changed, are rebuilt, and
+any whose file is missing or does not match the manifest. Tables of variants that are gone
+from the checkpoints folder are removed (a variant that failed to load keeps its tables).
 The manifest is saved after every table, so an interrupted build keeps what it finished.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +16,23 @@ from typing import Callable
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 
 from .examples import read_dev_split
-from .schema import DEFAULT_TABLES_DIR, MANIFEST_NAME, QUORA_THRESHOLD, SUMMARY_NAME, TASKS, table_relpath
+from .schema import (
+    DEFAULT_TABLES_DIR,
+    MANIFEST_NAME,
+    QUORA_THRESHOLD,
+    SUMMARY_NAME,
+    TASKS,
+    examples_relpath,
+    table_relpath,
+)
 from .tables import (
-    META_KEY,
+    embedded_provenance,
     empty_manifest,
     read_manifest,
     remove_table,
-    write_dev_examples,
+    write_examples,
     write_json,
     write_manifest,
     write_table,
@@ -46,27 +53,15 @@ class BuildReport:
     removed: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    dev_examples_written: bool = False
+    examples_written: list[str] = field(default_factory=list)
 
 
-def _embedded(path: Path) -> dict:
-    try:
-        raw = (pq.read_schema(path).metadata or {}).get(META_KEY)
-        return json.loads(raw) if raw else {}
-    except (OSError, ValueError):
-        return {}
-
-
-def _up_to_date(tables_dir: Path, entry: dict | None, checkpoint_hash: str, data: dict) -> bool:
-    if not entry:
+def _up_to_date(path: Path, entry: dict | None, **expected) -> bool:
+    """`path` exists, and both its manifest entry and the provenance inside it hold `expected`."""
+    if not entry or not path.is_file():
         return False
-    path = tables_dir / table_relpath(entry["variant"], entry["task"])
-    if not path.is_file() or entry.get("checkpoint", {}).get("hash") != checkpoint_hash:
-        return False
-    if entry.get("data", {}).get("sha256") != data["sha256"]:
-        return False
-    embedded = _embedded(path)
-    return embedded.get("checkpoint") == entry.get("checkpoint") and embedded.get("data") == entry.get("data")
+    embedded = embedded_provenance(path)
+    return all(entry.get(key) == value and embedded.get(key) == value for key, value in expected.items())
 
 
 def predict_table(variant, task: str, frame: pd.DataFrame, advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
@@ -128,18 +123,19 @@ def build(
         if bad_rows:
             log(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
 
-    # 2. the manifest and dev_examples.parquet
+    # 2. the manifest and the examples tables
     manifest, found = read_manifest(tables_dir)
     if found and (tables_dir / MANIFEST_NAME).exists():
         log(f"starting a new manifest: {found[0]}")
     if force:
         manifest = {**empty_manifest(), "tables": manifest["tables"]}
-    dev_entry = manifest.get("dev_examples") or {}
-    if force or dev_entry.get("data") != data or not (tables_dir / dev_entry.get("file", "-")).is_file():
-        entry = write_dev_examples(tables_dir, manifest, frames, data)
-        write_manifest(tables_dir, manifest)
-        report.dev_examples_written = True
-        log(f"wrote {tables_dir / entry['file']} ({entry['rows']} examples, {entry['bytes'] / 1e6:.2f} MB)")
+    for task in TASKS:
+        rel = examples_relpath(task)
+        if not _up_to_date(tables_dir / rel, manifest["examples"].get(task), data=data[task]):
+            entry = write_examples(tables_dir, manifest, task, frames[task], data[task])
+            write_manifest(tables_dir, manifest)
+            report.examples_written.append(rel)
+            log(f"wrote {tables_dir / rel} ({entry['rows']} examples, {entry['bytes'] / 1e6:.2f} MB)")
 
     # 3. the variants
     if not checkpoints.is_dir():
@@ -160,7 +156,9 @@ def build(
     for name, variant in variants.items():
         for task in TASKS:
             rel = table_relpath(name, task)
-            if not force and _up_to_date(tables_dir, manifest["tables"].get(rel), variant.checkpoint_hash, data[task]):
+            entry = manifest["tables"].get(rel)
+            checkpoint = {"name": name, "hash": variant.checkpoint_hash}
+            if not force and _up_to_date(tables_dir / rel, entry, checkpoint=checkpoint, data=data[task]):
                 report.skipped.append(rel)
             else:
                 jobs.append((name, variant, task, rel))

@@ -1,7 +1,8 @@
-"""Dev-set examples (text + gold) and the text features computed once at load time.
+"""Dev-set examples (text + gold) and their per-example features: defined here and nowhere else.
 
 Examples come from the data directory (read with `minibert.data.read_split`) or from the
-committed `dev_examples.parquet`. Every example frame has the columns
+shipped per-task table `examples/<task>.parquet`, which `python -m analysis build` writes with
+`add_features` from the same data file. Every example frame has the columns
 `id, sentence1, sentence2 ("" for SST), gold` and, after `add_features`:
 
     words1, words2   word counts of each sentence (words2 = 0 for SST)
@@ -9,6 +10,9 @@ committed `dev_examples.parquet`. Every example frame has the columns
     negation         a negation word (not, no, never, n't, ...) occurs in either sentence
     overlap          Jaccard overlap of the two sentences' lowercase word sets (pairs; NaN for SST)
     text             lowercase "sentence1 \\n sentence2", what text search looks in
+
+The shipped table stores `stored_columns(task)`: everything but `text` (cheap to recompute),
+and for SST none of the pair-only columns; `from_stored` restores the full frame.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ NEGATION_WORDS = (
 NEGATION_PATTERN = r"(?:\b(?:" + "|".join(NEGATION_WORDS) + r")\b|n['’]t\b)"
 WORD_PATTERN = r"\S*[A-Za-z0-9]\S*"  # a whitespace token with at least one letter or digit
 _OVERLAP_TOKEN = re.compile(r"[a-z0-9]+")
+
+FEATURE_DTYPES = {"words1": np.int16, "words2": np.int16, "words": np.int16, "negation": bool, "overlap": np.float32}
+BASE_DTYPES = {"id": "str", "sentence1": "str", "sentence2": "str", "gold": np.float32}
+PAIR_ONLY = ("sentence2", "words2", "overlap")
 
 
 def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[str]]:
@@ -69,17 +77,38 @@ def overlap(s1: pd.Series, s2: pd.Series) -> np.ndarray:
     return out
 
 
+def search_text(s1: pd.Series, s2: pd.Series, task: str) -> pd.Series:
+    return s1.str.lower() if task not in PAIR_TASKS else (s1 + "\n" + s2).str.lower()
+
+
 def add_features(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     """`frame` (id, sentence1, sentence2, gold) plus the feature columns listed above."""
     out = frame.reset_index(drop=True).copy()
     s1 = out["sentence1"].astype("str")
     s2 = out["sentence2"].astype("str")
     out["sentence1"], out["sentence2"] = s1, s2
-    out["words1"] = s1.str.count(WORD_PATTERN).to_numpy().astype(np.int16)
-    out["words2"] = s2.str.count(WORD_PATTERN).to_numpy().astype(np.int16)
-    out["words"] = (out["words1"] + out["words2"]).astype(np.int16)
-    text = s1.str.lower() if task not in PAIR_TASKS else (s1 + "\n" + s2).str.lower()
-    out["negation"] = text.str.contains(NEGATION_PATTERN, regex=True).to_numpy().astype(bool)
-    out["overlap"] = overlap(s1, s2) if task in PAIR_TASKS else np.full(len(out), np.nan, dtype=np.float32)
+    out["words1"] = s1.str.count(WORD_PATTERN).to_numpy()
+    out["words2"] = s2.str.count(WORD_PATTERN).to_numpy()
+    out["words"] = out["words1"] + out["words2"]
+    text = search_text(s1, s2, task)
+    out["negation"] = text.str.contains(NEGATION_PATTERN, regex=True).to_numpy()
+    out["overlap"] = overlap(s1, s2) if task in PAIR_TASKS else np.nan
+    out = out.astype(FEATURE_DTYPES)
     out["text"] = text
+    return out
+
+
+def stored_columns(task: str) -> list[str]:
+    """The columns of a task's shipped examples table."""
+    columns = [*BASE_DTYPES, *FEATURE_DTYPES]
+    return columns if task in PAIR_TASKS else [c for c in columns if c not in PAIR_ONLY]
+
+
+def from_stored(stored: pd.DataFrame, task: str) -> pd.DataFrame:
+    """A shipped examples table (`stored_columns(task)`) as the frame `add_features` returns."""
+    out = stored.reset_index(drop=True).copy()
+    if task not in PAIR_TASKS:
+        out = out.assign(sentence2="", words2=0, overlap=np.nan)
+    out = out[[*BASE_DTYPES, *FEATURE_DTYPES]].astype({**BASE_DTYPES, **FEATURE_DTYPES})
+    out["text"] = search_text(out["sentence1"], out["sentence2"], task)
     return out

@@ -1,13 +1,15 @@
-"""`load()`: read the prediction tables, check them, join text and gold, precompute features.
+"""`load()`: read the prediction tables, check them, and join them with the dev examples.
 
 Every check that fails becomes one line in `Analysis.problems` naming the file and what to do,
 and only the affected (variant, task) table or task is left out; the rest still loads.
+
+The dev examples of a task (text, gold, features) come from the shipped `examples/<task>.parquet`
+or from the data directory, and only ever from a data file with the sha256 the predictions were
+built from: a prediction table is never joined with other data, even when the ids would match.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from pathlib import Path
 from typing import Mapping
@@ -18,15 +20,16 @@ import pandas as pd
 from . import slices as _slices
 from .core import Analysis, TaskData
 from .examples import add_features, read_dev_split
-from .schema import (
-    DEFAULT_TABLES_DIR,
-    DEV_EXAMPLES_NAME,
-    MANIFEST_NAME,
-    SCORE_COLUMNS,
-    STS_TOLERANCE,
-    TASKS,
+from .schema import DEFAULT_TABLES_DIR, MANIFEST_NAME, SCORE_COLUMNS, STS_TOLERANCE, TASKS, examples_relpath
+from .tables import (
+    TableError,
+    listed_tables,
+    read_examples,
+    read_manifest,
+    read_summary,
+    read_table,
+    unlisted_tables,
 )
-from .tables import TableError, listed_tables, read_dev_examples, read_manifest, read_summary, read_table, unlisted_tables
 
 MAX_LISTED_IDS = 3
 
@@ -47,64 +50,52 @@ def current_checkpoint_hashes(checkpoints_dir: str | os.PathLike[str]) -> tuple[
     return hashes, [f"cannot check tables against checkpoint {p}" for p in problems]
 
 
-class _DevExamples:
-    """dev_examples.parquet, read at most once."""
+def _examples_for(task, tables_dir, data_dir, data_present, built_from, problems, notes):
+    """(examples with features, the data sha256 they come from, source), or None with a problem.
 
-    def __init__(self, tables_dir: Path):
-        self.path = tables_dir / DEV_EXAMPLES_NAME
-        self._frame: pd.DataFrame | None = None
-        self._data: dict = {}
-        self.error: str | None = None
-        self._read = False
+    A source is used only when its data sha256 is one the prediction tables were built from
+    (`built_from`). With a matching data file the shipped table is still preferred: its
+    features are precomputed."""
+    shipped_path = tables_dir / examples_relpath(task)
+    try:
+        shipped, provenance = read_examples(tables_dir, task)
+        shipped_sha, shipped_error = provenance.get("data", {}).get("sha256"), None
+    except TableError as error:
+        shipped, shipped_sha, shipped_error = None, None, str(error)
+    built = ", ".join(sorted(map(_short, built_from)))
+    if shipped_error is None and shipped_sha not in built_from:
+        shipped_error = (f"{shipped_path} was made from data sha256 {_short(shipped_sha)}, the prediction tables "
+                         f"from {built}; rebuild with `python -m analysis build`")
 
-    def get(self, task: str) -> tuple[pd.DataFrame | None, dict]:
-        if not self._read:
-            self._read = True
-            try:
-                self._frame, self._data = read_dev_examples(self.path.parent)
-            except TableError as error:
-                self.error = str(error)
-        if self._frame is None:
-            return None, {}
-        part = self._frame[self._frame["task"] == task]
-        return part[["id", "sentence1", "sentence2", "gold"]].reset_index(drop=True), self._data.get(task, {})
-
-
-def _examples_for(task, data_dir, data_present, dev, built_from, problems, notes):
-    """(examples frame, source description) of a task, or (None, None) with a problem."""
-    why_not_data = None
-    if data_present:
+    if not data_present:
+        why_not_data = f"data directory {data_dir} not found"
+    else:
         try:
             frame, info, bad_rows = read_dev_split(task, data_dir)
         except Exception as error:  # DataFileMissing, BadDataError: both say what and where
-            why_not_data = str(error)
             problems.append(f"{task}: {error}")
+            why_not_data = f"no usable {task} dev file in {data_dir}"
         else:
             if bad_rows:
                 notes.append(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
-            differs = sorted(s for s in built_from if s != info["sha256"])
-            if differs:
-                problems.append(
-                    f"{task}: data file {info['path']} (sha256 {_short(info['sha256'])}) is not the one the "
-                    f"prediction tables were built from (sha256 {', '.join(map(_short, differs))}); "
-                    "predictions are matched by id; rebuild with `python -m analysis build`"
-                )
-            return frame, f"data directory: {info['path']}"
-    else:
-        why_not_data = f"data directory {data_dir} not found"
-    frame, data = dev.get(task)
-    if frame is None or not len(frame):
-        reason = dev.error or f"{dev.path} has no {task} rows"
-        problems.append(f"{task}: no dev examples: {why_not_data}, and {reason}; set MINIBERT_DATA or pass data_dir")
-        return None, None
-    if data.get("sha256") and any(s != data["sha256"] for s in built_from):
-        problems.append(
-            f"{task}: {dev.path} was made from data sha256 {_short(data['sha256'])}, the prediction tables from "
-            f"{', '.join(sorted(map(_short, built_from)))}; predictions are matched by id; rebuild with "
-            "`python -m analysis build`"
-        )
-    notes.append(f"{task}: {why_not_data}; text and gold from {dev.path}")
-    return frame, f"dev examples: {dev.path}"
+            data_sha = info["sha256"]
+            if data_sha in built_from:
+                if data_sha == shipped_sha:
+                    return shipped, data_sha, f"examples table: {shipped_path} (same data as {info['path']})"
+                why_not_shipped = shipped_error or f"{shipped_path} was made from data sha256 {_short(shipped_sha)}"
+                problems.append(f"{task}: {why_not_shipped}; text, gold and features from {info['path']} instead")
+                return add_features(frame, task), data_sha, f"data directory: {info['path']}"
+            problems.append(
+                f"{task}: data file {info['path']} (sha256 {_short(data_sha)}) is not the one the prediction "
+                f"tables were built from (sha256 {built}), so it is not used; rebuild with `python -m analysis build`"
+            )
+            why_not_data = f"{info['path']} is not the predictions' data"
+    if shipped_error:
+        hint = "" if data_present else "; or set MINIBERT_DATA / pass data_dir"
+        problems.append(f"{task}: no dev examples: {why_not_data}, and {shipped_error}{hint}; {task} left out")
+        return None
+    notes.append(f"{task}: {why_not_data}; text, gold and features from {shipped_path}")
+    return shipped, shipped_sha, f"examples table: {shipped_path}"
 
 
 def _match_ids(task, rel_path, table, id_index, problems, notes):
@@ -131,7 +122,6 @@ def _match_ids(task, rel_path, table, id_index, problems, notes):
 
 def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[str, np.ndarray, pd.DataFrame]]) -> TaskData:
     """Build the long frame and the wide arrays from per-variant (name, ex, table) parts."""
-    examples = add_features(examples, task)
     variants = [name for name, _, _ in parts]
     n_ex, n_var = len(examples), len(variants)
     ranges, start = {}, 0
@@ -245,7 +235,6 @@ def load(
     for path in unlisted_tables(tables_dir, manifest):
         problems.append(f"ignored table {path}: not listed in {tables_dir / MANIFEST_NAME}")
 
-    dev = _DevExamples(tables_dir)
     tasks: dict[str, TaskData] = {}
     sources: dict[str, str] = {}
     stale: dict[str, str] = {}
@@ -256,10 +245,10 @@ def load(
                 problems.append(f"{task}: no prediction tables in {tables_dir / MANIFEST_NAME}")
             continue
         built_from = {e.get("data", {}).get("sha256") for e in entries.values()} - {None}
-        examples, source = _examples_for(task, data_path, data_present, dev, built_from, problems, notes)
-        if examples is None:
+        found_examples = _examples_for(task, tables_dir, data_path, data_present, built_from, problems, notes)
+        if found_examples is None:
             continue
-        sources[task] = source
+        examples, examples_sha, sources[task] = found_examples
         id_index = pd.Index(examples["id"].astype(str))
         parts = []
         for rel, entry in sorted(entries.items(), key=lambda kv: kv[1].get("variant", "")):
@@ -280,6 +269,14 @@ def load(
                     f"{have.get('name')!r} (hash {_short(have.get('hash'))}) on {provenance.get('data', {}).get('file')!r}, "
                     f"but {MANIFEST_NAME} records {variant!r} checkpoint {want.get('name')!r} "
                     f"(hash {_short(want.get('hash'))}): left out; rebuild with `python -m analysis build`"
+                )
+                continue
+            table_sha = entry.get("data", {}).get("sha256")
+            if table_sha != examples_sha:
+                problems.append(
+                    f"{task}: {where} was built from data sha256 {_short(table_sha)}, "
+                    f"the dev examples in use ({sources[task]}) are sha256 {_short(examples_sha)}: left out; "
+                    "rebuild with `python -m analysis build`"
                 )
                 continue
             if current is not None:
@@ -306,7 +303,7 @@ def load(
         if not parts:
             problems.append(f"{task}: no usable prediction tables")
             continue
-        tasks[task] = _assemble(task, source, examples, parts)
+        tasks[task] = _assemble(task, sources[task], examples, parts)
 
     summary, found = read_summary(tables_dir)
     if manifest["tables"]:

@@ -23,12 +23,12 @@ QUORA_THRESHOLD = 0.5
 # "agree" when they differ by at most this.
 STS_TOLERANCE = 1.0
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_TABLES_DIR = PACKAGE_DIR / "tables"
 MANIFEST_NAME = "manifest.json"
 SUMMARY_NAME = "summary.json"
-DEV_EXAMPLES_NAME = "dev_examples.parquet"
+EXAMPLES_DIR = "examples"
 PREDICTIONS_DIR = "predictions"
 MAX_TABLE_BYTES = 10 * 1024 * 1024
 
@@ -48,3 +48,8 @@ def check_task(task: str) -> str:
 def table_relpath(variant: str, task: str) -> str:
     """Where a prediction table lives, relative to the tables folder (also its manifest key)."""
     return f"{PREDICTIONS_DIR}/{variant}/{task}.parquet"
+
+
+def examples_relpath(task: str) -> str:
+    """Where a task's shipped dev-examples table lives, relative to the tables folder."""
+    return f"{EXAMPLES_DIR}/{check_task(task)}.parquet"

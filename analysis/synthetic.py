@@ -3,6 +3,9 @@
     make_data_dir(folder, sizes={"sst": 60, "quora": 80, "sts": 50}) -> ids per task
     make_tables(tables_dir, data_dir, variants=("a", "b", "c")) -> manifest
 
+`make_tables` writes what `python -m analysis build` writes, minus the summary: prediction tables
+and, per task, the examples table `examples/<task>.parquet` (text, gold, features).
+
 The data files copy the CS224N layout (tab-separated, leading index column, header row), so
 they are read by `minibert.data.read_split` exactly like the real ones. Predictions are random
 but correlated with the gold labels, so metrics are neither 0 nor 1.
@@ -20,7 +23,7 @@ import pandas as pd
 
 from .examples import read_dev_split
 from .schema import TASKS
-from .tables import empty_manifest, read_manifest, write_dev_examples, write_manifest, write_table
+from .tables import empty_manifest, read_manifest, write_examples, write_manifest, write_table
 
 HEADERS = {
     "sst": ["", "id", "sentence", "sentiment"],
@@ -108,19 +111,19 @@ def make_tables(
     seed: int = 0,
     checkpoint_hashes: Mapping[str, str] | None = None,
     tasks: Sequence[str] = TASKS,
-    dev_examples: bool = True,
 ) -> dict:
-    """Write random prediction tables of `variants` for the dev files in `data_dir` and record
-    them in the manifest (checkpoint hash: `checkpoint_hashes[v]`, else "hash-<v>")."""
+    """Write the examples tables and random prediction tables of `variants` for the dev files in
+    `data_dir`, and record them in the manifest (checkpoint hash: `checkpoint_hashes[v]`, else
+    "hash-<v>")."""
     rng = np.random.default_rng(seed)
     tables_dir = Path(tables_dir)
     manifest, problems = read_manifest(tables_dir)
     if problems:
         manifest = empty_manifest()
-    frames, data = {}, {}
     for task in tasks:
         frame, info, _ = read_dev_split(task, data_dir)
-        frames[task], data[task] = frame, {"file": info["file"], "sha256": info["sha256"]}
+        data = {"file": info["file"], "sha256": info["sha256"]}
+        write_examples(tables_dir, manifest, task, frame, data)
         gold = frame["gold"].to_numpy()
         shared = rng.normal(size=(len(gold), 5))
         for k, variant in enumerate(variants):
@@ -129,9 +132,7 @@ def make_tables(
             write_table(
                 tables_dir, manifest, variant=variant, task=task, frame=table, checkpoint_name=variant,
                 checkpoint_hash=(checkpoint_hashes or {}).get(variant, f"hash-{variant}"),
-                data_file=info["file"], data_sha256=info["sha256"],
+                data_file=data["file"], data_sha256=data["sha256"],
             )
-    if dev_examples:
-        write_dev_examples(tables_dir, manifest, frames, data)
     write_manifest(tables_dir, manifest)
     return manifest

@@ -4,7 +4,7 @@ Layout (all paths relative to the tables folder):
 
     manifest.json                       what every table was built from (see below)
     predictions/<variant>/<task>.parquet one row per dev example: id, pred, scores
-    dev_examples.parquet                task, id, sentence1, sentence2 ("" for SST), gold
+    examples/<task>.parquet             one row per dev example: text, gold, features
     summary.json                        numbers only, for when no data is at hand
 
 A prediction table holds no text and no gold label. Its columns are `id` (string), `pred`
@@ -14,13 +14,20 @@ parquet file also carries its own provenance (variant, task, checkpoint name + h
 file + sha256) under the schema metadata key `analysis`, so a file copied in from elsewhere
 is caught even when the manifest says otherwise.
 
+An examples table (the one piece of the data we ship, so a Space without a data directory can
+still show errors) holds `analysis.examples.stored_columns(task)`: `id`, `sentence1`,
+`sentence2` (pairs), `gold` float32, and the features `words1`, `words2` (pairs), `words` int16,
+`negation` bool, `overlap` float32 (pairs), computed by `analysis.examples.add_features`. Its
+provenance (task, split "dev", data file + sha256) is stored under the same metadata key.
+
 manifest.json:
 
-    {"format": 1,
+    {"format": 2,
      "tables": {"predictions/<variant>/<task>.parquet": {
          "variant", "task", "checkpoint": {"name", "hash"}, "data": {"file", "sha256"},
          "rows", "bytes", "built"}},
-     "dev_examples": {"file", "bytes", "rows", "data": {<task>: {"file", "sha256"}}}}
+     "examples": {<task>: {"file": "examples/<task>.parquet", "rows", "bytes",
+                           "data": {"file", "sha256"}, "built"}}}
 """
 
 from __future__ import annotations
@@ -37,8 +44,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .examples import add_features, from_stored, stored_columns
 from .schema import (
-    DEV_EXAMPLES_NAME,
     FORMAT_VERSION,
     MANIFEST_NAME,
     MAX_TABLE_BYTES,
@@ -47,6 +54,7 @@ from .schema import (
     SUMMARY_NAME,
     TASKS,
     check_task,
+    examples_relpath,
     table_relpath,
 )
 
@@ -100,7 +108,7 @@ def write_json(path: Path, obj: Any) -> None:
 
 
 def empty_manifest() -> dict:
-    return {"format": FORMAT_VERSION, "tables": {}, "dev_examples": None}
+    return {"format": FORMAT_VERSION, "tables": {}, "examples": {}}
 
 
 def read_manifest(tables_dir: Path) -> tuple[dict, list[str]]:
@@ -115,6 +123,8 @@ def read_manifest(tables_dir: Path) -> tuple[dict, list[str]]:
         manifest = json.loads(path.read_text())
         if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
             raise ValueError("expected an object with a 'tables' object")
+        if not isinstance(manifest.setdefault("examples", {}), dict):
+            raise ValueError("'examples' must be an object")
     except (OSError, ValueError) as error:
         return empty_manifest(), [f"unreadable manifest {path}: {error}; rebuild with `python -m analysis build --force`"]
     if manifest.get("format") != FORMAT_VERSION:
@@ -122,7 +132,6 @@ def read_manifest(tables_dir: Path) -> tuple[dict, list[str]]:
             f"manifest {path} has format {manifest.get('format')!r}, this code reads format {FORMAT_VERSION}; "
             "rebuild with `python -m analysis build --force`"
         ]
-    manifest.setdefault("dev_examples", None)
     return manifest, []
 
 
@@ -170,10 +179,8 @@ def write_table(
         "checkpoint": {"name": checkpoint_name, "hash": checkpoint_hash},
         "data": {"file": data_file, "sha256": data_sha256},
     }
-    table = pa.Table.from_pandas(normalize_table(task, frame), preserve_index=False)
-    table = table.replace_schema_metadata({META_KEY: json.dumps(provenance).encode()})
-    size = _write_parquet(table, path)
-    entry = {**provenance, "rows": table.num_rows, "bytes": size, "built": now()}
+    rows, size = _write_parquet(normalize_table(task, frame), provenance, path)
+    entry = {**provenance, "rows": rows, "bytes": size, "built": now()}
     manifest["tables"][rel] = entry
     return entry
 
@@ -183,23 +190,10 @@ def read_table(tables_dir: Path, rel: str) -> tuple[pd.DataFrame, dict]:
     path = Path(tables_dir) / rel
     if not path.is_file():
         raise TableError(f"missing table {path} (listed in {MANIFEST_NAME}); run `python -m analysis build`")
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException) as error:
-        raise TableError(f"unreadable table {path}: {error}; run `python -m analysis build --force`") from error
-    raw = (table.schema.metadata or {}).get(META_KEY)
-    try:
-        provenance = json.loads(raw) if raw else {}
-    except ValueError:
-        provenance = {}
-    if not provenance:
-        raise TableError(f"table {path} carries no provenance metadata; rebuild it with `python -m analysis build`")
-    frame = table.to_pandas()
+    frame, provenance = _read_parquet(path)
     task = provenance.get("task")
     if task in TASKS:
-        missing = [c for c in table_columns(task) if c not in frame.columns]
-        if missing:
-            raise TableError(f"table {path} lacks column(s) {', '.join(missing)}")
+        _require_columns(path, frame, table_columns(task))
     return frame, provenance
 
 
@@ -229,67 +223,83 @@ def remove_table(tables_dir: Path, manifest: dict, rel: str) -> None:
 
 # --- dev examples ---------------------------------------------------------------------------
 
-DEV_COLUMNS = ["task", "id", "sentence1", "sentence2", "gold"]
 
-
-def write_dev_examples(tables_dir: Path, manifest: dict, frames: dict[str, pd.DataFrame], data: dict[str, dict]) -> dict:
-    """Write dev_examples.parquet from per-task frames (id, sentence1, sentence2, gold)."""
-    parts = []
-    for task in TASKS:
-        if task not in frames:
-            continue
-        f = frames[task]
-        parts.append(
-            pd.DataFrame(
-                {
-                    "task": task,
-                    "id": f["id"].astype(str).to_numpy(),
-                    "sentence1": f["sentence1"].astype(str).to_numpy(),
-                    "sentence2": f["sentence2"].astype(str).to_numpy() if "sentence2" in f else "",
-                    "gold": f["gold"].to_numpy().astype(np.float32),
-                }
-            )
-        )
-    combined = pd.concat(parts, ignore_index=True)
-    table = pa.Table.from_pandas(combined, preserve_index=False)
-    table = table.replace_schema_metadata({META_KEY: json.dumps({"data": data}).encode()})
-    path = Path(tables_dir) / DEV_EXAMPLES_NAME
-    size = _write_parquet(table, path)
-    entry = {"file": DEV_EXAMPLES_NAME, "rows": len(combined), "bytes": size, "data": data, "built": now()}
-    manifest["dev_examples"] = entry
+def write_examples(tables_dir: Path, manifest: dict, task: str, frame: pd.DataFrame, data: dict) -> dict:
+    """Write `examples/<task>.parquet` from a dev frame (id, sentence1, sentence2, gold) read from
+    the data file `data` ({"file", "sha256"}), with its features, and record it in `manifest`."""
+    rel = examples_relpath(task)
+    stored = add_features(frame, task)[stored_columns(task)]
+    rows, size = _write_parquet(stored, {"task": task, "split": "dev", "data": data}, Path(tables_dir) / rel)
+    entry = {"file": rel, "rows": rows, "bytes": size, "data": data, "built": now()}
+    manifest["examples"][task] = entry
     return entry
 
 
-def _write_parquet(table: pa.Table, path: Path) -> int:
-    """Write atomically and enforce the per-file size budget; returns the size in bytes."""
+def read_examples(tables_dir: Path, task: str) -> tuple[pd.DataFrame, dict]:
+    """A task's examples table as `add_features` frames it, and its provenance; TableError if unusable."""
+    path = Path(tables_dir) / examples_relpath(task)
+    if not path.is_file():
+        raise TableError(f"missing examples table {path}; run `python -m analysis build` to write it")
+    frame, provenance = _read_parquet(path)
+    if (provenance.get("task"), provenance.get("split")) != (task, "dev"):
+        raise TableError(
+            f"examples table {path} holds {provenance.get('task')!r} {provenance.get('split')!r} examples, "
+            f"not {task!r} 'dev'; rebuild with `python -m analysis build --force`"
+        )
+    _require_columns(path, frame, stored_columns(task))
+    return from_stored(frame, task), provenance
+
+
+# --- parquet with provenance ----------------------------------------------------------------
+
+
+def _write_parquet(frame: pd.DataFrame, provenance: dict, path: Path) -> tuple[int, int]:
+    """Write `frame` with its provenance atomically, enforcing the per-file size budget;
+    returns (rows, bytes)."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    table = table.replace_schema_metadata({META_KEY: json.dumps(provenance).encode()})
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp, compression="zstd", compression_level=9)
-    os.replace(tmp, path)
-    size = path.stat().st_size
+    size = tmp.stat().st_size
     if size > MAX_TABLE_BYTES:
-        raise TableError(f"{path} is {size / 2**20:.1f} MB, over the {MAX_TABLE_BYTES // 2**20} MB limit")
-    return size
+        tmp.unlink()
+        raise TableError(f"{path} would be {size / 2**20:.1f} MB, over the {MAX_TABLE_BYTES // 2**20} MB limit")
+    os.replace(tmp, path)
+    return table.num_rows, size
 
 
-def read_dev_examples(tables_dir: Path) -> tuple[pd.DataFrame, dict]:
-    """dev_examples.parquet and the data-file hashes stored in it; TableError if unusable."""
-    path = Path(tables_dir) / DEV_EXAMPLES_NAME
-    if not path.is_file():
-        raise TableError(f"no {DEV_EXAMPLES_NAME} at {path}")
+def _read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
     try:
         table = pq.read_table(path)
     except (OSError, pa.ArrowException) as error:
-        raise TableError(f"unreadable {path}: {error}") from error
-    missing = [c for c in DEV_COLUMNS if c not in table.column_names]
-    if missing:
-        raise TableError(f"{path} lacks column(s) {', '.join(missing)}")
-    raw = (table.schema.metadata or {}).get(META_KEY)
+        raise TableError(f"unreadable table {path}: {error}; run `python -m analysis build --force`") from error
+    provenance = _provenance(table.schema)
+    if not provenance:
+        raise TableError(f"table {path} carries no provenance metadata; rebuild it with `python -m analysis build`")
+    return table.to_pandas(), provenance
+
+
+def _provenance(schema: pa.Schema) -> dict:
     try:
-        data = json.loads(raw).get("data", {}) if raw else {}
+        provenance = json.loads((schema.metadata or {}).get(META_KEY) or b"{}")
     except ValueError:
-        data = {}
-    return table.to_pandas(), data
+        return {}
+    return provenance if isinstance(provenance, dict) else {}
+
+
+def embedded_provenance(path: Path) -> dict:
+    """The provenance stored inside a parquet file, {} when it has none or cannot be read."""
+    try:
+        return _provenance(pq.read_schema(path))
+    except (OSError, pa.ArrowException):
+        return {}
+
+
+def _require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(f"table {path} lacks column(s) {', '.join(missing)}; rebuild with `python -m analysis build --force`")
 
 
 # --- summary --------------------------------------------------------------------------------

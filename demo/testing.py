@@ -78,3 +78,40 @@ def serve(ctx, port: int | None = None, concurrency: int = 4):
         yield url, demo
     finally:
         demo.close()
+
+
+@contextlib.contextmanager
+def run_app_py(folder: Path, env: dict, port: int, timeout: float = 120.0):
+    """Start `python app.py` in `folder` with exactly `env`, wait until it serves HTTP on `port`,
+    and yield (url, output lines so far, seconds from start to the first page served); stop it
+    on exit. Raises AssertionError with the app's output when it does not come up."""
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import httpx
+
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=folder, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        while proc.poll() is None and time.perf_counter() - started < timeout:
+            try:
+                if httpx.get(url, timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise AssertionError(f"app.py did not serve {url} within {timeout:.0f} s:\n" + "".join(lines))
+        yield url, lines, time.perf_counter() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

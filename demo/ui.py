@@ -21,6 +21,7 @@ from . import errors as E
 from . import models as M
 from . import slices as S
 from .context import AppContext
+from .gpu import on_gpu
 
 MODEL_CONCURRENCY = int(os.environ.get("MINIBERT_MODEL_CONCURRENCY", "1"))  # model calls at once
 MAX_BATCH = int(os.environ.get("MINIBERT_MAX_BATCH", "8"))                 # queued clicks scored together
@@ -151,6 +152,16 @@ def _compare_tab(ctx: AppContext) -> dict | None:
             explain_btn = gr.Button("Explain", scale=1)
         attributions = gr.HTML(elem_id="attributions")
 
+    # The model calls, and only they, run under ZeroGPU's decorator when there is one. They take
+    # names and texts, never the models: ZeroGPU pickles the arguments into its GPU worker.
+    @on_gpu
+    def score(names, items):
+        return C.compare_many(variants, names, items)
+
+    @on_gpu
+    def attribute(name, which, method, x, y):
+        return C.explain(variants, name, which, x, y, method)
+
     def run_batch(choices, as_, bs, names_):
         """Batched by Gradio: lists in, lists out; one model call per variant and task for all."""
         out = [[] for _ in range(6)]
@@ -159,7 +170,7 @@ def _compare_tab(ctx: AppContext) -> dict | None:
             groups.setdefault(tuple(names or ()), []).append(i)
         results = [None] * len(choices)
         for names, idx in groups.items():
-            for i, r in zip(idx, C.compare_many(variants, list(names), [(choices[i], as_[i], bs[i]) for i in idx])):
+            for i, r in zip(idx, score(list(names), [(choices[i], as_[i], bs[i]) for i in idx])):
                 results[i] = r
         for r in results:
             out[0].append(r.summary)
@@ -171,7 +182,7 @@ def _compare_tab(ctx: AppContext) -> dict | None:
         return tuple(out)
 
     def explain(name, which, method, x, y):
-        return C.explain(variants, name, which, x, y, method)
+        return attribute(name, which, method, x, y)
 
     def follow_task(choice):
         return choice if choice in ("Sentiment", "Paraphrase", "Similarity") else gr.skip()

@@ -23,6 +23,7 @@ from minibert.predict import load_variants  # noqa: E402
 from minibert.testing import make_tiny_checkpoints  # noqa: E402
 
 NAMES = ["ensemble", "tiny-cls", "tiny-cross", "tiny-mean"]
+EXAMPLES = [f"examples/{task}.parquet" for task in ("sst", "quora", "sts")]
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +53,7 @@ def test_first_build_writes_every_table_manifest_examples_and_summary(built):
     root, report, logs = built
     tables = root / "tables"
     assert len(report.built) == 12 and report.skipped == [] and report.failures == [] and report.problems == []
-    assert report.dev_examples_written
+    assert report.examples_written == EXAMPLES
     variants, failures = load_variants(root / "checkpoints", "cpu")
     assert failures == [] and sorted(variants) == NAMES
     manifest = json.loads((tables / "manifest.json").read_text())
@@ -61,10 +62,15 @@ def test_first_build_writes_every_table_manifest_examples_and_summary(built):
             entry = manifest["tables"][f"predictions/{name}/{task}.parquet"]
             assert entry["checkpoint"] == {"name": name, "hash": variant.checkpoint_hash}
             assert entry["rows"] == rows_per_task(root)
-    dev = pd.read_parquet(tables / "dev_examples.parquet")
-    assert dev.columns.tolist() == ["task", "id", "sentence1", "sentence2", "gold"]
-    assert len(dev) == 3 * rows_per_task(root)
-    assert (dev.loc[dev["task"] == "sst", "sentence2"] == "").all()
+    for task in A.TASKS:
+        entry = manifest["examples"][task]
+        assert entry["file"] == f"examples/{task}.parquet" and entry["rows"] == rows_per_task(root)
+        assert entry["data"] == manifest["tables"][f"predictions/tiny-cls/{task}.parquet"]["data"]
+    sst = pd.read_parquet(tables / "examples/sst.parquet")
+    assert sst.columns.tolist() == ["id", "sentence1", "gold", "words1", "words", "negation"]
+    assert pd.read_parquet(tables / "examples/sts.parquet").columns.tolist() == [
+        "id", "sentence1", "sentence2", "gold", "words1", "words2", "words", "negation", "overlap"]
+    assert not (tables / "dev_examples.parquet").exists()
     summary = json.loads((tables / "summary.json").read_text())
     assert sorted(summary["variants"]) == NAMES
     assert summary["variants"]["tiny-cls"]["training"]["device"] == "cpu"  # copied from config.json
@@ -97,7 +103,7 @@ def test_rebuild_only_what_changed_and_report_stale_tables(built, tmp_path):
     root, _, _ = built
     checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
     again = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
-    assert again.built == [] and len(again.skipped) == 12
+    assert again.built == [] and len(again.skipped) == 12 and again.examples_written == []
 
     # new weights for one variant; the ensemble (which contains it) changes too
     backbone = json.loads((checkpoints / "tiny-cls" / "config.json").read_text())["backbone"]["name"]
@@ -112,7 +118,7 @@ def test_rebuild_only_what_changed_and_report_stale_tables(built, tmp_path):
 
     report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
     assert sorted(Path(p).parent.name for p in report.built) == stale and len(report.skipped) == 6
-    assert not report.dev_examples_written
+    assert report.examples_written == []
     assert A.load(tables, data, checkpoints=checkpoints).problems == []
 
 
@@ -135,10 +141,24 @@ def test_force_and_changed_data_rebuild_everything(built, tmp_path):
         handle.write("99\tnew-sts-row\tA man runs .\tA man walks .\t3.0\n")
     report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
     assert sorted(report.built) == sorted(f"predictions/{n}/sts.parquet" for n in NAMES)
-    assert report.dev_examples_written
+    assert report.examples_written == ["examples/sts.parquet"]  # only the changed task's
     assert len(A.load(tables, data, checkpoints=checkpoints).frame("sts")) == 4 * (rows + 1)
     forced = build(checkpoints, data, tables, force=True, device="cpu", progress=False, log=lambda s: None)
-    assert len(forced.built) == 12
+    assert len(forced.built) == 12 and forced.examples_written == EXAMPLES
+
+
+def test_missing_or_mismatched_examples_table_is_rewritten(built, tmp_path):
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    before = json.loads((tables / "manifest.json").read_text())["examples"]
+    (tables / "examples/quora.parquet").unlink()
+    shutil.copy(tables / "examples/sts.parquet", tables / "examples/sst.parquet")  # another task's provenance
+    report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert sorted(report.examples_written) == ["examples/quora.parquet", "examples/sst.parquet"]
+    assert report.built == [] and report.problems == []
+    after = json.loads((tables / "manifest.json").read_text())["examples"]
+    assert after["sts"] == before["sts"] and after["sst"]["data"] == before["sst"]["data"]
+    assert A.load(tables, tmp_path / "no-data", checkpoints=checkpoints).variants("sst") == NAMES
 
 
 def test_cli(built, tmp_path, capsys):

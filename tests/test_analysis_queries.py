@@ -16,7 +16,8 @@ import pytest
 
 import analysis as A
 from analysis import slices as S
-from analysis.tables import empty_manifest, write_manifest, write_table
+from analysis.examples import read_dev_split
+from analysis.tables import empty_manifest, write_examples, write_manifest, write_table
 
 SST = [  # id, sentence, gold           words  negation
     ("sst-0", "A great film .", 0),  # 3      no
@@ -89,6 +90,9 @@ def _write_tables(tables: Path, data: Path) -> None:
         split = read_split(task, "dev", data)
         write_table(tables, manifest, variant=variant, task=task, frame=frame, checkpoint_name=variant,
                     checkpoint_hash=f"hash-{variant}", data_file=split.path.name, data_sha256=split.sha256)
+    for task in A.TASKS:  # what the build ships, so the features below are the stored ones
+        frame, info, _ = read_dev_split(task, data)
+        write_examples(tables, manifest, task, frame, {"file": info["file"], "sha256": info["sha256"]})
     write_manifest(tables, manifest)
 
 
@@ -120,7 +124,7 @@ def test_long_frame_joins_text_gold_and_features(a):
     q = a.examples("quora").set_index("id")
     assert q.loc["q-1", "overlap"] == pytest.approx(4 / 6)  # {why is the blue} of {why is the sky sea blue}
     assert q.loc["q-3", "negation"] and not q.loc["q-0", "negation"]
-    assert a.sources["sst"].startswith("data directory")
+    assert a.sources["sst"].startswith("examples table") and "same data as" in a.sources["sst"]
     wide = a.wide("quora", "prob")
     assert wide["A"].tolist() == pytest.approx(QUORA_A) and wide["gold"].tolist() == [1, 0, 1, 0, 1]
     assert a.wide("sst", "correct")["B"].tolist() == [True, True, True, True, False, True]

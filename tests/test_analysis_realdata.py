@@ -6,10 +6,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import analysis as A
 from analysis import synthetic
+from analysis.examples import add_features, read_dev_split
 
 DATA = os.environ.get("MINIBERT_DATA")
 pytestmark = pytest.mark.skipif(
@@ -34,13 +36,13 @@ def test_real_dev_sets_join_and_fall_back(tables, tmp_path):
     assert not a.examples("sst")["sentence1"].str.contains("-LRB-", regex=False).any()  # PTB unescaped
     assert 0.05 < a.examples("sst")["negation"].mean() < 0.5
     assert len(A.errors(a, "quora", "a", search="what", only_errors=False)) > 1000
-    assert (tables / "dev_examples.parquet").stat().st_size < 10 * 2**20
+    assert all((tables / f"examples/{task}.parquet").is_file() for task in A.TASKS)
     assert all(p.stat().st_size < 10 * 2**20 for p in tables.rglob("*.parquet"))
 
     shipped = A.load(tables, tmp_path / "no-data", checkpoints=False)
-    assert all(s.startswith("dev examples") for s in shipped.sources.values())
+    assert all(s.startswith("examples table") for s in shipped.sources.values())
     for task in A.TASKS:
-        left, right = a.examples(task), shipped.examples(task)
-        assert left["id"].tolist() == right["id"].tolist()
-        assert left["sentence1"].tolist() == right["sentence1"].tolist()
+        pd.testing.assert_frame_equal(shipped.examples(task), a.examples(task))
+        frame, _, _ = read_dev_split(task, DATA)  # the stored features are add_features' own
+        pd.testing.assert_frame_equal(shipped.task(task).examples, add_features(frame, task))
     assert A.overall(a).equals(A.overall(shipped))

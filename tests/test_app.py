@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import csv
 import os
-import subprocess
-import sys
-import threading
 import time
 from pathlib import Path
 
@@ -21,7 +18,7 @@ from gradio_client import Client  # noqa: E402
 
 from demo import compare as C  # noqa: E402
 from demo.context import load_context  # noqa: E402
-from demo.testing import free_port, make_world, serve  # noqa: E402
+from demo.testing import free_port, make_world, run_app_py, serve  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
@@ -87,31 +84,10 @@ def test_app_py_starts_like_a_space(world):
     env = {**os.environ, "MINIBERT_CHECKPOINTS": str(world["checkpoints"]), "MINIBERT_TABLES": str(world["tables"]),
            "MINIBERT_DATA": str(world["data"]), "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port),
            "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
-    try:
-        deadline = time.time() + 120
-        status = None
-        while time.time() < deadline and proc.poll() is None:
-            try:
-                status = httpx.get(f"http://127.0.0.1:{port}/", timeout=2).status_code
-                break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        assert status == 200, "".join(lines)
+    with run_app_py(ROOT, env, port) as (_, lines, _):
         out = "".join(lines)
         assert "4 variant(s)" in out and "start-up" in out, out
         assert "could not load broken-variant" in out, out
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 def test_no_checkpoints_still_starts_and_says_so(tmp_path, world):

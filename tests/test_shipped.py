@@ -76,3 +76,24 @@ def test_committed_tables_agree_with_the_committed_checkpoints(real_data_dir):
                 ours = variant.similarity([(e.sentence1, e.sentence2) for e in sample])
                 stored = table.loc[ids, "pred"].to_numpy()
             assert np.abs(ours - stored).max() < 1e-4, (name, task)
+
+
+def test_committed_examples_tables_are_the_dev_files_with_their_features(real_data_dir):
+    """Each shipped examples/<task>.parquet holds the dev file the predictions were built from,
+    with exactly the features analysis.examples.add_features computes from it."""
+    import json
+
+    from analysis.examples import add_features, read_dev_split, stored_columns
+
+    manifest_path = TABLES / "manifest.json"
+    if not manifest_path.is_file():
+        pytest.skip(f"no committed manifest at {manifest_path}")
+    manifest = json.loads(manifest_path.read_text())
+    for task in ("sst", "quora", "sts"):
+        entry = manifest["examples"][task]
+        frame, info, _ = read_dev_split(task, real_data_dir)
+        assert entry["data"] == {"file": info["file"], "sha256": info["sha256"]}, task
+        stored = pd.read_parquet(TABLES / entry["file"])
+        expected = add_features(frame, task)[stored_columns(task)]
+        pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
+        assert (TABLES / entry["file"]).stat().st_size == entry["bytes"] <= 10 * 2**20
