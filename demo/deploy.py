@@ -282,7 +282,8 @@ def upload(files: list[DeployFile], space: str, token: str, private: bool) -> st
             api.upload_folder(repo_id=space, repo_type="space", folder_path=folder, delete_patterns="*",
                               commit_message="Deploy MiniBERT Explorer (python -m demo.deploy)")
     except OfflineModeIsEnabled:
-        raise DeployError("HF_HUB_OFFLINE is set: unset it to upload to the Hub") from None
+        raise DeployError("offline mode is on (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE is set): "
+                          "unset it to upload to the Hub") from None
     except HfHubHTTPError as error:
         status = getattr(getattr(error, "response", None), "status_code", None)
         why = {401: "the token was refused (expired or mistyped?)",

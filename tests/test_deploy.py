@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run_deploy(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING"))}
+    # Hub settings of the caller's shell (CI sets offline mode) would decide these tests' outcome.
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGING", "TRANSFORMERS_OFFLINE"))}
     return subprocess.run([sys.executable, "-m", "demo.deploy", *args], cwd=ROOT, capture_output=True, text=True,
                           env={**base, **(env or {})}, timeout=300)
 
@@ -149,7 +150,7 @@ def test_no_network_gets_a_clear_message(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
     result = run_deploy("--space", "someone/x", env={"HF_HOME": str(tmp_path), "HF_TOKEN": "hf_not_a_real_token",
                                                      "HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 2 and "HF_HUB_OFFLINE is set" in result.stderr
+    assert result.returncode == 2 and "offline mode is on" in result.stderr
     assert "Traceback" not in result.stdout + result.stderr
 
 
