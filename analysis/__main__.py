@@ -1,4 +1,4 @@
-"""`python -m analysis build | status | report` (see `python -m analysis -h`)."""
+"""`python -m analysis build | status | report | ensemble` (see `python -m analysis -h`)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--readme", default="README.md")
     r.add_argument("--tables")
     r.add_argument("--check", action="store_true", help="only check that the README's table matches")
+    e = sub.add_parser("ensemble", help="choose the ensemble's members on dev (greedy forward selection) from the tables")
+    e.add_argument("--checkpoints", help="checkpoints folder (default $MINIBERT_CHECKPOINTS or checkpoints/)")
+    e.add_argument("--data-dir")
+    e.add_argument("--tables")
+    e.add_argument("--name", default="ensemble", help="the ensemble checkpoint to write (default ensemble)")
+    e.add_argument("--max-members", type=int, default=None, help="stop after this many members")
+    e.add_argument("--write", action="store_true", help="write the chosen members into checkpoints/NAME/config.json")
     args = parser.parse_args(argv)
+
+    if args.command == "ensemble":
+        return _ensemble(args)
 
     if args.command == "report":
         from pathlib import Path
@@ -57,6 +67,49 @@ def main(argv: list[str] | None = None) -> int:
     if a.tasks:
         print(overall(a).round(4).to_string())
     return 1 if a.problems else 0
+
+
+def _ensemble(args) -> int:
+    from pathlib import Path
+
+    from minibert.checkpoint import CheckpointError, read_config, save_ensemble
+    from minibert.predict import default_checkpoints_dir
+    from minibert.recipes import get_recipe
+
+    from .ensemble import candidates_of, format_path, select_members
+    from .load import load
+
+    checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
+    a = load(args.tables, args.data_dir, checkpoints)
+    if a.stale:
+        for reason in a.stale.values():
+            print(f"problem: {reason}", file=sys.stderr)
+        print("error: stale tables would choose members from old predictions; run `python -m analysis build`",
+              file=sys.stderr)
+        return 2
+    ensembles = set()
+    for folder in (p for p in checkpoints.iterdir() if p.is_dir()) if checkpoints.is_dir() else ():
+        try:
+            if read_config(folder)["recipe"].get("kind") == "ensemble":
+                ensembles.add(folder.name)
+        except CheckpointError:
+            pass
+    try:
+        path = select_members(a, candidates_of(a, exclude=tuple(ensembles | {args.name})), args.max_members)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(format_path(path))
+    chosen = path[-1]
+    print(f"chosen on dev: {', '.join(chosen.members)} (overall {chosen.overall:.4f}); "
+          "its dev score is optimistic, since dev also chose it")
+    if args.write:
+        if len(chosen.members) < 2:
+            print(f"not written: no combination beats {chosen.members[0]} alone on dev", file=sys.stderr)
+            return 1
+        target = save_ensemble(checkpoints / args.name, get_recipe("ensemble"), chosen.members)
+        print(f"wrote {target / 'config.json'}; run `python -m analysis build` to predict it")
+    return 0
 
 
 if __name__ == "__main__":
