@@ -55,6 +55,9 @@ class DeployFile:
         with open(self.source, "rb") as handle:
             return handle.read(n)
 
+    def text(self) -> str:
+        return self.source.read_text() if self.source is not None else self.content.decode()
+
     @property
     def lfs(self) -> bool:
         return any(fnmatch.fnmatch(Path(self.path).name, p) for p in LFS_PATTERNS)
@@ -89,6 +92,8 @@ def _code_files(root: Path) -> list[DeployFile]:
 
 def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
     """config.json and the weight files it lists, of every checkpoint folder the app would load."""
+    from minibert.backbone import file_sha256
+
     folder = root / CHECKPOINTS
     if not folder.is_dir():
         problems.append(f"no {CHECKPOINTS}/ folder at {folder}: the Space would start with no variants")
@@ -102,8 +107,14 @@ def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
             problems.append(f"checkpoint {config_path}: unreadable ({error}); the app would fail to load it")
             continue
         files.append(DeployFile(config_path.relative_to(root).as_posix(), config_path))
-        weights = [directory / name for name in sorted((config.get("storage") or {}).get("files") or {})]
-        files += _present(root, weights, problems, f"is listed in {config_path} but missing")
+        listed = (config.get("storage") or {}).get("files") or {}
+        weights = _present(root, [directory / name for name in sorted(listed)], problems,
+                           f"is listed in {config_path} but missing")
+        for f in weights:
+            if file_sha256(f.source) != listed[f.source.name]:
+                problems.append(f"{f.source}: its sha256 differs from the one in {config_path} (corrupt or replaced); "
+                                "the app would refuse to load it")
+        files += weights
     return files
 
 
@@ -234,12 +245,11 @@ def check(files: list[DeployFile]) -> list[str]:
     readme, requirements = by_path.get("README.md"), by_path.get("requirements.txt")
     if readme is not None and requirements is not None:
         try:
-            header = read_header(readme.source.read_text() if readme.source else readme.content.decode())
+            header = read_header(readme.text())
         except DeployError as error:
             problems.append(str(error))
         else:
-            reqs = requirements.source.read_text() if requirements.source else requirements.content.decode()
-            problems += check_header(header, set(by_path), reqs)
+            problems += check_header(header, set(by_path), requirements.text())
     with tempfile.TemporaryDirectory(prefix="minibert-space-") as tmp:
         problems += check_loads(assemble(files, Path(tmp)))
     return problems

@@ -107,7 +107,7 @@ def test_readme_header_checks():
     assert deploy.read_header((ROOT / "README.md").read_text())["sdk"] == "gradio"
 
 
-def test_a_missing_weight_file_or_a_stale_table_stops_the_deploy(space_root):
+def test_a_missing_or_corrupt_weight_file_or_a_stale_table_stops_the_deploy(space_root):
     files, problems = deploy.deploy_set(space_root)
     assert not problems and not deploy.check(files)
     shard = next(space_root.glob("checkpoints/*/*.safetensors"))
@@ -115,14 +115,19 @@ def test_a_missing_weight_file_or_a_stale_table_stops_the_deploy(space_root):
     shard.unlink()
     _, problems = deploy.deploy_set(space_root)
     assert any(f"{shard} is listed in {shard.parent / 'config.json'} but missing" in p for p in problems), problems
-    # the weights change under the same name: the shipped tables no longer describe this checkpoint
-    shard.write_bytes(data)
+    shard.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))  # one bit flipped
+    _, problems = deploy.deploy_set(space_root)
+    assert any(f"{shard}: its sha256 differs from the one in" in p for p in problems), problems
+    # retrained weights, recorded in config.json: the shipped tables no longer describe this checkpoint
+    from minibert.backbone import file_sha256
+
     config_path = shard.parent / "config.json"
     config = json.loads(config_path.read_text())
-    config["storage"]["files"][shard.name] = "0" * 64
+    config["storage"]["files"][shard.name] = file_sha256(shard)
     config_path.write_text(json.dumps(config))
     files, problems = deploy.deploy_set(space_root)
-    problems += deploy.check(files)
+    assert not problems
+    problems = deploy.check(files)
     assert any("stale table" in p and shard.parent.name in p for p in problems), problems
 
 
