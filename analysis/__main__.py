@@ -87,13 +87,13 @@ def _ensemble(args) -> int:
         print("error: stale tables would choose members from old predictions; run `python -m analysis build`",
               file=sys.stderr)
         return 2
-    ensembles = set()
-    for folder in (p for p in checkpoints.iterdir() if p.is_dir()) if checkpoints.is_dir() else ():
+    ensembles = set()  # they are not candidates: an ensemble of ensembles would count members twice
+    for folder in checkpoints.iterdir() if checkpoints.is_dir() else ():
         try:
-            if read_config(folder)["recipe"].get("kind") == "ensemble":
+            if folder.is_dir() and read_config(folder)["recipe"].get("kind") == "ensemble":
                 ensembles.add(folder.name)
         except CheckpointError:
-            pass
+            pass  # a broken checkpoint has no tables either, so it is no candidate
     try:
         path = select_members(a, candidates_of(a, exclude=tuple(ensembles | {args.name})), args.max_members)
     except ValueError as error:

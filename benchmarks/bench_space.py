@@ -12,7 +12,6 @@ size. Target (issue 9): first request served under 15 s on this CPU.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +31,7 @@ def main(argv=None) -> None:
     from gradio_client import Client
 
     from demo import deploy
-    from demo.testing import free_port, run_app_py
+    from demo.testing import free_port, run_app_py, space_env
 
     files, problems = deploy.deploy_set()
     if problems:
@@ -45,11 +44,8 @@ def main(argv=None) -> None:
             folder = deploy.assemble(files, Path(tmp) / "app")
             names = sorted(p.name for p in (folder / "checkpoints").iterdir() if p.is_dir())
             port = free_port()
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIBERT_", "PYTHONPATH"))}
-            env.update(GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), CUDA_VISIBLE_DEVICES="",
-                       GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1")
             started = time.perf_counter()
-            with run_app_py(folder, env, port, timeout=300) as (url, _, served):
+            with run_app_py(folder, space_env(port), port, timeout=300) as (url, _, served):
                 Client(url, verbose=False).predict(
                     "All three", "How do I learn to cook?", "What is the best way to learn cooking?", names,
                     api_name="/compare")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
-import json
 import re
 import shutil
 import sys
@@ -93,6 +92,7 @@ def _code_files(root: Path) -> list[DeployFile]:
 def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
     """config.json and the weight files it lists, of every checkpoint folder the app would load."""
     from minibert.backbone import file_sha256
+    from minibert.checkpoint import CheckpointError, read_config
 
     folder = root / CHECKPOINTS
     if not folder.is_dir():
@@ -102,9 +102,9 @@ def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
     for directory in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         config_path = directory / "config.json"
         try:
-            config = json.loads(config_path.read_text())
-        except (OSError, ValueError) as error:
-            problems.append(f"checkpoint {config_path}: unreadable ({error}); the app would fail to load it")
+            config = read_config(directory)
+        except (CheckpointError, OSError) as error:
+            problems.append(f"checkpoint {error}; the app would fail to load it")
             continue
         files.append(DeployFile(config_path.relative_to(root).as_posix(), config_path))
         listed = (config.get("storage") or {}).get("files") or {}
@@ -121,16 +121,16 @@ def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
 def _table_files(root: Path, problems: list[str]) -> list[DeployFile]:
     """The manifest, the summary and every table the manifest lists."""
     from analysis.schema import MANIFEST_NAME, SUMMARY_NAME
+    from analysis.tables import read_manifest
 
     folder = root / TABLES
     manifest_path = folder / MANIFEST_NAME
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as error:
-        problems.append(f"analysis tables: cannot read {manifest_path} ({error}); run `python -m analysis build`")
+    manifest, found = read_manifest(folder)
+    if found:
+        problems += [f"analysis tables: {p}" for p in found]
         return []
-    listed = [MANIFEST_NAME, SUMMARY_NAME, *sorted(manifest.get("tables") or {})]
-    listed += sorted(entry["file"] for entry in (manifest.get("examples") or {}).values() if entry)
+    listed = [MANIFEST_NAME, SUMMARY_NAME, *sorted(manifest["tables"])]
+    listed += sorted(entry["file"] for entry in manifest["examples"].values() if entry)
     return _present(root, [folder / rel for rel in listed], problems,
                     f"is missing (listed in {manifest_path}); run `python -m analysis build`")
 
@@ -231,7 +231,7 @@ def check_loads(folder: Path) -> list[str]:
     problems += [f"checkpoint {p}" for p in found]
     if not hashes:
         problems.append(f"no loadable checkpoint in {CHECKPOINTS}/")
-    loaded = analysis.load(folder / TABLES, folder / "no-data-directory", checkpoints=folder / CHECKPOINTS)
+    loaded = analysis.load(folder / TABLES, folder / "no-data-directory", checkpoints=hashes)
     problems += [f"analysis: {p}" for p in loaded.problems]
     missing = sorted(set(hashes) - set(loaded.variants()))
     if missing:

@@ -80,6 +80,16 @@ def serve(ctx, port: int | None = None, concurrency: int = 4):
         demo.close()
 
 
+def space_env(port: int) -> dict:
+    """This process's environment as a Hugging Face Space would give it to `app.py`: the server
+    address and port Spaces set, no GPU, the Hub offline, and none of a developer's MINIBERT_*
+    settings, PYTHONPATH or Hub token."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MINIBERT_", "PYTHONPATH", "HF_TOKEN"))}
+    env.update(GRADIO_SERVER_NAME="0.0.0.0", GRADIO_SERVER_PORT=str(port), CUDA_VISIBLE_DEVICES="",
+               GRADIO_ANALYTICS_ENABLED="False", HF_HUB_OFFLINE="1", PYTHONUNBUFFERED="1")
+    return env
+
+
 @contextlib.contextmanager
 def run_app_py(folder: Path, env: dict, port: int, timeout: float = 120.0):
     """Start `python app.py` in `folder` with exactly `env`, wait until it serves HTTP on `port`,

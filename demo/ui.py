@@ -181,9 +181,6 @@ def _compare_tab(ctx: AppContext) -> dict | None:
                 out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))
         return tuple(out)
 
-    def explain(name, which, method, x, y):
-        return attribute(name, which, method, x, y)
-
     def follow_task(choice):
         return choice if choice in ("Sentiment", "Paraphrase", "Similarity") else gr.skip()
 
@@ -191,17 +188,17 @@ def _compare_tab(ctx: AppContext) -> dict | None:
     explain_inputs = [explain_variant, explain_task, explain_method, text_a, text_b]
     scored = run.click(run_batch, [task, text_a, text_b, chosen], outputs, api_name="compare", batch=True,
                        max_batch_size=MAX_BATCH, concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
-    scored.then(explain, explain_inputs, attributions, api_name="explain_after_compare", api_visibility="private",
+    scored.then(attribute, explain_inputs, attributions, api_name="explain_after_compare", api_visibility="private",
                 concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
     # one click on an example fills the inputs and scores them
     examples.load_input_event.then(run_batch, [task, text_a, text_b, chosen], outputs, batch=True,
                                    max_batch_size=MAX_BATCH, concurrency_limit=MODEL_CONCURRENCY,
                                    concurrency_id="model", api_visibility="private") \
-        .then(explain, explain_inputs, attributions, api_name="explain_after_example", api_visibility="private",
+        .then(attribute, explain_inputs, attributions, api_name="explain_after_example", api_visibility="private",
               concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
     text_a.submit(run_batch, [task, text_a, text_b, chosen], outputs, batch=True, max_batch_size=MAX_BATCH,
                   concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model", api_visibility="private")
-    explain_btn.click(explain, explain_inputs, attributions, api_name="explain",
+    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain",
                       concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
     task.change(follow_task, task, explain_task, api_visibility="private", queue=False)
     clear.click(lambda: ("", "", "", "", gr.Dataframe(visible=False), gr.Plot(visible=False), gr.Plot(visible=False),
@@ -209,7 +206,7 @@ def _compare_tab(ctx: AppContext) -> dict | None:
                 None, [text_a, text_b, summary, notes, table, plot_sst, plot_quora, plot_sts, attributions],
                 api_visibility="private", queue=False)
     return {"task": task, "a": text_a, "b": text_b, "chosen": chosen, "run_batch": run_batch, "outputs": outputs,
-            "explain": explain, "explain_inputs": explain_inputs, "attributions": attributions,
+            "explain": attribute, "explain_inputs": explain_inputs, "attributions": attributions,
             "explain_task": explain_task}
 
 

@@ -4,7 +4,6 @@ else: no data directory, no GPU, no ../shared, no checkout beside it. Then ZeroG
 functions run under `spaces.GPU` only when that package is importable."""
 from __future__ import annotations
 
-import os
 import sys
 import types
 from pathlib import Path
@@ -18,13 +17,7 @@ from gradio_client import Client  # noqa: E402
 
 from demo import deploy  # noqa: E402
 from demo.gpu import on_gpu  # noqa: E402
-from demo.testing import free_port, make_world, run_app_py, serve  # noqa: E402
-
-# What a Space's container sets, and what a developer's shell may hold that a Space never has.
-SPACE_ENV = {"GRADIO_SERVER_NAME": "0.0.0.0", "PYTHONUNBUFFERED": "1", "GRADIO_ANALYTICS_ENABLED": "False",
-             "HF_HUB_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": "", "MINIBERT_THREADS": "1"}
-DROPPED = ("MINIBERT_", "PYTHONPATH", "HF_TOKEN")
-
+from demo.testing import free_port, make_world, run_app_py, serve, space_env  # noqa: E402
 
 def rows(table: dict) -> list[dict]:
     table = table["value"] if "headers" not in table and "value" in table else table
@@ -39,8 +32,7 @@ def space(tmp_path_factory):
     assert not (folder / "tests").exists() and not (folder / "data").exists()
     assert not (folder.parent / "shared").exists()
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(DROPPED)}
-    env.update(SPACE_ENV, GRADIO_SERVER_PORT=str(port))
+    env = {**space_env(port), "MINIBERT_THREADS": "1"}
     with run_app_py(folder, env, port, timeout=180) as (url, lines, _):
         yield folder, url, lines
 
