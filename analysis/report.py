@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from minibert.seeds import describe
+
 from .schema import DEFAULT_TABLES_DIR
 from .tables import read_summary
 
@@ -32,9 +34,18 @@ def _duration(seconds) -> str:
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
+def _throughput(training: dict) -> str:
+    speed = training.get("train_sentences_per_second")
+    if not speed:
+        return "n/a"
+    # A frozen-encoder run (it records how long its features took) trains heads on cached
+    # vectors: its figure is not encoder throughput, so it is not shown as one.
+    return "heads only" if "features_seconds" in training else f"{speed:,.0f}"
+
+
 def results_table(summary: dict) -> str:
-    rows = ["| variant | SST acc | Quora acc † | STS Pearson | overall | training time | hardware |",
-            "|---|---|---|---|---|---|---|"]
+    rows = ["| variant | SST acc | Quora acc † | STS Pearson | overall | training time | train sentences/s | hardware |",
+            "|---|---|---|---|---|---|---|---|"]
     order = sorted(summary["variants"].items(), key=lambda kv: -(kv[1].get("overall") or 0.0))
     for name, item in order:
         tasks = item.get("tasks", {})
@@ -42,13 +53,18 @@ def results_table(summary: dict) -> str:
         hardware = training.get("hardware") or ("composed at prediction time" if name == "ensemble" else "n/a")
         rows.append(f"| `{name}` | {_fmt(tasks.get('sst', {}).get('accuracy'))} | "
                     f"{_fmt(tasks.get('quora', {}).get('accuracy'))} | {_fmt(tasks.get('sts', {}).get('pearson'))} | "
-                    f"{_fmt(item.get('overall'))} | {_duration(training.get('wall_seconds'))} | {hardware} |")
+                    f"{_fmt(item.get('overall'))} | {_duration(training.get('wall_seconds'))} | "
+                    f"{_throughput(training)} | {hardware} |")
     for source, sst, quora, sts, overall, computed in PUBLISHED:
         if overall is None:
             overall = (sst + quora + (sts + 1) / 2) / 3
         mark = " (computed)" if computed else ""
-        rows.append(f"| {source} | {sst:.3f} | {quora:.3f} | {sts:.3f} | {overall:.3f}{mark} | | |")
+        rows.append(f"| {source} | {sst:.3f} | {quora:.3f} | {sts:.3f} | {overall:.3f}{mark} | | | |")
     rows.append("")
+    for name, item in order:
+        record = (item.get("training") or {}).get("seed_replicates")
+        if record:
+            rows.append(f"Seed spread: {describe(name, record)}.")
     rows.append("† Quora: the backbone (all-MiniLM-L6-v2) was pretrained on 103,663 Quora duplicate pairs, so "
                 "these numbers are optimistic; and our `quora-train.csv` is partial (22,646 of 141,506 pairs, 16 %).")
     rows.append("Dev-set figures from `analysis/tables/summary.json`, written by `python -m analysis build`; "

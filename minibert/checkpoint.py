@@ -28,8 +28,11 @@ FORMAT = "minibert-checkpoint/1"
 SHARD_BYTES = 9_500_000  # every committed file stays under 10 MB
 WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
 _SCALE = ".__int8_scale"
+_DELTA_SCALE = ".__int8_delta_scale"
 _ROWS = ".__rows"
 INT8_GROUP = 64
+INT8_MIN_ELEMENTS = 65536  # smaller tensors (biases, norms, small heads) stay fp16: they barely count
+STORAGE_DTYPES = ("fp32", "fp16", "int8", "int8-delta")
 
 
 class CheckpointError(RuntimeError):
@@ -45,42 +48,71 @@ def shared_prefixes(recipe: Recipe) -> tuple[str, ...]:
     return ()
 
 
-def _encode(state: dict[str, torch.Tensor], dtype: str) -> dict[str, torch.Tensor]:
+def delta_base(recipe: Recipe, backbone_dir: Path) -> dict[str, torch.Tensor]:
+    """What `int8-delta` stores differences from: the backbone's weights rounded to fp16, read
+    from its file. Rounding makes the base the same whether a run started from the package's fp32
+    weights or from the fp16 copy carried to the GPU machine. Empty for a recipe that does not
+    start from the backbone (`scratch`): its weights are stored whole."""
+    if recipe.encoder != "finetune":
+        return {}
+    weights = load_file(str(Path(backbone_dir) / "model.safetensors"))
+    if any(k.startswith("bert.") for k in weights):
+        weights = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
+    return {f"encoder.{k}": v.half().float() for k, v in weights.items()}
+
+
+def _quantize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # Symmetric int8, one scale per group of INT8_GROUP inputs of each output row (a whole row
+    # when the width does not divide): on the backbone this keeps sentence embeddings at
+    # cosine >= 0.9997 of fp32, against 0.9993 with one scale per row.
+    rows, cols = v.shape
+    group = INT8_GROUP if cols % INT8_GROUP == 0 else cols
+    grouped = v.float().reshape(rows, cols // group, group)
+    scale = grouped.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12) / 127.0
+    return torch.round(grouped / scale).to(torch.int8).reshape(rows, cols).contiguous(), scale.squeeze(-1).contiguous()
+
+
+def _dequantize(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    rows, cols = q.shape
+    return (q.float().reshape(rows, scale.shape[1], -1) * scale.float()[..., None]).reshape(rows, cols)
+
+
+def _encode(state: dict[str, torch.Tensor], dtype: str, base: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     if dtype == "fp32":
         return {k: v.float().contiguous() for k, v in state.items()}
     if dtype == "fp16":
         return {k: v.half().contiguous() for k, v in state.items()}
-    if dtype != "int8":
-        raise ValueError(f"storage dtype {dtype!r}: expected fp32, fp16 or int8")
+    if dtype not in ("int8", "int8-delta"):
+        raise ValueError(f"storage dtype {dtype!r}: expected one of {', '.join(STORAGE_DTYPES)}")
+    base = (base or {}) if dtype == "int8-delta" else {}
     out = {}
     for k, v in state.items():
-        # Symmetric int8 for large matrices, one scale per group of INT8_GROUP inputs of each
-        # output row (a whole row when the width does not divide): on the backbone this keeps
-        # sentence embeddings at cosine >= 0.9997 of fp32, against 0.9993 with one scale per row.
-        # Small tensors (biases, norms) matter little to the size and stay fp16.
-        if v.ndim == 2 and v.numel() >= 65536:
-            rows, cols = v.shape
-            group = INT8_GROUP if cols % INT8_GROUP == 0 else cols
-            grouped = v.float().reshape(rows, cols // group, group)
-            scale = grouped.abs().amax(dim=-1, keepdim=True).clamp(min=1e-12) / 127.0
-            out[k] = torch.round(grouped / scale).to(torch.int8).reshape(rows, cols).contiguous()
-            out[k + _SCALE] = scale.squeeze(-1).contiguous()
-        else:
+        if v.ndim != 2 or v.numel() < INT8_MIN_ELEMENTS:
             out[k] = v.half().contiguous()
+        elif k in base:
+            # Fine-tuning moves weights little, so the difference from the pretrained weights is
+            # far smaller than the weights: the same 8 bits then resolve it far more finely.
+            out[k], out[k + _DELTA_SCALE] = _quantize(v.float() - base[k])
+        else:
+            out[k], out[k + _SCALE] = _quantize(v)
     return out
 
 
-def _decode(stored: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _decode(stored: dict[str, torch.Tensor], base: dict[str, torch.Tensor] | None = None,
+            source: str = "checkpoint") -> dict[str, torch.Tensor]:
     out = {}
     for k, v in stored.items():
-        if k.endswith(_SCALE):
+        if k.endswith((_SCALE, _DELTA_SCALE)):
             continue
-        scale = stored.get(k + _SCALE)
-        if scale is None:
-            out[k] = v.float()
+        if k + _SCALE in stored:
+            out[k] = _dequantize(v, stored[k + _SCALE])
+        elif k + _DELTA_SCALE in stored:
+            if base is None or k not in base:
+                raise CheckpointError(f"{source}: {k} is stored as a difference from the backbone's "
+                                      "weights, but no backbone weights were given for it")
+            out[k] = base[k] + _dequantize(v, stored[k + _DELTA_SCALE])
         else:
-            rows, cols = v.shape
-            out[k] = (v.float().reshape(rows, scale.shape[1], -1) * scale.float()[..., None]).reshape(rows, cols)
+            out[k] = v.float()
     return out
 
 
@@ -133,7 +165,8 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
     recipe = model.recipe
     skip = shared_prefixes(recipe)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items() if not (skip and k.startswith(skip))}
-    stored = _encode(state, storage)
+    base = delta_base(recipe, backbone_dir) if storage == "int8-delta" else None
+    stored = _encode(state, storage, base)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
     try:
@@ -239,7 +272,10 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
             raise CheckpointError(f"{path}: unreadable safetensors ({exc})") from exc
     model = build_model(recipe, backbone_dir)
     try:
-        unused = load_state(model, _decode(_join_rows(stored)), str(directory),
+        stored = _join_rows(stored)
+        base = delta_base(recipe, backbone_dir) if any(k.endswith(_DELTA_SCALE) for k in stored) else None
+        weights = _decode(stored, base, str(directory))
+        unused = load_state(model, weights, str(directory),
                             allow_missing=tuple(config["storage"]["shared_from_backbone"]))
     except WeightMismatch as exc:
         raise CheckpointError(str(exc)) from exc

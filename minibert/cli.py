@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from .data import DataFileMissing, BadDataError, read_split, resolve_data_dir
+from .checkpoint import STORAGE_DTYPES
 from .recipes import RECIPES, get_recipe, trainable_recipes
 
 
@@ -34,9 +35,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help="encoder learning rate")
     t.add_argument("--head-lr", type=float, help="learning rate of the task heads")
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--storage", choices=["fp32", "fp16", "int8"], help="stored weight format")
+    t.add_argument("--storage", choices=STORAGE_DTYPES, help="stored weight format (int8-delta: int8 of the difference from the backbone)")
     t.add_argument("--jobs", type=int, default=1, help="with --all: variants trained at once, as separate processes")
     t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
+    t.add_argument("--seeds", type=int, default=1,
+                   help="with --all: train the best variant with this many seeds in all, and record each seed's dev metrics")
     t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
     t.add_argument("--no-progress", action="store_true")
 
@@ -105,8 +108,7 @@ def _train_all(args) -> int:
     skip = {s for s in args.skip.split(",") if s}
     names = [r.name for r in trainable_recipes() if r.name not in skip]
     passthrough = []
-    for flag in ("data_dir", "checkpoints", "device", "rows_per_task", "epochs", "seed", "lr", "head_lr", "batch_size",
-                 "storage"):
+    for flag in ("data_dir", "device", "rows_per_task", "epochs", "lr", "head_lr", "batch_size", "storage"):
         value = getattr(args, flag)
         if value is not None:
             passthrough += [f"--{flag.replace('_', '-')}", str(value)]
@@ -114,30 +116,70 @@ def _train_all(args) -> int:
         passthrough.append("--strict")
     logs = Path(os.environ.get("MINIBERT_RUNS", "runs"))
     logs.mkdir(parents=True, exist_ok=True)
-    pending, running, failed = list(names), {}, []
     started = time.perf_counter()
-    while pending or running:
-        while pending and len(running) < max(1, args.jobs):
-            name = pending.pop(0)
-            log = open(logs / f"{name}.log", "w")
-            cmd = [sys.executable, "-m", "minibert", "train", "--variant", name, "--no-progress", *passthrough]
-            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-            print(f"started {name} (log: {logs / name}.log)")
-        time.sleep(1.0)
-        for name, (proc, log) in list(running.items()):
-            if proc.poll() is not None:
-                log.close()
-                del running[name]
-                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-                if proc.returncode:
-                    failed.append(name)
-                print(f"{name}: {status} after {time.perf_counter() - started:.0f} s")
+    seed = [] if args.seed is None else ["--seed", str(args.seed)]
+    root = ["--checkpoints", str(_checkpoints_dir(args))]
+    failed = _run_processes({name: ["--variant", name, *passthrough, *seed, *root] for name in names},
+                            logs, args.jobs, started)
+    if args.seeds > 1:
+        failed += _seed_replicates([n for n in names if n not in failed], passthrough, args, logs, started)
     if not (args.skip and "ensemble" in skip):
         from .checkpoint import save_ensemble
         members = [m for m in (args.members or "").split(",") if m]
         save_ensemble(_checkpoints_dir(args) / "ensemble", get_recipe("ensemble"), members)
     print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
+
+
+def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: float) -> list[str]:
+    """`python -m minibert train ARGS` for each run, `jobs` at a time, each logged to
+    `logs/NAME.log`; returns the names of the runs that failed."""
+    pending, running, failed = list(runs), {}, []
+    while pending or running:
+        while pending and len(running) < max(1, jobs):
+            name = pending.pop(0)
+            log_path = logs / f"{name}.log"
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(log_path, "w")
+            cmd = [sys.executable, "-m", "minibert", "train", "--no-progress", *runs[name]]
+            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
+            print(f"started {name} (log: {log_path})", flush=True)
+        time.sleep(1.0)
+        for name, (proc, log) in list(running.items()):
+            if proc.poll() is not None:
+                log.close()
+                del running[name]
+                if proc.returncode:
+                    failed.append(name)
+                status = "done" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+                print(f"{name}: {status} after {time.perf_counter() - started:.0f} s", flush=True)
+    return failed
+
+
+def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path, started: float) -> list[str]:
+    """Retrain the best variant of this run (by stored dev overall) with further seeds, into
+    `logs/seeds/` (not shipped), and record every seed's dev metrics in its checkpoint's config,
+    so that a reader can tell a real difference between variants from seed noise."""
+    from .checkpoint import read_config
+    from .seeds import record_replicates
+
+    root = _checkpoints_dir(args)
+    overall = {n: read_config(root / n)["metrics"]["dev"]["overall"] for n in names}
+    if not overall:
+        return []
+    best = max(overall, key=overall.get)
+    base_seed = args.seed if args.seed is not None else get_recipe(best).seed
+    seeds = [base_seed + i for i in range(1, args.seeds)]
+    print(f"best variant {best} (dev overall {overall[best]:.4f}): training seeds {', '.join(map(str, seeds))}",
+          flush=True)
+    runs = {f"seeds/{best}-seed{s}": ["--variant", best, *passthrough, "--seed", str(s),
+                                      "--checkpoints", str(logs / "seeds" / f"seed{s}")] for s in seeds}
+    failed = _run_processes(runs, logs, args.jobs, started)
+    if failed:
+        return failed
+    summary = record_replicates(root / best, [logs / "seeds" / f"seed{s}" / best for s in seeds])
+    print(summary, flush=True)
+    return []
 
 
 def _load(args):

@@ -54,6 +54,7 @@ def test_compact_storage_stays_close_and_shards_stay_small(tiny_world, tmp_path,
     from dataclasses import replace
 
     monkeypatch.setattr(ckpt, "SHARD_BYTES", 4000)  # force row-splitting and many shards
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)  # the tiny model's matrices are all small
     recipe = replace(get_recipe("scratch"), max_length=32)
     model = build_model(recipe, tiny_world["backbone"]).eval()
     path = save_checkpoint(tmp_path / "v", model, tiny_world["backbone"], storage=storage)
@@ -184,3 +185,84 @@ def test_int8_groups_by_hand():
     assert stored["w.__int8_scale"][0].tolist() == pytest.approx([1.0, 0.01])
     # 0.01 survives in its own group; with one scale per row (127 / 127 = 1) it would round to 0.
     assert torch.allclose(ckpt._decode(stored)["w"], weight, atol=1e-6)
+
+
+def _fine_tuned(recipe_name: str, backbone, seed: int = 0):
+    """The recipe's model with every trained encoder weight moved a little, as fine-tuning does
+    (word embeddings stay frozen, as in every fine-tuned recipe but `scratch`)."""
+    from dataclasses import replace
+
+    model = build_model(replace(get_recipe(recipe_name), max_length=32), backbone).eval()
+    frozen = ckpt.shared_prefixes(model.recipe)
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.startswith("encoder.") and not (frozen and name.startswith(frozen)):
+                p.add_(torch.randn(p.shape, generator=generator) * 0.02 * float(p.std()))
+    return model
+
+
+def _encoder_error(model, loaded) -> float:
+    ref, got = model.state_dict(), loaded.state_dict()
+    keys = [k for k, v in ref.items() if k.startswith("encoder.") and v.ndim == 2]
+    return max(float((got[k] - ref[k]).abs().max() / ref[k].abs().max()) for k in keys)
+
+
+def test_int8_delta_stores_what_fine_tuning_changed_far_more_finely_than_int8(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)  # the tiny backbone's matrices are all small
+    model = _fine_tuned("sbert-concat", tiny_world["backbone"])
+    errors = {}
+    for storage in ("int8", "int8-delta"):
+        path = save_checkpoint(tmp_path / storage, model, tiny_world["backbone"], storage=storage)
+        stored = {k for f in path.glob("*.safetensors") for k in load_file(str(f))}
+        loaded, _, config = load_checkpoint(path)
+        assert config["storage"]["dtype"] == storage
+        errors[storage] = _encoder_error(model, loaded)
+        delta_keys = {k for k in stored if k.endswith(ckpt._DELTA_SCALE)}
+        if storage == "int8-delta":
+            assert "encoder.encoder.layer.0.attention.self.query.weight" + ckpt._DELTA_SCALE in delta_keys
+            # Heads start from nothing pretrained: stored whole.
+            assert not any(k.startswith(("para_head.", "sst_head.")) for k in delta_keys)
+            assert ckpt.WORD_EMBEDDINGS not in stored
+        else:
+            assert not delta_keys
+    # The moves are 2% of each weight's spread; int8 of the whole weight cannot see most of them.
+    assert errors["int8-delta"] < errors["int8"] / 10
+
+
+def test_int8_delta_of_a_scratch_model_stores_whole_weights(tiny_world, tmp_path, monkeypatch):
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)
+    model = _fine_tuned("scratch", tiny_world["backbone"])
+    path = save_checkpoint(tmp_path / "s", model, tiny_world["backbone"], storage="int8-delta")
+    stored = {k for f in path.glob("*.safetensors") for k in load_file(str(f))}
+    assert not any(k.endswith(ckpt._DELTA_SCALE) for k in stored)
+    assert ckpt.WORD_EMBEDDINGS + ckpt._SCALE in stored  # scratch trains its word embeddings: stored
+    loaded, _, _ = load_checkpoint(path)
+    assert _encoder_error(model, loaded) < 1 / 127
+
+
+def test_int8_delta_by_hand(monkeypatch):
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 64)
+    base = torch.full((2, 64), 0.5)
+    weight = base.clone()
+    weight[0, 0], weight[1, 5] = 0.5 + 0.0127, 0.5 - 0.00127
+    stored = ckpt._encode({"w": weight, "b": torch.ones(3)}, "int8-delta", base={"w": base})
+    # One scale per group of 64: the largest move / 127.
+    assert stored["w.__int8_delta_scale"].flatten().tolist() == pytest.approx([0.0001, 0.00001], rel=1e-3)
+    assert stored["w"][0, 0] == 127 and stored["w"][1, 5] == -127 and stored["b"].dtype == torch.float16
+    assert torch.allclose(ckpt._decode(stored, {"w": base})["w"], weight, atol=1e-7)
+    with pytest.raises(CheckpointError, match="w is stored as a difference"):
+        ckpt._decode(stored, None, "ck/v")
+
+
+def test_int8_delta_trained_on_the_compact_copy_loads_against_the_original(tiny_world, tmp_path, monkeypatch):
+    from minibert.backbone import export_copy
+
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)
+    copy = export_copy(tmp_path / "copy", tiny_world["backbone"], dtype="fp16")
+    monkeypatch.setenv("MINIBERT_BACKBONE", str(copy))
+    model = _fine_tuned("sbert-concat", copy)
+    path = save_checkpoint(tmp_path / "v", model, copy, storage="int8-delta")
+    monkeypatch.delenv("MINIBERT_BACKBONE")
+    loaded, _, _ = load_checkpoint(path)  # the base is rebuilt from the fp32 original, rounded to fp16
+    assert _encoder_error(model, loaded) < 1e-3

@@ -109,3 +109,57 @@ def test_train_all_runs_recipes_as_processes_then_composes_the_ensemble(tiny_env
     assert "failed: none" in capsys.readouterr().out
     assert {p.name for p in Path(tiny_env["ck"]).iterdir()} == keep | {"ensemble"}
     assert (Path(tiny_env["tmp"]) / "runs" / "cosine-mean.log").read_text().count("epoch 1:") == 1
+
+
+def test_a_storage_that_moves_dev_metrics_is_redone_finer(tiny_env, monkeypatch, capsys):
+    import json
+    from pathlib import Path
+
+    from minibert import train
+    from minibert.checkpoint import load_checkpoint
+
+    monkeypatch.setattr(train, "STORAGE_TOLERANCE", -1.0)  # every lossy format "moves" a metric too far
+    assert _train(tiny_env, "sbert-concat", "--storage", "int8-delta") == 0
+    out = capsys.readouterr().out
+    assert "int8-delta moved a dev metric" in out and "storing as fp16" in out and "storing as fp32" in out
+    folder = Path(tiny_env["ck"], "sbert-concat")
+    config = json.loads((folder / "config.json").read_text())
+    assert [t["dtype"] for t in config["storage"]["tried"]] == ["int8-delta", "fp16", "fp32"]
+    assert config["storage"]["dtype"] == "fp32"
+    # fp32 is exact: what is stored is the best epoch's weights, whichever epoch that was.
+    assert config["metrics"]["dev"] == config["metrics"]["dev_at_training"]
+    best = config["training"]["best_epoch"]
+    assert config["metrics"]["dev_at_training"] == config["history"][best - 1]["dev"]
+    load_checkpoint(folder)
+
+
+def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread(tiny_env, capsys):
+    import json
+    import statistics
+    from pathlib import Path
+
+    from minibert.recipes import get_recipe, trainable_recipes
+
+    keep = {"frozen-mean", "cosine-mean"}
+    skip = ",".join(r.name for r in trainable_recipes() if r.name not in keep)
+    assert main(["train", "--all", "--jobs", "2", "--seeds", "3", "--skip", skip, "--data-dir", tiny_env["data"],
+                 "--checkpoints", tiny_env["ck"], "--epochs", "1", "--batch-size", "8", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    configs = {n: json.loads(Path(tiny_env["ck"], n, "config.json").read_text()) for n in keep}
+    best = max(keep, key=lambda n: configs[n]["metrics"]["dev"]["overall"])
+    seed = get_recipe(best).seed
+    assert f"best variant {best}" in out and "failed: none" in out
+    record = configs[best]["training"]["seed_replicates"]
+    assert record["seeds"] == [seed, seed + 1, seed + 2]
+    other = (keep - {best}).pop()
+    assert "seed_replicates" not in configs[other]["training"]
+    # The replicates trained for real, each with its own seed, outside the shipped checkpoints.
+    runs = Path(tiny_env["tmp"]) / "runs" / "seeds"
+    replicas = [json.loads((runs / f"seed{s}" / best / "config.json").read_text()) for s in (seed + 1, seed + 2)]
+    assert [r["training"]["seed"] for r in replicas] == [seed + 1, seed + 2]
+    overall = [configs[best]["metrics"]["dev"]["overall"]] + [r["metrics"]["dev"]["overall"] for r in replicas]
+    assert record["dev"][1]["overall"] == overall[1]
+    assert record["mean"]["overall"] == statistics.fmean(overall)
+    assert record["sd"]["overall"] == statistics.stdev(overall)
+    assert {p.name for p in Path(tiny_env["ck"]).iterdir()} == keep | {"ensemble"}
+    assert f"{best} over 3 seeds" in out

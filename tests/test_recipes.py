@@ -26,9 +26,11 @@ def _trainer(tiny_world, name, **changes):
     return model, Trainer(model, tok, splits, "cpu", epochs=1, memo=memo)
 
 
+@pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
 @pytest.mark.parametrize("name", [r.name for r in trainable_recipes()])
-def test_recipe_trains_two_rounds(tiny_world, name):
+def test_recipe_trains_two_rounds(tiny_world, name, bf16):
     model, trainer = _trainer(tiny_world, name)
+    trainer.use_bf16 = bf16  # as on the GPU: every recipe's losses and heads under bf16 autocast
     before = {n: p.detach().clone() for n, p in model.named_parameters()}
     for _ in range(2):
         losses = trainer.run_round()

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import END, START, PUBLISHED, render, results_table
+from minibert.seeds import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ROOT / "analysis" / "tables"
@@ -24,12 +25,17 @@ def _summary():
 def test_results_table_lists_variants_published_figures_and_caveats():
     summary = {"variants": {
         "a": {"overall": 0.7, "tasks": {"sst": {"accuracy": 0.4}, "quora": {"accuracy": 0.8}, "sts": {"pearson": 0.85}},
-              "training": {"wall_seconds": 30.0, "hardware": "CPU (2 cores)"}},
+              "training": {"wall_seconds": 30.0, "hardware": "CPU (2 cores)", "train_sentences_per_second": 1234.5,
+                           "seed_replicates": {"seeds": [1, 2, 3], "mean": dict.fromkeys(METRICS, 0.5),
+                                               "sd": dict.fromkeys(METRICS, 0.01)}}},
+        "f": {"overall": 0.6, "tasks": {}, "training": {"train_sentences_per_second": 9e5, "features_seconds": 3.0}},
         "ensemble": {"overall": 0.71, "tasks": {}, "training": {}}}}
     table = results_table(summary)
     lines = table.splitlines()
     assert lines[2].startswith("| `ensemble` |") and "composed at prediction time" in lines[2]
-    assert "| `a` | 0.400 | 0.800 | 0.850 | 0.700 | 30 s | CPU (2 cores) |" in table
+    assert "| `a` | 0.400 | 0.800 | 0.850 | 0.700 | 30 s | 1,234 | CPU (2 cores) |" in table
+    assert "| `f` |" in table and "| heads only |" in table  # a frozen encoder's head speed is no throughput
+    assert "Seed spread: a over 3 seeds (1, 2, 3): sst_acc 0.5000 ± 0.0100" in table
     for source, *_ in PUBLISHED:
         assert source in table
     # minBERT and Downstream Tasks reported no overall score: (0.508 + 0.783 + 1.657 / 2) / 3

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Issue 8's GPU run, one phase per device call (docs/GPU_RUN.md). GPU time is scarce and failed
+# tries count against it, so the same script, with the same phases, is rehearsed on the CPU first:
+#
+#   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone + gzipped data into .device/
+#   export GPU_RUN_STATE=/tmp/rehearse GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--rows-per-task 50 --epochs 1"
+#   scripts/gpu_run.sh start && scripts/gpu_run.sh wait 900 && scripts/gpu_run.sh finish && scripts/gpu_run.sh fetch 1
+#
+# On the device: `start` (returns at once; training runs on under setsid), `wait SECONDS` (exit 3:
+# still training), `finish` (tables, ensemble, README table, evaluation, submission files, one
+# archive in 15 MB parts), `fetch N` (parts 4N-3..4N into $OUT: at most 8 files and 64 MB come back
+# from a call). Everything is written under $GPU_RUN_STATE, outside the repository's copy (which
+# each call refreshes from this machine's tree); it outlives a call while the machine is held.
+# Back here: `scripts/gpu_run.sh unpack FOLDER` puts checkpoints, tables and README in place.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATE=${GPU_RUN_STATE:-/tmp/gpu-run}
+DATA=$STATE/data
+RUNS=$STATE/runs
+CKPT=$STATE/checkpoints
+TABLES=$STATE/tables
+README=$STATE/README.md
+JOBS=${GPU_RUN_JOBS:-9}
+SEEDS=${GPU_RUN_SEEDS:-3}
+STORAGE=${GPU_RUN_STORAGE:-int8-delta}
+EXTRA=${GPU_RUN_EXTRA:-}
+OUT=${OUT:-$STATE/out}
+export MINIBERT_DATA=$DATA MINIBERT_RUNS=$RUNS MINIBERT_CACHE=$STATE/cache PYTHONUNBUFFERED=1
+# Nine training processes share 16 cores: one thread each, or their CPU-side work thrashes.
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+if [ -f .device/backbone/minibert-backbone.json ]; then export MINIBERT_BACKBONE=$PWD/.device/backbone; fi
+
+progress() {
+    tail -n 4 "$RUNS/train.log" || true
+    for log in "$RUNS"/*.log "$RUNS"/seeds/*.log; do
+        [ -f "$log" ] && [ "$(basename "$log")" != train.log ] || continue
+        echo "$(basename "$log" .log): $(grep -E '^  (epoch|stored)' "$log" | tail -n 1 | cut -c1-150)"
+    done
+    if [ -s "$RUNS/gpu-usage.csv" ]; then
+        echo "GPU memory (MiB), most seen: $(tail -n +2 "$RUNS/gpu-usage.csv" | cut -d, -f2 | tr -dc '0-9\n' | sort -n | tail -n 1)"
+    fi
+}
+
+case "${1:-}" in
+prepare)
+    shared=${2:-../shared/data}
+    python -m minibert backbone .device/backbone
+    mkdir -p .device/data
+    for f in "$shared"/*.csv; do gzip -9c "$f" > ".device/data/$(basename "$f").gz"; done
+    du -sh .device .device/*
+    ;;
+start)
+    if [ -f "$STATE/train.pid" ] && kill -0 "$(cat "$STATE/train.pid")" 2>/dev/null; then
+        echo "already training (pid $(cat "$STATE/train.pid"))"; exit 0
+    fi
+    mkdir -p "$DATA" "$RUNS"
+    for f in .device/data/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
+    # The shipped baselines and their tables join the new variants, so that tables, ensemble and
+    # README cover every variant.
+    rm -rf "$CKPT" "$TABLES" && cp -r checkpoints "$CKPT" && cp -r analysis/tables "$TABLES" && cp README.md "$README"
+    date -u +%s > "$STATE/started"
+    if command -v nvidia-smi > /dev/null; then
+        nvidia-smi > "$RUNS/gpu.txt" 2>&1 || true
+        setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader -l 5 \
+            > "$RUNS/gpu-usage.csv" 2>&1 < /dev/null &
+    fi
+    # shellcheck disable=SC2086  # EXTRA holds several flags
+    setsid nohup python -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --storage "$STORAGE" \
+        --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
+    echo $! > "$STATE/train.pid"
+    echo "training started (pid $!), log $RUNS/train.log"
+    ;;
+wait)
+    deadline=$((SECONDS + ${2:-540}))
+    while kill -0 "$(cat "$STATE/train.pid")" 2>/dev/null; do
+        if [ $SECONDS -ge $deadline ]; then progress; echo "still training"; exit 3; fi
+        sleep 5
+    done
+    progress
+    echo "training ended $(( $(date -u +%s) - $(cat "$STATE/started") )) s after start"
+    grep -q "failed: none" "$RUNS/train.log" || { echo "a training run failed: see the logs above"; exit 1; }
+    ;;
+finish)
+    # Tables from the stored checkpoints (fp32 inference), then the ensemble chosen on dev from them.
+    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES"
+    python -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
+    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES"
+    python -m analysis report --tables "$TABLES" --readme "$README"
+    python -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
+    best=$(python -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")
+    python -m minibert predict --variant "$best" --checkpoints "$CKPT" --out "$STATE/predictions"
+    echo "$best" > "$STATE/predictions/VARIANT"
+    progress > "$RUNS/progress.txt"
+    mkdir -p "$STATE/pack"
+    rm -f "$STATE"/pack/*
+    rm -f "$STATE/result.tar.gz"
+    # The seed replicates' weights stay behind: only their metrics (in the configs) matter.
+    tar -czf "$STATE/result.tar.gz" --exclude='runs/seeds/*.safetensors' -C "$STATE" \
+        checkpoints tables README.md runs predictions
+    split -b 15M -d -a 2 "$STATE/result.tar.gz" "$STATE/pack/result.tgz.part"
+    (cd "$STATE" && sha256sum result.tar.gz > pack/result.sha256)
+    ls -l "$STATE/pack"
+    echo "fetch calls needed: $(( ($(find "$STATE/pack" -name 'result.tgz.part*' | wc -l) + 3) / 4 ))"
+    ;;
+fetch)
+    n=${2:-1}
+    mkdir -p "$OUT"
+    cp "$STATE/pack/result.sha256" "$OUT/"
+    find "$STATE/pack" -name 'result.tgz.part*' | sort | sed -n "$((4 * n - 3)),$((4 * n))p" | xargs -r cp -t "$OUT"
+    ls -l "$OUT"
+    ;;
+unpack)
+    # Here, with the fetched parts in FOLDER: check the archive, replace checkpoints/ and
+    # analysis/tables/ with what the GPU run wrote and regenerate the README's table from them;
+    # runs/ and predictions/ (logs and submission files, never committed) stay in FOLDER/result/.
+    folder=${2:?usage: scripts/gpu_run.sh unpack FOLDER}
+    cat "$folder"/result.tgz.part* > "$folder/result.tar.gz"
+    (cd "$folder" && sha256sum -c result.sha256)
+    mkdir -p "$folder/result" && tar -xzf "$folder/result.tar.gz" -C "$folder/result"
+    rm -rf checkpoints analysis/tables
+    cp -r "$folder/result/checkpoints" checkpoints && cp -r "$folder/result/tables" analysis/tables
+    python -m analysis report
+    du -sh checkpoints
+    ;;
+*)
+    echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | wait [SECONDS] | finish | fetch N | unpack FOLDER" >&2
+    exit 2
+    ;;
+esac
