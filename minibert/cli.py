@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help="encoder learning rate")
     t.add_argument("--head-lr", type=float, help="learning rate of the task heads")
     t.add_argument("--batch-size", type=int)
-    t.add_argument("--storage", choices=STORAGE_DTYPES, help="stored weight format (int8-delta: int8 of the difference from the backbone)")
+    t.add_argument("--storage", choices=STORAGE_DTYPES,
+                   help="stored weight format (default: fp32 for frozen-encoder heads, else int8-delta: int8 of the difference from the backbone)")
     t.add_argument("--jobs", type=int, default=1, help="with --all: variants trained at once, as separate processes")
     t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
     t.add_argument("--seeds", type=int, default=1,

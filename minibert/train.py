@@ -41,7 +41,7 @@ class TrainOptions:
     checkpoints_dir: Path = Path("checkpoints")
     rows_per_task: int | None = None      # cap train AND dev rows per task, for quick runs
     device: str = "cpu"
-    storage: str | None = None            # a checkpoint.STORAGE_DTYPES; default: fp32 heads, fp16 fine-tuned
+    storage: str | None = None            # a checkpoint.STORAGE_DTYPES; default: fp32 heads, int8-delta fine-tuned
     strict: bool = False
     cache_dir: Path | None = None
     progress: bool = True
@@ -246,7 +246,7 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     tokenizer = Tokenizer(backbone, max_length=recipe.max_length)
     train_splits = load_splits(recipe.train_tasks if recipe.encoder != "frozen" else TASK_NAMES, "train", options)
     dev_splits = load_splits(TASK_NAMES, "dev", options)
-    storage = options.storage or ("fp32" if recipe.encoder == "frozen" else "fp16")
+    storage = options.storage or ("fp32" if recipe.encoder == "frozen" else "int8-delta")
     target = Path(options.checkpoints_dir) / recipe.name
     print(f"training {recipe.name} on {hardware(device)}: "
           + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))

@@ -3,7 +3,8 @@
 # tries count against it, so the same script, with the same phases, is rehearsed on the CPU first:
 #
 #   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone + gzipped data into .device/
-#   export GPU_RUN_STATE=/tmp/rehearse GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--rows-per-task 50 --epochs 1"
+#   mkdir -p /tmp/data50 && for f in ../shared/data/*.csv; do head -51 $f | gzip > /tmp/data50/$(basename $f).gz; done
+#   export GPU_RUN_STATE=/tmp/rehearse GPU_RUN_DATA_GZ=/tmp/data50 GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--epochs 1"
 #   scripts/gpu_run.sh start && scripts/gpu_run.sh wait 900 && scripts/gpu_run.sh finish && scripts/gpu_run.sh fetch 1
 #
 # On the device: `start` (returns at once; training runs on under setsid), `wait SECONDS` (exit 3:
@@ -24,6 +25,7 @@ README=$STATE/README.md
 JOBS=${GPU_RUN_JOBS:-9}
 SEEDS=${GPU_RUN_SEEDS:-3}
 STORAGE=${GPU_RUN_STORAGE:-int8-delta}
+DATA_GZ=${GPU_RUN_DATA_GZ:-.device/data}
 EXTRA=${GPU_RUN_EXTRA:-}
 OUT=${OUT:-$STATE/out}
 export MINIBERT_DATA=$DATA MINIBERT_RUNS=$RUNS MINIBERT_CACHE=$STATE/cache PYTHONUNBUFFERED=1
@@ -55,7 +57,7 @@ start)
         echo "already training (pid $(cat "$STATE/train.pid"))"; exit 0
     fi
     mkdir -p "$DATA" "$RUNS"
-    for f in .device/data/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
+    for f in "$DATA_GZ"/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
     # The shipped baselines and their tables join the new variants, so that tables, ensemble and
     # README cover every variant.
     rm -rf "$CKPT" "$TABLES" && cp -r checkpoints "$CKPT" && cp -r analysis/tables "$TABLES" && cp README.md "$README"
@@ -83,9 +85,9 @@ wait)
     ;;
 finish)
     # Tables from the stored checkpoints (fp32 inference), then the ensemble chosen on dev from them.
-    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES"
+    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
     python -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
-    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES"
+    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
     python -m analysis report --tables "$TABLES" --readme "$README"
     python -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
     best=$(python -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")

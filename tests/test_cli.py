@@ -25,7 +25,7 @@ def test_train_evaluate_predict(tiny_env, capsys):
     assert _train(tiny_env, "frozen-mean") == 0
     assert main(["train", "--variant", "ensemble", "--checkpoints", tiny_env["ck"]]) == 0
     out = capsys.readouterr().out
-    assert "epoch 2:" in out and "stored as fp16" in out
+    assert "epoch 2:" in out and "stored as int8-delta" in out
 
     assert main(["evaluate", "--data-dir", tiny_env["data"], "--checkpoints", tiny_env["ck"], "--device", "cpu"]) == 0
     table = capsys.readouterr().out
