@@ -22,6 +22,7 @@ from .schema import (
     DEFAULT_TABLES_DIR,
     MANIFEST_NAME,
     QUORA_THRESHOLD,
+    SCORE_COLUMNS,
     SUMMARY_NAME,
     TASKS,
     examples_relpath,
@@ -78,9 +79,13 @@ def predict_table(variant, task: str, frame: pd.DataFrame, advance: Callable[[in
         outputs.append(np.asarray(out, dtype=np.float32))
         advance(len(outputs[-1]))
     scores = np.concatenate(outputs) if outputs else np.zeros((0, 5) if task == "sst" else 0, np.float32)
-    expected = (len(s1), 5) if task == "sst" else (len(s1),)
+    return table_from_scores(variant.name, task, frame, scores)
+
+
+def table_from_scores(name: str, task: str, frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
+    expected = (len(frame), 5) if task == "sst" else (len(frame),)
     if scores.shape != expected:
-        raise BuildError(f"variant {variant.name!r} returned shape {scores.shape} for {task}, expected {expected}")
+        raise BuildError(f"variant {name!r} returned shape {scores.shape} for {task}, expected {expected}")
     table = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
     if task == "sst":
         table["pred"] = scores.argmax(axis=1).astype(np.int8)
@@ -94,6 +99,27 @@ def predict_table(variant, task: str, frame: pd.DataFrame, advance: Callable[[in
     return table
 
 
+def compose_ensemble_table(ensemble, task: str, frame: pd.DataFrame, tables_dir: Path, manifest: dict,
+                           data: dict) -> pd.DataFrame | None:
+    """An ensemble's table as the mean of its members' current tables, exactly as
+    `Ensemble` averages their outputs, without running a model; None when a member's table is
+    not current (then the caller runs the ensemble)."""
+    columns = SCORE_COLUMNS[task] or ("pred",)  # the STS score is its prediction
+    outputs = []
+    for member in ensemble.members:
+        rel = table_relpath(member.name, task)
+        current = {"name": member.name, "hash": member.checkpoint_hash}
+        if not _up_to_date(tables_dir / rel, manifest["tables"].get(rel), checkpoint=current, data=data):
+            return None
+        table = pd.read_parquet(tables_dir / rel).set_index("id")
+        try:
+            values = table.loc[frame["id"].astype(str), columns].to_numpy(np.float32)
+        except KeyError:
+            return None
+        outputs.append(values if task == "sst" else values[:, 0])
+    return table_from_scores(ensemble.name, task, frame, np.mean(outputs, axis=0).astype(np.float32))
+
+
 def build(
     checkpoints_dir: str | os.PathLike[str] | None = None,
     data_dir: str | os.PathLike[str] | None = None,
@@ -105,7 +131,7 @@ def build(
     log: Callable[[str], None] = print,
 ) -> BuildReport:
     from minibert.data import resolve_data_dir
-    from minibert.predict import default_checkpoints_dir, load_variants
+    from minibert.predict import Ensemble, default_checkpoints_dir, load_variants
 
     tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
     checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
@@ -153,7 +179,8 @@ def build(
     warm_frozen_features(variants, [read_split(task, "dev", data_path) for task in TASKS])
 
     jobs = []
-    for name, variant in variants.items():
+    # Models first: an ensemble's table is then composed from its members' fresh tables.
+    for name, variant in sorted(variants.items(), key=lambda item: isinstance(item[1], Ensemble)):
         for task in TASKS:
             rel = table_relpath(name, task)
             entry = manifest["tables"].get(rel)
@@ -169,7 +196,13 @@ def build(
     with tqdm(total=total, unit="ex", desc="predicting", disable=not progress or not jobs) as bar:
         for name, variant, task, rel in jobs:
             bar.set_postfix_str(f"{name}/{task}")
-            table = predict_table(variant, task, frames[task], bar.update)
+            table = None
+            if isinstance(variant, Ensemble):
+                table = compose_ensemble_table(variant, task, frames[task], tables_dir, manifest, data[task])
+            if table is None:
+                table = predict_table(variant, task, frames[task], bar.update)
+            else:
+                bar.update(len(table))
             write_table(
                 tables_dir, manifest, variant=name, task=task, frame=table, checkpoint_name=name,
                 checkpoint_hash=variant.checkpoint_hash, data_file=data[task]["file"], data_sha256=data[task]["sha256"],

@@ -32,15 +32,15 @@ def package_backbone_dir() -> Path:
 
 def resolve_backbone(path: str | None) -> Path:
     """A checkpoint's backbone by the name it recorded: None means the default; the package's
-    name means the package, unless $MINIBERT_BACKBONE is a copy of it (see `export_copy`)."""
+    name means the package and any other name that folder, unless $MINIBERT_BACKBONE is a copy
+    of it (see `export_copy`)."""
     if path in (None, ""):
         return default_backbone_dir()
-    if path == DEFAULT_BACKBONE:
-        override = os.environ.get("MINIBERT_BACKBONE")
-        if override and _copy_of(Path(override)) is not None:
-            return Path(override)
-        return package_backbone_dir()
-    return Path(path)
+    override = os.environ.get("MINIBERT_BACKBONE")
+    copy = _copy_of(Path(override)) if override else None
+    if copy is not None and copy["name"] == path:
+        return Path(override)
+    return package_backbone_dir() if path == DEFAULT_BACKBONE else Path(path)
 
 
 @lru_cache(maxsize=8)
@@ -82,9 +82,17 @@ def backbone_identity(folder: Path) -> dict:
             "weights_sha256": file_sha256(folder / "model.safetensors")}
 
 
-def export_copy(out: Path, source: Path | None = None, dtype: str = "fp16") -> Path:
+WORD_EMBEDDINGS_KEY = "embeddings.word_embeddings.weight"
+
+
+def export_copy(out: Path, source: Path | None = None, dtype: str = "fp16", word_embeddings: Path | None = None) -> Path:
     """Write a compact copy of the backbone (fp16 weights: 45 MB instead of 91 MB) that still
-    names the original; for machines without the package, where the full file cannot travel."""
+    names the original; for machines without the package, where the full file cannot travel.
+
+    `word_embeddings` (a file from `export_word_embeddings`) puts the exact fp32 word embeddings
+    back into a copy: a fine-tuned checkpoint shares only those with the backbone, so against
+    such a copy it predicts exactly as against the package (its int8-delta base is the fp16
+    rounding of the package's weights either way)."""
     import torch
     from safetensors.torch import load_file, save_file
 
@@ -94,10 +102,30 @@ def export_copy(out: Path, source: Path | None = None, dtype: str = "fp16") -> P
     cast = {"fp16": torch.float16, "fp32": torch.float32}[dtype]
     state = {k: (v.to(cast) if v.is_floating_point() else v).contiguous()
              for k, v in load_file(str(source / "model.safetensors")).items()}
+    source_copy = _copy_of(source)
+    stored_as = source_copy["stored_as"] if source_copy else dtype
+    if word_embeddings is not None:
+        exact = load_file(str(word_embeddings))[WORD_EMBEDDINGS_KEY]
+        if WORD_EMBEDDINGS_KEY not in state or state[WORD_EMBEDDINGS_KEY].shape != exact.shape:
+            raise ValueError(f"{word_embeddings}: word embeddings {tuple(exact.shape)} do not fit {source}")
+        state[WORD_EMBEDDINGS_KEY] = exact.float().contiguous()
+        stored_as += ", word embeddings fp32"
     save_file(state, str(out / "model.safetensors"), metadata={"format": "pt"})
     for name in ("config.json", "vocab.txt", "tokenizer.json"):
         if (source / name).is_file():
             shutil.copy2(source / name, out / name)
-    original = backbone_identity(source)
-    (out / COPY_MARKER).write_text(json.dumps({**original, "stored_as": dtype}, indent=2) + "\n")
+    original = {k: v for k, v in (source_copy or backbone_identity(source)).items() if k != "stored_as"}
+    (out / COPY_MARKER).write_text(json.dumps({**original, "stored_as": stored_as}, indent=2) + "\n")
     return out
+
+
+def export_word_embeddings(out_file: Path, source: Path | None = None) -> Path:
+    """The backbone's word embeddings alone, as stored (fp32: 47 MB): they travel to the GPU
+    machine in a call of their own, since with the fp16 copy they pass one call's 64 MiB."""
+    from safetensors.torch import load_file, save_file
+
+    source = Path(source) if source else package_backbone_dir()
+    weights = load_file(str(source / "model.safetensors"))
+    Path(out_file).parent.mkdir(parents=True, exist_ok=True)
+    save_file({WORD_EMBEDDINGS_KEY: weights[WORD_EMBEDDINGS_KEY].contiguous()}, str(out_file), metadata={"format": "pt"})
+    return Path(out_file)

@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("backbone", help="write a compact copy of the backbone (for a machine without the package)")
     b.add_argument("out", help="folder to write")
     b.add_argument("--dtype", default="fp16", choices=["fp16", "fp32"])
+    b.add_argument("--source", help="the backbone folder to copy (default: the package's)")
+    b.add_argument("--word-embeddings", help="a file from --word-embeddings-only: its exact fp32 word embeddings go into the copy")
+    b.add_argument("--word-embeddings-only", action="store_true",
+                   help="write only the fp32 word embeddings, as OUT/word_embeddings.safetensors")
 
     p = sub.add_parser("predict", help="CS224N submission files")
     p.add_argument("--variant", required=True)
@@ -234,8 +238,14 @@ def cmd_predict(args) -> int:
 
 
 def cmd_backbone(args) -> int:
-    from .backbone import export_copy
-    out = export_copy(Path(args.out), dtype=args.dtype)
+    from .backbone import export_copy, export_word_embeddings
+    source = Path(args.source) if args.source else None
+    if args.word_embeddings_only:
+        path = export_word_embeddings(Path(args.out) / "word_embeddings.safetensors", source)
+        print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+        return 0
+    words = Path(args.word_embeddings) if args.word_embeddings else None
+    out = export_copy(Path(args.out), source, dtype=args.dtype, word_embeddings=words)
     size = sum(f.stat().st_size for f in out.iterdir()) / 1e6
     print(f"wrote {out} ({size:.1f} MB); use it with MINIBERT_BACKBONE={out}")
     return 0

@@ -2,7 +2,7 @@
 # Issue 8's GPU run, one phase per device call (docs/GPU_RUN.md). GPU time is scarce and failed
 # tries count against it, so the same script, with the same phases, is rehearsed on the CPU first:
 #
-#   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone + gzipped data into .device/
+#   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone, fp32 word embeddings, gzipped data
 #   mkdir -p /tmp/data50 && for f in ../shared/data/*.csv; do head -51 $f | gzip > /tmp/data50/$(basename $f).gz; done
 #   export GPU_RUN_STATE=/tmp/rehearse GPU_RUN_DATA_GZ=/tmp/data50 GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--epochs 1"
 #   scripts/gpu_run.sh start && scripts/gpu_run.sh wait 900 && scripts/gpu_run.sh finish && scripts/gpu_run.sh fetch 1
@@ -12,7 +12,7 @@
 # archive in 15 MB parts), `fetch N` (parts 4N-3..4N into $OUT: at most 8 files and 64 MB come back
 # from a call). Everything is written under $GPU_RUN_STATE, outside the repository's copy (which
 # each call refreshes from this machine's tree); it outlives a call while the machine is held.
-# Back here: `scripts/gpu_run.sh unpack FOLDER` puts checkpoints, tables and README in place.
+# Back here: `scripts/gpu_run.sh unpack FOLDER...` puts checkpoints and tables in place.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -48,6 +48,7 @@ case "${1:-}" in
 prepare)
     shared=${2:-../shared/data}
     python -m minibert backbone .device/backbone
+    python -m minibert backbone .device/words32 --word-embeddings-only
     mkdir -p .device/data
     for f in "$shared"/*.csv; do gzip -9c "$f" > ".device/data/$(basename "$f").gz"; done
     du -sh .device .device/*
@@ -81,9 +82,23 @@ wait)
     done
     progress
     echo "training ended $(( $(date -u +%s) - $(cat "$STATE/started") )) s after start"
-    grep -q "failed: none" "$RUNS/train.log" || { echo "a training run failed: see the logs above"; exit 1; }
+    failed=$( (grep -o 'failed: .*' "$RUNS/train.log" || true) | tail -n 1 | cut -c9-)
+    case "$failed" in
+    none) ;;
+    "") echo "train --all ended without its summary line: see $RUNS/train.log"; exit 1 ;;
+    *)  # Seed replicates (killed to save time, say) do not touch what ships; any other failure does.
+        if echo "$failed" | tr ',' '\n' | grep -vq '^ *seeds/'; then echo "failed: $failed"; exit 1; fi
+        echo "seed replicates failed or were stopped ($failed): no seed spread is recorded" ;;
+    esac
     ;;
 finish)
+    # Tables from what ships: a fine-tuned checkpoint shares only the word embeddings with the
+    # backbone, and the fp16 copy rounds them; the exact ones (.device/words32, 47 MB, carried
+    # by a call of their own) go back in, so that tables and evaluation see the shipped model.
+    [ -f .device/words32/word_embeddings.safetensors ] || { echo "carry .device/words32 in this call" >&2; exit 2; }
+    python -m minibert backbone "$STATE/backbone-exact" --source .device/backbone --dtype fp32 \
+        --word-embeddings .device/words32/word_embeddings.safetensors
+    export MINIBERT_BACKBONE=$STATE/backbone-exact
     # Tables from the stored checkpoints (fp32 inference), then the ensemble chosen on dev from them.
     python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
     python -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
@@ -113,20 +128,25 @@ fetch)
     ls -l "$OUT"
     ;;
 unpack)
-    # Here, with the fetched parts in FOLDER: check the archive, replace checkpoints/ and
-    # analysis/tables/ with what the GPU run wrote and regenerate the README's table from them;
-    # runs/ and predictions/ (logs and submission files, never committed) stay in FOLDER/result/.
-    folder=${2:?usage: scripts/gpu_run.sh unpack FOLDER}
-    cat "$folder"/result.tgz.part* > "$folder/result.tar.gz"
-    (cd "$folder" && sha256sum -c result.sha256)
-    mkdir -p "$folder/result" && tar -xzf "$folder/result.tar.gz" -C "$folder/result"
+    # Here, with the fetched parts in FOLDER... (one folder per fetch call; they are read-only):
+    # check the archive, replace checkpoints/ and analysis/tables/ with what the GPU run wrote and
+    # regenerate the README's table from them; runs/ and predictions/ (logs and submission files,
+    # never committed) stay in the printed work folder.
+    shift
+    [ $# -gt 0 ] || { echo "usage: scripts/gpu_run.sh unpack FOLDER [FOLDER...]" >&2; exit 2; }
+    work=$(mktemp -d /tmp/gpu-result-XXXX)
+    find "$@" -name 'result.tgz.part*' -printf '%f %p\n' | sort | cut -d' ' -f2- | xargs cat > "$work/result.tar.gz"
+    cp "$(find "$@" -name result.sha256 | head -n 1)" "$work/"
+    (cd "$work" && sha256sum -c result.sha256)
+    mkdir -p "$work/result" && tar -xzf "$work/result.tar.gz" -C "$work/result"
     rm -rf checkpoints analysis/tables
-    cp -r "$folder/result/checkpoints" checkpoints && cp -r "$folder/result/tables" analysis/tables
+    cp -r "$work/result/checkpoints" checkpoints && cp -r "$work/result/tables" analysis/tables
     python -m analysis report
     du -sh checkpoints
+    echo "logs and submission files: $work/result/runs, $work/result/predictions"
     ;;
 *)
-    echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | wait [SECONDS] | finish | fetch N | unpack FOLDER" >&2
+    echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | wait [SECONDS] | finish | fetch N | unpack FOLDER..." >&2
     exit 2
     ;;
 esac

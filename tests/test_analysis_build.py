@@ -175,3 +175,26 @@ def test_cli(built, tmp_path, capsys):
         A.metrics_table(A.load(tmp_path / "tables", root / "data"), "sst")["accuracy"],
         A.metrics_table(A.load(root / "tables", root / "data"), "sst")["accuracy"],
     )
+
+
+def test_ensemble_table_is_composed_from_its_members_tables_exactly_as_the_ensemble_predicts(built, tmp_path):
+    from analysis.build import compose_ensemble_table, predict_table
+    from analysis.examples import read_dev_split
+    from analysis.tables import read_manifest
+
+    root, _, _ = built
+    variants, _ = load_variants(root / "checkpoints", "cpu")
+    manifest, _ = read_manifest(root / "tables")
+    for task in A.TASKS:
+        frame, info, _ = read_dev_split(task, root / "data")
+        data = {"file": info["file"], "sha256": info["sha256"]}
+        composed = compose_ensemble_table(variants["ensemble"], task, frame, root / "tables", manifest, data)
+        ran = predict_table(variants["ensemble"], task, frame)
+        pd.testing.assert_frame_equal(composed, ran, check_exact=True)
+        shipped = pd.read_parquet(root / "tables" / f"predictions/ensemble/{task}.parquet")
+        pd.testing.assert_frame_equal(shipped[ran.columns].reset_index(drop=True), ran)
+    # A member whose table is not current: nothing is composed from it (the ensemble is run).
+    manifest["tables"]["predictions/tiny-mean/sts.parquet"]["checkpoint"]["hash"] = "old"
+    frame, info, _ = read_dev_split("sts", root / "data")
+    assert compose_ensemble_table(variants["ensemble"], "sts", frame, root / "tables", manifest,
+                                  {"file": info["file"], "sha256": info["sha256"]}) is None

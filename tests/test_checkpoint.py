@@ -266,3 +266,36 @@ def test_int8_delta_trained_on_the_compact_copy_loads_against_the_original(tiny_
     monkeypatch.delenv("MINIBERT_BACKBONE")
     loaded, _, _ = load_checkpoint(path)  # the base is rebuilt from the fp32 original, rounded to fp16
     assert _encoder_error(model, loaded) < 1e-3
+
+
+def test_a_fine_tuned_checkpoint_scores_alike_against_the_package_and_the_copy_with_exact_word_embeddings(
+        tiny_world, tmp_path, monkeypatch):
+    """The GPU machine builds tables against the fp16 copy with the fp32 word embeddings put back:
+    what is shared with the backbone (only those) is then exact, so the tables are what ships."""
+    from minibert.backbone import export_copy, export_word_embeddings, file_sha256
+    from minibert.checkpoint import read_config
+
+    monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)
+    original = tiny_world["backbone"]
+    model = _fine_tuned("sbert-concat", original)
+    path = save_checkpoint(tmp_path / "ck" / "v", model, original, storage="int8-delta")
+    copy = export_copy(tmp_path / "copy", original, dtype="fp16")
+    words = export_word_embeddings(tmp_path / "words" / "w.safetensors", original)
+    exact = export_copy(tmp_path / "exact", copy, dtype="fp32", word_embeddings=words)
+    marker = json.loads((exact / "minibert-backbone.json").read_text())
+    assert marker["weights_sha256"] == file_sha256(original / "model.safetensors")
+    assert marker["stored_as"] == "fp16, word embeddings fp32"
+
+    pairs = [("the film is good", "a good film"), ("how do i", "what is")]
+    scores = {}
+    for name, backbone in (("package", None), ("fp16 copy", copy), ("exact copy", exact)):
+        if backbone is None:
+            monkeypatch.delenv("MINIBERT_BACKBONE", raising=False)
+        else:
+            monkeypatch.setenv("MINIBERT_BACKBONE", str(backbone))
+        variants, failures = load_variants(path.parent, "cpu")
+        assert not failures
+        scores[name] = variants["v"].similarity(pairs)
+    assert np.array_equal(scores["exact copy"], scores["package"])
+    assert not np.array_equal(scores["fp16 copy"], scores["package"])  # what the exact embeddings fix
+    assert read_config(path)["backbone"]["weights_sha256"] == marker["weights_sha256"]
