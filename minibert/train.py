@@ -32,7 +32,7 @@ from .network import MultitaskModel, build_model
 from .pcgrad import assign_flat_grad, flat_grad, pcgrad
 from .predict import Scorer
 from .recipes import TASK_NAMES, Recipe
-from .tokenizer import Tokenizer
+from .tokenizer import Batch, Tokenizer
 
 
 @dataclass
@@ -106,6 +106,18 @@ class TaskStream:
         # Both sentences of the pairs in one padded batch: one encoder call instead of two.
         both = [self.encoded[i][0] for i in idx] + [self.encoded[i][1] for i in idx]
         return self.tokenizer.collate(both), len(idx), labels
+
+
+def _to_device(x, device):
+    """A batch (or tensor) on `device`. To a GPU the copy goes from pinned memory and does not
+    block: a copy from ordinary memory first waits for every kernel already queued, and a
+    launch-bound process must keep queueing while the GPU runs. PyTorch's pinned-memory cache
+    keeps the source until the copy is done."""
+    if torch.device(device).type != "cuda":
+        return x.to(device)
+    if isinstance(x, torch.Tensor):
+        return x.pin_memory().to(device, non_blocking=True)
+    return Batch(*(_to_device(t, device) for t in (x.input_ids, x.attention_mask, x.token_type_ids)), x.truncated)
 
 
 def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch.Tensor:
@@ -198,8 +210,10 @@ class Trainer:
         self.optimizer.step()
         self.scheduler.step()
 
-    def run_round(self) -> dict[str, float]:
-        """One batch of every task; returns each task's loss."""
+    def run_round(self) -> dict[str, torch.Tensor]:
+        """One batch of every task; returns each task's loss as a detached 0-d tensor on the
+        device. Reading it (`float`) waits for the GPU, so callers read losses rarely: a
+        launch-bound process must keep queueing work while the GPU runs."""
         self.model.train()
         if self.feature_sets is not None:
             losses = _frozen_round(self.model, self.feature_sets, self.recipe, self.rng, self.device)
@@ -207,17 +221,17 @@ class Trainer:
             sum(losses.values()).backward()
             self._step()
             self.sentences += sum(min(self.recipe.batch_size, len(s[2])) for s in self.feature_sets.values())
-            return {t: float(v.detach()) for t, v in losses.items()}
+            return {t: v.detach() for t, v in losses.items()}
         sharing = self.recipe.sharing
         losses, task_grads = {}, []
         self.optimizer.zero_grad(set_to_none=True)
         for task, stream in self.streams.items():
             batch, n_pairs, labels = stream.next()
             self.sentences += batch.input_ids.shape[0]
-            batch, labels = batch.to(self.device), labels.to(self.device)
+            batch, labels = _to_device(batch, self.device), _to_device(labels, self.device)
             with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.use_bf16):
                 loss = task_loss(self.model, task, batch, n_pairs, labels)
-            losses[task] = float(loss.detach())
+            losses[task] = loss.detach()
             if sharing == "round-robin":
                 loss.backward()
                 self._step()
@@ -266,19 +280,19 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     started = time.perf_counter()
     try:
         for epoch in range(1, recipe.epochs + 1):
-            sums = {t: 0.0 for t in trainer.tasks}
+            sums = {t: torch.zeros((), device=device) for t in trainer.tasks}
             bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not options.progress,
                        leave=False, dynamic_ncols=True)
             epoch_start = time.perf_counter()
             for r in bar:
                 for t, loss in trainer.run_round().items():
-                    sums[t] += loss
-                if r % 10 == 0 or r == rounds - 1:
-                    bar.set_postfix({t: f"{v / (r + 1):.3f}" for t, v in sums.items()})
+                    sums[t] += loss.float()
+                if options.progress and (r % 10 == 0 or r == rounds - 1):
+                    bar.set_postfix({t: f"{float(v) / (r + 1):.3f}" for t, v in sums.items()})
             train_seconds += time.perf_counter() - epoch_start
             model.eval()
             metrics = dev_metrics(Scorer(model, tokenizer, device, memo=memo), dev_splits)
-            record = {"epoch": epoch, "train_loss": {t: v / rounds for t, v in sums.items()},
+            record = {"epoch": epoch, "train_loss": {t: float(v) / rounds for t, v in sums.items()},
                       "dev": {k: v for k, v in metrics.items() if k != "rows"},
                       "seconds": round(time.perf_counter() - epoch_start, 2)}
             history.append(record)
