@@ -250,18 +250,30 @@ def describe_cell(task: str, cell) -> str:
 
 # --- diagnostic plots -------------------------------------------------------------------------
 
-def reliability_figure(a, task: str, variants: list[str] | None = None) -> go.Figure:
+RELIABILITY_SHOWN = 4  # more curves than this on one chart are a tangle; the rest wait in the legend
+
+
+def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
     """Accuracy per confidence bin (n > 0) for each variant, with the diagonal of perfect
-    calibration; the legend carries each variant's ECE."""
+    calibration; the legend carries each variant's ECE. Drawn: `focus` (the picked variant),
+    or with none picked the RELIABILITY_SHOWN best on the task; the others are one legend click
+    away."""
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="#999"), name="perfect",
                     hoverinfo="skip")
-    for v in variants or variants_of(a, task):
+    names = variants_of(a, task)
+    if focus in names:
+        shown = {focus}
+    else:
+        col = "pearson" if task == "sts" else "accuracy"
+        shown = set(A.metrics_table(a, task)[col].astype(float).sort_values(ascending=False).index[:RELIABILITY_SHOWN])
+    for v in names:
         ece, bins = A.calibration(a, task, v)
         b = bins[bins["n"] > 0]
         fig.add_scatter(x=b["confidence"], y=b["accuracy"], mode="lines+markers", name=f"{v} (ECE {ece:.3f})",
-                        customdata=b["n"], hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
-                                                         "<br>n = %{customdata}<extra></extra>")
+                        visible=True if v in shown else "legendonly", customdata=b["n"],
+                        hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
+                                      "<br>n = %{customdata}<extra></extra>")
     lo = 0.2 if task == "sst" else 0.5
     fig.update_layout(title=dict(text=f"Reliability: is a {int(lo * 100)}-100% confident answer right that often?",
                                  x=0, font=dict(size=14)),
@@ -304,7 +316,7 @@ def sts_scatter(a, variant: str) -> go.Figure:
 
 
 def diagnostic_figure(a, task: str, variant: str) -> go.Figure:
-    return sts_scatter(a, variant) if task == "sts" else reliability_figure(a, task)
+    return sts_scatter(a, variant) if task == "sts" else reliability_figure(a, task, variant)
 
 
 # --- the error table --------------------------------------------------------------------------

@@ -426,3 +426,21 @@ def test_models_tab_describes_each_variant(app, ctx):
     assert "Members" in card and "no training curve" in curve["plot"]
     card, curve = client.predict("tiny-mean", api_name="/model")
     assert "no training history" in curve["plot"]
+
+
+def test_reliability_diagram_draws_the_picked_variant_or_the_best_few(ctx, monkeypatch):
+    import analysis as A
+    from demo import errors as E
+
+    a = ctx.analysis
+    names = E.variants_of(a, "quora")
+
+    def drawn(fig):
+        return {t.name.split(" (ECE")[0] for t in fig.data[1:] if t.visible is True}
+
+    fig = E.diagnostic_figure(a, "quora", "tiny-cls")
+    assert [t.name.split(" (ECE")[0] for t in fig.data[1:]] == names  # every variant stays in the legend
+    assert drawn(fig) == {"tiny-cls"}
+    monkeypatch.setattr(E, "RELIABILITY_SHOWN", 2)
+    accuracy = A.metrics_table(a, "quora")["accuracy"].astype(float).sort_values(ascending=False)
+    assert drawn(E.diagnostic_figure(a, "quora", E.ALL_VARIANTS)) == set(accuracy.index[:2])
