@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import analysis as A
 from analysis.schema import QUORA_CLASSES, QUORA_NOTE, SST_CLASSES, STS_TOLERANCE
 
+from .palette import variant_colors
 from .slices import natural_order
 
 ALL_VARIANTS = "(all variants)"
@@ -262,6 +263,7 @@ def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="#999"), name="perfect",
                     hoverinfo="skip")
     names = variants_of(a, task)
+    colors = variant_colors(a.variants())
     if focus in names:
         shown = {focus}
     else:
@@ -271,7 +273,7 @@ def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
         ece, bins = A.calibration(a, task, v)
         b = bins[bins["n"] > 0]
         fig.add_scatter(x=b["confidence"], y=b["accuracy"], mode="lines+markers", name=f"{v} (ECE {ece:.3f})",
-                        visible=True if v in shown else "legendonly", customdata=b["n"],
+                        visible=True if v in shown else "legendonly", line_color=colors[v], customdata=b["n"],
                         hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
                                       "<br>n = %{customdata}<extra></extra>")
     lo = 0.2 if task == "sst" else 0.5
@@ -303,7 +305,8 @@ def sts_scatter(a, variant: str) -> go.Figure:
                                   marker=dict(size=5, color=color, opacity=0.6),
                                   hovertemplate="gold %{x:.2f}<br>pred %{y:.2f}<extra></extra>")
         else:
-            fig.add_scattergl(x=r["gold"], y=r["pred"], mode="markers", name=v, marker=dict(size=4, opacity=0.45),
+            fig.add_scattergl(x=r["gold"], y=r["pred"], mode="markers", name=v,
+                              marker=dict(size=4, opacity=0.45, color=variant_colors(a.variants())[v]),
                               hovertemplate=f"{v}<br>gold %{{x:.2f}}<br>pred %{{y:.2f}}<extra></extra>")
     pearson = A.metrics_table(a, "sts")["pearson"]
     title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")

@@ -11,6 +11,8 @@ import plotly.graph_objects as go
 
 import analysis as A
 
+from .palette import variant_colors
+
 METRICS = {
     "sst": ["accuracy", "macro_f1", "off_by_one_accuracy"],
     "quora": ["accuracy", "f1", "precision", "recall", "roc_auc"],
@@ -88,12 +90,14 @@ def slice_figure(a, task: str, name: str, reference: str, metric: str, long: pd.
     long = long if long is not None else A.slice_metrics(a, task, name)
     fig = go.Figure()
     buckets = natural_order(str(b) for b in long["bucket"].cat.categories if (long["bucket"] == b).any())
+    colors = variant_colors(a.variants())
     for v in a.variants(task):
         d = long[long["variant"] == v].set_index("bucket")
         values = [d.loc[b, metric] if b in d.index else np.nan for b in buckets]
         sizes = [int(d.loc[b, "n"]) if b in d.index else 0 for b in buckets]
         fig.add_bar(x=buckets, y=values, name=v + (" (reference)" if v == reference else ""),
-                    customdata=sizes, marker_line_width=2.5 if v == reference else 0, marker_line_color="#222",
+                    marker_color=colors[v], customdata=sizes, marker_line_width=2.5 if v == reference else 0,
+                    marker_line_color="#222",
                     hovertemplate=f"{v}<br>%{{x}}: %{{y:.3f}}<br>n = %{{customdata}}<extra></extra>")
     fig.update_layout(barmode="group", template="plotly_white", height=380, margin=dict(l=10, r=10, t=50, b=40),
                       title=dict(text=f"{metric} per {name} bucket" + (" (lower is better)" if metric in LOWER_IS_BETTER else ""),

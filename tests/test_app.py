@@ -444,3 +444,17 @@ def test_reliability_diagram_draws_the_picked_variant_or_the_best_few(ctx, monke
     monkeypatch.setattr(E, "RELIABILITY_SHOWN", 2)
     accuracy = A.metrics_table(a, "quora")["accuracy"].astype(float).sort_values(ascending=False)
     assert drawn(E.diagnostic_figure(a, "quora", E.ALL_VARIANTS)) == set(accuracy.index[:2])
+
+
+def test_a_variant_keeps_one_colour_across_charts_and_no_two_share_one(ctx):
+    from demo import errors as E
+    from demo import slices as S
+    from demo.palette import variant_colors
+
+    a = ctx.analysis
+    colors = variant_colors([f"v{i}" for i in range(12)])
+    assert len(set(colors.values())) == 12  # Plotly's default palette would repeat after 10
+    reliability = {t.name.split(" (ECE")[0]: t.line.color for t in E.reliability_figure(a, "sst").data[1:]}
+    slices = {t.name.replace(" (reference)", ""): t.marker.color
+              for t in S.slice_figure(a, "sst", "length", "tiny-cls", "accuracy").data}
+    assert reliability == slices == {v: variant_colors(a.variants())[v] for v in a.variants("sst")}
