@@ -104,6 +104,24 @@ finish)
     python -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
     python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
     python -m analysis report --tables "$TABLES" --readme "$README"
+    # What ships (stored weights, exact word embeddings: the tables) against the training-time
+    # weights (fp16-copy word embeddings) of each variant: issue 8's 0.002 bar, end to end.
+    python - "$CKPT" "$TABLES/summary.json" <<'PY' | tee "$RUNS/shipped-vs-trained.txt"
+import json, sys
+from pathlib import Path
+summary = json.load(open(sys.argv[2]))["variants"]
+for folder in sorted(Path(sys.argv[1]).iterdir()):
+    trained = json.load(open(folder / "config.json")).get("metrics", {}).get("dev_at_training")
+    if not trained or folder.name not in summary:
+        continue
+    s = summary[folder.name]
+    shipped = {"sst_acc": s["tasks"]["sst"]["accuracy"], "quora_acc": s["tasks"]["quora"]["accuracy"],
+               "sts_pearson": s["tasks"]["sts"]["pearson"], "overall": s["overall"]}
+    moved = {k: shipped[k] - trained[k] for k in shipped}
+    worst = max(abs(v) for v in moved.values())
+    print(f"{folder.name:15} " + " ".join(f"{k} {v:+.4f}" for k, v in moved.items())
+          + ("  OVER 0.002" if worst > 0.002 else ""))
+PY
     python -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
     best=$(python -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")
     python -m minibert predict --variant "$best" --checkpoints "$CKPT" --out "$STATE/predictions"
