@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
     t.add_argument("--seeds", type=int, default=1,
                    help="with --all: train the best variant with this many seeds in all, and record each seed's dev metrics")
+    t.add_argument("--max-minutes", type=float,
+                   help="wall-clock budget: a run stops before an epoch that would end after it (its best epoch is kept); "
+                        "with --all, for the whole command (seed replicates start only if the best variant's own time fits)")
     t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
     t.add_argument("--no-progress", action="store_true")
 
@@ -101,6 +104,7 @@ def cmd_train(args) -> int:
     options = TrainOptions(data_dir=resolve_data_dir(args.data_dir), checkpoints_dir=_checkpoints_dir(args),
                            rows_per_task=args.rows_per_task, device=_device(args), storage=args.storage,
                            strict=args.strict, progress=not args.no_progress,
+                           max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
                            overrides={k: v for k, v in overrides.items() if v is not None})
     path = train_variant(recipe, options)
     print(f"saved {path}")
@@ -122,12 +126,13 @@ def _train_all(args) -> int:
     logs = Path(os.environ.get("MINIBERT_RUNS", "runs"))
     logs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
+    deadline = None if args.max_minutes is None else started + args.max_minutes * 60
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
     root = ["--checkpoints", str(_checkpoints_dir(args))]
     failed = _run_processes({name: ["--variant", name, *passthrough, *seed, *root] for name in names},
-                            logs, args.jobs, started)
+                            logs, args.jobs, started, deadline)
     if args.seeds > 1:
-        failed += _seed_replicates([n for n in names if n not in failed], passthrough, args, logs, started)
+        failed += _seed_replicates([n for n in names if n not in failed], passthrough, args, logs, started, deadline)
     if not (args.skip and "ensemble" in skip):
         from .checkpoint import save_ensemble
         members = [m for m in (args.members or "").split(",") if m]
@@ -136,17 +141,33 @@ def _train_all(args) -> int:
     return 1 if failed else 0
 
 
-def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: float) -> list[str]:
+# Of a run's share of a --max-minutes budget, what its start (imports, data, model) and its final
+# storage check take besides its epochs.
+RUN_OVERHEAD_SECONDS = 45
+
+
+def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: float,
+                   deadline: float | None = None) -> list[str]:
     """`python -m minibert train ARGS` for each run, `jobs` at a time, each logged to
-    `logs/NAME.log`; returns the names of the runs that failed."""
+    `logs/NAME.log`; returns the names of the runs that failed. With a `deadline`
+    (perf_counter time), each run gets the time left as its budget, and none starts without
+    time for one epoch's worth."""
     pending, running, failed = list(runs), {}, []
     while pending or running:
         while pending and len(running) < max(1, jobs):
             name = pending.pop(0)
+            budget = []
+            if deadline is not None:
+                left = deadline - time.perf_counter() - RUN_OVERHEAD_SECONDS
+                if left <= RUN_OVERHEAD_SECONDS:
+                    print(f"{name}: not started, the time budget is spent", flush=True)
+                    failed.append(name)
+                    continue
+                budget = ["--max-minutes", f"{left / 60:.2f}"]
             log_path = logs / f"{name}.log"
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(log_path, "w")
-            cmd = [sys.executable, "-m", "minibert", "train", "--no-progress", *runs[name]]
+            cmd = [sys.executable, "-m", "minibert", "train", "--no-progress", *runs[name], *budget]
             running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
             print(f"started {name} (log: {log_path})", flush=True)
         time.sleep(1.0)
@@ -161,7 +182,8 @@ def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: f
     return failed
 
 
-def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path, started: float) -> list[str]:
+def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path, started: float,
+                     deadline: float | None) -> list[str]:
     """Retrain the best variant of this run (by stored dev overall) with further seeds, into
     `logs/seeds/` (not shipped), and record every seed's dev metrics in its checkpoint's config,
     so that a reader can tell a real difference between variants from seed noise."""
@@ -173,13 +195,21 @@ def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path,
     if not overall:
         return []
     best = max(overall, key=overall.get)
+    if deadline is not None:
+        # A replicate cut short by the budget would not be a replicate: start them only if the
+        # best variant's own run (start and storage check included) fits in the time left.
+        needed = read_config(root / best)["training"].get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS
+        if deadline - time.perf_counter() < needed:
+            print(f"best variant {best}: no seed replicates, {needed:.0f} s needed and the time budget has "
+                  f"{max(0.0, deadline - time.perf_counter()):.0f} s left", flush=True)
+            return ["seeds/no-time"]
     base_seed = args.seed if args.seed is not None else get_recipe(best).seed
     seeds = [base_seed + i for i in range(1, args.seeds)]
     print(f"best variant {best} (dev overall {overall[best]:.4f}): training seeds {', '.join(map(str, seeds))}",
           flush=True)
     runs = {f"seeds/{best}-seed{s}": ["--variant", best, *passthrough, "--seed", str(s),
                                       "--checkpoints", str(logs / "seeds" / f"seed{s}")] for s in seeds}
-    failed = _run_processes(runs, logs, args.jobs, started)
+    failed = _run_processes(runs, logs, args.jobs, started, deadline)
     if failed:
         return failed
     try:

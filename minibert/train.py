@@ -45,6 +45,7 @@ class TrainOptions:
     strict: bool = False
     cache_dir: Path | None = None
     progress: bool = True
+    max_seconds: float | None = None      # stop before an epoch that would end after this (best epoch kept)
     overrides: dict = field(default_factory=dict)  # recipe fields from the command line (epochs, seed, lr...)
 
 
@@ -277,9 +278,18 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     rounds = trainer.rounds_per_epoch
 
     history, best, best_epoch, best_state, train_seconds = [], -1.0, None, None, 0.0
+    stopped_early = None
     started = time.perf_counter()
     try:
         for epoch in range(1, recipe.epochs + 1):
+            if options.max_seconds is not None and history:
+                # Judged by the slowest epoch so far (training and its dev evaluation).
+                expected_end = time.perf_counter() - started + max(h["seconds"] for h in history)
+                if expected_end > options.max_seconds:
+                    stopped_early = (f"time budget of {options.max_seconds:.0f} s: {epoch - 1} of {recipe.epochs} "
+                                     f"epochs run (epoch {epoch} would have ended after {expected_end:.0f} s)")
+                    print(f"  stopping: {stopped_early}")
+                    break
             sums = {t: torch.zeros((), device=device) for t in trainer.tasks}
             bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not options.progress,
                        leave=False, dynamic_ncols=True)
@@ -316,7 +326,9 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     if best_epoch is None:
         raise RuntimeError(f"{recipe.name}: no epoch completed")
     # The whole run (every epoch and its evaluation), not only up to the best epoch.
-    finished = {"wall_seconds": round(time.perf_counter() - started, 1), "epochs_run": recipe.epochs}
+    finished = {"wall_seconds": round(time.perf_counter() - started, 1), "epochs_run": len(history)}
+    if stopped_early:
+        finished["stopped_early"] = stopped_early
     if features_seconds is not None:
         finished["features_seconds"] = round(features_seconds, 1)  # 0 when the disk cache had them
     model.load_state_dict(best_state)

@@ -24,6 +24,9 @@ TABLES=$STATE/tables
 README=$STATE/README.md
 JOBS=${GPU_RUN_JOBS:-9}
 SEEDS=${GPU_RUN_SEEDS:-3}
+# Training's share of the 15 device minutes (docs/GPU_RUN.md): runs stop before an epoch that
+# would end after it, keeping their best epoch; seed replicates start only if they fit.
+MINUTES=${GPU_RUN_MINUTES:-10}
 STORAGE=${GPU_RUN_STORAGE:-int8-delta}
 DATA_GZ=${GPU_RUN_DATA_GZ:-.device/data}
 EXTRA=${GPU_RUN_EXTRA:-}
@@ -70,7 +73,7 @@ start)
     fi
     # shellcheck disable=SC2086  # EXTRA holds several flags
     setsid nohup python -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --storage "$STORAGE" \
-        --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
+        --max-minutes "$MINUTES" --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
     echo $! > "$STATE/train.pid"
     echo "training started (pid $!), log $RUNS/train.log"
     ;;

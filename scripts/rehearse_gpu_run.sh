@@ -10,7 +10,7 @@ shared=${1:-../shared/data}
 [ -f .device/backbone/minibert-backbone.json ] || scripts/gpu_run.sh prepare "$shared"
 
 export GPU_RUN_STATE=${GPU_RUN_STATE:-/tmp/rehearse}
-export GPU_RUN_DATA_GZ=$GPU_RUN_STATE-data GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--epochs 1"
+export GPU_RUN_DATA_GZ=$GPU_RUN_STATE-data GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--epochs 1" GPU_RUN_MINUTES=30
 rm -rf "$GPU_RUN_STATE" "$GPU_RUN_DATA_GZ" && mkdir -p "$GPU_RUN_DATA_GZ" "$GPU_RUN_STATE/python"
 for f in "$shared"/*.csv; do head -n 51 "$f" | gzip > "$GPU_RUN_DATA_GZ/$(basename "$f").gz"; done
 cat > "$GPU_RUN_STATE/python/sitecustomize.py" <<'EOF'

@@ -163,3 +163,32 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     assert record["sd"]["overall"] == statistics.stdev(overall)
     assert {p.name for p in Path(tiny_env["ck"]).iterdir()} == keep | {"ensemble"}
     assert f"{best} over 3 seeds" in out
+
+
+def test_a_time_budget_stops_before_an_epoch_that_would_pass_it_and_keeps_the_best(tiny_env, capsys):
+    import json
+    from pathlib import Path
+
+    assert _train(tiny_env, "cosine-mean", "--epochs", "3", "--max-minutes", "0.0001") == 0
+    out = capsys.readouterr().out
+    assert "epoch 1:" in out and "epoch 2:" not in out and "stopping: time budget" in out
+    config = json.loads(Path(tiny_env["ck"], "cosine-mean", "config.json").read_text())
+    assert config["training"]["epochs_run"] == 1 and "1 of 3 epochs run" in config["training"]["stopped_early"]
+    assert config["recipe"]["epochs"] == 3
+    assert config["metrics"]["dev"] and config["storage"]["tried"]  # still stored and checked
+
+
+def test_train_all_starts_nothing_the_budget_cannot_hold(tiny_env, tmp_path, capsys):
+    import time
+    from argparse import Namespace
+
+    from minibert import cli
+
+    spent = time.perf_counter() - 1.0
+    failed = cli._run_processes({"a": ["--variant", "cosine-mean"]}, tmp_path, 1, spent, deadline=spent)
+    assert failed == ["a"] and "a: not started, the time budget is spent" in capsys.readouterr().out
+    assert not (tmp_path / "a.log").exists()
+    assert _train(tiny_env, "cosine-mean", "--epochs", "1") == 0
+    args = Namespace(checkpoints=tiny_env["ck"], seed=None, seeds=3, jobs=1)
+    assert cli._seed_replicates(["cosine-mean"], [], args, tmp_path, spent, deadline=spent) == ["seeds/no-time"]
+    assert "no seed replicates" in capsys.readouterr().out
