@@ -65,8 +65,9 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
             row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
         else:
             epochs = len(v.config.get("history") or []) or (r.epochs if r else 0)
-            bits = [f"{epochs} epoch{'' if epochs == 1 else 's'}" if epochs else "", t.get("hardware") or t.get("device") or "",
-                    _duration(t.get("wall_seconds"))]
+            of = f" of {r.epochs} (time budget)" if t.get("stopped_early") and r else ""
+            bits = [f"{epochs}{of} epoch{'' if epochs == 1 and not of else 's'}" if epochs else "",
+                    t.get("hardware") or t.get("device") or "", _duration(t.get("wall_seconds"))]
             row["trained"] = ", ".join(b for b in bits if b)
         rows.append(row)
     for f in failures:

@@ -458,3 +458,20 @@ def test_a_variant_keeps_one_colour_across_charts_and_no_two_share_one(ctx):
     slices = {t.name.replace(" (reference)", ""): t.marker.color
               for t in S.slice_figure(a, "sst", "length", "tiny-cls", "accuracy").data}
     assert reliability == slices == {v: variant_colors(a.variants())[v] for v in a.variants("sst")}
+
+
+def test_models_overview_says_when_a_run_was_cut_short_by_its_time_budget(ctx):
+    import copy
+    from types import SimpleNamespace
+
+    from demo.models import overview
+
+    config = copy.deepcopy(ctx.variants["tiny-cls"].config)
+    config["recipe"]["epochs"] = 4
+    config["history"] = config["history"][:1] or [{"epoch": 1}]
+    config["training"]["stopped_early"] = "time budget of 60 s: 1 of 4 epochs run"
+    cut = SimpleNamespace(name="cut", config=config)
+    whole = SimpleNamespace(name="whole", config={**config, "training": {**config["training"], "stopped_early": None}})
+    table = overview({"cut": cut, "whole": whole}, []).set_index("variant")
+    assert table.loc["cut", "trained"].startswith("1 of 4 (time budget) epochs")
+    assert table.loc["whole", "trained"].startswith("1 epoch,")
