@@ -31,6 +31,8 @@ STORAGE=${GPU_RUN_STORAGE:-int8-delta}
 DATA_GZ=${GPU_RUN_DATA_GZ:-.device/data}
 EXTRA=${GPU_RUN_EXTRA:-}
 OUT=${OUT:-$STATE/out}
+# The GPU machine's PyTorch is its `python3` (a plain `python` may be missing there).
+PY=${GPU_RUN_PYTHON:-python3}
 export MINIBERT_DATA=$DATA MINIBERT_RUNS=$RUNS MINIBERT_CACHE=$STATE/cache PYTHONUNBUFFERED=1
 # Nine training processes share 16 cores: one thread each, or their CPU-side work thrashes.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
@@ -50,8 +52,8 @@ progress() {
 case "${1:-}" in
 prepare)
     shared=${2:-../shared/data}
-    python -m minibert backbone .device/backbone
-    python -m minibert backbone .device/words32 --word-embeddings-only
+    "$PY" -m minibert backbone .device/backbone
+    "$PY" -m minibert backbone .device/words32 --word-embeddings-only
     mkdir -p .device/data
     for f in "$shared"/*.csv; do gzip -9c "$f" > ".device/data/$(basename "$f").gz"; done
     du -sh .device .device/*
@@ -72,7 +74,7 @@ start)
             > "$RUNS/gpu-usage.csv" 2>&1 < /dev/null &
     fi
     # shellcheck disable=SC2086  # EXTRA holds several flags
-    setsid nohup python -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --storage "$STORAGE" \
+    setsid nohup "$PY" -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --storage "$STORAGE" \
         --max-minutes "$MINUTES" --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
     echo $! > "$STATE/train.pid"
     echo "training started (pid $!), log $RUNS/train.log"
@@ -99,17 +101,17 @@ finish)
     # backbone, and the fp16 copy rounds them; the exact ones (.device/words32, 47 MB, carried
     # by a call of their own) go back in, so that tables and evaluation see the shipped model.
     [ -f .device/words32/word_embeddings.safetensors ] || { echo "carry .device/words32 in this call" >&2; exit 2; }
-    python -m minibert backbone "$STATE/backbone-exact" --source .device/backbone --dtype fp32 \
+    "$PY" -m minibert backbone "$STATE/backbone-exact" --source .device/backbone --dtype fp32 \
         --word-embeddings .device/words32/word_embeddings.safetensors
     export MINIBERT_BACKBONE=$STATE/backbone-exact
     # Tables from the stored checkpoints (fp32 inference), then the ensemble chosen on dev from them.
-    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
-    python -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
-    python -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
-    python -m analysis report --tables "$TABLES" --readme "$README"
+    "$PY" -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
+    "$PY" -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
+    "$PY" -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
+    "$PY" -m analysis report --tables "$TABLES" --readme "$README"
     # What ships (stored weights, exact word embeddings: the tables) against the training-time
     # weights (fp16-copy word embeddings) of each variant: issue 8's 0.002 bar, end to end.
-    python - "$CKPT" "$TABLES/summary.json" <<'PY' | tee "$RUNS/shipped-vs-trained.txt"
+    "$PY" - "$CKPT" "$TABLES/summary.json" <<'PY' | tee "$RUNS/shipped-vs-trained.txt"
 import json, sys
 from pathlib import Path
 summary = json.load(open(sys.argv[2]))["variants"]
@@ -125,9 +127,9 @@ for folder in sorted(Path(sys.argv[1]).iterdir()):
     print(f"{folder.name:15} " + " ".join(f"{k} {v:+.4f}" for k, v in moved.items())
           + ("  OVER 0.002" if worst > 0.002 else ""))
 PY
-    python -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
-    best=$(python -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")
-    python -m minibert predict --variant "$best" --checkpoints "$CKPT" --out "$STATE/predictions"
+    "$PY" -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
+    best=$("$PY" -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")
+    "$PY" -m minibert predict --variant "$best" --checkpoints "$CKPT" --out "$STATE/predictions"
     echo "$best" > "$STATE/predictions/VARIANT"
     progress > "$RUNS/progress.txt"
     mkdir -p "$STATE/pack"
@@ -162,7 +164,7 @@ unpack)
     mkdir -p "$work/result" && tar -xzf "$work/result.tar.gz" -C "$work/result"
     rm -rf checkpoints analysis/tables
     cp -r "$work/result/checkpoints" checkpoints && cp -r "$work/result/tables" analysis/tables
-    python -m analysis report
+    "$PY" -m analysis report
     du -sh checkpoints
     echo "logs and submission files: $work/result/runs, $work/result/predictions"
     ;;
