@@ -160,13 +160,14 @@ class Pooler(nn.Module):
 class BertModel(nn.Module):
     """Returns (last_hidden_state, pooler_output or None)."""
 
-    def __init__(self, config: BertConfig, add_pooler: bool = True):
+    def __init__(self, config: BertConfig, add_pooler: bool = True, init_weights: bool = True):
         super().__init__()
         self.config = config
         self.embeddings = Embeddings(config)
         self.encoder = Encoder(config)
         self.pooler = Pooler(config) if add_pooler else None
-        self.apply(self._init_weights)
+        if init_weights:  # off when every weight is about to be loaded
+            self.apply(self._init_weights)
 
     def _init_weights(self, module):
         # BERT's own initialisation; only the `scratch` recipe keeps these values.

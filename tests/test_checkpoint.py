@@ -299,3 +299,16 @@ def test_a_fine_tuned_checkpoint_scores_alike_against_the_package_and_the_copy_w
     assert np.array_equal(scores["exact copy"], scores["package"])
     assert not np.array_equal(scores["fp16 copy"], scores["package"])  # what the exact embeddings fix
     assert read_config(path)["backbone"]["weights_sha256"] == marker["weights_sha256"]
+
+
+def test_loading_draws_no_random_numbers(tiny_world):
+    """Loading fills every weight from files: nothing is drawn at random, and the caller's
+    random stream (training that loads a checkpoint, say) is left where it was."""
+    path = next(p for p in tiny_world["checkpoints"].iterdir() if p.name == "tiny-cls")
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
+    first, _, _ = load_checkpoint(path)
+    assert torch.equal(torch.rand(3), expected)
+    second, _, _ = load_checkpoint(path)
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
