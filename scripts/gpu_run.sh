@@ -3,9 +3,7 @@
 # tries count against it, so the same script, with the same phases, is rehearsed on the CPU first:
 #
 #   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone, fp32 word embeddings, gzipped data
-#   mkdir -p /tmp/data50 && for f in ../shared/data/*.csv; do head -51 $f | gzip > /tmp/data50/$(basename $f).gz; done
-#   export GPU_RUN_STATE=/tmp/rehearse GPU_RUN_DATA_GZ=/tmp/data50 GPU_RUN_JOBS=2 GPU_RUN_EXTRA="--epochs 1"
-#   scripts/gpu_run.sh start && scripts/gpu_run.sh wait 900 && scripts/gpu_run.sh finish && scripts/gpu_run.sh fetch 1
+#   scripts/rehearse_gpu_run.sh ../shared/data       # here: every phase below on 50 rows a task
 #
 # On the device: `start` (returns at once; training runs on under setsid), `wait SECONDS` (exit 3:
 # still training), `finish` (tables, ensemble, README table, evaluation, submission files, one
