@@ -18,7 +18,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .backbone import backbone_identity, file_sha256, resolve_backbone
+from .backbone import WORD_EMBEDDINGS_KEY, backbone_identity, file_sha256, resolve_backbone
 from .model import BertConfig, BertModel, WeightMismatch, load_state
 from .network import MultitaskModel
 from .recipes import Recipe
@@ -26,7 +26,7 @@ from .tokenizer import Tokenizer
 
 FORMAT = "minibert-checkpoint/1"
 SHARD_BYTES = 9_500_000  # every committed file stays under 10 MB
-WORD_EMBEDDINGS = "encoder.embeddings.word_embeddings.weight"
+WORD_EMBEDDINGS = "encoder." + WORD_EMBEDDINGS_KEY
 _SCALE = ".__int8_scale"
 _DELTA_SCALE = ".__int8_delta_scale"
 _ROWS = ".__rows"
