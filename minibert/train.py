@@ -109,16 +109,24 @@ class TaskStream:
         return self.tokenizer.collate(both), len(idx), labels
 
 
+_pinning = {"works": True}  # until pinning host memory fails once (a sandbox may refuse it)
+
+
 def _to_device(x, device):
     """A batch (or tensor) on `device`. To a GPU the copy goes from pinned memory and does not
     block: a copy from ordinary memory first waits for every kernel already queued, and a
     launch-bound process must keep queueing while the GPU runs. PyTorch's pinned-memory cache
-    keeps the source until the copy is done."""
-    if torch.device(device).type != "cuda":
+    keeps the source until the copy is done. Where pinning fails, plain copies: slower, not wrong."""
+    if not isinstance(x, torch.Tensor):
+        return Batch(*(_to_device(t, device) for t in (x.input_ids, x.attention_mask, x.token_type_ids)), x.truncated)
+    if torch.device(device).type != "cuda" or not _pinning["works"]:
         return x.to(device)
-    if isinstance(x, torch.Tensor):
+    try:
         return x.pin_memory().to(device, non_blocking=True)
-    return Batch(*(_to_device(t, device) for t in (x.input_ids, x.attention_mask, x.token_type_ids)), x.truncated)
+    except RuntimeError as error:
+        _pinning["works"] = False
+        print(f"  pinned host memory unavailable ({error}); copying batches to the GPU the plain way", flush=True)
+        return x.to(device)
 
 
 def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch.Tensor:

@@ -83,3 +83,36 @@ def test_unknown_recipe_fields_are_refused():
 def test_unknown_variant_lists_the_known_ones():
     with pytest.raises(KeyError, match="sbert-concat"):
         get_recipe("nope")
+
+
+def test_batches_go_to_the_gpu_pinned_and_fall_back_to_plain_copies(monkeypatch, capsys):
+    """The CUDA path, with the transfers recorded instead of run (no GPU here)."""
+    from minibert import train
+    from minibert.tokenizer import Batch
+
+    calls = []
+
+    def record_to(self, device, non_blocking=False):
+        calls.append((device, non_blocking))
+        return self
+
+    def pin(self):
+        calls.append("pin")
+        return self
+
+    monkeypatch.setattr(torch.Tensor, "to", record_to)
+    monkeypatch.setattr(torch.Tensor, "pin_memory", pin)
+    monkeypatch.setitem(train._pinning, "works", True)
+    ids = torch.ones(2, 3, dtype=torch.long)
+    batch = train._to_device(Batch(ids, ids, ids, [False, False]), "cuda")
+    assert isinstance(batch, Batch) and calls == ["pin", ("cuda", True)] * 3
+
+    def refuse(self):
+        raise RuntimeError("cannot pin")
+
+    monkeypatch.setattr(torch.Tensor, "pin_memory", refuse)
+    calls.clear()
+    train._to_device(ids, "cuda")
+    train._to_device(ids, "cuda")
+    assert calls == [("cuda", False), ("cuda", False)] and not train._pinning["works"]
+    assert capsys.readouterr().out.count("pinned host memory unavailable") == 1
