@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import torch
+from safetensors.torch import load_file
 
 from minibert.backbone import resolve_backbone
 from minibert.checkpoint import STORAGE_DTYPES, delta_base, load_checkpoint, save_checkpoint
@@ -56,7 +57,7 @@ def main() -> None:
     rows = {t: len(s.examples) for t, s in splits.items()}
     print(f"{config['name']} ({model.recipe.name}), stored as {given}; dev rows {rows}")
     backbone = resolve_backbone(config["backbone"]["name"])
-    pretrained = delta_base(model.recipe, backbone)
+    pretrained = delta_base(model.recipe, load_file(str(backbone / "model.safetensors")))
     if pretrained:  # how far fine-tuning moved the weights: what int8-delta has to resolve
         print(f"encoder matrices moved {relative_error(model.state_dict(), pretrained):.2e} (relative) from the backbone")
     reference = dev_metrics(Scorer(model, tokenizer, args.device), splits)

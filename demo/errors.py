@@ -296,6 +296,7 @@ def sts_scatter(a, variant: str) -> go.Figure:
                     name=f"|error| ≤ {STS_TOLERANCE:g}")
     fig.add_scatter(x=[0, 5], y=[0, 5], mode="lines", line=dict(dash="dash", color="#999"), name="pred = gold",
                     hoverinfo="skip")
+    colors = variant_colors(a.variants())
     for v in names:
         r = A.residuals(a, v)
         if len(names) == 1:
@@ -306,7 +307,7 @@ def sts_scatter(a, variant: str) -> go.Figure:
                                   hovertemplate="gold %{x:.2f}<br>pred %{y:.2f}<extra></extra>")
         else:
             fig.add_scattergl(x=r["gold"], y=r["pred"], mode="markers", name=v,
-                              marker=dict(size=4, opacity=0.45, color=variant_colors(a.variants())[v]),
+                              marker=dict(size=4, opacity=0.45, color=colors[v]),
                               hovertemplate=f"{v}<br>gold %{{x:.2f}}<br>pred %{{y:.2f}}<extra></extra>")
     pearson = A.metrics_table(a, "sts")["pearson"]
     title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")

@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .backbone import WORD_EMBEDDINGS_KEY, backbone_identity, file_sha256, resolve_backbone
-from .model import BertConfig, BertModel, WeightMismatch, load_state
+from .model import BertConfig, BertModel, WeightMismatch, encoder_weights, load_state
 from .network import MultitaskModel
 from .recipes import Recipe
 from .tokenizer import Tokenizer
@@ -48,17 +48,14 @@ def shared_prefixes(recipe: Recipe) -> tuple[str, ...]:
     return ()
 
 
-def delta_base(recipe: Recipe, backbone_dir: Path) -> dict[str, torch.Tensor]:
-    """What `int8-delta` stores differences from: the backbone's weights rounded to fp16, read
-    from its file. Rounding makes the base the same whether a run started from the package's fp32
-    weights or from the fp16 copy carried to the GPU machine. Empty for a recipe that does not
-    start from the backbone (`scratch`): its weights are stored whole."""
+def delta_base(recipe: Recipe, backbone_weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """What `int8-delta` stores differences from: the backbone's weights (as read from its file)
+    rounded to fp16. Rounding makes the base the same whether a run started from the package's
+    fp32 weights or from the fp16 copy carried to the GPU machine. Empty for a recipe that does
+    not start from the backbone (`scratch`): its weights are stored whole."""
     if recipe.encoder != "finetune":
         return {}
-    weights = load_file(str(Path(backbone_dir) / "model.safetensors"))
-    if any(k.startswith("bert.") for k in weights):
-        weights = {k[len("bert."):]: v for k, v in weights.items() if k.startswith("bert.")}
-    return {f"encoder.{k}": v.half().float() for k, v in weights.items()}
+    return {f"encoder.{k}": v.half().float() for k, v in encoder_weights(backbone_weights).items()}
 
 
 def _quantize(v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +162,9 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
     recipe = model.recipe
     skip = shared_prefixes(recipe)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items() if not (skip and k.startswith(skip))}
-    base = delta_base(recipe, backbone_dir) if storage == "int8-delta" else None
+    base = None
+    if storage == "int8-delta":
+        base = delta_base(recipe, load_file(str(Path(backbone_dir) / "model.safetensors")))
     stored = _encode(state, storage, base)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}-", dir=directory.parent))
@@ -270,10 +269,12 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
             stored.update(load_file(str(path)))
         except (SafetensorError, OSError) as exc:
             raise CheckpointError(f"{path}: unreadable safetensors ({exc})") from exc
+    backbone_file = backbone_dir / "model.safetensors"
+    backbone_weights = load_file(str(backbone_file)) if recipe.encoder != "scratch" else {}
     try:
-        model = _model_to_load(recipe, backbone_dir)
+        model = _model_to_load(recipe, backbone_dir, backbone_weights, str(backbone_file))
         stored = _join_rows(stored)
-        base = delta_base(recipe, backbone_dir) if any(k.endswith(_DELTA_SCALE) for k in stored) else None
+        base = delta_base(recipe, backbone_weights) if any(k.endswith(_DELTA_SCALE) for k in stored) else None
         weights = _decode(stored, base, str(directory))
         unused = load_state(model, weights, str(directory),
                             allow_missing=tuple(config["storage"]["shared_from_backbone"]))
@@ -285,7 +286,8 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
     return model, Tokenizer(backbone_dir, max_length=recipe.max_length), config
 
 
-def _model_to_load(recipe: Recipe, backbone_dir: Path) -> MultitaskModel:
+def _model_to_load(recipe: Recipe, backbone_dir: Path, backbone_weights: dict[str, torch.Tensor],
+                   source: str) -> MultitaskModel:
     """The recipe's model holding the backbone's weights (none for `scratch`), without BERT's
     random initialisation: a checkpoint replaces every other weight (`load_state` refuses one it
     lacks), so drawing them, as `build_model` does for training, would be wasted (about 0.1 s a
@@ -293,8 +295,7 @@ def _model_to_load(recipe: Recipe, backbone_dir: Path) -> MultitaskModel:
     with torch.random.fork_rng(devices=[]):
         model = MultitaskModel(recipe, BertModel(BertConfig.from_folder(backbone_dir), init_weights=False))
     if recipe.encoder != "scratch":
-        weights = Path(backbone_dir) / "model.safetensors"
-        load_state(model.encoder, load_file(str(weights)), str(weights))
+        load_state(model.encoder, backbone_weights, source)
     return model
 
 

@@ -200,14 +200,21 @@ class WeightMismatch(ValueError):
 _IGNORABLE = ("embeddings.position_ids",)
 
 
+def encoder_weights(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A BERT weights file's encoder entries: HF task models prefix them with `bert.` (and add
+    heads beside them), plain `BertModel` files do not."""
+    if any(k.startswith("bert.") for k in state):
+        return {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
+    return state
+
+
 def load_state(model: nn.Module, state: dict[str, torch.Tensor], source: str, allow_missing: tuple[str, ...] = ()) -> list[str]:
     """Load `state` into `model`, insisting that every expected key exists with the right shape.
 
     HF task models prefix the encoder with `bert.`; that prefix is stripped. Returns the keys of
     `state` the model does not use (an MLM head, say), so the caller can report them.
     """
-    if any(k.startswith("bert.") for k in state):
-        state = {k[len("bert."):]: v for k, v in state.items() if k.startswith("bert.")}
+    state = encoder_weights(state)
     expected = model.state_dict()
     missing = [k for k in expected if k not in state and not k.startswith(allow_missing)]
     wrong_shape = [f"{k}: file {tuple(state[k].shape)}, model {tuple(v.shape)}"
