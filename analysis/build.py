@@ -1,9 +1,10 @@
 """`python -m analysis build`: run every variant over the three dev sets and write the tables.
 
-Unless `force`, only the (variant, task) prediction tables whose checkpoint hash or data file
-hash changed, and the per-task examples tables whose data file hash changed, are rebuilt, and
-any whose file is missing or does not match the manifest. Tables of variants that are gone
-from the checkpoints folder are removed (a variant that failed to load keeps its tables).
+Unless `force`, only the (variant, task) prediction tables whose checkpoint hash or dev data
+(the file's hash, or the hash of its rows as the reader gives them) changed, and the per-task
+examples tables whose dev data changed, are rebuilt, and any whose file is missing or does not
+match the manifest. Tables of variants that are gone from the checkpoints folder are removed (a
+variant that failed to load keeps its tables).
 The manifest is saved after every table, so an interrupted build keeps what it finished.
 """
 
@@ -17,7 +18,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .examples import read_dev_split
+from .examples import data_identity, read_dev_split
 from .schema import (
     DEFAULT_TABLES_DIR,
     MANIFEST_NAME,
@@ -145,7 +146,7 @@ def build(
             frames[task], info, bad_rows = read_dev_split(task, data_path)
         except Exception as error:  # DataFileMissing / BadDataError name the file
             raise BuildError(f"cannot build the analysis tables: {error}") from error
-        data[task] = {"file": info["file"], "sha256": info["sha256"]}
+        data[task] = data_identity(info)
         if bad_rows:
             log(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
 
@@ -205,7 +206,7 @@ def build(
                 bar.update(len(table))
             write_table(
                 tables_dir, manifest, variant=name, task=task, frame=table, checkpoint_name=name,
-                checkpoint_hash=variant.checkpoint_hash, data_file=data[task]["file"], data_sha256=data[task]["sha256"],
+                checkpoint_hash=variant.checkpoint_hash, data=data[task],
             )
             write_manifest(tables_dir, manifest)
             report.built.append(rel)

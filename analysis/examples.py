@@ -40,11 +40,14 @@ PAIR_ONLY = ("sentence2", "words2", "overlap")
 
 
 def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[str]]:
-    """One dev split from the data directory: (frame, {"file", "path", "sha256"}, bad-row lines).
+    """One dev split from the data directory: (frame, {"file", "path", "sha256", "read_sha256"},
+    bad-row lines). `read_sha256` hashes the rows as the reader gives them, so tables built from
+    them go stale when the reader changes (as when SST's PTB tokens were rejoined), not only when
+    the file does.
 
     Raises minibert.data.DataFileMissing / BadDataError with their own clear messages.
     """
-    from minibert.data import read_split
+    from minibert.data import read_split, texts_sha256
 
     split = read_split(task, "dev", data_dir)
     ex = split.examples
@@ -63,8 +66,15 @@ def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[
             "gold": np.array([e.label for e in ex], dtype=np.float32),
         }
     )
-    info = {"file": split.path.name, "path": str(split.path), "sha256": split.sha256}
+    labels = [repr(e.label) for e in ex]
+    read = texts_sha256(field for row in zip(ids, s1, s2, labels) for field in row)
+    info = {"file": split.path.name, "path": str(split.path), "sha256": split.sha256, "read_sha256": read}
     return frame, info, [str(row) for row in split.bad_rows]
+
+
+def data_identity(info: dict) -> dict:
+    """What tables record of the dev data they were built from (see `read_dev_split`)."""
+    return {key: info[key] for key in ("file", "sha256", "read_sha256")}
 
 
 def overlap(s1: pd.Series, s2: pd.Series) -> np.ndarray:

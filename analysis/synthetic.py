@@ -21,7 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .examples import read_dev_split
+from .examples import data_identity, read_dev_split
 from .schema import TASKS
 from .tables import empty_manifest, read_manifest, write_examples, write_manifest, write_table
 
@@ -122,7 +122,7 @@ def make_tables(
         manifest = empty_manifest()
     for task in tasks:
         frame, info, _ = read_dev_split(task, data_dir)
-        data = {"file": info["file"], "sha256": info["sha256"]}
+        data = data_identity(info)
         write_examples(tables_dir, manifest, task, frame, data)
         gold = frame["gold"].to_numpy()
         shared = rng.normal(size=(len(gold), 5))
@@ -132,7 +132,7 @@ def make_tables(
             write_table(
                 tables_dir, manifest, variant=variant, task=task, frame=table, checkpoint_name=variant,
                 checkpoint_hash=(checkpoint_hashes or {}).get(variant, f"hash-{variant}"),
-                data_file=data["file"], data_sha256=data["sha256"],
+                data=data,
             )
     write_manifest(tables_dir, manifest)
     return manifest

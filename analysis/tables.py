@@ -11,23 +11,23 @@ A prediction table holds no text and no gold label. Its columns are `id` (string
 (int8 class for SST / Quora at threshold 0.5, float32 score for STS) and the scores
 (`p0`..`p4` float32 for SST, `prob` float32 = P(duplicate) for Quora, none for STS). The
 parquet file also carries its own provenance (variant, task, checkpoint name + hash, data
-file + sha256) under the schema metadata key `analysis`, so a file copied in from elsewhere
+file + sha256 + sha256 of its rows as read) under the schema metadata key `analysis`, so a file copied in from elsewhere
 is caught even when the manifest says otherwise.
 
 An examples table (the one piece of the data we ship, so a Space without a data directory can
 still show errors) holds `analysis.examples.stored_columns(task)`: `id`, `sentence1`,
 `sentence2` (pairs), `gold` float32, and the features `words1`, `words2` (pairs), `words` int16,
 `negation` bool, `overlap` float32 (pairs), computed by `analysis.examples.add_features`. Its
-provenance (task, split "dev", data file + sha256) is stored under the same metadata key.
+provenance (task, split "dev", data as above) is stored under the same metadata key.
 
 manifest.json:
 
     {"format": 2,
      "tables": {"predictions/<variant>/<task>.parquet": {
-         "variant", "task", "checkpoint": {"name", "hash"}, "data": {"file", "sha256"},
+         "variant", "task", "checkpoint": {"name", "hash"}, "data": {"file", "sha256", "read_sha256"},
          "rows", "bytes", "built"}},
      "examples": {<task>: {"file": "examples/<task>.parquet", "rows", "bytes",
-                           "data": {"file", "sha256"}, "built"}}}
+                           "data": {"file", "sha256", "read_sha256"}, "built"}}}
 """
 
 from __future__ import annotations
@@ -167,17 +167,17 @@ def write_table(
     frame: pd.DataFrame,
     checkpoint_name: str,
     checkpoint_hash: str,
-    data_file: str,
-    data_sha256: str,
+    data: dict,
 ) -> dict:
-    """Write one prediction table and record it in `manifest` (the caller saves the manifest)."""
+    """Write one prediction table and record it in `manifest` (the caller saves the manifest).
+    `data` names the dev file it was predicted from: {"file", "sha256"[, "read_sha256"]}."""
     rel = table_relpath(variant, task)
     path = Path(tables_dir) / rel
     provenance = {
         "variant": variant,
         "task": task,
         "checkpoint": {"name": checkpoint_name, "hash": checkpoint_hash},
-        "data": {"file": data_file, "sha256": data_sha256},
+        "data": dict(data),
     }
     rows, size = _write_parquet(normalize_table(task, frame), provenance, path)
     entry = {**provenance, "rows": rows, "bytes": size, "built": now()}

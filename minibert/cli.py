@@ -48,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true")
 
     e = sub.add_parser("evaluate", help="dev metrics of shipped variants")
-    e.add_argument("--variant", default="all", help="a name, or all")
+    e.add_argument("--variant", default="all", help="a name, comma-separated names, or all")
     e.add_argument("--split", default="dev", choices=["dev"])
     _common(e)
 
@@ -220,12 +220,15 @@ def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path,
     return []
 
 
-def _load(args):
+def _load(args, one: bool = False):
     from .predict import load_variants
+    wanted = None if args.variant == "all" else [v.strip() for v in args.variant.split(",") if v.strip()]
+    if one and (wanted is None or len(wanted) != 1):
+        raise SystemExit(f"error: --variant names the one variant whose files to write, got {args.variant!r}")
     variants, failures = load_variants(_checkpoints_dir(args), _device(args))
     for f in failures:
         print(f"could not load {f.name}: {f.reason}", file=sys.stderr)
-    wanted = list(variants) if args.variant == "all" else [args.variant]
+    wanted = list(variants) if wanted is None else wanted
     missing = [w for w in wanted if w not in variants]
     if missing:
         raise SystemExit(f"error: variant(s) not loaded from {_checkpoints_dir(args)}: {', '.join(missing)}")
@@ -250,7 +253,7 @@ def cmd_evaluate(args) -> int:
 def cmd_predict(args) -> int:
     from .predict import warm_frozen_features
     from .submission import submission_path, write_submission
-    variants, (name,) = _load(args)
+    variants, (name,) = _load(args, one=True)
     variant = variants[name]
     data_dir = resolve_data_dir(args.data_dir)
     for split in (["dev", "test"] if args.split == "both" else [args.split]):

@@ -15,7 +15,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator, Union
+from typing import Callable, Iterable, Iterator, Union
 
 TASKS = ("sst", "quora", "sts")
 SPLITS = ("train", "dev", "test")
@@ -122,7 +122,7 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
-# --- PTB unescaping ---------------------------------------------------------
+# --- PTB text back to plain text ---------------------------------------------
 
 _PTB_ESCAPES = {
     "-LRB-": "(",
@@ -139,10 +139,38 @@ _PTB_ESCAPES = {
 # One pass with one pattern, so a replacement can never feed another one.
 _PTB_PATTERN = re.compile("|".join(re.escape(token) for token in _PTB_ESCAPES))
 
+# PTB splits a clitic from its word ("does n't", "ca n't", "it 's") and a punctuation mark from
+# the word before it. The clitics matter to the model: WordPiece reads "does n't" as
+# [does, n, ', t] but "doesn't" as [doesn, ', t], which is what a person types into the app.
+# Punctuation and brackets only matter to a reader: BERT splits them off either way.
+_PTB_JOINS = (
+    (re.compile(r"(?<=\S) (n't|'s|'re|'ve|'ll|'d|'m)(?=\s|$)", re.IGNORECASE), r"\1"),
+    (re.compile(r"(?<=\S) ([.,;:!?%]+|\.\.\.)(?=\s|$)"), r"\1"),
+    (re.compile(r"(-LRB-|-LSB-|-LCB-|``) (?=\S)"), r"\1"),
+    (re.compile(r"(?<=\S) (-RRB-|-RSB-|-RCB-|'')"), r"\1"),
+    (re.compile(r"(?<!\S)\$ (?=\d)"), "$"),
+)
+
 
 def unescape_ptb(text: str) -> str:
     """Undo the Penn Treebank escapes in SST sentences; leaves everything else alone."""
     return _PTB_PATTERN.sub(lambda match: _PTB_ESCAPES[match.group(0)], text)
+
+
+def ptb_to_plain(text: str) -> str:
+    """An SST sentence as a person would type it: escapes undone, clitics and punctuation rejoined."""
+    for pattern, replacement in _PTB_JOINS:
+        text = pattern.sub(replacement, text)
+    return unescape_ptb(text)
+
+
+def texts_sha256(texts: Iterable[str]) -> str:
+    """sha256 of a sequence of strings as read: what a cache of anything computed from them is keyed by."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\0")  # a separator no text holds, so ["ab"] and ["a", "b"] differ
+    return digest.hexdigest()
 
 
 # --- locating files ---------------------------------------------------------
@@ -216,7 +244,7 @@ def read_split(
 
     Columns are found by header name, so the odd SST test header and any extra
     index columns do not matter. Text fields are stripped of surrounding
-    whitespace; SST sentences are also PTB-unescaped. `limit` stops after that
+    whitespace; SST sentences are turned from PTB tokens back into plain text. `limit` stops after that
     many good examples (bad rows are then only those seen so far). With
     `strict=True` any bad row raises BadDataError.
     """
@@ -307,7 +335,7 @@ def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBui
         if problems:
             return "; ".join(problems)
         if task == "sst":
-            return SentenceExample(texts["id"], unescape_ptb(texts["sentence"]), label, start)
+            return SentenceExample(texts["id"], ptb_to_plain(texts["sentence"]), label, start)
         return PairExample(texts["id"], texts["sentence1"], texts["sentence2"], label, start)
 
     return build

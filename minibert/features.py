@@ -3,7 +3,8 @@
 A frozen encoder maps a sentence to the same vector forever, so its [CLS]-pooler and mean-pooled
 vectors are memoised in memory (shared by every frozen variant of one backbone) and, for whole
 data files, cached on disk under `cache/features/` (outside git, safe to delete), keyed by the
-backbone's weights hash, the data file's hash and the max length.
+backbone's weights hash, a hash of the split's sentences as the reader gives them (so a change
+to how text is read can never reuse stale vectors) and the max length.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .batching import map_in_batches
+from .data import texts_sha256
 from .heads import mean_pool
 from .model import BertModel
 from .tokenizer import Tokenizer
@@ -69,7 +71,7 @@ class EmbeddingMemo:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""
         texts = split_texts(split)
         cache_dir = Path(cache_dir or default_cache_dir())
-        path = cache_dir / (f"{self.backbone_sha[:16]}-{split.task}-{split.split}-{split.sha256[:16]}"
+        path = cache_dir / (f"{self.backbone_sha[:16]}-{split.task}-{split.split}-{texts_sha256(texts)[:16]}"
                             f"-n{len(split.examples)}-L{self.tokenizer.max_length}.safetensors")
         cached = _read_cache(path, len(texts))
         if cached is None:
@@ -95,3 +97,13 @@ def _read_cache(path: Path, rows: int) -> dict[str, torch.Tensor] | None:
     if set(cached) != set(POOLINGS) or any(v.shape[0] != rows for v in cached.values()):
         return None
     return cached
+
+
+def warmed_memo(model, tokenizer: Tokenizer, backbone_sha: str, device, splits, cache_dir: Path | None = None):
+    """For a frozen-encoder model, a memo holding every sentence of `splits`; None when the encoder trains."""
+    if model.recipe.encoder != "frozen":
+        return None
+    memo = EmbeddingMemo(model.encoder, tokenizer, backbone_sha, device)
+    for split in splits:
+        memo.warm_from_split(split, cache_dir)
+    return memo

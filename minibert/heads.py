@@ -110,11 +110,25 @@ def build_pair_head(kind: str, hidden: int, dropout: float, rank: int) -> nn.Mod
     return heads[kind]()
 
 
-def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float) -> torch.Tensor:
+def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float,
+             keep: torch.Tensor | None = None) -> torch.Tensor:
     """Symmetric InfoNCE: row i of `anchors` should match row i of `positives` against every
-    other row in the batch (in-batch negatives), by cosine similarity / temperature."""
+    other row in the batch (in-batch negatives), by cosine similarity / temperature.
+
+    `keep` (bool, one per row) limits the loss to those rows, as if the batch held only them,
+    without indexing by it: boolean indexing makes the CPU wait for the GPU once per batch.
+    Fewer than two kept rows give 0 (a row with no negative is matched for free).
+    """
     a = F.normalize(anchors, dim=-1)
     p = F.normalize(positives, dim=-1)
     logits = a @ p.T / temperature
     target = torch.arange(len(a), device=a.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    if keep is None:
+        return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    # Finite, so dropped rows and columns add exactly 0 to a softmax and never a NaN to a gradient.
+    dropped = -1e4
+    pair = keep[:, None] & keep[None, :]
+    logits = logits.masked_fill(~pair, dropped)
+    per_row = F.cross_entropy(logits, target, reduction="none") + F.cross_entropy(logits.T, target, reduction="none")
+    kept = keep.sum()
+    return torch.where(keep, per_row, 0.0).sum() / (2 * kept.clamp(min=1)) * (kept >= 2)

@@ -25,7 +25,7 @@ from .backbone import file_sha256, resolve_backbone
 from .batching import bucketed_shuffle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import read_split
-from .features import EmbeddingMemo
+from .features import EmbeddingMemo, warmed_memo
 from .heads import info_nce
 from .metrics import dev_metrics
 from .network import MultitaskModel, build_model
@@ -143,9 +143,7 @@ def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch
         out = head(u, v).float()
     loss = F.binary_cross_entropy_with_logits(out, labels) if task == "quora" else F.mse_loss(out, labels)
     if task == "quora" and recipe.contrastive and u is not None:
-        positives = labels > 0.5
-        if int(positives.sum()) >= 2:
-            loss = loss + info_nce(u[positives].float(), v[positives].float(), recipe.temperature)
+        loss = loss + info_nce(u.float(), v.float(), recipe.temperature, keep=labels > 0.5)
     return loss
 
 
@@ -274,12 +272,11 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     print(f"training {recipe.name} on {hardware(device)}: "
           + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))
 
-    memo, features_seconds = None, None
-    if recipe.encoder == "frozen":
-        memo = EmbeddingMemo(model.encoder, tokenizer, file_sha256(backbone / "model.safetensors"), device)
-        started = time.perf_counter()
-        for split in list(train_splits.values()) + list(dev_splits.values()):
-            memo.warm_from_split(split, options.cache_dir)
+    started = time.perf_counter()
+    memo = warmed_memo(model, tokenizer, file_sha256(backbone / "model.safetensors"), device,
+                       [*train_splits.values(), *dev_splits.values()], options.cache_dir)
+    features_seconds = None
+    if memo is not None:
         features_seconds = time.perf_counter() - started
         print(f"  frozen features ready in {features_seconds:.1f} s")
     trainer = Trainer(model, tokenizer, train_splits, device, recipe.epochs, memo)
@@ -360,11 +357,7 @@ def _store_checked(target: Path, model: MultitaskModel, backbone: Path, storage:
     tried = []
     while True:
         loaded, tokenizer, config = load_checkpoint(target, device)
-        memo = None
-        if loaded.recipe.encoder == "frozen":
-            memo = EmbeddingMemo(loaded.encoder, tokenizer, config["backbone"]["weights_sha256"], device)
-            for split in dev_splits.values():
-                memo.warm_from_split(split, cache_dir)
+        memo = warmed_memo(loaded, tokenizer, config["backbone"]["weights_sha256"], device, dev_splits.values(), cache_dir)
         stored = dev_metrics(Scorer(loaded, tokenizer, device, memo=memo), dev_splits)
         at_training = config["metrics"]["dev_at_training"]
         moved = {k: stored[k] - at_training[k] for k in at_training}

@@ -147,6 +147,20 @@ def test_force_and_changed_data_rebuild_everything(built, tmp_path):
     assert len(forced.built) == 12 and forced.examples_written == EXAMPLES
 
 
+def test_a_change_in_how_the_same_file_is_read_rebuilds_that_tasks_tables(built, tmp_path, monkeypatch):
+    import minibert.data
+
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    # The file stays byte for byte; the reader now gives other SST text (as when its PTB tokens
+    # were first rejoined). Tables made from the old text must not pass for current.
+    monkeypatch.setattr(minibert.data, "ptb_to_plain", lambda text: text.upper())
+    report = build(checkpoints, data, tables, device="cpu", progress=False, log=lambda s: None)
+    assert report.examples_written == ["examples/sst.parquet"]
+    assert sorted(report.built) == sorted(f"predictions/{n}/sst.parquet" for n in NAMES)
+    assert A.load(tables, data, checkpoints=checkpoints).examples("sst")["sentence1"].str.isupper().all()
+
+
 def test_missing_or_mismatched_examples_table_is_rewritten(built, tmp_path):
     root, _, _ = built
     checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
@@ -179,7 +193,7 @@ def test_cli(built, tmp_path, capsys):
 
 def test_ensemble_table_is_composed_from_its_members_tables_exactly_as_the_ensemble_predicts(built, tmp_path):
     from analysis.build import compose_ensemble_table, predict_table
-    from analysis.examples import read_dev_split
+    from analysis.examples import data_identity, read_dev_split
     from analysis.tables import read_manifest
 
     root, _, _ = built
@@ -187,7 +201,7 @@ def test_ensemble_table_is_composed_from_its_members_tables_exactly_as_the_ensem
     manifest, _ = read_manifest(root / "tables")
     for task in A.TASKS:
         frame, info, _ = read_dev_split(task, root / "data")
-        data = {"file": info["file"], "sha256": info["sha256"]}
+        data = data_identity(info)
         composed = compose_ensemble_table(variants["ensemble"], task, frame, root / "tables", manifest, data)
         ran = predict_table(variants["ensemble"], task, frame)
         pd.testing.assert_frame_equal(composed, ran, check_exact=True)
@@ -196,5 +210,4 @@ def test_ensemble_table_is_composed_from_its_members_tables_exactly_as_the_ensem
     # A member whose table is not current: nothing is composed from it (the ensemble is run).
     manifest["tables"]["predictions/tiny-mean/sts.parquet"]["checkpoint"]["hash"] = "old"
     frame, info, _ = read_dev_split("sts", root / "data")
-    assert compose_ensemble_table(variants["ensemble"], "sts", frame, root / "tables", manifest,
-                                  {"file": info["file"], "sha256": info["sha256"]}) is None
+    assert compose_ensemble_table(variants["ensemble"], "sts", frame, root / "tables", manifest, data_identity(info)) is None

@@ -16,7 +16,7 @@ import pytest
 
 import analysis as A
 from analysis import slices as S
-from analysis.examples import read_dev_split
+from analysis.examples import data_identity, read_dev_split
 from analysis.tables import empty_manifest, write_examples, write_manifest, write_table
 
 SST = [  # id, sentence, gold           words  negation
@@ -25,7 +25,7 @@ SST = [  # id, sentence, gold           words  negation
     ("sst-2", "Nothing happens in this long , slow , dull and tedious movie about two people who never meet .", 2),  # 16 yes
     ("sst-3", "Fine .", 2),  # 1      no
     ("sst-4", "The best movie of the year .", 4),  # 6      no
-    ("sst-5", "Does n't work .", 3),  # 3      yes
+    ("sst-5", "Does n't work .", 3),  # 2      yes  (read back as "Doesn't work.")
 ]
 SST_A = [  # pred = argmax; confidence .65 .55 .75 .85 .75 .65  ->  pred 0 3 2 1 4 4
     [0.65, 0.10, 0.10, 0.10, 0.05],
@@ -89,10 +89,10 @@ def _write_tables(tables: Path, data: Path) -> None:
     for (variant, task), frame in frames.items():
         split = read_split(task, "dev", data)
         write_table(tables, manifest, variant=variant, task=task, frame=frame, checkpoint_name=variant,
-                    checkpoint_hash=f"hash-{variant}", data_file=split.path.name, data_sha256=split.sha256)
+                    checkpoint_hash=f"hash-{variant}", data={"file": split.path.name, "sha256": split.sha256})
     for task in A.TASKS:  # what the build ships, so the features below are the stored ones
         frame, info, _ = read_dev_split(task, data)
-        write_examples(tables, manifest, task, frame, {"file": info["file"], "sha256": info["sha256"]})
+        write_examples(tables, manifest, task, frame, data_identity(info))
     write_manifest(tables, manifest)
 
 
@@ -118,8 +118,8 @@ def test_long_frame_joins_text_gold_and_features(a):
     assert len(sst) == 12 and sst["variant"].astype(str).tolist() == ["A"] * 6 + ["B"] * 6
     row = sst[(sst["variant"] == "A") & (sst["id"] == "sst-1")].iloc[0]
     assert (row["pred"], row["gold"], bool(row["correct"]), row["error"]) == (3, 1, False, 2)
-    assert row["sentence1"] == "It is not good at all ." and row["conf"] == pytest.approx(0.55)
-    assert a.examples("sst")["words"].tolist() == [3, 6, 16, 1, 6, 3]
+    assert row["sentence1"] == "It is not good at all." and row["conf"] == pytest.approx(0.55)
+    assert a.examples("sst")["words"].tolist() == [3, 6, 16, 1, 6, 2]
     assert a.examples("sst")["negation"].tolist() == [False, True, True, False, False, True]
     q = a.examples("quora").set_index("id")
     assert q.loc["q-1", "overlap"] == pytest.approx(4 / 6)  # {why is the blue} of {why is the sky sea blue}

@@ -17,7 +17,7 @@ import pytest
 import analysis as A
 from analysis import synthetic
 from analysis import tables as T
-from analysis.examples import add_features, read_dev_split, stored_columns
+from analysis.examples import add_features, data_identity, read_dev_split, stored_columns
 from analysis.metrics import summarize
 from analysis.tables import TableError, read_manifest, write_examples, write_json, write_manifest, write_table
 
@@ -98,7 +98,7 @@ def test_a_table_over_the_size_limit_is_not_written(setup, monkeypatch):
     monkeypatch.setattr(T, "MAX_TABLE_BYTES", 1000)
     frame, info, _ = read_dev_split("quora", data)
     with pytest.raises(TableError, match=r"examples/quora\.parquet would be .* over the 0 MB limit"):
-        write_examples(tables, manifest, "quora", frame, {"file": info["file"], "sha256": info["sha256"]})
+        write_examples(tables, manifest, "quora", frame, data_identity(info))
     assert (tables / "examples/quora.parquet").read_bytes() == before  # the old file is kept, whole
     assert not list(tables.rglob("*.tmp"))
 
@@ -141,11 +141,10 @@ def test_ids_that_do_not_match_the_data_file(setup):
     table = pd.read_parquet(tables / "predictions/c/sts.parquet")
     table.loc[:2, "id"] = ["not-an-id-1", "not-an-id-2", "not-an-id-3"]
     write_table(tables, manifest, variant="c", task="sts", frame=table, checkpoint_name="c",
-                checkpoint_hash="hash-c", data_file=entry["data"]["file"], data_sha256=entry["data"]["sha256"])
+                checkpoint_hash="hash-c", data=entry["data"])
     foreign = pd.read_parquet(tables / "predictions/b/sst.parquet").assign(id=lambda f: "x" + f["id"])
     write_table(tables, manifest, variant="b", task="sst", frame=foreign, checkpoint_name="b",
-                checkpoint_hash="hash-b", data_file="ids-sst-dev.csv",
-                data_sha256=manifest["tables"]["predictions/b/sst.parquet"]["data"]["sha256"])
+                checkpoint_hash="hash-b", data=manifest["tables"]["predictions/b/sst.parquet"]["data"])
     write_manifest(tables, manifest)
     a = load(tables, data)
     problems = real_problems(a)
@@ -254,7 +253,7 @@ def test_changed_data_without_a_matching_examples_table_leaves_the_task_out(setu
     # an examples table made from the changed file does not match the predictions either
     manifest, _ = read_manifest(tables)
     frame, info, _ = read_dev_split("sst", data)
-    write_examples(tables, manifest, "sst", frame, {"file": info["file"], "sha256": info["sha256"]})
+    write_examples(tables, manifest, "sst", frame, data_identity(info))
     for where in (data, tmp_path / "nowhere"):
         b = load(tables, where)
         assert not b.has("sst") and b.has("sts")
@@ -267,7 +266,7 @@ def test_prediction_table_from_other_data_is_left_out(setup):
     manifest, _ = read_manifest(tables)
     table = pd.read_parquet(tables / "predictions/c/sts.parquet")
     write_table(tables, manifest, variant="c", task="sts", frame=table, checkpoint_name="c",
-                checkpoint_hash="hash-c", data_file="sts-dev.csv", data_sha256="0" * 64)
+                checkpoint_hash="hash-c", data={"file": "sts-dev.csv", "sha256": "0" * 64})
     write_manifest(tables, manifest)
     for where in (data, data.parent / "nowhere"):
         a = load(tables, where)

@@ -32,6 +32,12 @@ def test_train_evaluate_predict(tiny_env, capsys):
     for name in ("sbert-concat", "frozen-mean", "ensemble"):
         assert name in table
     assert "Quora" in table
+    common = ["--data-dir", tiny_env["data"], "--checkpoints", tiny_env["ck"], "--device", "cpu"]
+    assert main(["evaluate", "--variant", "ensemble,frozen-mean", *common]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:-1]]
+    assert rows == ["ensemble", "frozen-mean"]
+    with pytest.raises(SystemExit, match="the one variant whose files to write, got 'all'"):
+        main(["predict", "--variant", "all", *common])
 
     out_dir = tiny_env["tmp"] / "pred"
     assert main(["predict", "--variant", "sbert-concat", "--data-dir", tiny_env["data"], "--checkpoints",

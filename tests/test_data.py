@@ -26,6 +26,7 @@ from minibert.data import (
     SentenceExample,
     read_split,
     resolve_data_dir,
+    ptb_to_plain,
     unescape_ptb,
 )
 
@@ -149,6 +150,38 @@ def test_unescape_ptb_leaves_other_text_alone(text):
     assert unescape_ptb(text) == text
 
 
+@pytest.mark.parametrize(
+    ("ptb", "plain"),
+    [
+        ("it does n't work .", "it doesn't work."),
+        ("I ca n't , I wo n't , I DO N'T", "I can't, I won't, I DON'T"),
+        ("the Century 's new film , they 're , I 've , we 'll , you 'd , I 'm", "the Century's new film, they're, I've, we'll, you'd, I'm"),
+        ("a `` Conan '' movie", 'a "Conan" movie'),
+        ("`` The Lord of the Rings '' trilogy", '"The Lord of the Rings" trilogy'),
+        ("-LRB- at all -RRB- ; -LSB- x -RSB- : -LCB- y -RCB- !", "(at all); [x]: {y}!"),
+        ("wait ... what ?", "wait... what?"),
+        ("$ 5 and 100 %", "$5 and 100%"),
+        ("co-writer\\/director", "co-writer/director"),
+    ],
+)
+def test_ptb_to_plain_rejoins_what_ptb_split(ptb, plain):
+    assert ptb_to_plain(ptb) == plain
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "rock 'n' roll and give 'em",  # not clitics that PTB splits off
+        "the '70s and a ' single quote",
+        "a dash -- stays spaced",
+        "'s at the start has no word to join",
+        "plain text, already typed as a person would.",
+    ],
+)
+def test_ptb_to_plain_joins_only_split_clitics_and_punctuation(text):
+    assert ptb_to_plain(text) == text
+
+
 # --- good rows --------------------------------------------------------------
 
 
@@ -164,9 +197,9 @@ def test_sst_rows_are_read_with_start_lines_even_after_multiline_fields(tmp_path
     )
     loaded = read_split("sst", "dev", tmp_path)
     assert loaded.examples == [
-        SentenceExample("a1", "It 's ( very ) good .", 4, 2),
+        SentenceExample("a1", "It's (very) good.", 4, 2),
         SentenceExample("a2", "quoted\twith a tab\nand a newline", 0, 3),
-        SentenceExample("a3", 'he said "hi" " here "', 2, 5),
+        SentenceExample("a3", 'he said "hi" "here"', 2, 5),
         SentenceExample("a4", "last", 1, 6),
     ]
     assert loaded.bad_rows == []
@@ -181,7 +214,7 @@ def test_sst_test_file_with_odd_header_and_extra_index_column(tmp_path):
     loaded = read_split("sst", "test", tmp_path)
     assert loaded.examples == [
         SentenceExample("b1", "Effective but too-tepid biopic", None, 2),
-        SentenceExample("b2", "( ok )", None, 3),
+        SentenceExample("b2", "(ok)", None, 3),
     ]
 
 
@@ -531,11 +564,11 @@ def test_real_labels_ids_and_lines_are_sane(real_data, task, split):
 
 
 @pytest.mark.parametrize("split", SPLITS)
-def test_real_sst_sentences_are_unescaped(real_data, split):
+def test_real_sst_sentences_are_plain_text(real_data, split):
     sentences = [e.sentence for e in real_split(real_data, "sst", split).examples]
-    for escape in ("-LRB-", "-RRB-", "``", "''", "\\/", "\\*"):
-        assert not any(escape in s for s in sentences), escape
-    assert any("(" in s for s in sentences)
+    for ptb in ("-LRB-", "-RRB-", "``", "''", "\\/", "\\*", " n't", " 's ", " .", " ,"):
+        assert not any(ptb in s for s in sentences), ptb
+    assert any("(" in s for s in sentences) and any("n't" in s for s in sentences)
     assert all(s == s.strip() and s for s in sentences)
 
 

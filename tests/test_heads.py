@@ -34,6 +34,27 @@ def test_infonce_prefers_matching_pairs():
     assert info_nce(a, a, 0.05) < info_nce(a, a.flip(0), 0.05)
 
 
+def test_infonce_over_kept_rows_equals_infonce_of_those_rows_alone():
+    torch.manual_seed(0)
+    a, p = torch.randn(6, 4), torch.randn(6, 4)
+    keep = torch.tensor([True, False, True, True, False, False])
+    alone = info_nce(a[keep], p[keep], 0.05)
+    masked = info_nce(a, p, 0.05, keep=keep)
+    assert masked.item() == pytest.approx(alone.item(), rel=1e-5)
+    a.requires_grad_(True)
+    info_nce(a, p, 0.05, keep=keep).backward()
+    assert torch.isfinite(a.grad).all() and a.grad[~keep].abs().max() == 0
+
+
+@pytest.mark.parametrize("kept", [0, 1])
+def test_infonce_with_fewer_than_two_kept_rows_is_zero(kept):
+    a = torch.randn(4, 3, requires_grad=True)
+    keep = torch.arange(4) < kept
+    loss = info_nce(a, a.detach() + 0.1, 0.05, keep=keep)
+    loss.backward()
+    assert loss.item() == 0.0 and torch.isfinite(a.grad).all()
+
+
 def test_mean_pool_ignores_padding():
     hidden = torch.tensor([[[1.0, 1.0], [3.0, 3.0], [100.0, 100.0]]])
     assert mean_pool(hidden, torch.tensor([[1, 1, 0]])).tolist() == [[2.0, 2.0]]

@@ -89,7 +89,7 @@ def test_committed_examples_tables_are_the_dev_files_with_their_features(real_da
     with exactly the features analysis.examples.add_features computes from it."""
     import json
 
-    from analysis.examples import add_features, read_dev_split, stored_columns
+    from analysis.examples import add_features, data_identity, read_dev_split, stored_columns
 
     manifest_path = TABLES / "manifest.json"
     if not manifest_path.is_file():
@@ -98,7 +98,7 @@ def test_committed_examples_tables_are_the_dev_files_with_their_features(real_da
     for task in ("sst", "quora", "sts"):
         entry = manifest["examples"][task]
         frame, info, _ = read_dev_split(task, real_data_dir)
-        assert entry["data"] == {"file": info["file"], "sha256": info["sha256"]}, task
+        assert entry["data"] == data_identity(info), task
         stored = pd.read_parquet(TABLES / entry["file"])
         expected = add_features(frame, task)[stored_columns(task)]
         pd.testing.assert_frame_equal(stored, expected, check_dtype=False)

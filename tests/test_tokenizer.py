@@ -1,7 +1,7 @@
 import pytest
 
 from minibert.backbone import default_backbone_dir
-from minibert.data import unescape_ptb
+from minibert.data import ptb_to_plain, unescape_ptb
 from minibert.tokenizer import Tokenizer
 
 VARIED = [
@@ -54,6 +54,17 @@ def test_ptb_escapes_become_plain_punctuation_before_tokenizing(backbone):
     plain = tok.tokens(unescape_ptb("-LRB- fine -RRB-"))
     assert raw[1:5] == ["-", "l", "##rb", "-"]
     assert plain == ["[CLS]", "(", "fine", ")", "[SEP]"]
+
+
+def test_plain_sst_text_tokenizes_as_typed_text_and_punctuation_joins_change_no_token(backbone):
+    tok = Tokenizer(backbone)
+    # "does n't" is [does, n, ', t]: a negation no one types. Rejoined, it is what the app is given.
+    assert tok.tokens("it does n't work")[2:6] == ["does", "n", "'", "t"]
+    assert tok.tokens(ptb_to_plain("it does n't work")) == tok.tokens("it doesn't work")
+    assert tok.tokens(ptb_to_plain("I ca n't")) == tok.tokens("I can't")
+    # BERT splits punctuation off anyway, so rejoining it only changes what a reader sees.
+    ptb = "the Century 's new `` Conan '' -LRB- at all -RRB- , wait ... what ? $ 5 ; 100 % !"
+    assert tok.tokens(ptb_to_plain(ptb)) == tok.tokens(unescape_ptb(ptb))
 
 
 def test_pairs_get_token_types(backbone):
