@@ -25,15 +25,16 @@ def recipe_of(variant) -> Recipe | None:
 
 
 def dev_metrics(variant, analysis_overall: pd.DataFrame | None = None) -> dict:
-    """The checkpoint's stored dev metrics; for an ensemble (not trained, so none stored) the
-    ones of the analysis tables when there are some."""
-    stored = variant.config.get("metrics") or {}
-    dev = dict(stored.get("dev") or stored.get("dev_at_training") or {})
-    if not dev and analysis_overall is not None and variant.name in analysis_overall.index:
+    """A variant's dev metrics: those of its current analysis tables when there are some (what the
+    other tabs and the README show, predicted by the checkpoint as shipped), else the ones stored
+    in the checkpoint at training time (which a GPU run computes against its fp16 copy of the
+    backbone, so they may differ in the 4th decimal)."""
+    if analysis_overall is not None and variant.name in analysis_overall.index:
         row = analysis_overall.loc[variant.name]
-        dev = {"sst_acc": row.get("sst_accuracy"), "quora_acc": row.get("quora_accuracy"),
-               "sts_pearson": row.get("sts_pearson"), "overall": row.get("overall"), "_from": "analysis tables"}
-    return dev
+        return {"sst_acc": row.get("sst_accuracy"), "quora_acc": row.get("quora_accuracy"),
+                "sts_pearson": row.get("sts_pearson"), "overall": row.get("overall"), "_from": "analysis tables"}
+    stored = variant.config.get("metrics") or {}
+    return dict(stored.get("dev") or stored.get("dev_at_training") or {})
 
 
 def _fmt(x) -> str:

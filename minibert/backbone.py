@@ -58,6 +58,13 @@ def file_sha256(path: Path) -> str:
     return _sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
+def loaded_weights_sha256(recorded_name: str | None) -> str:
+    """sha256 of the backbone file that a checkpoint which recorded `recorded_name` loads on this
+    machine. Under a copy (`export_copy`) it is not the sha256 the checkpoint records: what is
+    computed from the copy's weights (frozen features) must never pass for the package's."""
+    return file_sha256(resolve_backbone(recorded_name) / "model.safetensors")
+
+
 COPY_MARKER = "minibert-backbone.json"
 
 

@@ -15,6 +15,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .backbone import loaded_weights_sha256
 from .batching import map_in_batches
 from .checkpoint import (CheckpointError, checkpoint_hash, ensemble_hash, ensemble_members, load_checkpoint,
                          read_config)
@@ -209,7 +210,7 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
             model, tokenizer, config = load_checkpoint(directory, device)
             memo = None
             if model.recipe.encoder == "frozen":
-                key = (config["backbone"]["weights_sha256"], tokenizer.max_length)
+                key = (loaded_weights_sha256(config["backbone"]["name"]), tokenizer.max_length)
                 if key not in memos:
                     memos[key] = EmbeddingMemo(model.encoder, tokenizer, key[0], device)
                 memo = memos[key]

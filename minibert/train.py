@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .backbone import file_sha256, resolve_backbone
+from .backbone import file_sha256, loaded_weights_sha256, resolve_backbone
 from .batching import bucketed_shuffle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import read_split
@@ -357,7 +357,8 @@ def _store_checked(target: Path, model: MultitaskModel, backbone: Path, storage:
     tried = []
     while True:
         loaded, tokenizer, config = load_checkpoint(target, device)
-        memo = warmed_memo(loaded, tokenizer, config["backbone"]["weights_sha256"], device, dev_splits.values(), cache_dir)
+        memo = warmed_memo(loaded, tokenizer, loaded_weights_sha256(config["backbone"]["name"]), device,
+                           dev_splits.values(), cache_dir)
         stored = dev_metrics(Scorer(loaded, tokenizer, device, memo=memo), dev_splits)
         at_training = config["metrics"]["dev_at_training"]
         moved = {k: stored[k] - at_training[k] for k in at_training}

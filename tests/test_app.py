@@ -460,6 +460,26 @@ def test_a_variant_keeps_one_colour_across_charts_and_no_two_share_one(ctx):
     assert reliability == slices == {v: variant_colors(a.variants())[v] for v in a.variants("sst")}
 
 
+def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_training(ctx):
+    import copy
+    from types import SimpleNamespace
+
+    import analysis as A
+    from demo.models import details, overview
+
+    overall = A.overall(ctx.analysis)
+    config = copy.deepcopy(ctx.variants["tiny-cls"].config)
+    config["metrics"]["dev"] = {"sst_acc": 0.111, "quora_acc": 0.222, "sts_pearson": 0.333, "overall": 0.444}
+    shipped = copy.copy(ctx.variants["tiny-cls"])
+    shipped.config = config
+    untabled = SimpleNamespace(name="no-tables", config=config)
+    table = overview({"tiny-cls": shipped, "no-tables": untabled}, [], overall).set_index("variant")
+    assert table.loc["tiny-cls", "SST acc"] == f"{overall.loc['tiny-cls', 'sst_accuracy']:.3f}" != "0.111"
+    assert table.loc["no-tables", "SST acc"] == "0.111"
+    card, _ = details({"tiny-cls": shipped}, "tiny-cls", overall)
+    assert "from the dev-set prediction tables" in card and "0.111" not in card
+
+
 def test_models_overview_says_when_a_run_was_cut_short_by_its_time_budget(ctx):
     import copy
     from types import SimpleNamespace

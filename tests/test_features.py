@@ -26,3 +26,28 @@ def test_a_change_in_how_sentences_are_read_misses_the_disk_cache(tiny_world, tm
     assert first != second and first.is_file() and second.is_file()
     fresh = EmbeddingMemo(model.encoder, tok, "tiny").embed(["a sentence never cached"], "mean")
     assert torch.allclose(memo.embed(["a sentence never cached"], "mean"), fresh, atol=1e-6)
+
+
+def test_features_computed_under_a_compact_copy_never_pass_for_the_packages(tiny_world, tmp_path, monkeypatch):
+    from minibert.backbone import export_copy
+    from minibert.predict import load_variants, warm_frozen_features
+
+    # One cache folder for both: a frozen checkpoint records the original's sha256 under either.
+    monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "cache"))
+    copy = export_copy(tmp_path / "copy", tiny_world["backbone"], dtype="fp16")
+    split = read_split("sst", "dev", tiny_world["data"])
+    text = split.examples[0].sentence
+
+    def cached_and_fresh():
+        variant = load_variants(tiny_world["checkpoints"], "cpu")[0]["tiny-mean"]
+        warm_frozen_features({"v": variant}, [split])
+        fresh = EmbeddingMemo(variant.model.encoder, variant.tokenizer, "fresh")
+        return variant.memo.embed([text], "mean"), fresh.embed([text], "mean")
+
+    monkeypatch.setenv("MINIBERT_BACKBONE", str(copy))
+    under_copy, fresh_copy = cached_and_fresh()
+    monkeypatch.delenv("MINIBERT_BACKBONE")
+    under_package, fresh_package = cached_and_fresh()
+    assert torch.allclose(under_copy, fresh_copy, atol=1e-6)
+    assert torch.allclose(under_package, fresh_package, atol=1e-6)
+    assert not torch.allclose(under_copy, under_package, atol=1e-6)  # fp16 weights give other vectors
