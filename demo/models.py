@@ -139,7 +139,7 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
         lines.append("**Members:** " + ", ".join(e(m.name) for m in v.members))
     elif t:
         keep = [("hardware", "hardware"), ("best_epoch", "best epoch (kept)"),
-                ("wall_seconds", "wall time to the kept epoch")]
+                ("wall_seconds", "wall time of the whole run")]
         bits = [f"{label} {e(_duration(t[k]) if k == 'wall_seconds' else str(t[k]))}" for k, label in keep if t.get(k) not in (None, "")]
         if not t.get("hardware") and t.get("device"):
             bits.insert(0, f"device {e(str(t['device']))}")

@@ -421,6 +421,7 @@ def test_models_tab_describes_each_variant(app, ctx):
     card, curve = client.predict("tiny-cls", api_name="/model")
     assert "multitask baseline" in card.lower() or "minBERT" in card
     assert "Encoder fine-tuned" in card and "SST acc" in card
+    assert "wall time of the whole run" in card  # train.py stores the whole run's, every epoch included
     assert "training curve" in curve["plot"] and "dev overall" in curve["plot"]
     card, curve = client.predict("ensemble", api_name="/model")
     assert "Members" in card and "no training curve" in curve["plot"]
