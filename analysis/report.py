@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from minibert.seeds import describe
+from minibert.seeds import describe, describe_lr_tries
 
 from .schema import DEFAULT_TABLES_DIR
 from .tables import read_summary
@@ -62,9 +62,11 @@ def results_table(summary: dict) -> str:
         rows.append(f"| {source} | {sst:.3f} | {quora:.3f} | {sts:.3f} | {overall:.3f}{mark} | | | |")
     rows.append("")
     for name, item in order:
-        record = (item.get("training") or {}).get("seed_replicates")
-        if record:
-            rows.append(f"Seed spread: {describe(name, record)}.")
+        training = item.get("training") or {}
+        if training.get("seed_replicates"):
+            rows.append(f"Seed spread: {describe(name, training['seed_replicates'])}.")
+        if training.get("lr_tries"):
+            rows.append(f"{describe_lr_tries(name, training['lr_tries'])}.")
     rows.append("† Quora: the backbone (all-MiniLM-L6-v2) was pretrained on 103,663 Quora duplicate pairs, so "
                 "these numbers are optimistic; and our `quora-train.csv` is partial (22,646 of 141,506 pairs, 16 %).")
     rows.append("Dev-set figures from `analysis/tables/summary.json`, written by `python -m analysis build`; "

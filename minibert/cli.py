@@ -20,6 +20,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strict", action="store_true", help="a bad data row is fatal instead of counted and skipped")
 
 
+def _multipliers(text: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers such as 0.5,2, got {text!r}") from None
+    if any(not (v > 0) or v == 1 for v in values):
+        raise argparse.ArgumentTypeError(f"each factor must be positive and not 1, got {text!r}")
+    return values
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m minibert", description="MiniBERT Explorer: train, evaluate, predict.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -41,6 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
     t.add_argument("--seeds", type=int, default=1,
                    help="with --all: train the best variant with this many seeds in all, and record each seed's dev metrics")
+    t.add_argument("--lr-tries", type=_multipliers, default=(),
+                   help="with --all: comma-separated factors (e.g. 0.5,2) of the best variant's learning rate (the "
+                        "encoder's, or the heads' when the encoder is frozen) to retrain it with, at once with the seed "
+                        "replicates; their dev metrics are recorded in its checkpoint, their weights are not shipped")
     t.add_argument("--max-minutes", type=float,
                    help="wall-clock budget: a run stops before an epoch that would end after it (its best epoch is kept); "
                         "with --all, for the whole command (seed replicates start only if the best variant's own time fits)")
@@ -131,8 +145,8 @@ def _train_all(args) -> int:
     root = ["--checkpoints", str(_checkpoints_dir(args))]
     failed = _run_processes({name: ["--variant", name, *passthrough, *seed, *root] for name in names},
                             logs, args.jobs, started, deadline)
-    if args.seeds > 1:
-        failed += _seed_replicates([n for n in names if n not in failed], passthrough, args, logs, started, deadline)
+    if args.seeds > 1 or args.lr_tries:
+        failed += _rerun_best([n for n in names if n not in failed], passthrough, args, logs, started, deadline)
     if not (args.skip and "ensemble" in skip):
         from .checkpoint import save_ensemble
         members = [m for m in (args.members or "").split(",") if m]
@@ -182,42 +196,57 @@ def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: f
     return failed
 
 
-def _seed_replicates(names: list[str], passthrough: list[str], args, logs: Path, started: float,
-                     deadline: float | None) -> list[str]:
-    """Retrain the best variant of this run (by stored dev overall) with further seeds, into
-    `logs/seeds/` (not shipped), and record every seed's dev metrics in its checkpoint's config,
-    so that a reader can tell a real difference between variants from seed noise."""
+def _rerun_best(names: list[str], passthrough: list[str], args, logs: Path, started: float,
+                deadline: float | None) -> list[str]:
+    """Retrain the best variant of this run (by stored dev overall) with further seeds and with
+    the learning rates of `--lr-tries`, all at once, into `logs/seeds/` (not shipped); record every
+    seed's dev metrics (the spread that tells a real difference between variants from noise) and
+    every learning rate's in its checkpoint's config. Failures are named `seeds/...`: they leave
+    what ships untouched."""
     from .checkpoint import CheckpointError, read_config
-    from .seeds import record_replicates
+    from .seeds import record_lr_tries, record_replicates, tuned_lr_field
 
     root = _checkpoints_dir(args)
     overall = {n: read_config(root / n)["metrics"]["dev"]["overall"] for n in names}
     if not overall:
         return []
     best = max(overall, key=overall.get)
+    config = read_config(root / best)
     if deadline is not None:
-        # A replicate cut short by the budget would not be a replicate: start them only if the
-        # best variant's own run (start and storage check included) fits in the time left.
-        needed = read_config(root / best)["training"].get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS
+        # A rerun cut short by the budget would compare nothing: start them only if the best
+        # variant's own run (start and storage check included) fits in the time left.
+        needed = config["training"].get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS
         if deadline - time.perf_counter() < needed:
-            print(f"best variant {best}: no seed replicates, {needed:.0f} s needed and the time budget has "
-                  f"{max(0.0, deadline - time.perf_counter()):.0f} s left", flush=True)
+            print(f"best variant {best}: no seed replicates or learning-rate tries, {needed:.0f} s needed and the "
+                  f"time budget has {max(0.0, deadline - time.perf_counter()):.0f} s left", flush=True)
             return ["seeds/no-time"]
     base_seed = args.seed if args.seed is not None else get_recipe(best).seed
     seeds = [base_seed + i for i in range(1, args.seeds)]
-    print(f"best variant {best} (dev overall {overall[best]:.4f}): training seeds {', '.join(map(str, seeds))}",
-          flush=True)
+    field = tuned_lr_field(config["recipe"])
+    rates = [config["recipe"][field] * m for m in args.lr_tries]
+    flag = "--" + field.replace("_", "-")
     runs = {f"seeds/{best}-seed{s}": ["--variant", best, *passthrough, "--seed", str(s),
                                       "--checkpoints", str(logs / "seeds" / f"seed{s}")] for s in seeds}
-    failed = _run_processes(runs, logs, args.jobs, started, deadline)
-    if failed:
-        return failed
-    try:
-        print(record_replicates(root / best, [logs / "seeds" / f"seed{s}" / best for s in seeds]), flush=True)
-    except (CheckpointError, ValueError, KeyError) as error:  # what ships is trained: say so, go on
-        print(f"seed spread not recorded: {error}", flush=True)
-        return ["seeds/record"]
-    return []
+    tries = {f"seeds/{best}-{field}{r:.1e}": ["--variant", best, *passthrough, "--seed", str(base_seed), flag, repr(r),
+                                              "--checkpoints", str(logs / "seeds" / f"{field}{r:.1e}")] for r in rates}
+    print(f"best variant {best} (dev overall {overall[best]:.4f}): training "
+          + "; ".join(filter(None, [seeds and "seeds " + ", ".join(map(str, seeds)),
+                                    rates and f"{field} " + ", ".join(f"{r:.1e}" for r in rates)])), flush=True)
+    failed = _run_processes({**runs, **tries}, logs, args.jobs, started, deadline)
+    if seeds and not any(name in failed for name in runs):
+        try:
+            print(record_replicates(root / best, [logs / "seeds" / f"seed{s}" / best for s in seeds]), flush=True)
+        except (CheckpointError, ValueError, KeyError) as error:  # what ships is trained: say so, go on
+            print(f"seed spread not recorded: {error}", flush=True)
+            failed.append("seeds/record")
+    finished = [logs / "seeds" / f"{field}{r:.1e}" / best for name, r in zip(tries, rates) if name not in failed]
+    if finished:
+        try:
+            print(record_lr_tries(root / best, finished), flush=True)
+        except (CheckpointError, ValueError, KeyError) as error:
+            print(f"learning-rate tries not recorded: {error}", flush=True)
+            failed.append("seeds/record-lr")
+    return failed
 
 
 def _load(args, one: bool = False):

@@ -1,5 +1,7 @@
-"""Seed replicates of one variant: the spread a reader needs to tell a real difference between
-variants from noise (SST dev has 1,101 rows, so one point of accuracy is within it)."""
+"""Reruns of one variant, recorded in its shipped checkpoint: seed replicates, the spread a reader
+needs to tell a real difference between variants from noise (SST dev has 1,101 rows, so one point
+of accuracy is within it), and learning rates tried on dev, the hyper-parameter a reader most
+wants to see varied. The reruns' weights are not shipped."""
 from __future__ import annotations
 
 import json
@@ -36,3 +38,37 @@ def record_replicates(shipped: Path, replicates: list[Path]) -> str:
 def describe(name: str, record: dict) -> str:
     cells = ", ".join(f"{m} {record['mean'][m]:.4f} ± {record['sd'][m]:.4f}" for m in METRICS)
     return f"{name} over {len(record['seeds'])} seeds ({', '.join(map(str, record['seeds']))}): {cells} (mean ± sd)"
+
+
+def tuned_lr_field(recipe: dict) -> str:
+    """The learning rate that a rerun varies: the encoder's when it trains, else the heads'."""
+    return "head_lr" if recipe.get("encoder") == "frozen" else "lr"
+
+
+def record_lr_tries(shipped: Path, tries: list[Path]) -> str:
+    """Write the shipped run's and each try's learning rate and stored dev metrics, by learning
+    rate, into the shipped checkpoint's `training.lr_tries`; return a one-line summary."""
+    config = read_config(shipped)
+    name, field = config["recipe"]["name"], tuned_lr_field(config["recipe"])
+    runs = [config] + [read_config(t) for t in tries]
+    record = []
+    for path, run in zip([shipped, *tries], runs):
+        if run["recipe"]["name"] != name or "dev" not in run.get("metrics", {}):
+            raise ValueError(f"{path}: not a finished run of {name}")
+        training = run["training"]
+        record.append({field: run["recipe"][field], "shipped": run is config,
+                       "dev": {m: run["metrics"]["dev"][m] for m in METRICS},
+                       "best_epoch": training.get("best_epoch"), "epochs_run": training.get("epochs_run"),
+                       "stopped_early": training.get("stopped_early")})
+    record.sort(key=lambda r: r[field])
+    config["training"]["lr_tries"] = record
+    (Path(shipped) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    return describe_lr_tries(name, record)
+
+
+def describe_lr_tries(name: str, record: list[dict]) -> str:
+    field = "head_lr" if "head_lr" in record[0] else "lr"
+    what = "Head learning rates" if field == "head_lr" else "Learning rates"
+    cells = ", ".join(f"{r[field]:.1e} overall {r['dev']['overall']:.4f}" + (" (shipped)" if r["shipped"] else "")
+                      + (" (cut by the time budget)" if r.get("stopped_early") else "") for r in record)
+    return f"{what} tried on dev for {name} (one seed each): {cells}"

@@ -22,6 +22,8 @@ TABLES=$STATE/tables
 README=$STATE/README.md
 JOBS=${GPU_RUN_JOBS:-9}
 SEEDS=${GPU_RUN_SEEDS:-3}
+# The best variant's learning rate halved and doubled, run beside its seed replicates.
+LR_TRIES=${GPU_RUN_LR_TRIES:-0.5,2}
 # Training's share of the 15 device minutes (docs/GPU_RUN.md): runs stop before an epoch that
 # would end after it, keeping their best epoch; seed replicates start only if they fit.
 MINUTES=${GPU_RUN_MINUTES:-10}
@@ -72,7 +74,7 @@ start)
             > "$RUNS/gpu-usage.csv" 2>&1 < /dev/null &
     fi
     # shellcheck disable=SC2086  # EXTRA holds several flags
-    setsid nohup "$PY" -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --storage "$STORAGE" \
+    setsid nohup "$PY" -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --lr-tries "$LR_TRIES" --storage "$STORAGE" \
         --max-minutes "$MINUTES" --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
     echo $! > "$STATE/train.pid"
     echo "training started (pid $!), log $RUNS/train.log"
@@ -89,9 +91,10 @@ wait)
     case "$failed" in
     none) ;;
     "") echo "train --all ended without its summary line: see $RUNS/train.log"; exit 1 ;;
-    *)  # Seed replicates (killed to save time, say) do not touch what ships; any other failure does.
+    *)  # Reruns of the best variant (seeds, learning rates; killed to save time, say) do not touch
+        # what ships; any other failure does.
         if echo "$failed" | tr ',' '\n' | grep -vq '^ *seeds/'; then echo "failed: $failed"; exit 1; fi
-        echo "seed replicates failed or were stopped ($failed): no seed spread is recorded" ;;
+        echo "reruns of the best variant failed or were stopped ($failed): what they did not finish is not recorded" ;;
     esac
     ;;
 finish)
@@ -133,7 +136,7 @@ PY
     mkdir -p "$STATE/pack"
     rm -f "$STATE"/pack/*
     rm -f "$STATE/result.tar.gz"
-    # The seed replicates' weights stay behind: only their metrics (in the configs) matter.
+    # The reruns' weights (seeds, learning rates) stay behind: only their metrics (in the configs) matter.
     tar -czf "$STATE/result.tar.gz" --exclude='runs/seeds/*.safetensors' -C "$STATE" \
         checkpoints tables README.md runs predictions
     split -b 15M -d -a 2 "$STATE/result.tar.gz" "$STATE/pack/result.tgz.part"

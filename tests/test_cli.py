@@ -145,11 +145,13 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     from pathlib import Path
 
     from minibert.recipes import get_recipe, trainable_recipes
+    from minibert.seeds import tuned_lr_field
 
     keep = {"frozen-mean", "cosine-mean"}
     skip = ",".join(r.name for r in trainable_recipes() if r.name not in keep)
-    assert main(["train", "--all", "--jobs", "2", "--seeds", "3", "--skip", skip, "--data-dir", tiny_env["data"],
-                 "--checkpoints", tiny_env["ck"], "--epochs", "1", "--batch-size", "8", "--device", "cpu"]) == 0
+    assert main(["train", "--all", "--jobs", "2", "--seeds", "3", "--lr-tries", "0.5,2", "--skip", skip,
+                 "--data-dir", tiny_env["data"], "--checkpoints", tiny_env["ck"], "--epochs", "1", "--batch-size", "8",
+                 "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     configs = {n: json.loads(Path(tiny_env["ck"], n, "config.json").read_text()) for n in keep}
     best = max(keep, key=lambda n: configs[n]["metrics"]["dev"]["overall"])
@@ -169,6 +171,27 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     assert record["sd"]["overall"] == statistics.stdev(overall)
     assert {p.name for p in Path(tiny_env["ck"]).iterdir()} == keep | {"ensemble"}
     assert f"{best} over 3 seeds" in out
+
+    # The learning-rate tries: the same seed, the tuned rate halved and doubled, recorded by rate.
+    field = tuned_lr_field(configs[best]["recipe"])
+    rate = configs[best]["recipe"][field]
+    tries = configs[best]["training"]["lr_tries"]
+    assert [t[field] for t in tries] == [rate * 0.5, rate, rate * 2]
+    assert [t["shipped"] for t in tries] == [False, True, False]
+    assert tries[1]["dev"]["overall"] == configs[best]["metrics"]["dev"]["overall"]
+    for t in (tries[0], tries[2]):
+        run = json.loads((runs / f"{field}{t[field]:.1e}" / best / "config.json").read_text())
+        assert run["recipe"][field] == t[field] and run["training"]["seed"] == seed
+        assert t["dev"] == {m: run["metrics"]["dev"][m] for m in t["dev"]}
+    assert "lr_tries" not in configs[other]["training"]
+    assert f"tried on dev for {best}" in out
+
+
+@pytest.mark.parametrize("bad", ["0.5,x", "0", "1", "-2"])
+def test_lr_tries_must_be_factors_other_than_one(bad, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--all", "--lr-tries", bad])
+    assert "--lr-tries" in capsys.readouterr().err
 
 
 def test_a_time_budget_stops_before_an_epoch_that_would_pass_it_and_keeps_the_best(tiny_env, capsys):
@@ -195,6 +218,6 @@ def test_train_all_starts_nothing_the_budget_cannot_hold(tiny_env, tmp_path, cap
     assert failed == ["a"] and "a: not started, the time budget is spent" in capsys.readouterr().out
     assert not (tmp_path / "a.log").exists()
     assert _train(tiny_env, "cosine-mean", "--epochs", "1") == 0
-    args = Namespace(checkpoints=tiny_env["ck"], seed=None, seeds=3, jobs=1)
-    assert cli._seed_replicates(["cosine-mean"], [], args, tmp_path, spent, deadline=spent) == ["seeds/no-time"]
-    assert "no seed replicates" in capsys.readouterr().out
+    args = Namespace(checkpoints=tiny_env["ck"], seed=None, seeds=3, lr_tries=(2.0,), jobs=1)
+    assert cli._rerun_best(["cosine-mean"], [], args, tmp_path, spent, deadline=spent) == ["seeds/no-time"]
+    assert "no seed replicates or learning-rate tries" in capsys.readouterr().out

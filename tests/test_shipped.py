@@ -27,7 +27,11 @@ def test_results_table_lists_variants_published_figures_and_caveats():
         "a": {"overall": 0.7, "tasks": {"sst": {"accuracy": 0.4}, "quora": {"accuracy": 0.8}, "sts": {"pearson": 0.85}},
               "training": {"wall_seconds": 30.0, "hardware": "CPU (2 cores)", "train_sentences_per_second": 1234.5,
                            "seed_replicates": {"seeds": [1, 2, 3], "mean": dict.fromkeys(METRICS, 0.5),
-                                               "sd": dict.fromkeys(METRICS, 0.01)}}},
+                                               "sd": dict.fromkeys(METRICS, 0.01)},
+                           "lr_tries": [{"lr": 2.5e-5, "shipped": False, "dev": {"overall": 0.69}},
+                                        {"lr": 5e-5, "shipped": True, "dev": {"overall": 0.7}},
+                                        {"lr": 1e-4, "shipped": False, "dev": {"overall": 0.68},
+                                         "stopped_early": "time budget of 60 s: 1 of 4 epochs run"}]}},
         "f": {"overall": 0.6, "tasks": {}, "training": {"train_sentences_per_second": 9e5, "features_seconds": 3.0}},
         "ensemble": {"overall": 0.71, "tasks": {}, "training": {}}}}
     table = results_table(summary)
@@ -36,6 +40,8 @@ def test_results_table_lists_variants_published_figures_and_caveats():
     assert "| `a` | 0.400 | 0.800 | 0.850 | 0.700 | 30 s | 1,234 | CPU (2 cores) |" in table
     assert "| `f` |" in table and "| heads only |" in table  # a frozen encoder's head speed is no throughput
     assert "Seed spread: a over 3 seeds (1, 2, 3): sst_acc 0.5000 ± 0.0100" in table
+    assert ("Learning rates tried on dev for a (one seed each): 2.5e-05 overall 0.6900, 5.0e-05 overall 0.7000 "
+            "(shipped), 1.0e-04 overall 0.6800 (cut by the time budget).") in table
     for source, *_ in PUBLISHED:
         assert source in table
     # minBERT and Downstream Tasks reported no overall score: (0.508 + 0.783 + 1.657 / 2) / 3
