@@ -11,6 +11,7 @@ from plotly.subplots import make_subplots
 
 from minibert.predict import Ensemble
 from minibert.recipes import Recipe
+from minibert.seeds import describe, describe_lr_tries
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
 OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
@@ -144,6 +145,13 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
         if not t.get("hardware") and t.get("device"):
             bits.insert(0, f"device {e(str(t['device']))}")
         lines.append("**Training:** " + " · ".join(bits))
+        # Whether a difference between two variants is real: this variant's own spread over seeds,
+        # and how much its learning rate moved it.
+        if t.get("seed_replicates"):
+            lines.append(f"**Seed spread:** {e(describe(name, t['seed_replicates']))}")
+        if t.get("lr_tries"):
+            title, tries = describe_lr_tries(name, t["lr_tries"]).split(": ", 1)
+            lines.append(f"**{e(title)}:** {e(tries)}")
     lines.append(f"<small>checkpoint `{e(str(getattr(v, 'directory', '')))}` · hash `{e(v.checkpoint_hash[:12])}`</small>")
     curve = training_curve(v)
     if curve is None:

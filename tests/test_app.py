@@ -481,6 +481,26 @@ def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_train
     assert "from the dev-set prediction tables" in card and "0.111" not in card
 
 
+def test_models_card_shows_the_seed_spread_and_learning_rates_tried(ctx):
+    import copy
+
+    from demo.models import details
+
+    variant = copy.copy(ctx.variants["tiny-cls"])
+    variant.config = copy.deepcopy(variant.config)
+    card, _ = details({"tiny-cls": variant}, "tiny-cls")
+    assert "Seed spread" not in card and "tried on dev" not in card
+    metrics = ("sst_acc", "quora_acc", "sts_pearson", "overall")
+    variant.config["training"]["seed_replicates"] = {"seeds": [1, 2, 3], "mean": dict.fromkeys(metrics, 0.5),
+                                                     "sd": dict.fromkeys(metrics, 0.01)}
+    variant.config["training"]["lr_tries"] = [{"lr": 5e-5, "shipped": True, "dev": {"overall": 0.7}},
+                                              {"lr": 1e-4, "shipped": False, "dev": {"overall": 0.71}}]
+    card, _ = details({"tiny-cls": variant}, "tiny-cls")
+    assert "**Seed spread:** tiny-cls over 3 seeds (1, 2, 3): sst_acc 0.5000 ± 0.0100" in card
+    assert ("**Learning rates tried on dev for tiny-cls (one seed each):** 5.0e-05 overall 0.7000 (shipped), "
+            "1.0e-04 overall 0.7100") in card
+
+
 def test_models_overview_says_when_a_run_was_cut_short_by_its_time_budget(ctx):
     import copy
     from types import SimpleNamespace
