@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "replicates; their dev metrics are recorded in its checkpoint, their weights are not shipped")
     t.add_argument("--max-minutes", type=float,
                    help="wall-clock budget: a run stops before an epoch that would end after it (its best epoch is kept); "
-                        "with --all, for the whole command (seed replicates start only if the best variant's own time fits)")
+                        "with --all, for the whole command (the best variant's reruns, --seeds and --lr-tries, start only if its own time fits)")
     t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
     t.add_argument("--no-progress", action="store_true")
 

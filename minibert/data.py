@@ -244,9 +244,10 @@ def read_split(
 
     Columns are found by header name, so the odd SST test header and any extra
     index columns do not matter. Text fields are stripped of surrounding
-    whitespace; SST sentences are turned from PTB tokens back into plain text. `limit` stops after that
-    many good examples (bad rows are then only those seen so far). With
-    `strict=True` any bad row raises BadDataError.
+    whitespace; SST sentences are turned from PTB tokens back into plain text
+    (`ptb_to_plain`). `limit` stops after that many good examples (bad rows are
+    then only those seen so far). With `strict=True` any bad row raises
+    BadDataError.
     """
     _check_task_split(task, split)
     if limit is not None and limit < 0:
