@@ -128,7 +128,10 @@ for folder in sorted(Path(sys.argv[1]).iterdir()):
     print(f"{folder.name:15} " + " ".join(f"{k} {v:+.4f}" for k, v in moved.items())
           + ("  OVER 0.002" if worst > 0.002 else ""))
 PY
-    "$PY" -m minibert evaluate --checkpoints "$CKPT" | tee "$RUNS/evaluate.txt"
+    # Frozen-encoder variants (and an ensemble holding one) run their whole encoder here, whose
+    # weights are the fp16 copy's: their rows differ from the tables (built on the CPU, what ships).
+    { echo "frozen-encoder rows use the fp16 encoder of $MINIBERT_BACKBONE; the tables hold what ships"
+      "$PY" -m minibert evaluate --checkpoints "$CKPT"; } | tee "$RUNS/evaluate.txt"
     best=$("$PY" -c "import json,sys; v=json.load(open(sys.argv[1]))['variants']; print(max(v, key=lambda n: v[n].get('overall') or 0))" "$TABLES/summary.json")
     "$PY" -m minibert predict --variant "$best" --checkpoints "$CKPT" --out "$STATE/predictions"
     echo "$best" > "$STATE/predictions/VARIANT"
