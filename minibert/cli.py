@@ -207,11 +207,12 @@ def _rerun_best(names: list[str], passthrough: list[str], args, logs: Path, star
     from .seeds import record_lr_tries, record_replicates, tuned_lr_field
 
     root = _checkpoints_dir(args)
-    overall = {n: read_config(root / n)["metrics"]["dev"]["overall"] for n in names}
+    configs = {n: read_config(root / n) for n in names}
+    overall = {n: c["metrics"]["dev"]["overall"] for n, c in configs.items()}
     if not overall:
         return []
     best = max(overall, key=overall.get)
-    config = read_config(root / best)
+    config = configs[best]
     if deadline is not None:
         # A rerun cut short by the budget would compare nothing: start them only if the best
         # variant's own run (start and storage check included) fits in the time left.
@@ -225,21 +226,23 @@ def _rerun_best(names: list[str], passthrough: list[str], args, logs: Path, star
     field = tuned_lr_field(config["recipe"])
     rates = [config["recipe"][field] * m for m in args.lr_tries]
     flag = "--" + field.replace("_", "-")
-    runs = {f"seeds/{best}-seed{s}": ["--variant", best, *passthrough, "--seed", str(s),
-                                      "--checkpoints", str(logs / "seeds" / f"seed{s}")] for s in seeds}
-    tries = {f"seeds/{best}-{field}{r:.1e}": ["--variant", best, *passthrough, "--seed", str(base_seed), flag, repr(r),
-                                              "--checkpoints", str(logs / "seeds" / f"{field}{r:.1e}")] for r in rates}
+    seed_dirs = {f"seeds/{best}-seed{s}": (s, logs / "seeds" / f"seed{s}") for s in seeds}
+    rate_dirs = {f"seeds/{best}-{field}{r:.1e}": (r, logs / "seeds" / f"{field}{r:.1e}") for r in rates}
+    runs = {name: ["--variant", best, *passthrough, "--seed", str(s), "--checkpoints", str(folder)]
+            for name, (s, folder) in seed_dirs.items()}
+    runs.update({name: ["--variant", best, *passthrough, "--seed", str(base_seed), flag, repr(r),
+                        "--checkpoints", str(folder)] for name, (r, folder) in rate_dirs.items()})
     print(f"best variant {best} (dev overall {overall[best]:.4f}): training "
           + "; ".join(filter(None, [seeds and "seeds " + ", ".join(map(str, seeds)),
                                     rates and f"{field} " + ", ".join(f"{r:.1e}" for r in rates)])), flush=True)
-    failed = _run_processes({**runs, **tries}, logs, args.jobs, started, deadline)
-    if seeds and not any(name in failed for name in runs):
+    failed = _run_processes(runs, logs, args.jobs, started, deadline)
+    if seeds and not any(name in failed for name in seed_dirs):
         try:
-            print(record_replicates(root / best, [logs / "seeds" / f"seed{s}" / best for s in seeds]), flush=True)
+            print(record_replicates(root / best, [folder / best for _, folder in seed_dirs.values()]), flush=True)
         except (CheckpointError, ValueError, KeyError) as error:  # what ships is trained: say so, go on
             print(f"seed spread not recorded: {error}", flush=True)
             failed.append("seeds/record")
-    finished = [logs / "seeds" / f"{field}{r:.1e}" / best for name, r in zip(tries, rates) if name not in failed]
+    finished = [folder / best for name, (_, folder) in rate_dirs.items() if name not in failed]
     if finished:
         try:
             print(record_lr_tries(root / best, finished), flush=True)

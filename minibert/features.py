@@ -3,8 +3,8 @@
 A frozen encoder maps a sentence to the same vector forever, so its [CLS]-pooler and mean-pooled
 vectors are memoised in memory (shared by every frozen variant of one backbone) and, for whole
 data files, cached on disk under `cache/features/` (outside git, safe to delete), keyed by the
-hash of the backbone weights actually loaded, a hash of the split's sentences as the reader gives them (so a change
-to how text is read can never reuse stale vectors) and the max length.
+hash of the backbone weights actually loaded, a hash of the split's sentences as the reader
+gives them (so a change to how text is read can never reuse stale vectors) and the max length.
 """
 from __future__ import annotations
 

@@ -17,11 +17,7 @@ def record_replicates(shipped: Path, replicates: list[Path]) -> str:
     """Write every seed's stored dev metrics (the shipped checkpoint's first) with their mean and
     sample standard deviation into the shipped checkpoint's `training.seed_replicates`; return a
     one-line summary. The replicates' weights are not shipped."""
-    config = read_config(shipped)
-    runs = [config] + [read_config(r) for r in replicates]
-    for path, run in zip([shipped, *replicates], runs):
-        if run["recipe"]["name"] != config["recipe"]["name"] or "dev" not in run.get("metrics", {}):
-            raise ValueError(f"{path}: not a finished run of {config['recipe']['name']}")
+    config, runs = _finished_runs(shipped, replicates)
     dev = [{m: run["metrics"]["dev"][m] for m in METRICS} for run in runs]
     replicates_record = {
         "seeds": [run["training"].get("seed", run["recipe"]["seed"]) for run in runs],
@@ -30,9 +26,24 @@ def record_replicates(shipped: Path, replicates: list[Path]) -> str:
         "sd": {m: statistics.stdev(d[m] for d in dev) if len(dev) > 1 else 0.0 for m in METRICS},
         "wall_seconds": [run["training"].get("wall_seconds") for run in runs],
     }
-    config["training"]["seed_replicates"] = replicates_record
-    (Path(shipped) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _record(shipped, config, "seed_replicates", replicates_record)
     return describe(config["recipe"]["name"], replicates_record)
+
+
+def _finished_runs(shipped: Path, reruns: list[Path]) -> tuple[dict, list[dict]]:
+    """The shipped checkpoint's config and every run's (the shipped one first); ValueError
+    unless each is a finished run of the shipped recipe."""
+    config = read_config(shipped)
+    runs = [config] + [read_config(r) for r in reruns]
+    for path, run in zip([shipped, *reruns], runs):
+        if run["recipe"]["name"] != config["recipe"]["name"] or "dev" not in run.get("metrics", {}):
+            raise ValueError(f"{path}: not a finished run of {config['recipe']['name']}")
+    return config, runs
+
+
+def _record(shipped: Path, config: dict, key: str, record) -> None:
+    config["training"][key] = record
+    (Path(shipped) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
 
 def describe(name: str, record: dict) -> str:
@@ -48,21 +59,17 @@ def tuned_lr_field(recipe: dict) -> str:
 def record_lr_tries(shipped: Path, tries: list[Path]) -> str:
     """Write the shipped run's and each try's learning rate and stored dev metrics, by learning
     rate, into the shipped checkpoint's `training.lr_tries`; return a one-line summary."""
-    config = read_config(shipped)
+    config, runs = _finished_runs(shipped, tries)
     name, field = config["recipe"]["name"], tuned_lr_field(config["recipe"])
-    runs = [config] + [read_config(t) for t in tries]
     record = []
-    for path, run in zip([shipped, *tries], runs):
-        if run["recipe"]["name"] != name or "dev" not in run.get("metrics", {}):
-            raise ValueError(f"{path}: not a finished run of {name}")
+    for run in runs:
         training = run["training"]
         record.append({field: run["recipe"][field], "shipped": run is config,
                        "dev": {m: run["metrics"]["dev"][m] for m in METRICS},
                        "best_epoch": training.get("best_epoch"), "epochs_run": training.get("epochs_run"),
                        "stopped_early": training.get("stopped_early")})
     record.sort(key=lambda r: r[field])
-    config["training"]["lr_tries"] = record
-    (Path(shipped) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    _record(shipped, config, "lr_tries", record)
     return describe_lr_tries(name, record)
 
 
