@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --all: comma-separated factors (e.g. 0.5,2) of the best variant's learning rate (the "
                         "encoder's, or the heads' when the encoder is frozen) to retrain it with, at once with the seed "
                         "replicates; their dev metrics are recorded in its checkpoint, their weights are not shipped")
+    t.add_argument("--reruns-only", action="store_true",
+                   help="with --all: train nothing new; rerun the best of the variants already stored (--seeds, "
+                        "--lr-tries) and record them in its checkpoint, for a run whose time ran out before them")
     t.add_argument("--max-minutes", type=float,
                    help="wall-clock budget: a run stops before an epoch that would end after it (its best epoch is kept); "
                         "with --all, for the whole command (the best variant's reruns, --seeds and --lr-tries, start only if its own time fits)")
@@ -143,6 +146,17 @@ def _train_all(args) -> int:
     deadline = None if args.max_minutes is None else started + args.max_minutes * 60
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
     root = ["--checkpoints", str(_checkpoints_dir(args))]
+    if args.reruns_only:
+        if args.seeds < 2 and not args.lr_tries:
+            raise SystemExit("--reruns-only needs --seeds 2 or more, or --lr-tries")
+        stored = [n for n in names if (_checkpoints_dir(args) / n / "config.json").is_file()]
+        if not stored:
+            raise SystemExit(f"--reruns-only: no stored variant in {_checkpoints_dir(args)}")
+        # Asked for explicitly: each rerun still gets the time left as its budget, and one cut
+        # short says so in its record.
+        failed = _rerun_best(stored, passthrough, args, logs, started, deadline, check_fit=False)
+        print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
+        return 1 if failed else 0
     failed = _run_processes({name: ["--variant", name, *passthrough, *seed, *root] for name in names},
                             logs, args.jobs, started, deadline)
     if args.seeds > 1 or args.lr_tries:
@@ -197,7 +211,7 @@ def _run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: f
 
 
 def _rerun_best(names: list[str], passthrough: list[str], args, logs: Path, started: float,
-                deadline: float | None) -> list[str]:
+                deadline: float | None, check_fit: bool = True) -> list[str]:
     """Retrain the best variant of this run (by stored dev overall) with further seeds and with
     the learning rates of `--lr-tries`, all at once, into `logs/seeds/` (not shipped); record every
     seed's dev metrics (the spread that tells a real difference between variants from noise) and
@@ -213,7 +227,7 @@ def _rerun_best(names: list[str], passthrough: list[str], args, logs: Path, star
         return []
     best = max(overall, key=overall.get)
     config = configs[best]
-    if deadline is not None:
+    if deadline is not None and check_fit:
         # A rerun cut short by the budget would compare nothing: start them only if the best
         # variant's own run (start and storage check included) fits in the time left.
         needed = config["training"].get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS

@@ -25,6 +25,7 @@ def record_replicates(shipped: Path, replicates: list[Path]) -> str:
         "mean": {m: statistics.fmean(d[m] for d in dev) for m in METRICS},
         "sd": {m: statistics.stdev(d[m] for d in dev) if len(dev) > 1 else 0.0 for m in METRICS},
         "wall_seconds": [run["training"].get("wall_seconds") for run in runs],
+        "stopped_early": [run["training"].get("stopped_early") for run in runs],
     }
     _record(shipped, config, "seed_replicates", replicates_record)
     return describe(config["recipe"]["name"], replicates_record)
@@ -48,7 +49,9 @@ def _record(shipped: Path, config: dict, key: str, record) -> None:
 
 def describe(name: str, record: dict) -> str:
     cells = ", ".join(f"{m} {record['mean'][m]:.4f} ± {record['sd'][m]:.4f}" for m in METRICS)
-    return f"{name} over {len(record['seeds'])} seeds ({', '.join(map(str, record['seeds']))}): {cells} (mean ± sd)"
+    cut = sum(1 for why in record.get("stopped_early", []) if why)
+    return (f"{name} over {len(record['seeds'])} seeds ({', '.join(map(str, record['seeds']))}): {cells} (mean ± sd)"
+            + (f"; {cut} of them cut short by the time budget" if cut else ""))
 
 
 def tuned_lr_field(recipe: dict) -> str:

@@ -49,6 +49,11 @@ progress() {
     fi
 }
 
+unpack_data() {
+    mkdir -p "$DATA" "$RUNS"
+    for f in "$DATA_GZ"/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
+}
+
 case "${1:-}" in
 prepare)
     shared=${2:-../shared/data}
@@ -62,8 +67,7 @@ start)
     if [ -f "$STATE/train.pid" ] && kill -0 "$(cat "$STATE/train.pid")" 2>/dev/null; then
         echo "already training (pid $(cat "$STATE/train.pid"))"; exit 0
     fi
-    mkdir -p "$DATA" "$RUNS"
-    for f in "$DATA_GZ"/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
+    unpack_data
     # The shipped baselines and their tables join the new variants, so that tables, ensemble and
     # README cover every variant.
     rm -rf "$CKPT" "$TABLES" && cp -r checkpoints "$CKPT" && cp -r analysis/tables "$TABLES" && cp README.md "$README"
@@ -172,8 +176,55 @@ unpack)
     du -sh checkpoints
     echo "logs and submission files: $work/result/runs, $work/result/predictions"
     ;;
+prepare-reruns)
+    # Here, when the run's time ran out before the best variant's reruns (seeds, learning rates):
+    # the shipped configs alone (a few KB; `train --all --reruns-only` picks the best from them
+    # and writes its records into them), so that a later call can run just the reruns.
+    rm -rf .device/reruns && mkdir -p .device/reruns
+    for c in checkpoints/*/config.json; do
+        mkdir -p ".device/reruns/$(basename "$(dirname "$c")")" && cp "$c" ".device/reruns/$(basename "$(dirname "$c")")/"
+    done
+    ls .device/reruns
+    ;;
+reruns)
+    # On the device, one call (carry .device/backbone, .device/data, .device/reruns): the reruns
+    # of the best stored variant within RERUN_MINUTES; the configs that record them come back in $OUT.
+    unpack_data
+    rm -rf "$STATE/reruns" && cp -r .device/reruns "$STATE/reruns" && mkdir -p "$OUT"
+    # shellcheck disable=SC2086  # EXTRA holds several flags
+    "$PY" -m minibert train --all --reruns-only --jobs 4 --seeds "$SEEDS" --lr-tries "$LR_TRIES" --storage "$STORAGE" \
+        --max-minutes "${GPU_RUN_RERUN_MINUTES:-4.5}" --checkpoints "$STATE/reruns" $EXTRA 2>&1 | tee "$RUNS/reruns.log" || true
+    tar -czf "$OUT/reruns.tar.gz" -C "$STATE" reruns runs/reruns.log $(cd "$STATE" && ls runs/seeds/*.log 2>/dev/null)
+    ls -l "$OUT"
+    ;;
+unpack-reruns)
+    # Here: the configs that `reruns` brought back replace the shipped ones only where the weights
+    # and recipe are the same (same checkpoint hash), so only their records change.
+    [ $# -ge 2 ] || { echo "usage: scripts/gpu_run.sh unpack-reruns FOLDER [SHARED_DATA]" >&2; exit 2; }
+    work=$(mktemp -d /tmp/gpu-reruns-XXXX) && tar -xzf "$2/reruns.tar.gz" -C "$work"
+    "$PY" - "$work/reruns" checkpoints <<'PY'
+import shutil, sys
+from pathlib import Path
+from minibert.checkpoint import checkpoint_hash, read_config
+back, shipped = Path(sys.argv[1]), Path(sys.argv[2])
+for folder in sorted(back.iterdir()):
+    new, old = read_config(folder), read_config(shipped / folder.name)
+    if new == old:
+        continue
+    if checkpoint_hash(folder, new) != checkpoint_hash(shipped / folder.name, old):
+        sys.exit(f"{folder}: not the shipped checkpoint's config (other weights or recipe)")
+    shutil.copy(folder / "config.json", shipped / folder.name / "config.json")
+    print(f"recorded the reruns in {shipped / folder.name / 'config.json'}")
+PY
+    # The summary carries each variant's training record into the README table: refresh it (the
+    # tables themselves stay, as the checkpoint hashes did not change).
+    MINIBERT_DATA=${3:-../shared/data} "$PY" -m analysis build --no-progress
+    "$PY" -m analysis report
+    echo "logs: $work/runs"
+    ;;
 *)
     echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | wait [SECONDS] | finish | fetch N | unpack FOLDER..." >&2
+    echo "       scripts/gpu_run.sh prepare-reruns | reruns | unpack-reruns FOLDER [SHARED_DATA]" >&2
     exit 2
     ;;
 esac

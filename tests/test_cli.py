@@ -187,6 +187,58 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     assert f"tried on dev for {best}" in out
 
 
+def test_reruns_only_reruns_the_best_stored_variant_and_leaves_its_weights(tiny_env, capsys):
+    import hashlib
+    import json
+    from pathlib import Path
+
+    from minibert.recipes import get_recipe
+
+    assert _train(tiny_env, "cosine-mean", "--epochs", "1") == 0
+    assert _train(tiny_env, "frozen-mean", "--epochs", "1") == 0
+    ck = Path(tiny_env["ck"])
+    configs = {n: json.loads((ck / n / "config.json").read_text()) for n in ("cosine-mean", "frozen-mean")}
+    best = max(configs, key=lambda n: configs[n]["metrics"]["dev"]["overall"])
+    # As if the best had taken longer than the whole budget (a GPU run's nine at once, say): after
+    # a run that check would skip the reruns; asked for reruns only, each gets the time left.
+    configs[best]["training"]["wall_seconds"] = 10_000.0
+    (ck / best / "config.json").write_text(json.dumps(configs[best]))
+    weights = {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in ck.rglob("*.safetensors")}
+    capsys.readouterr()
+    assert main(["train", "--all", "--reruns-only", "--jobs", "2", "--seeds", "2", "--lr-tries", "2",
+                 "--data-dir", tiny_env["data"], "--checkpoints", tiny_env["ck"], "--epochs", "1", "--batch-size", "8",
+                 "--device", "cpu", "--max-minutes", "30"]) == 0
+    out = capsys.readouterr().out
+    assert f"best variant {best}" in out and "failed: none" in out and "started cosine-mean" not in out
+    after = json.loads((ck / best / "config.json").read_text())
+    seed = get_recipe(best).seed
+    assert after["training"]["seed_replicates"]["seeds"] == [seed, seed + 1]
+    assert after["training"]["seed_replicates"]["stopped_early"] == [None, None]
+    assert [t["shipped"] for t in after["training"]["lr_tries"]] == [True, False]
+    # Only the records changed: the same weights, no new variant, no ensemble written.
+    assert {f: hashlib.sha256(f.read_bytes()).hexdigest() for f in ck.rglob("*.safetensors")} == weights
+    assert {k: v for k, v in after["training"].items() if k not in ("seed_replicates", "lr_tries")} \
+        == configs[best]["training"]
+    assert {p.name for p in ck.iterdir()} == {"cosine-mean", "frozen-mean"}
+
+
+def test_reruns_only_says_what_it_lacks(tiny_env):
+    with pytest.raises(SystemExit, match="--reruns-only needs --seeds 2 or more, or --lr-tries"):
+        main(["train", "--all", "--reruns-only", "--checkpoints", tiny_env["ck"]])
+    with pytest.raises(SystemExit, match="--reruns-only: no stored variant in"):
+        main(["train", "--all", "--reruns-only", "--seeds", "3", "--checkpoints", tiny_env["ck"]])
+
+
+def test_a_seed_replicate_cut_by_the_time_budget_is_counted_in_its_summary():
+    from minibert.seeds import describe
+
+    metrics = {m: 0.5 for m in ("sst_acc", "quora_acc", "sts_pearson", "overall")}
+    record = {"seeds": [1, 2], "mean": metrics, "sd": metrics, "stopped_early": [None, "time budget of 60 s"]}
+    assert describe("x", record).endswith("; 1 of them cut short by the time budget")
+    del record["stopped_early"]  # recorded before this field existed
+    assert describe("x", record).endswith("(mean ± sd)")
+
+
 @pytest.mark.parametrize("bad", ["0.5,x", "0", "1", "-2"])
 def test_lr_tries_must_be_factors_other_than_one(bad, capsys):
     with pytest.raises(SystemExit):
