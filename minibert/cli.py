@@ -108,6 +108,8 @@ def _checkpoints_dir(args) -> Path:
 def cmd_train(args) -> int:
     if args.all:
         return _train_all(args)
+    if args.reruns_only:
+        raise SystemExit("--reruns-only goes with --all (it reruns the best stored variant)")
     recipe = get_recipe(args.variant)
     if recipe.kind == "ensemble":
         from .checkpoint import save_ensemble
@@ -149,9 +151,10 @@ def _train_all(args) -> int:
     if args.reruns_only:
         if args.seeds < 2 and not args.lr_tries:
             raise SystemExit("--reruns-only needs --seeds 2 or more, or --lr-tries")
-        stored = [n for n in names if (_checkpoints_dir(args) / n / "config.json").is_file()]
+        folder = _checkpoints_dir(args)
+        stored = [n for n in names if (folder / n / "config.json").is_file()]
         if not stored:
-            raise SystemExit(f"--reruns-only: no stored variant in {_checkpoints_dir(args)}")
+            raise SystemExit(f"--reruns-only: no stored variant in {folder}")
         # Asked for explicitly: each rerun still gets the time left as its budget, and one cut
         # short says so in its record.
         failed = _rerun_best(stored, passthrough, args, logs, started, deadline, check_fit=False)

@@ -192,10 +192,13 @@ reruns)
     unpack_data
     rm -rf "$STATE/reruns" && cp -r .device/reruns "$STATE/reruns" && mkdir -p "$OUT"
     # shellcheck disable=SC2086  # EXTRA holds several flags
+    rc=0
     "$PY" -m minibert train --all --reruns-only --jobs 4 --seeds "$SEEDS" --lr-tries "$LR_TRIES" --storage "$STORAGE" \
-        --max-minutes "${GPU_RUN_RERUN_MINUTES:-4.5}" --checkpoints "$STATE/reruns" $EXTRA 2>&1 | tee "$RUNS/reruns.log" || true
+        --max-minutes "${GPU_RUN_RERUN_MINUTES:-4.5}" --checkpoints "$STATE/reruns" $EXTRA 2>&1 | tee "$RUNS/reruns.log" || rc=$?
+    # What finished is recorded even when a rerun failed: pack it either way, then say how it went.
     tar -czf "$OUT/reruns.tar.gz" -C "$STATE" reruns runs/reruns.log $(cd "$STATE" && ls runs/seeds/*.log 2>/dev/null)
     ls -l "$OUT"
+    exit $rc
     ;;
 unpack-reruns)
     # Here: the configs that `reruns` brought back replace the shipped ones only where the weights

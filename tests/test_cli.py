@@ -227,6 +227,8 @@ def test_reruns_only_says_what_it_lacks(tiny_env):
         main(["train", "--all", "--reruns-only", "--checkpoints", tiny_env["ck"]])
     with pytest.raises(SystemExit, match="--reruns-only: no stored variant in"):
         main(["train", "--all", "--reruns-only", "--seeds", "3", "--checkpoints", tiny_env["ck"]])
+    with pytest.raises(SystemExit, match="--reruns-only goes with --all"):
+        main(["train", "--variant", "sbert-concat", "--reruns-only", "--seeds", "3"])
 
 
 def test_a_seed_replicate_cut_by_the_time_budget_is_counted_in_its_summary():
