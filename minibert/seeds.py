@@ -8,7 +8,7 @@ import json
 import statistics
 from pathlib import Path
 
-from .checkpoint import read_config
+from .checkpoint import checkpoint_hash, read_config
 
 METRICS = ("sst_acc", "quora_acc", "sts_pearson", "overall")
 
@@ -82,3 +82,21 @@ def describe_lr_tries(name: str, record: list[dict]) -> str:
     cells = ", ".join(f"{r[field]:.1e} overall {r['dev']['overall']:.4f}" + (" (shipped)" if r["shipped"] else "")
                       + (" (cut by the time budget)" if r.get("stopped_early") else "") for r in record)
     return f"{what} tried on dev for {name} (one seed each): {cells}"
+
+
+def adopt_records(recorded: Path, shipped: Path) -> list[str]:
+    """Copy each config under `recorded` (configs-only copies of `shipped`'s checkpoints, which
+    reruns on another machine wrote their records into) over the shipped one it differs from;
+    return the names copied. ValueError, before anything is copied, for a config whose recipe or
+    weights are not the shipped checkpoint's: only records may change this way."""
+    changed = []
+    for folder in sorted(p for p in Path(recorded).iterdir() if p.is_dir()):
+        new, old = read_config(folder), read_config(Path(shipped) / folder.name)
+        if new == old:
+            continue
+        if checkpoint_hash(folder, new) != checkpoint_hash(Path(shipped) / folder.name, old):
+            raise ValueError(f"{folder / 'config.json'}: not a config of the shipped {folder.name} (other recipe or weights)")
+        changed.append(folder.name)
+    for name in changed:
+        (Path(shipped) / name / "config.json").write_text((Path(recorded) / name / "config.json").read_text())
+    return changed

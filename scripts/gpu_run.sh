@@ -206,18 +206,13 @@ unpack-reruns)
     [ $# -ge 2 ] || { echo "usage: scripts/gpu_run.sh unpack-reruns FOLDER [SHARED_DATA]" >&2; exit 2; }
     work=$(mktemp -d /tmp/gpu-reruns-XXXX) && tar -xzf "$2/reruns.tar.gz" -C "$work"
     "$PY" - "$work/reruns" checkpoints <<'PY'
-import shutil, sys
-from pathlib import Path
-from minibert.checkpoint import checkpoint_hash, read_config
-back, shipped = Path(sys.argv[1]), Path(sys.argv[2])
-for folder in sorted(back.iterdir()):
-    new, old = read_config(folder), read_config(shipped / folder.name)
-    if new == old:
-        continue
-    if checkpoint_hash(folder, new) != checkpoint_hash(shipped / folder.name, old):
-        sys.exit(f"{folder}: not the shipped checkpoint's config (other weights or recipe)")
-    shutil.copy(folder / "config.json", shipped / folder.name / "config.json")
-    print(f"recorded the reruns in {shipped / folder.name / 'config.json'}")
+import sys
+from minibert.seeds import adopt_records
+try:
+    names = adopt_records(*sys.argv[1:])
+except ValueError as error:
+    sys.exit(str(error))
+print("\n".join(f"recorded the reruns in {sys.argv[2]}/{n}/config.json" for n in names) or "nothing to record")
 PY
     # The summary carries each variant's training record into the README table: refresh it (the
     # tables themselves stay, as the checkpoint hashes did not change).
