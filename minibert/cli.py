@@ -147,27 +147,25 @@ def _train_all(args) -> int:
     started = time.perf_counter()
     deadline = None if args.max_minutes is None else started + args.max_minutes * 60
     seed = [] if args.seed is None else ["--seed", str(args.seed)]
-    root = ["--checkpoints", str(_checkpoints_dir(args))]
+    folder = _checkpoints_dir(args)
     if args.reruns_only:
         if args.seeds < 2 and not args.lr_tries:
             raise SystemExit("--reruns-only needs --seeds 2 or more, or --lr-tries")
-        folder = _checkpoints_dir(args)
         stored = [n for n in names if (folder / n / "config.json").is_file()]
         if not stored:
             raise SystemExit(f"--reruns-only: no stored variant in {folder}")
         # Asked for explicitly: each rerun still gets the time left as its budget, and one cut
         # short says so in its record.
         failed = _rerun_best(stored, passthrough, args, logs, started, deadline, check_fit=False)
-        print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
-        return 1 if failed else 0
-    failed = _run_processes({name: ["--variant", name, *passthrough, *seed, *root] for name in names},
-                            logs, args.jobs, started, deadline)
-    if args.seeds > 1 or args.lr_tries:
-        failed += _rerun_best([n for n in names if n not in failed], passthrough, args, logs, started, deadline)
-    if not (args.skip and "ensemble" in skip):
-        from .checkpoint import save_ensemble
-        members = [m for m in (args.members or "").split(",") if m]
-        save_ensemble(_checkpoints_dir(args) / "ensemble", get_recipe("ensemble"), members)
+    else:
+        failed = _run_processes({name: ["--variant", name, *passthrough, *seed, "--checkpoints", str(folder)]
+                                 for name in names}, logs, args.jobs, started, deadline)
+        if args.seeds > 1 or args.lr_tries:
+            failed += _rerun_best([n for n in names if n not in failed], passthrough, args, logs, started, deadline)
+        if not (args.skip and "ensemble" in skip):
+            from .checkpoint import save_ensemble
+            members = [m for m in (args.members or "").split(",") if m]
+            save_ensemble(folder / "ensemble", get_recipe("ensemble"), members)
     print(f"all done in {time.perf_counter() - started:.0f} s; failed: {', '.join(failed) or 'none'}")
     return 1 if failed else 0
 

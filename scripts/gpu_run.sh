@@ -182,7 +182,7 @@ prepare-reruns)
     # and writes its records into them), so that a later call can run just the reruns.
     rm -rf .device/reruns && mkdir -p .device/reruns
     for c in checkpoints/*/config.json; do
-        mkdir -p ".device/reruns/$(basename "$(dirname "$c")")" && cp "$c" ".device/reruns/$(basename "$(dirname "$c")")/"
+        name=$(basename "$(dirname "$c")") && mkdir -p ".device/reruns/$name" && cp "$c" ".device/reruns/$name/"
     done
     ls .device/reruns
     ;;
