@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from minibert.seeds import describe, describe_lr_tries
+from minibert.reruns import describe, describe_lr_tries
 
 from .schema import DEFAULT_TABLES_DIR
 from .tables import read_summary

@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from minibert.predict import Ensemble
 from minibert.recipes import Recipe
-from minibert.seeds import describe, describe_lr_tries
+from minibert.reruns import describe, describe_lr_tries
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
 OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]

@@ -207,7 +207,7 @@ unpack-reruns)
     work=$(mktemp -d /tmp/gpu-reruns-XXXX) && tar -xzf "$2/reruns.tar.gz" -C "$work"
     "$PY" - "$work/reruns" checkpoints <<'PY'
 import sys
-from minibert.seeds import adopt_records
+from minibert.reruns import adopt_records
 try:
     names = adopt_records(*sys.argv[1:])
 except ValueError as error:

@@ -145,7 +145,7 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     from pathlib import Path
 
     from minibert.recipes import get_recipe, trainable_recipes
-    from minibert.seeds import tuned_lr_field
+    from minibert.reruns import tuned_lr_field
 
     keep = {"frozen-mean", "cosine-mean"}
     skip = ",".join(r.name for r in trainable_recipes() if r.name not in keep)
@@ -232,7 +232,7 @@ def test_reruns_only_says_what_it_lacks(tiny_env):
 
 
 def test_a_seed_replicate_cut_by_the_time_budget_is_counted_in_its_summary():
-    from minibert.seeds import describe
+    from minibert.reruns import describe
 
     metrics = {m: 0.5 for m in ("sst_acc", "quora_acc", "sts_pearson", "overall")}
     record = {"seeds": [1, 2], "mean": metrics, "sd": metrics, "stopped_early": [None, "time budget of 60 s"]}
@@ -264,14 +264,16 @@ def test_a_time_budget_stops_before_an_epoch_that_would_pass_it_and_keeps_the_be
 def test_train_all_starts_nothing_the_budget_cannot_hold(tiny_env, tmp_path, capsys):
     import time
     from argparse import Namespace
+    from pathlib import Path
 
-    from minibert import cli
+    from minibert import orchestrate
 
     spent = time.perf_counter() - 1.0
-    failed = cli._run_processes({"a": ["--variant", "cosine-mean"]}, tmp_path, 1, spent, deadline=spent)
+    failed = orchestrate.run_processes({"a": ["--variant", "cosine-mean"]}, tmp_path, 1, spent, deadline=spent)
     assert failed == ["a"] and "a: not started, the time budget is spent" in capsys.readouterr().out
     assert not (tmp_path / "a.log").exists()
     assert _train(tiny_env, "cosine-mean", "--epochs", "1") == 0
-    args = Namespace(checkpoints=tiny_env["ck"], seed=None, seeds=3, lr_tries=(2.0,), jobs=1)
-    assert cli._rerun_best(["cosine-mean"], [], args, tmp_path, spent, deadline=spent) == ["seeds/no-time"]
+    args = Namespace(seed=None, seeds=3, lr_tries=(2.0,), jobs=1)
+    failed = orchestrate.rerun_best(["cosine-mean"], [], args, Path(tiny_env["ck"]), tmp_path, spent, deadline=spent)
+    assert failed == ["seeds/no-time"]
     assert "no seed replicates or learning-rate tries" in capsys.readouterr().out

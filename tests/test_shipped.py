@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from analysis.report import END, START, PUBLISHED, render, results_table
-from minibert.seeds import METRICS
+from minibert.reruns import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent
 TABLES = ROOT / "analysis" / "tables"

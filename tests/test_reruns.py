@@ -4,7 +4,7 @@ import json
 import pytest
 
 from minibert.checkpoint import FORMAT
-from minibert.seeds import adopt_records
+from minibert.reruns import adopt_records
 
 
 def _config(files_sha="aa", training=None):
