@@ -123,8 +123,13 @@ def cmd_train(args) -> int:
                            strict=args.strict, progress=not args.no_progress,
                            max_seconds=None if args.max_minutes is None else args.max_minutes * 60,
                            overrides={k: v for k, v in overrides.items() if v is not None})
-    path = train_variant(recipe, options)
-    print(f"saved {path}")
+    from .distributed import is_main_process, leave
+    try:
+        path = train_variant(recipe, options)
+        if is_main_process():
+            print(f"saved {path}")
+    finally:
+        leave()
     return 0
 
 

@@ -25,6 +25,7 @@ from .backbone import file_sha256, loaded_weights_sha256, resolve_backbone
 from .batching import bucketed_shuffle
 from .checkpoint import load_checkpoint, save_checkpoint
 from .data import read_split
+from .distributed import Ranks, Shard, from_environment, gather_keep, gather_rows, no_sync, world_size
 from .features import EmbeddingMemo, warmed_memo
 from .heads import info_nce
 from .metrics import dev_metrics
@@ -98,9 +99,14 @@ class TaskStream:
         return math.ceil(len(self.examples) / self.batch_size)
 
     def next(self):
+        return self.batch(self.next_indices())
+
+    def next_indices(self) -> list[int]:
         if not self._batches:
             self._batches = bucketed_shuffle(self.lengths, self.batch_size, self.rng)
-        idx = self._batches.pop()
+        return self._batches.pop()
+
+    def batch(self, idx: list[int]):
         labels = self.labels[idx]
         if self.task == "sst" or self.cross:
             return self.tokenizer.collate([self.encoded[i] for i in idx]), None, labels
@@ -129,10 +135,13 @@ def _to_device(x, device):
         return x.to(device)
 
 
-def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch.Tensor:
+def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels, shard: Shard | None = None) -> torch.Tensor:
+    """The task's loss on `batch`; with `shard` (data-parallel training), this rank's part of the
+    global batch's loss (`distributed.py`)."""
     recipe = model.recipe
+    weight = 1.0 if shard is None else shard.weight
     if task == "sst":
-        return F.cross_entropy(model.sentiment_logits(batch).float(), labels)
+        return F.cross_entropy(model.sentiment_logits(batch).float(), labels) * weight
     head = model.pair_heads[task]
     if n_pairs is None:  # cross-encoder: one joint sequence per pair
         out = model.pair_output(task, batch).float()
@@ -142,9 +151,24 @@ def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels) -> torch
         u, v = pooled[:n_pairs], pooled[n_pairs:]
         out = head(u, v).float()
     loss = F.binary_cross_entropy_with_logits(out, labels) if task == "quora" else F.mse_loss(out, labels)
+    loss = loss * weight
     if task == "quora" and recipe.contrastive and u is not None:
-        loss = loss + info_nce(u.float(), v.float(), recipe.temperature, keep=labels > 0.5)
+        keep = labels > 0.5
+        if shard is not None:  # the negatives of the whole global batch
+            u, v, keep = gather_rows(u.float(), shard), gather_rows(v.float(), shard), gather_keep(keep, shard)
+        loss = loss + info_nce(u.float(), v.float(), recipe.temperature, keep=keep)
     return loss
+
+
+class TaskLoss(torch.nn.Module):
+    """`task_loss` as a module's forward: DDP synchronises the gradients of what its forward ran."""
+
+    def __init__(self, model: MultitaskModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, task: str, batch, n_pairs, labels, shard: Shard | None = None) -> torch.Tensor:
+        return task_loss(self.model, task, batch, n_pairs, labels, shard)
 
 
 def _param_groups(model: MultitaskModel, recipe: Recipe):
@@ -181,9 +205,9 @@ class Trainer:
     """Optimizer, schedule and batch streams for one recipe; `run_round()` trains one round."""
 
     def __init__(self, model: MultitaskModel, tokenizer: Tokenizer, train_splits: dict, device: str,
-                 epochs: int, memo: EmbeddingMemo | None = None):
+                 epochs: int, memo: EmbeddingMemo | None = None, ranks: Ranks = Ranks()):
         recipe = self.recipe = model.recipe
-        self.model, self.device, self.memo = model, device, memo
+        self.model, self.device, self.memo, self.ranks = model, device, memo, ranks
         self.rng = random.Random(recipe.seed)
         if memo is not None:
             for p in model.encoder.parameters():
@@ -201,6 +225,7 @@ class Trainer:
             self.rounds_per_epoch = _rounds_per_epoch(self.streams)
             steps_per_round = len(self.streams) if recipe.sharing == "round-robin" else 1
         self.params = [p for p in model.parameters() if p.requires_grad]
+        self.loss_module = ranks.wrap(TaskLoss(model), device)  # after freezing: DDP reduces what trains
         self.optimizer = torch.optim.AdamW(_param_groups(model, recipe), fused=str(device).startswith("cuda"))
         self.scheduler = _schedule(self.optimizer, epochs * self.rounds_per_epoch * steps_per_round, recipe.warmup)
         # bf16 autocast on the GPU; tests switch it on for the CPU to rehearse the mixed-precision paths.
@@ -232,23 +257,26 @@ class Trainer:
         sharing = self.recipe.sharing
         losses, task_grads = {}, []
         self.optimizer.zero_grad(set_to_none=True)
-        for task, stream in self.streams.items():
-            batch, n_pairs, labels = stream.next()
+        for i, (task, stream) in enumerate(self.streams.items()):
+            idx, shard = stream.next_indices(), None
+            if self.ranks.active:
+                idx, shard = self.ranks.shard(idx)
+            batch, n_pairs, labels = stream.batch(idx)
             self.sentences += batch.input_ids.shape[0]
             batch, labels = _to_device(batch, self.device), _to_device(labels, self.device)
-            with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.use_bf16):
-                loss = task_loss(self.model, task, batch, n_pairs, labels)
+            # Summed tasks under DDP: all-reduce once, at the last task's backward, the gradients
+            # accumulated (DDP reads no_sync at forward time, so the forward is inside it too).
+            with no_sync(self.loss_module, skip=sharing == "sum" and i < len(self.streams) - 1):
+                with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.use_bf16):
+                    loss = self.loss_module(task, batch, n_pairs, labels, shard)
+                loss.backward()
             losses[task] = loss.detach()
             if sharing == "round-robin":
-                loss.backward()
                 self._step()
                 self.optimizer.zero_grad(set_to_none=True)
             elif sharing == "pcgrad":
-                loss.backward()
                 task_grads.append(flat_grad(self.params))
                 self.optimizer.zero_grad(set_to_none=True)
-            else:  # sum: gradients accumulate over the tasks, one step below
-                loss.backward()
         if sharing == "pcgrad":
             assign_flat_grad(self.params, pcgrad(task_grads, self.rng))
         if sharing != "round-robin":
@@ -260,17 +288,25 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     """Train `recipe`, keep the best epoch by the CS224N overall score in
     `checkpoints_dir/recipe.name`, and return that folder."""
     recipe = recipe.with_overrides(**options.overrides)
+    if recipe.encoder == "frozen" and world_size() > 1:
+        raise SystemExit(f"{recipe.name}: a frozen-encoder recipe trains its heads on features computed once, in "
+                         "seconds on one device; data-parallel processes would only add start-up and communication. "
+                         "Train it without torchrun.")
     seed_everything(recipe.seed)
-    device = options.device
+    # Under torchrun: rank 0 alone prints, evaluates and stores (`distributed.py`).
+    ranks, device = from_environment(options.device)
     backbone = resolve_backbone(None)
     model = build_model(recipe, backbone).to(device)
+    if ranks.active:
+        torch.manual_seed(recipe.seed + ranks.rank)  # the same weights everywhere, dropout of its own per rank
     tokenizer = Tokenizer(backbone, max_length=recipe.max_length)
     train_splits = load_splits(recipe.train_tasks if recipe.encoder != "frozen" else TASK_NAMES, "train", options)
     dev_splits = load_splits(TASK_NAMES, "dev", options)
     storage = options.storage or ("fp32" if recipe.encoder == "frozen" else "int8-delta")
     target = Path(options.checkpoints_dir) / recipe.name
-    print(f"training {recipe.name} on {hardware(device)}: "
-          + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))
+    if ranks.is_main:
+        print(f"training {recipe.name} on {hardware(device)}" + (f" x {ranks.world} processes" if ranks.active else "")
+              + ": " + ", ".join(f"{t} {len(s.examples)} rows" for t, s in train_splits.items()))
 
     started = time.perf_counter()
     memo = warmed_memo(model, tokenizer, file_sha256(backbone / "model.safetensors"), device,
@@ -279,7 +315,7 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     if memo is not None:
         features_seconds = time.perf_counter() - started
         print(f"  frozen features ready in {features_seconds:.1f} s")
-    trainer = Trainer(model, tokenizer, train_splits, device, recipe.epochs, memo)
+    trainer = Trainer(model, tokenizer, train_splits, device, recipe.epochs, memo, ranks)
     rounds = trainer.rounds_per_epoch
 
     history, best, best_epoch, best_state, train_seconds = [], -1.0, None, None, 0.0
@@ -294,9 +330,10 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
                     stopped_early = (f"time budget of {options.max_seconds:.0f} s: {epoch - 1} of {recipe.epochs} "
                                      f"epochs run (epoch {epoch} would have ended after {expected_end:.0f} s)")
                     print(f"  stopping: {stopped_early}")
-                    break
+            if options.max_seconds is not None and ranks.agree(stopped_early is not None):
+                break
             sums = {t: torch.zeros((), device=device) for t in trainer.tasks}
-            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not options.progress,
+            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not (options.progress and ranks.is_main),
                        leave=False, dynamic_ncols=True)
             epoch_start = time.perf_counter()
             for r in bar:
@@ -305,6 +342,12 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
                 if options.progress and (r % 10 == 0 or r == rounds - 1):
                     bar.set_postfix({t: f"{float(v) / (r + 1):.3f}" for t, v in sums.items()})
             train_seconds += time.perf_counter() - epoch_start
+            sentences = trainer.sentences
+            if ranks.active:  # the global batch's mean losses and every rank's sentences
+                sums = dict(zip(sums, ranks.sum(torch.stack(list(sums.values()))) / ranks.world))
+                sentences = int(ranks.sum(torch.tensor(float(sentences), device=device)))
+                if not ranks.is_main:
+                    continue
             model.eval()
             metrics = dev_metrics(Scorer(model, tokenizer, device, memo=memo), dev_splits)
             record = {"epoch": epoch, "train_loss": {t: float(v) / rounds for t, v in sums.items()},
@@ -319,14 +362,17 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
                 training = {"device": str(device), "hardware": hardware(device), "best_epoch": best_epoch,
                             "epochs_run": epoch, "wall_seconds": round(time.perf_counter() - started, 1),
-                            "train_sentences_per_second": round(trainer.sentences / max(train_seconds, 1e-9), 1),
+                            "train_sentences_per_second": round(sentences / max(train_seconds, 1e-9), 1),
                             "rows_per_task": {t: len(s.examples) for t, s in train_splits.items()},
                             "dev_rows": metrics["rows"], "seed": recipe.seed, "torch": torch.__version__,
+                            **({"processes": ranks.world} if ranks.active else {}),
                             "quora_train_note": "quora-train.csv may be partial (the shared copy holds 16% of it)"}
                 save_checkpoint(target, model, backbone, storage=storage, metrics={"dev_at_training": record["dev"]},
                                 history=history, training=training)
     except KeyboardInterrupt:
         print(f"\ninterrupted: {target} holds the best epoch so far ({best_epoch or 'none saved'})")
+        return target
+    if not ranks.is_main:
         return target
     if best_epoch is None:
         raise RuntimeError(f"{recipe.name}: no epoch completed")
