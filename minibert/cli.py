@@ -61,6 +61,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
     t.add_argument("--no-progress", action="store_true")
 
+    a = sub.add_parser("array", help="a cluster job array (scripts/slurm_train.sh): one variant and seed per task")
+    step = a.add_mutually_exclusive_group(required=True)
+    step.add_argument("--count", action="store_true", help="print the number of array tasks")
+    step.add_argument("--task", type=int, help="train array task N (0-based, as SLURM_ARRAY_TASK_ID)")
+    step.add_argument("--finish", action="store_true",
+                      help="after every task: record each variant's seed spread, compose the ensemble")
+    a.add_argument("--seeds", type=int, default=1, help="seeds per variant (the recipe's own, then the next ones)")
+    a.add_argument("--skip", default="", help="comma-separated variants to leave out")
+    a.add_argument("--checkpoints", help="checkpoints folder (default: $MINIBERT_CHECKPOINTS, else checkpoints/)")
+    a.add_argument("--members", help="--finish: the ensemble's members (default: every loaded model)")
+    a.add_argument("train_args", nargs=argparse.REMAINDER, help="--task: after --, further flags for train")
+
     e = sub.add_parser("evaluate", help="dev metrics of shipped variants")
     e.add_argument("--variant", default="all", help="a name, comma-separated names, or all")
     e.add_argument("--split", default="dev", choices=["dev"])
@@ -85,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict,
+        return {"train": cmd_train, "array": cmd_array, "evaluate": cmd_evaluate, "predict": cmd_predict,
                 "backbone": cmd_backbone}[args.command](args)
     except (DataFileMissing, BadDataError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -131,6 +143,20 @@ def cmd_train(args) -> int:
     finally:
         leave()
     return 0
+
+
+def cmd_array(args) -> int:
+    from .orchestrate import array_runs, array_task_args, finish_array, runs_dir
+    skip = {s for s in args.skip.split(",") if s}
+    if args.count:
+        print(len(array_runs(args.seeds, skip)))
+        return 0
+    if args.finish:
+        members = [m for m in (args.members or "").split(",") if m]
+        return 1 if finish_array(args.seeds, skip, _checkpoints_dir(args), runs_dir(), members) else 0
+    extra = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
+    return main(["train", "--no-progress", *array_task_args(args.task, args.seeds, skip, _checkpoints_dir(args),
+                                                           runs_dir()), *extra])
 
 
 def _load(args, one: bool = False):

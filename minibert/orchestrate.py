@@ -26,7 +26,7 @@ def train_all(args: argparse.Namespace, folder: Path) -> int:
             passthrough += [f"--{flag.replace('_', '-')}", str(value)]
     if args.strict:
         passthrough.append("--strict")
-    logs = Path(os.environ.get("MINIBERT_RUNS", "runs"))
+    logs = runs_dir()
     logs.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     deadline = None if args.max_minutes is None else started + args.max_minutes * 60
@@ -54,6 +54,25 @@ def train_all(args: argparse.Namespace, folder: Path) -> int:
     return 1 if failed else 0
 
 
+def runs_dir() -> Path:
+    """Where training logs and the reruns' checkpoints go: $MINIBERT_RUNS, else runs/."""
+    return Path(os.environ.get("MINIBERT_RUNS", "runs"))
+
+
+def replicate_folder(runs: Path, seed: int) -> Path:
+    """The checkpoints folder of a seed replicate (not shipped; its metrics are recorded)."""
+    return runs / "seeds" / f"seed{seed}"
+
+
+def visible_gpus() -> list[str]:
+    """The GPUs this process may use, each as CUDA_VISIBLE_DEVICES names it for a child."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    return listed[:count] if listed else [str(i) for i in range(count)]
+
+
 # Of a run's share of a --max-minutes budget, what its start (imports, data, model) and its final
 # storage check take besides its epochs.
 RUN_OVERHEAD_SECONDS = 45
@@ -64,7 +83,10 @@ def run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: fl
     """`python -m minibert train ARGS` for each run, `jobs` at a time, each logged to
     `logs/NAME.log`; returns the names of the runs that failed. With a `deadline`
     (perf_counter time), each run gets the time left as its budget, and none starts without
-    time for one epoch's worth."""
+    time for one epoch's worth. With several GPUs visible, each run goes to the one running
+    fewest (CUDA_VISIBLE_DEVICES of its own), so the runs spread one per GPU before doubling up."""
+    gpus = visible_gpus()
+    place = len(gpus) > 1
     pending, running, failed = list(runs), {}, []
     while pending or running:
         while pending and len(running) < max(1, jobs):
@@ -81,10 +103,15 @@ def run_processes(runs: dict[str, list[str]], logs: Path, jobs: int, started: fl
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = open(log_path, "w")
             cmd = [sys.executable, "-m", "minibert", "train", "--no-progress", *runs[name], *budget]
-            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log)
-            print(f"started {name} (log: {log_path})", flush=True)
+            env, gpu, where = None, None, ""
+            if place:
+                busy = [g for _, _, g in running.values()]
+                gpu = min(gpus, key=busy.count)  # the first of the least used
+                env, where = {**os.environ, "CUDA_VISIBLE_DEVICES": gpu}, f" on GPU {gpu}"
+            running[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log, gpu)
+            print(f"started {name}{where} (log: {log_path})", flush=True)
         time.sleep(1.0)
-        for name, (proc, log) in list(running.items()):
+        for name, (proc, log, _) in list(running.items()):
             if proc.poll() is not None:
                 log.close()
                 del running[name]
@@ -124,7 +151,7 @@ def rerun_best(names: list[str], passthrough: list[str], args: argparse.Namespac
     field = tuned_lr_field(config["recipe"])
     rates = [config["recipe"][field] * m for m in args.lr_tries]
     flag = "--" + field.replace("_", "-")
-    seed_dirs = {f"seeds/{best}-seed{s}": (s, logs / "seeds" / f"seed{s}") for s in seeds}
+    seed_dirs = {f"seeds/{best}-seed{s}": (s, replicate_folder(logs, s)) for s in seeds}
     rate_dirs = {f"seeds/{best}-{field}{r:.1e}": (r, logs / "seeds" / f"{field}{r:.1e}") for r in rates}
     runs = {name: ["--variant", best, *passthrough, "--seed", str(s), "--checkpoints", str(folder)]
             for name, (s, folder) in seed_dirs.items()}
@@ -147,4 +174,47 @@ def rerun_best(names: list[str], passthrough: list[str], args: argparse.Namespac
         except (CheckpointError, ValueError, KeyError) as error:
             print(f"learning-rate tries not recorded: {error}", flush=True)
             failed.append("seeds/record-lr")
+    return failed
+
+# --- a job array (SLURM): one task per variant and seed, then one job that records -----------
+
+def array_runs(seeds: int, skip: set[str]) -> list[tuple[str, int, int]]:
+    """Each array task's (variant, seed, replicate): every trainable recipe not in `skip`, with
+    its own seed (replicate 0, shipped) and `seeds - 1` further ones; all first seeds first."""
+    return [(r.name, r.seed + i, i) for i in range(seeds) for r in trainable_recipes() if r.name not in skip]
+
+
+def array_task_args(task: int, seeds: int, skip: set[str], folder: Path, runs: Path) -> list[str]:
+    """`train` arguments of array task `task` (0-based, as SLURM_ARRAY_TASK_ID counts): a first
+    seed trains into `folder`, a replicate into its folder under `runs`."""
+    tasks = array_runs(seeds, skip)
+    if not 0 <= task < len(tasks):
+        raise SystemExit(f"array task {task}: expected 0 to {len(tasks) - 1} ({len(tasks)} tasks)")
+    name, seed, replicate = tasks[task]
+    target = folder if replicate == 0 else replicate_folder(runs, seed)
+    return ["--variant", name, "--seed", str(seed), "--checkpoints", str(target)]
+
+
+def finish_array(seeds: int, skip: set[str], folder: Path, runs: Path, members: list[str]) -> list[str]:
+    """After every array task: each variant's seed replicates recorded in its checkpoint, then
+    the ensemble composed. Returns what failed (a variant not trained, a record not written)."""
+    from .checkpoint import CheckpointError, save_ensemble
+    from .reruns import record_replicates
+
+    failed = []
+    for name in dict.fromkeys(name for name, _, _ in array_runs(seeds, skip)):
+        if not (folder / name / "config.json").is_file():
+            print(f"{name}: not trained", flush=True)
+            failed.append(name)
+        elif seeds > 1:
+            base = get_recipe(name).seed
+            try:
+                print(record_replicates(folder / name, [replicate_folder(runs, base + i) / name
+                                                        for i in range(1, seeds)]), flush=True)
+            except (CheckpointError, ValueError, KeyError) as error:  # a replicate that did not finish
+                print(f"{name}: seed spread not recorded: {error}", flush=True)
+                failed.append(f"seeds/{name}")
+    if "ensemble" not in skip:
+        save_ensemble(folder / "ensemble", get_recipe("ensemble"), members)
+    print(f"array recorded; failed: {', '.join(failed) or 'none'}", flush=True)
     return failed
