@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .data import DataFileMissing, BadDataError, read_split, resolve_data_dir
 from .checkpoint import STORAGE_DTYPES
-from .recipes import RECIPES, get_recipe
+from .recipes import RECIPES, TRIALS, get_recipe
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -33,7 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train one variant (or --all)")
     which = t.add_mutually_exclusive_group(required=True)
-    which.add_argument("--variant", choices=sorted(RECIPES))
+    which.add_argument("--variant", choices=sorted([*RECIPES, *TRIALS]),
+                       help="a shipped recipe, or one of issue 23's trials (minibert/wave.py)")
     which.add_argument("--all", action="store_true", help="every trainable recipe, then the ensemble")
     _common(t)
     t.add_argument("--rows-per-task", type=int, help="cap train and dev rows per task (quick runs)")

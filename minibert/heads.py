@@ -6,6 +6,8 @@ training (MSE needs the gradient) and clipped to [0, 5] at prediction.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -132,3 +134,40 @@ def info_nce(anchors: torch.Tensor, positives: torch.Tensor, temperature: float,
     per_row = F.cross_entropy(logits, target, reduction="none") + F.cross_entropy(logits.T, target, reduction="none")
     kept = keep.sum()
     return torch.where(keep, per_row, 0.0).sum() / (2 * kept.clamp(min=1)) * (kept >= 2)
+
+
+def start_at(head: nn.Module, value: float) -> None:
+    """Start a pair head's output at `value` by its final bias (issue 23: an STS head whose bias
+    starts at 0 must climb to the scores' mean at Adam's pace of about lr a step, and
+    multitask-cls's never got there). A head with no output bias refuses."""
+    if isinstance(head, (DiffLinear, ConcatLinear, JointLinear)):
+        last = head.linear
+    elif isinstance(head, ConcatMLP):
+        last = head.net[-1]
+    else:
+        raise ValueError(f"{type(head).__name__} has no output bias to start at {value:g}")
+    if getattr(head, "scale", None):  # 5 x sigmoid(x): the bias that puts the output at `value`
+        p = min(max(value / head.scale, 1e-4), 1 - 1e-4)
+        value = math.log(p / (1 - p))
+    with torch.no_grad():
+        last.bias.fill_(value)
+
+
+def smoothed_loss(task: str, out: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """The classification losses, with label smoothing: SST's 5-class cross-entropy against
+    (1 - e) one-hot + e / 5, Quora's binary cross-entropy against y (1 - e) + e / 2."""
+    if task == "sst":
+        return F.cross_entropy(out, labels, label_smoothing=smoothing)
+    return F.binary_cross_entropy_with_logits(out, labels * (1 - smoothing) + smoothing / 2)
+
+
+def symmetric_kl(logits_a: torch.Tensor, logits_b: torch.Tensor) -> torch.Tensor:
+    """R-Drop's regulariser (Liang et al. 2021): (KL(P||Q) + KL(Q||P)) / 2 between the
+    distributions of two dropout passes, averaged over the batch. Logits of shape (n, classes),
+    or (n,) for one binary logit each (P(1) = sigmoid)."""
+    if logits_a.ndim == 1:  # a binary logit x is the two-class logits (0, x)
+        logits_a, logits_b = (torch.stack([torch.zeros_like(x), x], -1) for x in (logits_a, logits_b))
+    log_p, log_q = F.log_softmax(logits_a, -1), F.log_softmax(logits_b, -1)
+    p_q = F.kl_div(log_q, log_p, log_target=True, reduction="batchmean")  # KL(P || Q)
+    q_p = F.kl_div(log_p, log_q, log_target=True, reduction="batchmean")
+    return 0.5 * (p_q + q_p)

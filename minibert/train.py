@@ -13,7 +13,7 @@ import os
 import platform
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,7 @@ from .checkpoint import load_checkpoint, save_checkpoint
 from .data import read_split
 from .distributed import Ranks, Shard, from_environment, gather_keep, gather_rows, no_sync, world_size
 from .features import EmbeddingMemo, warmed_memo
-from .heads import info_nce
+from .heads import info_nce, smoothed_loss, start_at, symmetric_kl
 from .metrics import dev_metrics
 from .network import MultitaskModel, build_model
 from .pcgrad import assign_flat_grad, flat_grad, pcgrad
@@ -78,8 +78,14 @@ class TaskStream:
 
     def __init__(self, task: str, examples, tokenizer: Tokenizer, recipe: Recipe, rng: random.Random):
         self.task, self.examples, self.tokenizer, self.rng = task, examples, tokenizer, rng
-        self.batch_size = recipe.batch_size
+        # An epoch is counted in batches of the recipe's size over the rows as read, whatever
+        # this task's batch size (quora_batch_size) and whether pairs are also swapped: those
+        # options then add examples to an epoch, not rounds.
+        self.n_batches = math.ceil(len(examples) / recipe.batch_size)
+        self.batch_size = recipe.pair_batch_sizes.get(task, recipe.batch_size)
         self.cross = recipe.pair_encoding == "cross"
+        if recipe.swap_pairs and task != "sst":
+            examples = [*examples, *(replace(e, sentence1=e.sentence2, sentence2=e.sentence1) for e in examples)]
         if task == "sst":
             self.encoded = tokenizer.encode_ids([e.sentence for e in examples])
             self.lengths = [len(ids) for ids, _, _ in self.encoded]
@@ -93,10 +99,6 @@ class TaskStream:
             self.lengths = [max(len(a[0]), len(b[0])) for a, b in self.encoded]
         self.labels = torch.tensor([e.label for e in examples], dtype=torch.long if task == "sst" else torch.float32)
         self._batches: list[list[int]] = []
-
-    @property
-    def n_batches(self) -> int:
-        return math.ceil(len(self.examples) / self.batch_size)
 
     def next(self):
         return self.batch(self.next_indices())
@@ -140,17 +142,28 @@ def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels, shard: S
     global batch's loss (`distributed.py`)."""
     recipe = model.recipe
     weight = 1.0 if shard is None else shard.weight
+    # R-Drop: the batch twice in one encoder call (one launch sequence, independent dropout
+    # masks per row), on the classification tasks only: its regulariser on STS's MSE is what
+    # cluebbers/deepnlp-ss23 found to hurt STS.
+    passes = 2 if recipe.rdrop_alpha and task != "sts" and model.training else 1
+    if passes == 2:
+        batch = Batch(*(torch.cat([t, t]) for t in (batch.input_ids, batch.attention_mask, batch.token_type_ids)),
+                      list(batch.truncated) * 2)
+    u = v = None
     if task == "sst":
-        return F.cross_entropy(model.sentiment_logits(batch).float(), labels) * weight
-    head = model.pair_heads[task]
-    if n_pairs is None:  # cross-encoder: one joint sequence per pair
+        out = model.sentiment_logits(batch).float()
+    elif n_pairs is None:  # cross-encoder: one joint sequence per pair
         out = model.pair_output(task, batch).float()
-        u = v = None
-    else:
-        pooled = model.embed(batch)
-        u, v = pooled[:n_pairs], pooled[n_pairs:]
-        out = head(u, v).float()
-    loss = F.binary_cross_entropy_with_logits(out, labels) if task == "quora" else F.mse_loss(out, labels)
+    else:  # rows: pass 1's first sentences, its second sentences, then pass 2's
+        pooled = model.embed(batch).reshape(passes, 2, n_pairs, -1)
+        u, v = pooled[0, 0], pooled[0, 1]
+        out = model.pair_heads[task](pooled[:, 0].flatten(0, 1), pooled[:, 1].flatten(0, 1)).float()
+    if task == "sts":
+        return F.mse_loss(out, labels) * weight
+    outs = out.chunk(passes)
+    loss = sum(smoothed_loss(task, o, labels, recipe.label_smoothing) for o in outs) / passes
+    if passes == 2:
+        loss = loss + recipe.rdrop_alpha * symmetric_kl(*outs)
     loss = loss * weight
     if task == "quora" and recipe.contrastive and u is not None:
         keep = labels > 0.5
@@ -171,20 +184,32 @@ class TaskLoss(torch.nn.Module):
         return task_loss(self.model, task, batch, n_pairs, labels, shard)
 
 
+def layer_lr_scale(name: str, n_layers: int, decay: float) -> float:
+    """Layer-wise learning-rate decay: the factor on the encoder's rate for parameter `name` of
+    the model. Layer i of n (0 at the bottom) gets decay^(n - i), the embeddings below them
+    decay^(n + 1), the pooler above them 1: the lower a layer, the more general what it
+    learned in pretraining, and the less it should move."""
+    parts = name.split(".")
+    if parts[:2] == ["encoder", "embeddings"]:
+        return decay ** (n_layers + 1)
+    if parts[:3] == ["encoder", "encoder", "layer"]:
+        return decay ** (n_layers - int(parts[3]))
+    return 1.0
+
+
 def _param_groups(model: MultitaskModel, recipe: Recipe):
-    decay, no_decay, heads = [], [], []
+    groups: dict[tuple, list] = {}  # (lr, weight decay) -> parameters
+    n_layers = model.encoder.config.num_hidden_layers
     for name, p in model.named_parameters():
         if not p.requires_grad:
             continue
         if not name.startswith("encoder."):
-            heads.append(p)
-        elif p.ndim < 2:
-            no_decay.append(p)  # biases and LayerNorm: decaying them only hurts
-        else:
-            decay.append(p)
-    return [{"params": decay, "lr": recipe.lr, "weight_decay": recipe.weight_decay},
-            {"params": no_decay, "lr": recipe.lr, "weight_decay": 0.0},
-            {"params": heads, "lr": recipe.head_lr, "weight_decay": recipe.weight_decay}]
+            key = (recipe.head_lr, recipe.weight_decay)
+        else:  # biases and LayerNorm: decaying them only hurts
+            key = (recipe.lr * layer_lr_scale(name, n_layers, recipe.layer_decay),
+                   recipe.weight_decay if p.ndim >= 2 else 0.0)
+        groups.setdefault(key, []).append(p)
+    return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
 
 
 def _schedule(optimizer, total_steps: int, warmup: float):
@@ -209,6 +234,10 @@ class Trainer:
         recipe = self.recipe = model.recipe
         self.model, self.device, self.memo, self.ranks = model, device, memo, ranks
         self.rng = random.Random(recipe.seed)
+        if recipe.sts_bias_init == "label-mean":
+            if "sts" not in train_splits:
+                raise ValueError(f"{recipe.name}: sts_bias_init label-mean needs STS training data")
+            start_at(model.sts_head, float(np.mean([e.label for e in train_splits["sts"].examples])))
         if memo is not None:
             for p in model.encoder.parameters():
                 p.requires_grad_(False)
@@ -224,18 +253,36 @@ class Trainer:
                             for t, s in train_splits.items()}
             self.rounds_per_epoch = _rounds_per_epoch(self.streams)
             steps_per_round = len(self.streams) if recipe.sharing == "round-robin" else 1
-        self.params = [p for p in model.parameters() if p.requires_grad]
-        self.loss_module = ranks.wrap(TaskLoss(model), device)  # after freezing: DDP reduces what trains
-        self.optimizer = torch.optim.AdamW(_param_groups(model, recipe), fused=str(device).startswith("cuda"))
-        self.scheduler = _schedule(self.optimizer, epochs * self.rounds_per_epoch * steps_per_round, recipe.warmup)
+        self.steps_per_round = steps_per_round
+        self.idle: set[str] = set()  # tasks left out of a round (two-stage's second stage)
+        self._optimize(epochs, recipe.warmup)
         # bf16 autocast on the GPU; tests switch it on for the CPU to rehearse the mixed-precision paths.
         self.use_bf16 = str(device).startswith("cuda")
         self.device_type = torch.device(device).type
         self.sentences = 0  # sentences through the encoder (or through the heads, when frozen)
 
+    def _optimize(self, epochs: int, warmup: float) -> None:
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        # After freezing (word embeddings; the encoder in two-stage's second stage): DDP reduces what trains.
+        self.loss_module = self.ranks.wrap(TaskLoss(self.model), self.device)
+        self.optimizer = torch.optim.AdamW(_param_groups(self.model, self.recipe),
+                                           fused=str(self.device).startswith("cuda"))
+        self.scheduler = _schedule(self.optimizer, epochs * self.rounds_per_epoch * self.steps_per_round, warmup)
+
+    def freeze_encoder(self, epochs: int) -> None:
+        """Two-stage training's second stage: the encoder stops learning and the heads train on
+        for `epochs`, from their own rate again (the first stage's schedule ended at 0), without
+        warmup. The encoder's dropout stays on, so the heads still see varied features."""
+        for p in self.model.encoder.parameters():
+            p.requires_grad_(False)
+        # A head with no parameters (5 x cosine) has nothing left to learn: its task sits out.
+        heads = {"sst": self.model.sst_head, **self.model.pair_heads}
+        self.idle = {t for t in self.streams if not any(p.requires_grad for p in heads[t].parameters())}
+        self._optimize(epochs, 0.0)
+
     @property
     def tasks(self) -> list[str]:
-        return list(self.feature_sets or self.streams)
+        return [t for t in (self.feature_sets or self.streams) if t not in self.idle]
 
     def _step(self) -> None:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -257,7 +304,8 @@ class Trainer:
         sharing = self.recipe.sharing
         losses, task_grads = {}, []
         self.optimizer.zero_grad(set_to_none=True)
-        for i, (task, stream) in enumerate(self.streams.items()):
+        streams = {t: self.streams[t] for t in self.tasks}
+        for i, (task, stream) in enumerate(streams.items()):
             idx, shard = stream.next_indices(), None
             if self.ranks.active:
                 idx, shard = self.ranks.shard(idx)
@@ -266,7 +314,7 @@ class Trainer:
             batch, labels = _to_device(batch, self.device), _to_device(labels, self.device)
             # Summed tasks under DDP: all-reduce once, at the last task's backward, the gradients
             # accumulated (DDP reads no_sync at forward time, so the forward is inside it too).
-            with no_sync(self.loss_module, skip=sharing == "sum" and i < len(self.streams) - 1):
+            with no_sync(self.loss_module, skip=sharing == "sum" and i < len(streams) - 1):
                 with torch.autocast(self.device_type, dtype=torch.bfloat16, enabled=self.use_bf16):
                     loss = self.loss_module(task, batch, n_pairs, labels, shard)
                 loss.backward()
@@ -321,19 +369,24 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
     history, best, best_epoch, best_state, train_seconds = [], -1.0, None, None, 0.0
     stopped_early = None
     started = time.perf_counter()
+    epochs = recipe.epochs + recipe.head_epochs
     try:
-        for epoch in range(1, recipe.epochs + 1):
+        for epoch in range(1, epochs + 1):
             if options.max_seconds is not None and history:
                 # Judged by the slowest epoch so far (training and its dev evaluation).
                 expected_end = time.perf_counter() - started + max(h["seconds"] for h in history)
                 if expected_end > options.max_seconds:
-                    stopped_early = (f"time budget of {options.max_seconds:.0f} s: {epoch - 1} of {recipe.epochs} "
+                    stopped_early = (f"time budget of {options.max_seconds:.0f} s: {epoch - 1} of {epochs} "
                                      f"epochs run (epoch {epoch} would have ended after {expected_end:.0f} s)")
                     print(f"  stopping: {stopped_early}")
             if options.max_seconds is not None and ranks.agree(stopped_early is not None):
                 break
+            if epoch == recipe.epochs + 1:
+                trainer.freeze_encoder(recipe.head_epochs)
+                if ranks.is_main:
+                    print(f"  encoder frozen: {recipe.head_epochs} epochs of the heads alone")
             sums = {t: torch.zeros((), device=device) for t in trainer.tasks}
-            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{recipe.epochs}", disable=not (options.progress and ranks.is_main),
+            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{epochs}", disable=not (options.progress and ranks.is_main),
                        leave=False, dynamic_ncols=True)
             epoch_start = time.perf_counter()
             for r in bar:
