@@ -31,6 +31,9 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--name", default="ensemble", help="the ensemble checkpoint to write (default ensemble)")
     e.add_argument("--max-members", type=int, default=None, help="stop after this many members")
     e.add_argument("--write", action="store_true", help="write the chosen members into checkpoints/NAME/config.json")
+    e.add_argument("--halves", action="store_true",
+                   help="also the honest figure: members chosen on one half of dev and scored on the other, and the "
+                        "reverse, with bootstrap intervals, beside the dev-chosen one")
     args = parser.parse_args(argv)
 
     if args.command == "ensemble":
@@ -76,7 +79,7 @@ def _ensemble(args) -> int:
     from minibert.predict import default_checkpoints_dir
     from minibert.recipes import get_recipe
 
-    from .ensemble import candidates_of, format_path, select_members
+    from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_path, select_members
     from .load import load
 
     checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
@@ -95,11 +98,14 @@ def _ensemble(args) -> int:
         except CheckpointError:
             pass  # a broken checkpoint has no tables either, so it is no candidate
     try:
-        path = select_members(a, candidates_of(a, exclude=tuple(ensembles | {args.name})), args.max_members)
+        candidates = candidates_of(a, exclude=tuple(ensembles | {args.name}))
+        path = select_members(a, candidates, args.max_members)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(format_path(path))
+    if args.halves:
+        print(format_cross_fit(cross_fitted(a, candidates, args.max_members)))
     chosen = path[-1]
     print(f"chosen on dev: {', '.join(chosen.members)} (overall {chosen.overall:.4f}); "
           "its dev score is optimistic, since dev also chose it")

@@ -7,10 +7,14 @@ the members' tables without running a model. `select_members` is greedy forward 
 overall score, add the variant that raises that score most, stop when none raises it.
 
 Members are chosen on dev and the ensemble is then reported on dev, as the CS224N papers did:
-its dev score is optimistic by however much the choice fitted dev noise.
+its dev score is optimistic by however much the choice fitted dev noise. `cross_fitted` is the
+honest figure beside it (issue 23): each task's dev set is cut in two fixed halves, members are
+chosen on one half and score the other, and the reverse, so every example is predicted by an
+ensemble that was chosen without it; with a bootstrap interval over the dev examples.
 
     python -m analysis ensemble                  # print the greedy steps
     python -m analysis ensemble --write          # ... and write checkpoints/ensemble/config.json
+    python -m analysis ensemble --halves         # the cross-fitted (honest) figure beside the dev-chosen one
 """
 
 from __future__ import annotations
@@ -51,27 +55,42 @@ def _outputs(td: TaskData, variant: str) -> np.ndarray:
 
 
 class _Scorer:
-    """Each candidate's outputs on the examples every candidate covers, read once."""
+    """Each candidate's outputs on the examples every candidate covers (within `keep`, a mask
+    over each task's dev examples, when given), read once."""
 
-    def __init__(self, a: Analysis, candidates: list[str]):
-        self.outputs, self.gold = {}, {}
+    def __init__(self, a: Analysis, candidates: list[str], keep: dict[str, np.ndarray] | None = None):
+        self.outputs, self.gold, self.covered = {}, {}, {}
         for task in TASKS:
             td = a.task(task)
             per_variant = {v: _outputs(td, v) for v in candidates}
-            covered = np.ones(len(td.examples), dtype=bool)
+            covered = np.ones(len(td.examples), dtype=bool) if keep is None else keep[task].copy()
             for out in per_variant.values():
                 covered &= ~np.isnan(out.reshape(len(out), -1)).any(axis=1)
             self.outputs[task] = {v: out[covered] for v, out in per_variant.items()}
             self.gold[task] = td.examples["gold"].to_numpy()[covered]
+            self.covered[task] = covered
+
+    def mean(self, members: list[str]) -> dict[str, np.ndarray]:
+        return {t: np.mean([self.outputs[t][m] for m in members], axis=0).astype(np.float32) for t in TASKS}
 
     def step(self, members: list[str]) -> Step:
-        mean = {t: np.mean([self.outputs[t][m] for m in members], axis=0).astype(np.float32) for t in TASKS}
-        return Step(
-            members=list(members),
-            sst_accuracy=F.accuracy(self.gold["sst"].astype(np.int64), mean["sst"].argmax(axis=1)),
-            quora_accuracy=F.accuracy(self.gold["quora"].astype(np.int64), (mean["quora"] >= QUORA_THRESHOLD).astype(np.int64)),
-            sts_pearson=F.pearson(mean["sts"], self.gold["sts"]),
-        )
+        return _score(members, self.mean(members), self.gold)
+
+
+def _answers(task: str, mean: np.ndarray) -> np.ndarray:
+    """What is scored: SST's class, Quora's 0/1 answer, STS's score."""
+    if task == "sst":
+        return mean.argmax(axis=1)
+    return (mean >= QUORA_THRESHOLD).astype(np.int64) if task == "quora" else mean
+
+
+def _score(members: list[str], mean: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> Step:
+    return Step(
+        members=list(members),
+        sst_accuracy=F.accuracy(gold["sst"].astype(np.int64), _answers("sst", mean["sst"])),
+        quora_accuracy=F.accuracy(gold["quora"].astype(np.int64), _answers("quora", mean["quora"])),
+        sts_pearson=F.pearson(mean["sts"], gold["sts"]),
+    )
 
 
 def candidates_of(a: Analysis, exclude: tuple[str, ...] = ()) -> list[str]:
@@ -87,7 +106,10 @@ def select_members(a: Analysis, candidates: list[str], max_members: int | None =
     """The greedy path: one `Step` per accepted member, the last one being the chosen ensemble."""
     if not candidates:
         raise ValueError("no candidate variants to choose ensemble members from")
-    scorer = _Scorer(a, candidates)
+    return _greedy(_Scorer(a, candidates), candidates, max_members)
+
+
+def _greedy(scorer: _Scorer, candidates: list[str], max_members: int | None) -> list[Step]:
     path: list[Step] = []
     chosen: list[str] = []
     limit = max_members or len(candidates)
@@ -107,3 +129,117 @@ def format_path(path: list[Step]) -> str:
         lines.append(f"{i:>4}  {s.overall:7.4f}  {s.sst_accuracy:7.4f}  {s.quora_accuracy:9.4f}  "
                      f"{s.sts_pearson:6.4f}  {', '.join(s.members)}")
     return "\n".join(lines)
+
+
+# --- the honest figure: members chosen on one half of dev, scored on the other -------------------
+
+HALVES_SEED = 23  # issue 23; fixed, so the halves are the same on every run and machine
+
+
+def dev_halves(a: Analysis, seed: int = HALVES_SEED) -> dict[str, np.ndarray]:
+    """Per task, a mask over its dev examples marking half A (B is the rest): the examples in
+    order of their id, permuted by numpy's default_rng(seed), the first half of that order. By
+    id, so the halves do not depend on the order of the data file or the tables."""
+    halves = {}
+    for task in TASKS:
+        ids = a.task(task).examples["id"].astype(str).to_numpy()
+        order = np.argsort(ids, kind="stable")[np.random.default_rng(seed).permutation(len(ids))]
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[order[: len(ids) // 2]] = True
+        halves[task] = mask
+    return halves
+
+
+@dataclass
+class CrossFit:
+    chosen: dict[str, list[str]]   # half -> the members chosen on it
+    held_out: dict[str, Step]      # half -> the ensemble chosen on the other half, scored on this one
+    dev_chosen: dict[str, Step]    # half -> today's ensemble (chosen on all of dev) scored on this half
+    dev_members: list[str]
+    intervals: dict[str, tuple[float, float]]  # 95 % bootstrap intervals of the two-half means
+    rows: dict[str, int]           # dev examples scored, per task
+    n_boot: int
+    seed: int
+
+    def mean(self, figures: dict[str, Step]) -> float:
+        """The honest figure is the mean of the two halves' overall scores. The halves are not
+        pooled into one score: the two ensembles differ (in members, so in STS scale), and a
+        Pearson over a mix of two scales charges the mix, not either ensemble."""
+        return (figures["A"].overall + figures["B"].overall) / 2
+
+
+def cross_fitted(a: Analysis, candidates: list[str], max_members: int | None = None, seed: int = HALVES_SEED,
+                 n_boot: int = 2000) -> CrossFit:
+    """Choose members greedily on half A and score them on half B, and the reverse; beside them,
+    today's ensemble (chosen on all of dev) scored on the same halves. The intervals resample
+    each task's examples within each half with replacement (percentile bootstrap, `n_boot`
+    draws; the same draws for both figures, so their difference is paired)."""
+    if not candidates:
+        raise ValueError("no candidate variants to choose ensemble members from")
+    halves = dev_halves(a, seed)
+    full = _Scorer(a, candidates)
+    in_half = {"A": {t: halves[t][full.covered[t]] for t in TASKS}}  # over the rows `full` scores
+    in_half["B"] = {t: ~m for t, m in in_half["A"].items()}
+    chosen = {name: _greedy(_Scorer(a, candidates, {t: m if name == "A" else ~m for t, m in halves.items()}),
+                            candidates, max_members)[-1].members for name in ("A", "B")}
+    dev_members = _greedy(full, candidates, max_members)[-1].members
+    held_out, dev_chosen, draws = {}, {}, {"held_out": 0.0, "dev_chosen": 0.0}
+    for i, (half, other) in enumerate((("A", "B"), ("B", "A"))):
+        rows = in_half[half]
+        gold = {t: full.gold[t][rows[t]] for t in TASKS}
+        figures = {"held_out": {t: full.mean(chosen[other])[t][rows[t]] for t in TASKS},
+                   "dev_chosen": {t: full.mean(dev_members)[t][rows[t]] for t in TASKS}}
+        held_out[half] = _score(chosen[other], figures["held_out"], gold)
+        dev_chosen[half] = _score(dev_members, figures["dev_chosen"], gold)
+        for name, scores in _bootstrap_overall(figures, gold, n_boot, seed + i).items():
+            draws[name] = draws[name] + scores / 2
+    draws["difference"] = draws["dev_chosen"] - draws["held_out"]
+    intervals = {k: (float(np.percentile(v, 2.5)), float(np.percentile(v, 97.5))) for k, v in draws.items()}
+    return CrossFit(chosen, held_out, dev_chosen, dev_members, intervals, {t: len(full.gold[t]) for t in TASKS},
+                    n_boot, seed)
+
+
+def _bootstrap_overall(figures: dict[str, dict[str, np.ndarray]], gold: dict[str, np.ndarray], n_boot: int,
+                       seed: int) -> dict[str, np.ndarray]:
+    """The overall score of each figure's outputs on `n_boot` resamples of every task's examples
+    (the same resamples for every figure), drawn by numpy's default_rng(seed)."""
+    rng = np.random.default_rng(seed)
+    right = {name: {t: _answers(t, out[t]) == gold[t].astype(np.int64) for t in ("sst", "quora")}
+             for name, out in figures.items()}
+    scores = {name: np.empty(n_boot) for name in figures}
+    for i in range(n_boot):
+        idx = {t: rng.integers(0, len(gold[t]), len(gold[t])) for t in TASKS}
+        for name, out in figures.items():
+            scores[name][i] = F.overall_score(right[name]["sst"][idx["sst"]].mean(), right[name]["quora"][idx["quora"]].mean(),
+                                              F.pearson(out["sts"][idx["sts"]], gold["sts"][idx["sts"]]))
+    return scores
+
+
+def format_cross_fit(fit: CrossFit) -> str:
+    def row(label: str, s: Step) -> str:
+        return f"{label:<46} {s.overall:7.4f}  {s.sst_accuracy:7.4f}  {s.quora_accuracy:9.4f}  {s.sts_pearson:6.4f}"
+
+    def interval(key: str, sign: str = "") -> str:
+        lo, hi = fit.intervals[key]
+        return f"[{lo:{sign}.4f}, {hi:{sign}.4f}]"
+
+    rows = ", ".join(f"{t} {n}" for t, n in fit.rows.items())
+    honest, today = fit.mean(fit.held_out), fit.mean(fit.dev_chosen)
+    return "\n".join([
+        f"dev halves: each task's examples in order of id, permuted by numpy default_rng({fit.seed}), the first "
+        f"half is A ({rows} rows in all)",
+        f"members chosen on A: {', '.join(fit.chosen['A'])}",
+        f"members chosen on B: {', '.join(fit.chosen['B'])}",
+        f"members chosen on all of dev (today's): {', '.join(fit.dev_members)}",
+        f"{'':<46} {'overall':>7}  {'SST acc':>7}  {'Quora acc':>9}  {'STS r':>6}",
+        row("half A, members chosen on B", fit.held_out["A"]),
+        row("half B, members chosen on A", fit.held_out["B"]),
+        row("half A, today's members", fit.dev_chosen["A"]),
+        row("half B, today's members", fit.dev_chosen["B"]),
+        f"chosen on the other half (honest), mean of the halves: overall {honest:.4f}, 95 % interval "
+        f"{interval('held_out')}",
+        f"chosen on all of dev (today's), mean of the halves:   overall {today:.4f}, 95 % interval "
+        f"{interval('dev_chosen')}",
+        f"today's minus honest: {today - honest:+.4f}, 95 % interval {interval('difference', '+')} "
+        f"({fit.n_boot} bootstrap resamples within each half, paired)",
+    ])

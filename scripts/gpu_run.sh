@@ -5,6 +5,9 @@
 #   scripts/gpu_run.sh prepare ../shared/data        # here: fp16 backbone, fp32 word embeddings, gzipped data
 #   scripts/rehearse_gpu_run.sh ../shared/data       # here: every phase below on 50 rows a task
 #
+# Issue 23's wave (the multitask-cls fix and the trials, 14 processes; minibert/wave.py) is
+# `start-wave` in place of `start`; every other phase is the same.
+#
 # On the device: `start` (returns at once; training runs on under setsid), `wait SECONDS` (exit 3:
 # still training), `finish` (tables, ensemble, README table, evaluation, submission files, one
 # archive in 15 MB parts), `fetch N` (parts 4N-3..4N into $OUT: at most 8 files and 64 MB come back
@@ -40,7 +43,7 @@ if [ -f .device/backbone/minibert-backbone.json ]; then export MINIBERT_BACKBONE
 
 progress() {
     tail -n 4 "$RUNS/train.log" || true
-    for log in "$RUNS"/*.log "$RUNS"/seeds/*.log; do
+    for log in "$RUNS"/*.log "$RUNS"/seeds/*.log "$RUNS"/wave/*.log; do
         [ -f "$log" ] && [ "$(basename "$log")" != train.log ] || continue
         echo "$(basename "$log" .log): $(grep -E '^  (epoch|stored)' "$log" | tail -n 1 | cut -c1-150)"
     done
@@ -54,16 +57,8 @@ unpack_data() {
     for f in "$DATA_GZ"/*.csv.gz; do gunzip -c "$f" > "$DATA/$(basename "$f" .gz)"; done
 }
 
-case "${1:-}" in
-prepare)
-    shared=${2:-../shared/data}
-    "$PY" -m minibert backbone .device/backbone
-    "$PY" -m minibert backbone .device/words32 --word-embeddings-only
-    mkdir -p .device/data
-    for f in "$shared"/*.csv; do gzip -9c "$f" > ".device/data/$(basename "$f").gz"; done
-    du -sh .device .device/*
-    ;;
-start)
+# The shipped checkpoints and tables, the data and the GPU sampler, for `start` and `start-wave`.
+begin() {
     if [ -f "$STATE/train.pid" ] && kill -0 "$(cat "$STATE/train.pid")" 2>/dev/null; then
         echo "already training (pid $(cat "$STATE/train.pid"))"; exit 0
     fi
@@ -77,11 +72,35 @@ start)
         setsid nohup nvidia-smi --query-gpu=timestamp,memory.used,utilization.gpu --format=csv,noheader -l 5 \
             > "$RUNS/gpu-usage.csv" 2>&1 < /dev/null &
     fi
+}
+
+case "${1:-}" in
+prepare)
+    shared=${2:-../shared/data}
+    "$PY" -m minibert backbone .device/backbone
+    "$PY" -m minibert backbone .device/words32 --word-embeddings-only
+    mkdir -p .device/data
+    for f in "$shared"/*.csv; do gzip -9c "$f" > ".device/data/$(basename "$f").gz"; done
+    du -sh .device .device/*
+    ;;
+start)
+    begin
     # shellcheck disable=SC2086  # EXTRA holds several flags
     setsid nohup "$PY" -m minibert train --all --jobs "$JOBS" --seeds "$SEEDS" --lr-tries "$LR_TRIES" --storage "$STORAGE" \
         --max-minutes "$MINUTES" --skip frozen-cls,frozen-mean --checkpoints "$CKPT" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
     echo $! > "$STATE/train.pid"
     echo "training started (pid $!), log $RUNS/train.log"
+    ;;
+start-wave)
+    # Issue 23: 14 processes at once (the fix and 6 trials, 2 seeds each) within WAVE_MINUTES; the
+    # fix's first seed replaces $CKPT/multitask-cls, the trials train under $RUNS/wave (their
+    # weights stay behind, their configs and runs/wave/summary.txt come back).
+    begin
+    # shellcheck disable=SC2086  # EXTRA holds several flags
+    setsid nohup "$PY" -m minibert.wave --jobs "${GPU_RUN_WAVE_JOBS:-14}" --max-minutes "${GPU_RUN_WAVE_MINUTES:-8.5}" \
+        --checkpoints "$CKPT" --out "$RUNS/wave" --storage "$STORAGE" $EXTRA > "$RUNS/train.log" 2>&1 < /dev/null &
+    echo $! > "$STATE/train.pid"
+    echo "wave started (pid $!), log $RUNS/train.log"
     ;;
 wait)
     deadline=$((SECONDS + ${2:-540}))
@@ -114,6 +133,9 @@ finish)
     "$PY" -m analysis ensemble --write --checkpoints "$CKPT" --tables "$TABLES" || echo "ensemble members left as they were"
     "$PY" -m analysis build --checkpoints "$CKPT" --tables "$TABLES" --no-progress
     "$PY" -m analysis report --tables "$TABLES" --readme "$README"
+    # The ensemble's members chosen on one half of dev and scored on the other (issue 23).
+    "$PY" -m analysis ensemble --halves --checkpoints "$CKPT" --tables "$TABLES" > "$RUNS/ensemble-halves.txt" 2>&1 \
+        || echo "honest ensemble not computed: see runs/ensemble-halves.txt"
     # What ships (stored weights, exact word embeddings: the tables) against the training-time
     # weights (fp16-copy word embeddings) of each variant: issue 8's 0.002 bar, end to end.
     "$PY" - "$CKPT" "$TABLES/summary.json" <<'PY' | tee "$RUNS/shipped-vs-trained.txt"
@@ -144,7 +166,7 @@ PY
     rm -f "$STATE"/pack/*
     rm -f "$STATE/result.tar.gz"
     # The reruns' weights (seeds, learning rates) stay behind: only their metrics (in the configs) matter.
-    tar -czf "$STATE/result.tar.gz" --exclude='runs/seeds/*.safetensors' -C "$STATE" \
+    tar -czf "$STATE/result.tar.gz" --exclude='runs/seeds/*.safetensors' --exclude='runs/wave/*.safetensors' -C "$STATE" \
         checkpoints tables README.md runs predictions
     split -b 15M -d -a 2 "$STATE/result.tar.gz" "$STATE/pack/result.tgz.part"
     (cd "$STATE" && sha256sum result.tar.gz > pack/result.sha256)
@@ -221,7 +243,7 @@ PY
     echo "logs: $work/runs"
     ;;
 *)
-    echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | wait [SECONDS] | finish | fetch N | unpack FOLDER..." >&2
+    echo "usage: scripts/gpu_run.sh prepare [SHARED_DATA] | start | start-wave | wait [SECONDS] | finish | fetch N | unpack FOLDER..." >&2
     echo "       scripts/gpu_run.sh prepare-reruns | reruns | unpack-reruns FOLDER [SHARED_DATA]" >&2
     exit 2
     ;;

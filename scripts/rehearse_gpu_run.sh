@@ -3,10 +3,12 @@
 # per task, 1 epoch, two processes at a time, and Python unable to import what that machine lacks
 # (gradio, plotly, the backbone package: only the fp16 copy in .device/backbone is there).
 #
-#   scripts/rehearse_gpu_run.sh [SHARED_DATA]      # default ../shared/data; state in /tmp/rehearse
+#   scripts/rehearse_gpu_run.sh [SHARED_DATA] [start|start-wave]   # default ../shared/data, start;
+#                                                                   # state in /tmp/rehearse
 set -euo pipefail
 cd "$(dirname "$0")/.."
 shared=${1:-../shared/data}
+phase=${2:-start}
 [ -f .device/backbone/minibert-backbone.json ] || scripts/gpu_run.sh prepare "$shared"
 
 export GPU_RUN_STATE=${GPU_RUN_STATE:-/tmp/rehearse}
@@ -33,7 +35,7 @@ EOF
 export PYTHONPATH=$GPU_RUN_STATE/python
 
 started=$SECONDS
-scripts/gpu_run.sh start
+scripts/gpu_run.sh "$phase"
 scripts/gpu_run.sh wait 1800
 scripts/gpu_run.sh finish
 scripts/gpu_run.sh fetch 1
