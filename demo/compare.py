@@ -154,28 +154,31 @@ def _needed(variants: dict, names: list[str]) -> list[str]:
 
 def score_requests(variants: dict, names: list[str], requests: list[Request | None]) -> list[dict]:
     """Per request: {task: {variant: output}} with SST (5,) probabilities, Quora P(duplicate),
-    STS score. A variant that fails is given {"error": message} instead of an output."""
+    STS score. Each variant is called once for every task of every request (`score_tasks`: one
+    encoder pass where the recipe allows); an ensemble whose members were all scored is their
+    mean, not a second pass. A variant that fails is given {"error": message} instead."""
     results = [dict() for _ in requests]
-    run = _needed(variants, names)
-    for task in TASKS:
-        idx = [i for i, r in enumerate(requests) if r is not None and task in r.tasks]
-        if not idx:
-            continue
-        inputs = [requests[i].a for i in idx] if task == "sst" else [(requests[i].a, requests[i].b) for i in idx]
-        outputs: dict[str, np.ndarray | str] = {}
-        for name in run:
-            variant = variants[name]
-            try:
-                members = [m.name for m in variant.members] if isinstance(variant, Ensemble) else None
-                if members and all(isinstance(outputs.get(m), np.ndarray) for m in members):
-                    outputs[name] = np.mean([outputs[m] for m in members], axis=0).astype(np.float32)
-                else:
-                    outputs[name] = np.asarray(variant.score(task, inputs))
-            except Exception as exc:  # one broken variant must not take the others down
-                outputs[name] = f"{type(exc).__name__}: {exc}"
-        for k, i in enumerate(idx):
-            results[i][task] = {n: (outputs[n][k] if isinstance(outputs[n], np.ndarray) else {"error": outputs[n]})
-                                for n in names if n in outputs}
+    idx = {t: [i for i, r in enumerate(requests) if r is not None and t in r.tasks] for t in TASKS}
+    inputs = {t: [requests[i].a if t == "sst" else (requests[i].a, requests[i].b) for i in ix]
+              for t, ix in idx.items() if ix}
+    if not inputs:
+        return results
+    outputs: dict[str, dict[str, np.ndarray] | str] = {}
+    for name in _needed(variants, names):
+        variant = variants[name]
+        try:
+            members = [m.name for m in variant.members] if isinstance(variant, Ensemble) else None
+            if members and all(isinstance(outputs.get(m), dict) for m in members):
+                outputs[name] = {t: np.mean([outputs[m][t] for m in members], axis=0).astype(np.float32)
+                                 for t in inputs}
+            else:
+                outputs[name] = variant.score_tasks(inputs)
+        except Exception as exc:  # one broken variant must not take the others down
+            outputs[name] = f"{type(exc).__name__}: {exc}"
+    for t, ix in idx.items():
+        for k, i in enumerate(ix):
+            results[i][t] = {n: (outputs[n][t][k] if isinstance(outputs[n], dict) else {"error": outputs[n]})
+                             for n in names if n in outputs}
     return results
 
 

@@ -64,40 +64,66 @@ class Scorer:
         return map_in_batches(list(texts), [len(t) for t in texts], self.batch_size,
                               lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device))).to(self.device)
 
-    def _pair_output(self, task: str, pairs: Sequence[Pair]) -> torch.Tensor:
-        firsts, seconds = [a for a, _ in pairs], [b for _, b in pairs]
-        _check_texts(firsts, "pairs[*][0]")
-        _check_texts(seconds, "pairs[*][1]")
-        head = self.model.pair_heads[task]
-        if self.recipe.pair_encoding == "cross":
-            def joint(chunk):
-                batch = self.tokenizer([a for a, _ in chunk], [b for _, b in chunk]).to(self.device)
-                return self.model.pair_output(task, batch)
-            return map_in_batches(list(pairs), [len(a) + len(b) for a, b in pairs], self.batch_size, joint)
-        # Encode each distinct sentence once (Quora repeats questions across pairs).
-        distinct = list(dict.fromkeys(firsts + seconds))
-        index = {t: i for i, t in enumerate(distinct)}
-        vectors = self._embed(distinct)
-        u = vectors[torch.tensor([index[t] for t in firsts])]
-        v = vectors[torch.tensor([index[t] for t in seconds])]
-        return head(u, v).float().cpu()
-
-    @torch.no_grad()
     def sentiment(self, sentences: Sequence[str]) -> np.ndarray:
-        _check_texts(sentences, "sentences")
-        logits = self.model.sst_head(self._embed(list(sentences)))
-        return torch.softmax(logits.float(), -1).cpu().numpy()
+        return self.score("sst", sentences)
 
-    @torch.no_grad()
     def paraphrase(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return torch.sigmoid(self._pair_output("quora", pairs)).numpy()
+        return self.score("quora", pairs)
 
-    @torch.no_grad()
     def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self._pair_output("sts", pairs).clamp(0.0, 5.0).numpy()
+        return self.score("sts", pairs)
 
     def score(self, task: str, inputs) -> np.ndarray:
-        return getattr(self, TASK_METHODS[task])(inputs)
+        if not len(inputs):
+            raise ValueError("nothing to score: the input list is empty")
+        return self.score_tasks({task: inputs})[task]
+
+    @torch.no_grad()
+    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        """`score` for several tasks at once ({task: sentences or pairs}), with the encoder run as
+        few times as the recipe allows: a bi-encoder encodes every distinct sentence of every task
+        in one batched pass and all heads read from it; a cross-encoder encodes each joint pair
+        once for both pair tasks. Same outputs as `score` per task (padding aside, ~1e-6)."""
+        inputs = {t: (list(x) if t == "sst" else [tuple(p) for p in x]) for t, x in inputs.items() if len(x)}
+        unknown = set(inputs) - set(TASK_METHODS)
+        if unknown:
+            raise ValueError(f"unknown task(s): {', '.join(sorted(unknown))}")
+        sentences = list(inputs.get("sst", []))
+        _check_texts(sentences, "sentences")
+        pair_tasks = [t for t in ("quora", "sts") if t in inputs]
+        for t in pair_tasks:
+            _check_texts([a for a, _ in inputs[t]], "pairs[*][0]")
+            _check_texts([b for _, b in inputs[t]], "pairs[*][1]")
+        cross = self.recipe.pair_encoding == "cross"
+        if not cross:
+            sentences += [s for t in pair_tasks for pair in inputs[t] for s in pair]
+        distinct = list(dict.fromkeys(sentences))
+        index = {t: i for i, t in enumerate(distinct)}
+        vectors = self._embed(distinct) if distinct else None
+        out: dict[str, np.ndarray] = {}
+        if "sst" in inputs:
+            u = vectors[torch.tensor([index[s] for s in inputs["sst"]])]
+            out["sst"] = torch.softmax(self.model.sst_head(u).float(), -1).cpu().numpy()
+        raw: dict[str, torch.Tensor] = {}
+        if cross and pair_tasks:
+            joint_pairs = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t]))
+            where = {p: i for i, p in enumerate(joint_pairs)}
+            pooled = map_in_batches(
+                joint_pairs, [len(a) + len(b) for a, b in joint_pairs], self.batch_size,
+                lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
+                                               .to(self.device))).to(self.device)
+            for t in pair_tasks:
+                raw[t] = self.model.pair_heads[t](pooled[torch.tensor([where[p] for p in inputs[t]])]).float().cpu()
+        else:
+            for t in pair_tasks:
+                u = vectors[torch.tensor([index[a] for a, _ in inputs[t]])]
+                v = vectors[torch.tensor([index[b] for _, b in inputs[t]])]
+                raw[t] = self.model.pair_heads[t](u, v).float().cpu()
+        if "quora" in raw:
+            out["quora"] = torch.sigmoid(raw["quora"]).numpy()
+        if "sts" in raw:
+            out["sts"] = raw["sts"].clamp(0.0, 5.0).numpy()
+        return out
 
     def attributions(self, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
         """Gradient x input on the word embeddings, summed over the hidden size, scaled to
@@ -170,20 +196,21 @@ class Ensemble:
         self.recipe = Recipe.from_dict(config["recipe"])
         self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
 
-    def _mean(self, method: str, inputs) -> np.ndarray:
-        return np.mean([getattr(m, method)(inputs) for m in self.members], axis=0).astype(np.float32)
-
     def sentiment(self, sentences):
-        return self._mean("sentiment", sentences)
+        return self.score("sst", sentences)
 
     def paraphrase(self, pairs):
-        return self._mean("paraphrase", pairs)
+        return self.score("quora", pairs)
 
     def similarity(self, pairs):
-        return self._mean("similarity", pairs)
+        return self.score("sts", pairs)
 
     def score(self, task: str, inputs) -> np.ndarray:
-        return getattr(self, TASK_METHODS[task])(inputs)
+        return self.score_tasks({task: inputs})[task]
+
+    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        outputs = [m.score_tasks(inputs) for m in self.members]
+        return {t: np.mean([o[t] for o in outputs], axis=0).astype(np.float32) for t in outputs[0]}
 
     def attributions(self, task, text, text2=None):
         raise ValueError("an ensemble has no single gradient: pick one of its members for attributions")

@@ -216,21 +216,21 @@ def test_concurrent_clicks_are_queued_and_batched(app, ctx):
     the queued clicks reach the model together (one call per variant and task for all of them)."""
     _, client = app
     variant = ctx.variants["tiny-cls"]
-    original = variant.score
+    original = variant.score_tasks
     sizes: list[int] = []
 
-    def slow_score(task, inputs):
-        sizes.append(len(inputs))
+    def slow_score(inputs):
+        sizes.append(len(inputs["sst"]))
         time.sleep(0.3)
-        return original(task, inputs)
+        return original(inputs)
 
-    variant.score = slow_score
+    variant.score_tasks = slow_score
     try:
         texts = [f"the film number {i} was {'good' if i % 2 else 'bad'}" for i in range(6)]
         jobs = [client.submit("Sentiment", t, "", ["tiny-cls"], api_name="/compare") for t in texts]
         results = [j.result(timeout=120) for j in jobs]
     finally:
-        variant.score = original
+        variant.score_tasks = original
     for t, (summary, _, table, *_) in zip(texts, results):
         got = rows(table)[0]
         assert int(got["Sentiment"].lstrip("⚠ ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
@@ -283,12 +283,12 @@ def test_majority_rules():
 
 def test_a_failing_variant_does_not_take_the_others_down(ctx):
     variant = ctx.variants["tiny-mean"]
-    original = variant.score
-    variant.score = lambda task, inputs: (_ for _ in ()).throw(RuntimeError("boom"))
+    original = variant.score_tasks
+    variant.score_tasks = lambda inputs: (_ for _ in ()).throw(RuntimeError("boom"))
     try:
         result = C.compare(ctx.variants, ["tiny-cls", "tiny-mean"], "Sentiment", "a fine film", "")
     finally:
-        variant.score = original
+        variant.score_tasks = original
     table = result.table.set_index("variant")
     assert "boom" in table.loc["tiny-mean", "Sentiment"]
     assert table.loc["tiny-cls", "Sentiment"][0].isdigit()
