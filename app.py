@@ -39,12 +39,12 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     from demo.context import configure_threads, load_context
-    from demo.ui import build_demo, launch_options
+    from demo.ui import build_demo, configure_queue, launch_options
 
     threads = configure_threads(args.threads)
     ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device)
     demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=int(os.environ.get("MINIBERT_CONCURRENCY", "4")))
+    configure_queue(demo)
     print(f"MiniBERT Explorer: {len(ctx.variants)} variant(s) from {ctx.checkpoints_dir} on {ctx.device} "
           f"({threads} CPU thread(s)) in {ctx.load_seconds:.2f} s; analysis tables in {ctx.tables_seconds:.2f} s; "
           f"start-up {time.perf_counter() - started:.2f} s", flush=True)

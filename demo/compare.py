@@ -2,6 +2,7 @@
 
 Plain functions, no Gradio:
     parse_request(task_choice, text_a, text_b)  -> (Request | None, [messages])
+    compare_many(variants, [(task_choice, a, b, names)])  -> one CompareResult per user
     score_requests(variants, names, requests)   -> one {task: {variant: output}} per request
     compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
 
@@ -20,10 +21,13 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 
 from analysis.schema import SST_CLASSES, STS_TOLERANCE
 from minibert.predict import Ensemble
+
+from . import inputs as I
 
 TASKS = ("sst", "quora", "sts")
 TASK_TITLES = {"sst": "Sentiment", "quora": "Paraphrase", "sts": "Similarity"}
@@ -70,30 +74,24 @@ class CompareResult:
     seconds: float = 0.0
 
 
-def escape_md(text: str) -> str:
-    """User text for a Markdown component: HTML-escaped and Markdown-inert."""
-    out = html.escape(text, quote=True)
-    for ch in "\\`*_{}[]()#+-!|>~":
-        out = out.replace(ch, "\\" + ch)
-    return out
-
-
-def clean_text(text) -> tuple[str, bool]:
-    """Strip the input and cut it at MAX_CHARS; returns (text, was_cut)."""
-    text = "" if text is None else str(text)
-    text = text.replace("\x00", "").strip()
+def clean_text(text, what: str = "The text") -> tuple[str, bool]:
+    """Strip the input and cut it at MAX_CHARS; returns (text, was_cut). BadInput for a
+    value that is not text."""
+    text = I.text(text, what).strip()
     if len(text) > MAX_CHARS:
         return text[:MAX_CHARS], True
     return text, False
 
 
-def parse_request(task_choice: str | None, text_a, text_b) -> tuple[Request | None, list[str]]:
-    """Validate one input. Returns (None, [reason]) when nothing can be scored."""
-    tasks = CHOICE_TASKS.get(task_choice or ALL)
-    if tasks is None:
-        return None, [f"Unknown task {task_choice!r}: pick one of {', '.join(TASK_CHOICES)}."]
-    a, cut_a = clean_text(text_a)
-    b, cut_b = clean_text(text_b)
+def parse_request(task_choice, text_a, text_b) -> tuple[Request | None, list[str]]:
+    """Validate one input. Returns (None, [reason]) when nothing can be scored; every reason
+    is safe to show as Markdown."""
+    try:
+        tasks = CHOICE_TASKS[I.choice(task_choice, TASK_CHOICES, "task", default=ALL)]
+        a, cut_a = clean_text(text_a, "Sentence A")
+        b, cut_b = clean_text(text_b, "Sentence B")
+    except I.BadInput as exc:
+        return None, [str(exc)]
     notes = []
     if cut_a or cut_b:
         notes.append(f"Only the first {MAX_CHARS:,} characters of a long input are read.")
@@ -220,12 +218,20 @@ def sst_label(c: int) -> str:
 
 # --- figures -----------------------------------------------------------------------------------
 
-def _layout(fig: go.Figure, title: str, n: int, **kw) -> go.Figure:
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", font=dict(size=15)), template="plotly_white",
-                      height=120 + 34 * max(n, 1), margin=dict(l=10, r=20, t=60, b=40),
-                      font=dict(size=13), **kw)
-    fig.update_yaxes(autorange="reversed", automargin=True)
-    return fig
+# A click draws three charts; plotly's validation of every property (and a deep copy of the
+# template per figure) cost about 10 ms a chart, a quarter of a click. These charts are built
+# from plain dicts we control, so they skip validation and share one resolved template.
+_TEMPLATE = None
+
+
+def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
+    global _TEMPLATE
+    if _TEMPLATE is None:
+        _TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
+    base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "template": _TEMPLATE,
+            "height": 120 + 34 * max(n, 1), "margin": {"l": 10, "r": 20, "t": 60, "b": 40}, "font": {"size": 13},
+            "yaxis": {"autorange": "reversed", "automargin": True}}
+    return go.Figure({"data": data, "layout": {**base, **layout}}, _validate=False)
 
 
 def _ylabels(names: list[str], disagree: list[str]) -> list[str]:
@@ -236,45 +242,42 @@ def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
     probs = np.array([outputs[n] for n in names]).reshape(len(names), 5)
     labels = _ylabels(names, disagree)
-    fig = go.Figure()
-    for c in range(5):
-        fig.add_bar(y=labels, x=probs[:, c], orientation="h", name=SHORT_CLASSES[c], marker_color=SST_COLORS[c],
-                    text=[f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]], textposition="inside",
-                    insidetextanchor="middle", hovertemplate=f"%{{y}}<br>{SST_CLASSES[c]}: %{{x:.1%}}<extra></extra>")
-    _layout(fig, "Sentiment: class probabilities per variant", len(names), barmode="stack",
-            legend=dict(orientation="v", y=1.0, yanchor="top", x=1.01, traceorder="normal", font=dict(size=11)))
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
-    return fig
+    data = [{"type": "bar", "y": labels, "x": probs[:, c].tolist(), "orientation": "h", "name": SHORT_CLASSES[c],
+             "marker": {"color": SST_COLORS[c]}, "text": [f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]],
+             "textposition": "inside", "insidetextanchor": "middle",
+             "hovertemplate": f"%{{y}}<br>{SST_CLASSES[c]}: %{{x:.1%}}<extra></extra>"} for c in range(5)]
+    return _figure(data, "Sentiment: class probabilities per variant", len(names),
+                   {"barmode": "stack", "xaxis": {"range": [0, 1], "tickformat": ".0%"},
+                    "legend": {"orientation": "v", "y": 1.0, "yanchor": "top", "x": 1.01, "traceorder": "normal",
+                               "font": {"size": 11}}})
 
 
 def _score_figure(outputs: dict, disagree: list[str], title: str, xmax: float, ref: float, ref_label: str,
-                  fmt) -> go.Figure:
+                  fmt, ticks: list[float]) -> go.Figure:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
     values = [float(outputs[n]) for n in names]
-    colors = [DISAGREE_COLOR if n in disagree else AGREE_COLOR for n in names]
-    fig = go.Figure(go.Bar(y=_ylabels(names, disagree), x=values, orientation="h", marker_color=colors,
-                           text=[fmt(v) for v in values], textposition="outside", cliponaxis=False,
-                           hovertemplate="%{y}: %{x:.3f}<extra></extra>"))
-    fig.add_vline(x=ref, line_dash="dash", line_color="#666", annotation_text=ref_label,
-                  annotation_position="top", annotation_font_size=11)
-    _layout(fig, title, len(names), showlegend=False)
-    fig.update_xaxes(range=[0, xmax * 1.12])
-    return fig
+    bar = {"type": "bar", "y": _ylabels(names, disagree), "x": values, "orientation": "h",
+           "marker": {"color": [DISAGREE_COLOR if n in disagree else AGREE_COLOR for n in names]},
+           "text": [fmt(v) for v in values], "textposition": "outside", "cliponaxis": False,
+           "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
+    line = {"type": "line", "x0": ref, "x1": ref, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
+            "line": {"dash": "dash", "color": "#666"}}
+    note = {"text": ref_label, "x": ref, "xref": "x", "y": 1, "yref": "y domain", "showarrow": False,
+            "xanchor": "center", "yanchor": "bottom", "font": {"size": 11}}
+    return _figure([bar], title, len(names),
+                   {"showlegend": False, "shapes": [line], "annotations": [note] if ref_label else [],
+                    "xaxis": {"range": [0, xmax * 1.12], "tickvals": ticks}})
 
 
 def quora_figure(outputs: dict, disagree: list[str]) -> go.Figure:
-    fig = _score_figure(outputs, disagree, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
-                        lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}")
-    fig.update_xaxes(tickvals=[0, 0.25, 0.5, 0.75, 1.0])
-    return fig
+    return _score_figure(outputs, disagree, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
+                         lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}", [0, 0.25, 0.5, 0.75, 1.0])
 
 
 def sts_figure(outputs: dict, disagree: list[str], median: float | None) -> go.Figure:
-    fig = _score_figure(outputs, disagree, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
-                        median if median is not None else 2.5, f"median {median:.2f}" if median is not None else "",
-                        lambda v: f"{v:.2f}")
-    fig.update_xaxes(tickvals=[0, 1, 2, 3, 4, 5])
-    return fig
+    return _score_figure(outputs, disagree, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
+                         median if median is not None else 2.5, f"median {median:.2f}" if median is not None else "",
+                         lambda v: f"{v:.2f}", [0, 1, 2, 3, 4, 5])
 
 
 # --- one input, end to end ---------------------------------------------------------------------
@@ -335,30 +338,46 @@ def _against(names: list[str]) -> str:
     return f"; disagreeing: ⚠ {', '.join(names)}" if names else "; all agree"
 
 
-def compare_many(variants: dict, names: list[str] | None, inputs: list[tuple[str, str, str]]) -> list[CompareResult]:
-    """The batched entry point: inputs are (task_choice, sentence A, sentence B)."""
-    names = [n for n in (names if names else list(variants)) if n in variants]
-    parsed = [parse_request(*x) for x in inputs]
+def message(text: str, notes: list[str] | None = None) -> CompareResult:
+    """A result that only says something (nothing could be scored)."""
+    return CompareResult(summary=text, table=pd.DataFrame(), notes=list(notes or []))
+
+
+def compare_many(variants: dict, inputs: list[tuple]) -> list[CompareResult]:
+    """The batched entry point: inputs are (task_choice, sentence A, sentence B, variant names),
+    one per user. Each is validated on its own: a malformed one is answered with its own message
+    and never changes what the others get. Requests that chose the same variants are scored
+    together, one model call per variant for all of them."""
+    if not variants:
+        return [message("No variants are loaded: put checkpoints in the checkpoints folder and restart.")
+                for _ in inputs]
     results: list[CompareResult | None] = [None] * len(inputs)
-    if not variants or not names:
-        why = ("No variants are loaded: put checkpoints in the checkpoints folder and restart."
-               if not variants else "Select at least one variant.")
-        return [CompareResult(summary=why, table=pd.DataFrame(), notes=[]) for _ in inputs]
-    start = time.perf_counter()
-    requests = [r for r, _ in parsed]
-    scored = score_requests(variants, names, requests)
-    seconds = (time.perf_counter() - start) / max(1, sum(r is not None for r in requests))
-    for i, (request, notes) in enumerate(parsed):
-        if request is None:
-            results[i] = CompareResult(summary=notes[0], table=pd.DataFrame(), notes=notes[1:])
+    groups: dict[tuple[str, ...], list[tuple[int, Request, list[str]]]] = {}
+    for i, item in enumerate(inputs):
+        try:
+            choice, a, b, chosen = item
+            names = I.names(chosen, variants)
+        except (ValueError, TypeError) as exc:  # BadInput, or not four values
+            results[i] = message(str(exc) if isinstance(exc, I.BadInput) else
+                                 "A request needs four values: task, sentence A, sentence B, variants.")
             continue
-        notes = notes + truncation_notes(variants, names, request)
-        results[i] = result_for(variants, names, request, scored[i], notes, seconds)
+        request, notes = parse_request(choice, a, b)
+        if request is None:
+            results[i] = message(notes[0], notes[1:])
+            continue
+        groups.setdefault(tuple(names), []).append((i, request, notes))
+    for names, members in groups.items():
+        start = time.perf_counter()
+        scored = score_requests(variants, list(names), [r for _, r, _ in members])
+        seconds = (time.perf_counter() - start) / len(members)
+        for (i, request, notes), out in zip(members, scored):
+            notes = notes + truncation_notes(variants, list(names), request)
+            results[i] = result_for(variants, list(names), request, out, notes, seconds)
     return results
 
 
 def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b: str) -> CompareResult:
-    return compare_many(variants, names, [(task_choice, a, b)])[0]
+    return compare_many(variants, [(task_choice, a, b, list(variants) if names is None else names)])[0]
 
 
 # --- attributions ------------------------------------------------------------------------------
@@ -484,15 +503,20 @@ def explain(variants: dict, name: str | None, task_choice: str, a, b, method: st
     which tokens flow into the pooled sentence vector)."""
     if not variants:
         return '<div class="attr-box">No variants are loaded.</div>'
-    if not name or name not in variants:
+    if name in (None, ""):
         return '<div class="attr-box">Pick a variant to explain.</div>'
-    variant = variants[name]
-    if isinstance(variant, Ensemble):
+    if isinstance(variants.get(name) if isinstance(name, str) else None, Ensemble):
         return ('<div class="attr-box">An ensemble averages its members and has no single gradient: pick one of '
-                f'its members ({html.escape(", ".join(m.name for m in variant.members))}).</div>')
+                f'its members ({html.escape(", ".join(m.name for m in variants[name].members))}).</div>')
+    try:
+        name = I.choice(name, [n for n, v in variants.items() if not isinstance(v, Ensemble)], "variant")
+        method = I.choice(method, METHODS, "method", default=METHODS[0])
+    except I.BadInput as exc:
+        return f'<div class="attr-box">{I.as_html(str(exc))}</div>'
+    variant = variants[name]
     request, notes = parse_request(task_choice, a, b)
     if request is None:
-        return f'<div class="attr-box">{html.escape(notes[0]).replace("**", "")}</div>'
+        return f'<div class="attr-box">{I.as_html(notes[0])}</div>'
     task = request.tasks[0]
     rollout = method == METHODS[1]
     try:

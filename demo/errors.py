@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import math
+import os
 import tempfile
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import plotly.graph_objects as go
 import analysis as A
 from analysis.schema import QUORA_CLASSES, QUORA_NOTE, SST_CLASSES, STS_TOLERANCE
 
+from . import inputs as I
 from .palette import variant_colors
 from .slices import natural_order
 
@@ -66,11 +68,12 @@ RELATIONS = {
 def class_label(task: str, value) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if task == "sst":
-        return f"{int(value)} {SST_CLASSES[int(value)]}"
-    if task == "quora":
-        return QUORA_CLASSES[int(value)]
-    return f"{float(value):.2f}"
+    if task == "sts":
+        return f"{float(value):.2f}"
+    classes = SST_CLASSES if task == "sst" else QUORA_CLASSES
+    if not 0 <= int(value) < len(classes):
+        raise ValueError(f"{task} class {value!r} is not one of 0..{len(classes) - 1}")
+    return f"{int(value)} {classes[int(value)]}" if task == "sst" else classes[int(value)]
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,51 @@ class Filters:
             name, bucket = self.slice.split(" = ", 1)
             kw["slice"] = (name, bucket)
         return {"variant": variant, **kw}, notes
+
+
+GRID_SIZE = {"sst": 5, "quora": 2, "sts": 6}   # rows (= columns) of each task's confusion grid
+MAX_SEARCH = 1000                               # characters of a "text contains" search
+
+
+def parse_cell(task: str, cell) -> tuple[int, int] | None:
+    """A confusion cell typed or sent as "gold,pred" (or a pair of numbers); None for none."""
+    if cell is None or (isinstance(cell, str) and not cell.strip()):
+        return None
+    n = GRID_SIZE[task]
+    parts = cell.split(",") if isinstance(cell, str) else cell
+    try:
+        g, p = (int(str(x).strip()) for x in parts)
+    except (TypeError, ValueError):
+        raise I.BadInput(f"A cell is two whole numbers “gold,pred”, not {I.escape_md(repr(cell)[:40])}.") from None
+    if not (0 <= g < n and 0 <= p < n):
+        raise I.BadInput(f"Cell “{g},{p}” is outside the {TASK_NAMES[task]} grid: gold and predicted go "
+                         f"from 0 to {n - 1}.")
+    return g, p
+
+
+def parse_task(a, task_name) -> str:
+    """The task key of a task title the app shows, for tasks that have predictions."""
+    return TASK_OF_NAME[I.choice(task_name, [TASK_NAMES[t] for t in tasks_of(a)], "task")]
+
+
+def parse_filters(a, task_name, variant, kind, search, min_words, max_words, other, relation, slice_name,
+                  cell) -> Filters:
+    """Every value of the Errors tab's filters checked against what the tables hold; BadInput
+    names the first that is not allowed. Empty values mean "no filter"."""
+    task = parse_task(a, task_name)
+    names = variants_of(a, task)
+    search = I.text(search, "Text contains").strip()
+    if len(search) > MAX_SEARCH:
+        raise I.BadInput(f"Text contains is at most {MAX_SEARCH:,} characters (got {len(search):,}).")
+    low = I.whole_number(min_words, "Min words")
+    high = I.whole_number(max_words, "Max words")
+    return Filters(task=task, variant=I.choice(variant, [ALL_VARIANTS] + names, "variant", default=ALL_VARIANTS),
+                   kind=I.choice(kind, list(ERROR_KINDS[task]), "error kind", default=next(iter(ERROR_KINDS[task]))),
+                   search=search, min_words=low, max_words=high,
+                   other=I.choice(other, [NO_OTHER] + names, "other variant", default=NO_OTHER),
+                   relation=I.choice(relation, list(RELATIONS), "relation", default=next(iter(RELATIONS))),
+                   slice=I.choice(slice_name, slice_choices(a, task), "slice", default=NO_SLICE),
+                   cell=parse_cell(task, cell))
 
 
 def tasks_of(a) -> list[str]:
@@ -380,13 +428,13 @@ def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: 
     n = len(rows)
     examples = rows["id"].nunique() if n else 0
     shown = f" (showing the first {SHOW_ROWS:,}; the CSV has all)" if n > SHOW_ROWS else ""
-    who = "all variants" if filters.variant in (None, "", ALL_VARIANTS) else html.escape(filters.variant)
+    who = "all variants" if filters.variant in (None, "", ALL_VARIANTS) else I.escape_md(filters.variant)
     cell = f" · cell: {describe_cell(filters.task, filters.cell)}" if filters.cell is not None else ""
     line = (f"**{n:,} rows** ({examples:,} distinct examples) of {who} on {TASK_NAMES[filters.task]}{cell}{shown}"
             f" · filtered in {seconds * 1000:.0f} ms")
     if filters.task == "quora":
         line += " · Quora numbers are optimistic (see the note above)."
-    return "\n\n".join([line] + [f"⚠ {n}" for n in notes])
+    return "\n\n".join([line] + [f"⚠ {I.escape_md(n)}" for n in notes])
 
 
 def filter_table(a, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
@@ -398,7 +446,7 @@ def filter_table(a, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
         rows, notes = error_rows(a, filters)
     except (KeyError, ValueError) as exc:
         message = str(exc.args[0]) if exc.args else str(exc)
-        return pd.DataFrame(), f"⚠ {html.escape(message, quote=False)}", pd.DataFrame()
+        return pd.DataFrame(), f"⚠ {I.escape_md(message)}", pd.DataFrame()
     seconds = time.perf_counter() - start
     return display_rows(filters.task, rows), count_line(rows, filters, notes, seconds), rows
 
@@ -407,18 +455,54 @@ CSV_COLUMNS = ["variant", "id", "gold", "pred", "prob", "p0", "p1", "p2", "p3", 
                "other", "other_pred", "other_correct", "words", "sentence1", "sentence2"]
 
 
-def write_csv(a, filters: Filters, folder: str | Path | None = None) -> Path | None:
-    """Every filtered row (not only the shown ones) as a CSV file; None when nothing matches."""
+def export_limit_bytes() -> int:
+    """Largest CSV an export writes: $MINIBERT_EXPORT_MAX_MB megabytes (default 10)."""
+    return int(float(os.environ.get("MINIBERT_EXPORT_MAX_MB", "10")) * 1_000_000)
+
+
+def export_folder() -> Path:
+    return Path(tempfile.gettempdir()) / f"minibert-exports-{os.getpid()}"
+
+
+def _file_name(filters: Filters) -> str:
+    parts = [filters.task, "all" if filters.variant in (None, "", ALL_VARIANTS) else filters.variant]
+    if filters.cell is not None:
+        parts.append(f"cell{filters.cell[0]}-{filters.cell[1]}")
+    if filters.other not in (None, "", NO_OTHER):
+        parts.append(f"vs-{filters.other}")
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in "-".join(parts))
+    return f"errors-{safe[:120]}.csv"
+
+
+def write_csv(a, filters: Filters, folder: str | Path | None = None, max_bytes: int | None = None) -> Path | None:
+    """Every filtered row (not only the shown ones) as a CSV file; None when nothing matches.
+    BadInput, and no file, when the CSV would pass `max_bytes` (default `export_limit_bytes()`).
+
+    The folder holds one export at a time: the previous file is deleted first. That is safe in
+    the app because exports run one at a time (the table queue) and Gradio has copied the file
+    into its own cache (which `delete_cache` sweeps) before the event that made it ends."""
     if a is None or not a.has(filters.task):
         return None
     rows, _ = error_rows(a, filters)
+    if rows.empty:
+        return None
     cols = [c for c in CSV_COLUMNS if c in rows.columns]
-    folder = Path(folder or tempfile.mkdtemp(prefix="minibert-errors-"))
+    limit = export_limit_bytes() if max_bytes is None else max_bytes
+    folder = Path(folder) if folder else export_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    variant = "all" if filters.variant in (None, "", ALL_VARIANTS) else filters.variant
-    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in variant)
-    path = folder / f"errors-{filters.task}-{safe}.csv"
-    rows[cols].to_csv(path, index=False)
+    for old in folder.glob("errors-*.csv"):
+        old.unlink(missing_ok=True)
+    path = folder / _file_name(filters)
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        for start in range(0, len(rows), 2000):  # in chunks, so an export too large stops early
+            rows[cols].iloc[start:start + 2000].to_csv(out, index=False, header=start == 0)
+            if out.tell() > limit:
+                break
+        size = out.tell()
+    if size > limit:
+        path.unlink(missing_ok=True)
+        raise I.BadInput(f"The export would be larger than {limit / 1e6:g} MB ({len(rows):,} rows): narrow it, "
+                         "for example to one variant, an error kind, a slice or a text search.")
     return path
 
 

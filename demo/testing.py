@@ -65,13 +65,14 @@ def make_world(folder: Path, tiny_world: dict | None = None, broken: bool = True
 
 
 @contextlib.contextmanager
-def serve(ctx, port: int | None = None, concurrency: int = 4):
-    """Build the app for `ctx`, serve it on 127.0.0.1:<free port>, yield its URL, close it."""
+def serve(ctx, port: int | None = None, concurrency: int = 4, max_size: int | None = None):
+    """Build the app for `ctx`, serve it on 127.0.0.1:<free port>, yield its URL, close it.
+    `max_size` bounds the queue (default: the app's QUEUE_MAX)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from .ui import build_demo, launch_options
+    from .ui import build_demo, configure_queue, launch_options
 
     demo = build_demo(ctx)
-    demo.queue(default_concurrency_limit=concurrency)
+    configure_queue(demo, concurrency, max_size)
     _, url, _ = demo.launch(prevent_thread_lock=True, server_name="127.0.0.1", server_port=port or free_port(),
                             quiet=True, **launch_options())
     try:

@@ -10,7 +10,9 @@ example, slices, model.
 from __future__ import annotations
 
 import html
+import logging
 import os
+import traceback
 
 import analysis as A
 import gradio as gr
@@ -18,10 +20,13 @@ import pandas as pd
 
 from . import compare as C
 from . import errors as E
+from . import inputs as I
 from . import models as M
 from . import slices as S
 from .context import AppContext
 from .gpu import on_gpu
+
+log = logging.getLogger("minibert.app")
 
 MODEL_CONCURRENCY = int(os.environ.get("MINIBERT_MODEL_CONCURRENCY", "1"))  # model calls at once
 MAX_BATCH = int(os.environ.get("MINIBERT_MAX_BATCH", "8"))                 # queued clicks scored together
@@ -29,6 +34,16 @@ MAX_BATCH = int(os.environ.get("MINIBERT_MAX_BATCH", "8"))                 # que
 # ms), and an edit made while one is running is run after it ("always_last"; Gradio's default
 # "once" drops it): quick edits can never leave a stale table on screen.
 TABLE_QUEUE = {"concurrency_limit": 1, "concurrency_id": "table", "trigger_mode": "always_last"}
+MODEL_QUEUE = {"concurrency_limit": MODEL_CONCURRENCY, "concurrency_id": "model"}
+BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
+# Events waiting at most; past it a user is told the app is busy (Gradio answers 503: the browser
+# says "This application is currently busy. Please try again.", gradio_client raises QueueError
+# "Queue is full! Please try again.") instead of waiting without bound.
+QUEUE_MAX = int(os.environ.get("MINIBERT_QUEUE_MAX", "64"))
+# Gradio keeps a copy of every file it serves (CSV exports): every CACHE_SWEEP[0] seconds, copies
+# older than CACHE_SWEEP[1] seconds are deleted. A download link is good for about that long.
+CACHE_SWEEP = (int(os.environ.get("MINIBERT_CACHE_SWEEP_S", "60")), int(os.environ.get("MINIBERT_CACHE_MAX_AGE_S", "300")))
+SERVER_TROUBLE = "Something went wrong on the server while answering this request; it has been logged. Try again."
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -63,6 +78,31 @@ def launch_options() -> dict:
             "css": CSS}
 
 
+def configure_queue(demo: gr.Blocks, concurrency: int | None = None, max_size: int | None = None) -> gr.Blocks:
+    """The app's queue: bounded (QUEUE_MAX) and `concurrency` events of a kind at once (default
+    $MINIBERT_CONCURRENCY or 4; the model and table queues set their own limits)."""
+    concurrency = concurrency or int(os.environ.get("MINIBERT_CONCURRENCY", "4"))
+    return demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_MAX if max_size is None else max_size)
+
+
+def guarded(fallback):
+    """A handler that cannot raise: bad input is the handler's to answer (BadInput becomes
+    `fallback(message)`); anything else is a fault of ours, logged with its traceback and
+    answered with a general message, never the exception text (it may hold another user's data)."""
+    def wrap(fn):
+        def handler(*args):
+            try:
+                return fn(*args)
+            except I.BadInput as exc:
+                return fallback(str(exc))
+            except Exception:
+                log.error("handler %s failed:\n%s", fn.__name__, traceback.format_exc())
+                return fallback(SERVER_TROUBLE)
+        handler.__name__ = fn.__name__
+        return handler
+    return wrap
+
+
 def _notes_md(notes: list[str]) -> str:
     return "\n".join(f"- {n}" for n in notes)
 
@@ -78,7 +118,7 @@ def _failures_md(ctx: AppContext) -> str:
 def build_demo(ctx: AppContext) -> gr.Blocks:
     a = ctx.analysis if ctx.analysis is not None and getattr(ctx.analysis, "tasks", None) else None
 
-    with gr.Blocks(title="MiniBERT Explorer") as demo:
+    with gr.Blocks(title="MiniBERT Explorer", delete_cache=CACHE_SWEEP) as demo:
         gr.HTML(
             '<div class="app-head"><h1>MiniBERT Explorer</h1>'
             "<p>Every MiniBERT variant side by side on three tasks: the sentiment of a sentence (SST, 5 classes), "
@@ -113,15 +153,15 @@ def _compare_tab(ctx: AppContext) -> dict | None:
                     elem_classes=["intro"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
-                task = gr.Radio(C.TASK_CHOICES, value=choice, label="Task", elem_id="compare-task")
-                text_a = gr.Textbox(value=first, label="Sentence A", lines=2, max_lines=6, elem_id="sentence-a",
+                task = I.LenientRadio(C.TASK_CHOICES, value=choice, label="Task", elem_id="compare-task")
+                text_a = I.LenientTextbox(value=first, label="Sentence A", lines=2, max_lines=6, elem_id="sentence-a",
                                     placeholder="A sentence to score (sentiment uses this one)")
-                text_b = gr.Textbox(value=second, label="Sentence B (for paraphrase and similarity)", lines=2,
+                text_b = I.LenientTextbox(value=second, label="Sentence B (for paraphrase and similarity)", lines=2,
                                     max_lines=6, elem_id="sentence-b", placeholder="A second sentence, for pairs")
                 with gr.Row():
                     run = gr.Button("Compare all variants", variant="primary", elem_id="compare-button", scale=3)
                     clear = gr.Button("Clear", scale=1)
-                chosen = gr.CheckboxGroup(list(variants), value=list(variants), label="Variants to run",
+                chosen = I.LenientCheckboxGroup(list(variants), value=list(variants), label="Variants to run",
                                           elem_id="compare-variants")
             with gr.Column(scale=2):
                 examples = gr.Examples([[c, x, y] for _, c, x, y in C.EXAMPLES], inputs=[task, text_a, text_b],
@@ -143,11 +183,11 @@ def _compare_tab(ctx: AppContext) -> dict | None:
                     "(gradient × input on the word embeddings), or where its encoder looked (attention rollout).",
                     elem_classes=["intro"])
         with gr.Row():
-            explain_variant = gr.Dropdown(models, value=models[0] if models else None, label="Variant",
+            explain_variant = I.LenientDropdown(models, value=models[0] if models else None, label="Variant",
                                           elem_id="explain-variant", scale=2)
-            explain_task = gr.Radio(["Sentiment", "Paraphrase", "Similarity"], value="Sentiment",
+            explain_task = I.LenientRadio(["Sentiment", "Paraphrase", "Similarity"], value="Sentiment",
                                     label="Output to explain", scale=2)
-            explain_method = gr.Radio(list(C.METHODS), value=C.METHODS[0], label="Method", scale=2,
+            explain_method = I.LenientRadio(list(C.METHODS), value=C.METHODS[0], label="Method", scale=2,
                                       elem_id="explain-method")
             explain_btn = gr.Button("Explain", scale=1)
         attributions = gr.HTML(elem_id="attributions")
@@ -155,23 +195,25 @@ def _compare_tab(ctx: AppContext) -> dict | None:
     # The model calls, and only they, run under ZeroGPU's decorator when there is one. They take
     # names and texts, never the models: ZeroGPU pickles the arguments into its GPU worker.
     @on_gpu
-    def score(names, items):
-        return C.compare_many(variants, names, items)
+    def score(items):
+        return C.compare_many(variants, items)
 
+    @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')
     @on_gpu
     def attribute(name, which, method, x, y):
         return C.explain(variants, name, which, x, y, method)
 
     def run_batch(choices, as_, bs, names_):
-        """Batched by Gradio: lists in, lists out; one model call per variant and task for all."""
+        """Batched by Gradio: lists in, lists out; one model call per variant for all the requests.
+        Each request is validated on its own (C.compare_many), so one user's bad request is
+        answered with its own message and the others are scored as usual."""
+        items = list(zip(choices, as_, bs, names_))
+        try:
+            results = score(items)
+        except Exception:  # a fault of ours: every request of the batch gets the general message
+            log.error("compare failed:\n%s", traceback.format_exc())
+            results = [C.message(SERVER_TROUBLE) for _ in items]
         out = [[] for _ in range(6)]
-        groups: dict[tuple, list[int]] = {}
-        for i, names in enumerate(names_):
-            groups.setdefault(tuple(names or ()), []).append(i)
-        results = [None] * len(choices)
-        for names, idx in groups.items():
-            for i, r in zip(idx, score(list(names), [(choices[i], as_[i], bs[i]) for i in idx])):
-                results[i] = r
         for r in results:
             out[0].append(r.summary)
             out[1].append(_notes_md(r.notes))
@@ -186,20 +228,16 @@ def _compare_tab(ctx: AppContext) -> dict | None:
 
     outputs = [summary, notes, table, plot_sst, plot_quora, plot_sts]
     explain_inputs = [explain_variant, explain_task, explain_method, text_a, text_b]
-    scored = run.click(run_batch, [task, text_a, text_b, chosen], outputs, api_name="compare", batch=True,
-                       max_batch_size=MAX_BATCH, concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
+    compare_inputs = [task, text_a, text_b, chosen]
+    scored = run.click(run_batch, compare_inputs, outputs, api_name="compare", **BATCHED)
     scored.then(attribute, explain_inputs, attributions, api_name="explain_after_compare", api_visibility="private",
-                concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
+                **MODEL_QUEUE)
     # one click on an example fills the inputs and scores them
-    examples.load_input_event.then(run_batch, [task, text_a, text_b, chosen], outputs, batch=True,
-                                   max_batch_size=MAX_BATCH, concurrency_limit=MODEL_CONCURRENCY,
-                                   concurrency_id="model", api_visibility="private") \
+    examples.load_input_event.then(run_batch, compare_inputs, outputs, api_visibility="private", **BATCHED) \
         .then(attribute, explain_inputs, attributions, api_name="explain_after_example", api_visibility="private",
-              concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
-    text_a.submit(run_batch, [task, text_a, text_b, chosen], outputs, batch=True, max_batch_size=MAX_BATCH,
-                  concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model", api_visibility="private")
-    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain",
-                      concurrency_limit=MODEL_CONCURRENCY, concurrency_id="model")
+              **MODEL_QUEUE)
+    text_a.submit(run_batch, compare_inputs, outputs, api_visibility="private", **BATCHED)
+    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **MODEL_QUEUE)
     task.change(follow_task, task, explain_task, api_visibility="private", queue=False)
     clear.click(lambda: ("", "", "", "", gr.Dataframe(visible=False), gr.Plot(visible=False), gr.Plot(visible=False),
                          gr.Plot(visible=False), ""),
@@ -232,9 +270,9 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
                                    label="Sort: the ⋮ menu of a column header")
             gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
         with gr.Row():
-            task = gr.Radio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
-                            elem_id="errors-task", scale=2)
-            variant = gr.Dropdown([E.ALL_VARIANTS] + E.variants_of(a, first), value=best,
+            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+                                  elem_id="errors-task", scale=2)
+            variant = I.LenientDropdown([E.ALL_VARIANTS] + E.variants_of(a, first), value=best,
                                   label="Variant", elem_id="errors-variant", allow_custom_value=True, scale=1)
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=480):
@@ -244,7 +282,7 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
                                          elem_id="confusion", show_label=False, max_height=340,
                                          column_widths=E.confusion_widths(first))
                 with gr.Row():
-                    cell_box = gr.Textbox(value="", visible=False, label="cell (gold,pred)")
+                    cell_box = I.LenientTextbox(value="", visible=False, label="cell (gold,pred)")
                     cell_note = gr.Markdown("", elem_id="cell-note")
                     clear_cell = gr.Button("Clear cell filter", size="sm", visible=False, elem_id="clear-cell")
             with gr.Column(scale=1):
@@ -252,16 +290,16 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
                                      elem_id="diagnostic")
         gr.Markdown("### Error table")
         with gr.Row():
-            kind = gr.Dropdown(list(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])), label="Show",
+            kind = I.LenientDropdown(list(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])), label="Show",
                                elem_id="errors-kind", allow_custom_value=True)
-            search = gr.Textbox(label="Text contains", placeholder="e.g. not", elem_id="errors-search")
-            min_words = gr.Number(None, label="Min words (0 = any)", precision=0, minimum=0)
-            max_words = gr.Number(None, label="Max words (0 = any)", precision=0, minimum=0)
-            slice_ = gr.Dropdown(E.slice_choices(a, first), value=E.NO_SLICE, label="Slice", elem_id="errors-slice", allow_custom_value=True)
+            search = I.LenientTextbox(label="Text contains", placeholder="e.g. not", elem_id="errors-search")
+            min_words = I.LenientNumber(None, label="Min words (0 = any)", precision=0, minimum=0)
+            max_words = I.LenientNumber(None, label="Max words (0 = any)", precision=0, minimum=0)
+            slice_ = I.LenientDropdown(E.slice_choices(a, first), value=E.NO_SLICE, label="Slice", elem_id="errors-slice", allow_custom_value=True)
         with gr.Row():
-            other = gr.Dropdown([E.NO_OTHER] + E.variants_of(a, first), value=E.NO_OTHER,
+            other = I.LenientDropdown([E.NO_OTHER] + E.variants_of(a, first), value=E.NO_OTHER,
                                 label="Only where another variant…", elem_id="errors-other", allow_custom_value=True)
-            relation = gr.Dropdown(list(E.RELATIONS), value=next(iter(E.RELATIONS)), label="…does this",
+            relation = I.LenientDropdown(list(E.RELATIONS), value=next(iter(E.RELATIONS)), label="…does this",
                                    elem_id="errors-relation")
         count = gr.Markdown(count0, elem_id="errors-count")
         table = gr.Dataframe(shown0, interactive=False, elem_id="errors-table", wrap=True, max_height=520,
@@ -271,8 +309,9 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
             export = gr.Button("⬇ Export the filtered rows as CSV", size="sm", scale=0, min_width=280,
                                elem_id="export-csv")
             csv_file = gr.File(label="CSV", visible=False, elem_id="csv-file", scale=1)
+        export_note = gr.Markdown("", elem_id="export-note")
         gr.Markdown("### Selected example")
-        example_id = gr.Textbox(visible=False, label="example id")
+        example_id = I.LenientTextbox(visible=False, label="example id")
         example_card = gr.HTML('<div class="ex-card intro">Click a row of the error table.</div>', elem_id="example-card")
         example_table = gr.Dataframe(interactive=False, elem_id="example-table", show_label=False, visible=False)
         send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="send-to-compare",
@@ -282,28 +321,21 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
 
     filters_in = [task, variant, kind, search, min_words, max_words, other, relation, slice_, cell_box]
 
-    def filters_of(task_name, variant_, kind_, search_, minw, maxw, other_, relation_, slice_name, cell) -> E.Filters:
-        parsed = None
-        if cell:
-            try:
-                g, p = (int(x) for x in str(cell).split(","))
-                parsed = (g, p)
-            except ValueError:
-                parsed = None
-        return E.Filters(task=E.TASK_OF_NAME.get(task_name, "sst"), variant=variant_ or E.ALL_VARIANTS,
-                         kind=kind_ or "", search=search_ or "", min_words=minw, max_words=maxw,
-                         other=other_ or E.NO_OTHER, relation=relation_ or "", slice=slice_name or E.NO_SLICE,
-                         cell=parsed)
+    def no_table(message):
+        return pd.DataFrame(), f"⚠ {message}", "", gr.Button(visible=False)
 
+    @guarded(no_table)
     def refresh_table(*values):
-        f = filters_of(*values)
+        f = E.parse_filters(a, *values)
         shown, line, _ = E.filter_table(a, f)
         cell_text = f"Cell: **{E.describe_cell(f.task, f.cell)}**" if f.cell is not None else ""
         return (gr.Dataframe(shown, column_widths=E.column_widths(list(shown.columns))), line, cell_text,
                 gr.Button(visible=f.cell is not None))
 
     def on_task(task_name):
-        t = E.TASK_OF_NAME[task_name]
+        t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+        if t is None:
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
         names = E.variants_of(a, t)
         best = E.best_variant(a, t)
         return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=best),
@@ -311,32 +343,42 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
                 gr.Dropdown(choices=E.slice_choices(a, t), value=E.NO_SLICE),
                 gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "")
 
+    @guarded(lambda m: (pd.DataFrame(), M.empty_figure(m)))
     def views(task_name, variant_):
-        t = E.TASK_OF_NAME[task_name]
-        try:
-            return (gr.Dataframe(E.confusion_grid(a, t, variant_), column_widths=E.confusion_widths(t)),
-                    E.diagnostic_figure(a, t, variant_))
-        except KeyError:  # a variant without predictions for this task
-            return pd.DataFrame(), M.empty_figure("no predictions")
+        t = E.parse_task(a, task_name)
+        v = I.choice(variant_, [E.ALL_VARIANTS] + E.variants_of(a, t), "variant", default=E.ALL_VARIANTS)
+        return (gr.Dataframe(E.confusion_grid(a, t, v), column_widths=E.confusion_widths(t)),
+                E.diagnostic_figure(a, t, v))
 
     def on_cell_click(task_name, evt: gr.SelectData):
-        cell = E.cell_from_click(E.TASK_OF_NAME[task_name], evt.index)
+        t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+        cell = E.cell_from_click(t, evt.index) if t else None
         return f"{cell[0]},{cell[1]}" if cell else gr.skip()
 
     def on_row_click(evt: gr.SelectData):
         row = evt.row_value or []
         return str(row[-1]) if row else gr.skip()
 
+    @guarded(lambda m: (f'<div class="ex-card">{I.as_html(m)}</div>', gr.Dataframe(visible=False), None,
+                        gr.Button(visible=False)))
     def show_example(task_name, ex_id):
+        t = E.parse_task(a, task_name)
+        ex_id = I.text(ex_id, "The example id").strip()
         if not ex_id:
             return gr.skip(), gr.skip(), None, gr.Button(visible=False)
-        card, rows, ex = E.example_view(a, E.TASK_OF_NAME[task_name], str(ex_id).strip())
+        if len(ex_id) > 200:
+            raise I.BadInput(f"An example id is at most 200 characters (got {len(ex_id):,}).")
+        card, rows, ex = E.example_view(a, t, ex_id)
         return (card, gr.Dataframe(rows, visible=ex is not None), ex,
                 gr.Button(visible=ex is not None and compare_io is not None))
 
+    @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
     def export_csv(*values):
-        path = E.write_csv(a, filters_of(*values))
-        return gr.File(value=str(path) if path else None, visible=path is not None)
+        f = E.parse_filters(a, *values)
+        path = E.write_csv(a, f)
+        if path is None:
+            return gr.File(value=None, visible=False), "⚠ No rows match these filters: nothing to export."
+        return gr.File(value=str(path), visible=True), ""
 
     table_out = [table, count, cell_note, clear_cell]
     task.change(on_task, task, [variant, kind, slice_, other, cell_box], api_visibility="private") \
@@ -354,9 +396,10 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
         .then(refresh_table, filters_in, table_out, api_name="cell_click", **TABLE_QUEUE)
     clear_cell.click(lambda: "", None, cell_box, api_visibility="private", queue=False) \
         .then(refresh_table, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
-    export.click(export_csv, filters_in, csv_file, api_name="export_csv")
+    export.click(export_csv, filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
     table.select(on_row_click, None, example_id, api_visibility="private") \
-        .then(show_example, [task, example_id], [example_card, example_table, example_state, send], api_name="example")
+        .then(show_example, [task, example_id], [example_card, example_table, example_state, send], api_name="example",
+              **TABLE_QUEUE)
     metrics_api.click(lambda: E.metrics_overview(a), None, metrics, api_name="metrics")
 
     if compare_io is not None:
@@ -406,11 +449,14 @@ def _slices_tab(a) -> None:
                     "overlap, gold label, examples every variant gets wrong, ...), and by how much it beats or "
                     "trails a reference variant.", elem_classes=["intro"])
         with gr.Row():
-            task = gr.Radio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
-                            elem_id="slices-task", scale=2)
-            name = gr.Dropdown(slice_names, value=slice_names[0], label="Slice", elem_id="slices-name", allow_custom_value=True)
-            reference = gr.Dropdown(names, value=reference0, label="Reference variant", elem_id="slices-reference", allow_custom_value=True)
-            metric = gr.Dropdown(S.METRICS[first], value=S.METRICS[first][0], label="Metric", elem_id="slices-metric", allow_custom_value=True)
+            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+                                  elem_id="slices-task", scale=2)
+            name = I.LenientDropdown(slice_names, value=slice_names[0], label="Slice", elem_id="slices-name",
+                                     allow_custom_value=True)
+            reference = I.LenientDropdown(names, value=reference0, label="Reference variant",
+                                          elem_id="slices-reference", allow_custom_value=True)
+            metric = I.LenientDropdown(S.METRICS[first], value=S.METRICS[first][0], label="Metric",
+                                       elem_id="slices-metric", allow_custom_value=True)
         styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0])
         doc_md = gr.Markdown(doc)
         table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True)
@@ -418,13 +464,19 @@ def _slices_tab(a) -> None:
         slices_api = gr.Button(visible=False)
 
     def on_task(task_name):
-        t = E.TASK_OF_NAME[task_name]
+        t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+        if t is None:
+            return gr.skip(), gr.skip(), gr.skip()
         return (gr.Dropdown(choices=A.slice_names(t), value=A.slice_names(t)[0]),
                 gr.Dropdown(choices=a.variants(t), value=E.best_variant(a, t)),
                 gr.Dropdown(choices=S.METRICS[t], value=S.METRICS[t][0]))
 
+    @guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
     def view(task_name, name_, reference_, metric_):
-        return S.slice_view(a, E.TASK_OF_NAME[task_name], name_, reference_, metric_)
+        t = E.parse_task(a, task_name)
+        return S.slice_view(a, t, I.choice(name_, A.slice_names(t), "slice"),
+                            I.choice(reference_, a.variants(t), "reference variant"),
+                            I.choice(metric_, S.METRICS[t], "metric"))
 
     outs = [table, plot, doc_md]
     task.change(on_task, task, [name, reference, metric], api_visibility="private") \
@@ -456,7 +508,7 @@ def _models_tab(ctx: AppContext, a) -> None:
         if not variants:
             return
         names = list(variants)
-        pick = gr.Dropdown(names, value=names[0], label="Variant", elem_id="models-variant")
+        pick = I.LenientDropdown(names, value=names[0], label="Variant", elem_id="models-variant")
         card0, curve0 = M.details(variants, names[0], overall)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
@@ -464,4 +516,8 @@ def _models_tab(ctx: AppContext, a) -> None:
             with gr.Column(scale=3):
                 curve = gr.Plot(curve0, show_label=False, elem_id="models-curve")
 
-    pick.change(lambda n: M.details(variants, n, overall), pick, [card, curve], api_name="model")
+    @guarded(lambda m: (f"⚠ {m}", M.empty_figure("")))
+    def model_card(name):
+        return M.details(variants, I.choice(name, list(variants), "variant"), overall)
+
+    pick.change(model_card, pick, [card, curve], api_name="model")
