@@ -40,9 +40,14 @@ BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
 # says "This application is currently busy. Please try again.", gradio_client raises QueueError
 # "Queue is full! Please try again.") instead of waiting without bound.
 QUEUE_MAX = int(os.environ.get("MINIBERT_QUEUE_MAX", "64"))
-# Gradio keeps a copy of every file it serves (CSV exports): every CACHE_SWEEP[0] seconds, copies
-# older than CACHE_SWEEP[1] seconds are deleted. A download link is good for about that long.
-CACHE_SWEEP = (int(os.environ.get("MINIBERT_CACHE_SWEEP_S", "60")), int(os.environ.get("MINIBERT_CACHE_MAX_AGE_S", "300")))
+# Gradio keeps a copy of every file it serves (CSV exports): every $MINIBERT_CACHE_SWEEP_S seconds
+# (default 60), copies older than $MINIBERT_CACHE_MAX_AGE_S (default 300) are deleted: a download
+# link is good for about that long.
+def cache_sweep() -> tuple[int, int]:
+    return int(os.environ.get("MINIBERT_CACHE_SWEEP_S", "60")), int(os.environ.get("MINIBERT_CACHE_MAX_AGE_S", "300"))
+
+
+NO_EXAMPLE = '<div class="ex-card intro">Click a row of the error table.</div>'
 SERVER_TROUBLE = "Something went wrong on the server while answering this request; it has been logged. Try again."
 
 CSS = """
@@ -118,7 +123,7 @@ def _failures_md(ctx: AppContext) -> str:
 def build_demo(ctx: AppContext) -> gr.Blocks:
     a = ctx.analysis if ctx.analysis is not None and getattr(ctx.analysis, "tasks", None) else None
 
-    with gr.Blocks(title="MiniBERT Explorer", delete_cache=CACHE_SWEEP) as demo:
+    with gr.Blocks(title="MiniBERT Explorer", delete_cache=cache_sweep()) as demo:
         gr.HTML(
             '<div class="app-head"><h1>MiniBERT Explorer</h1>'
             "<p>Every MiniBERT variant side by side on three tasks: the sentiment of a sentence (SST, 5 classes), "
@@ -312,7 +317,7 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
         export_note = gr.Markdown("", elem_id="export-note")
         gr.Markdown("### Selected example")
         example_id = I.LenientTextbox(visible=False, label="example id")
-        example_card = gr.HTML('<div class="ex-card intro">Click a row of the error table.</div>', elem_id="example-card")
+        example_card = gr.HTML(NO_EXAMPLE, elem_id="example-card")
         example_table = gr.Dataframe(interactive=False, elem_id="example-table", show_label=False, visible=False)
         send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="send-to-compare",
                          visible=False)
@@ -343,7 +348,7 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
                 gr.Dropdown(choices=E.slice_choices(a, t), value=E.NO_SLICE),
                 gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "")
 
-    @guarded(lambda m: (pd.DataFrame(), M.empty_figure(m)))
+    @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
     def views(task_name, variant_):
         t = E.parse_task(a, task_name)
         v = I.choice(variant_, [E.ALL_VARIANTS] + E.variants_of(a, t), "variant", default=E.ALL_VARIANTS)
@@ -365,7 +370,7 @@ def _errors_tab(ctx: AppContext, a, tabs, compare_io: dict | None) -> None:
         t = E.parse_task(a, task_name)
         ex_id = I.text(ex_id, "The example id").strip()
         if not ex_id:
-            return gr.skip(), gr.skip(), None, gr.Button(visible=False)
+            return (NO_EXAMPLE, gr.Dataframe(visible=False), None, gr.Button(visible=False))
         if len(ex_id) > 200:
             raise I.BadInput(f"An example id is at most 200 characters (got {len(ex_id):,}).")
         card, rows, ex = E.example_view(a, t, ex_id)

@@ -1,0 +1,283 @@
+"""The app as a public Space sees it: many clients at once, some of them malformed. One bad
+request harms no one else, every endpoint answers bad input with a message of its own, exports
+and the queue stay bounded."""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+from gradio_client import Client  # noqa: E402
+from gradio_client.exceptions import AppError  # noqa: E402
+
+from demo import compare as C  # noqa: E402
+from demo import errors as E  # noqa: E402
+from demo.context import load_context  # noqa: E402
+from demo.testing import make_world, serve  # noqa: E402
+
+MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
+FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search="", min_words=0, max_words=0,
+               other="(none)", relation="disagree with it", slice="(none)", cell="")
+
+
+@pytest.fixture(scope="module")
+def ctx(tiny_world, tmp_path_factory):
+    world = make_world(tmp_path_factory.mktemp("shared"), tiny_world)
+    return load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+
+
+@pytest.fixture(scope="module")
+def app(ctx):
+    with serve(ctx) as (url, demo):
+        yield url, Client(url, verbose=False, download_files=False)
+
+
+def plain(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+@pytest.fixture
+def slow_models(ctx):
+    """Every model call takes 0.25 s longer, so that concurrent requests meet in one batch."""
+    originals = {}
+    for name in MODELS:
+        variant = ctx.variants[name]
+        originals[name] = variant.score_tasks
+
+        def slow(inputs, _original=variant.score_tasks):
+            time.sleep(0.25)
+            return _original(inputs)
+
+        variant.score_tasks = slow
+    yield
+    for name, original in originals.items():
+        ctx.variants[name].score_tasks = original
+
+
+# --- isolation ----------------------------------------------------------------------------------
+
+MALFORMED = [
+    (("Sentiment", "a film", "", None), "Select at least one variant."),
+    (("Sentiment", "a film", "", []), "Select at least one variant."),
+    (("Sentiment", "a film", "", ["tiny-cls", "nope"]), "Unknown variant 'nope': choose from “tiny-cls”"),
+    (("Nonsense", "a film", "", MODELS), "Unknown task 'Nonsense': choose one of “All three”"),
+    ((42, "a film", "", MODELS), "Unknown task 42: choose one of"),
+    (("Sentiment", ["a", "list"], "", MODELS), "Sentence A must be text, not list ['a', 'list']."),
+    (("Sentiment", "a film", "", {"tiny-cls": 1}), "The variants must be a list of names, not {'tiny-cls': 1}."),
+]
+
+
+def test_one_bad_request_harms_no_one(app, ctx, slow_models, monkeypatch):
+    """Eight users click Compare while a ninth sends malformed requests (and one of 1 MB): every
+    well-formed request gets its own answer, every malformed one its own message, and no one sees
+    another's text, although the two kinds were scored in the same batches."""
+    url, _ = app
+    batches: list[int] = []
+    original = C.compare_many
+    monkeypatch.setattr(C, "compare_many", lambda variants, items: batches.append(len(items)) or original(variants, items))
+    good = [(f"the film number {i} was {'good' if i % 2 else 'bad'}", MODELS[: 1 + i % 3]) for i in range(8)]
+    bad = MALFORMED + [(("Sentiment", "huge " * 200_000, "", MODELS), None)]
+    results: dict[str, object] = {}
+
+    def user(key, args):
+        client = Client(url, verbose=False, download_files=False)
+        try:
+            results[key] = client.predict(*args, api_name="/compare")
+        except Exception as exc:  # recorded: the assertions below say what went wrong
+            results[key] = exc
+
+    threads = [threading.Thread(target=user, args=(f"good{i}", ("Sentiment", text, "", names)))
+               for i, (text, names) in enumerate(good)]
+    threads += [threading.Thread(target=user, args=(f"bad{i}", args)) for i, (args, _) in enumerate(bad)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=240)
+    assert max(batches) > 1, batches  # requests did share batches
+    for i, (text, names) in enumerate(good):
+        result = results[f"good{i}"]
+        assert not isinstance(result, Exception), result
+        summary, notes, table, *_ = result
+        assert "Sentiment" in summary and "say" in summary, summary
+        shown = [r[0] for r in (table["value"] if "value" in table else table)["data"]]
+        assert shown == names
+        assert not any(word in summary + notes for word in ("Unknown", "Select", "nope", "must be", "huge"))
+    for i, (args, expected) in enumerate(bad):
+        result = results[f"bad{i}"]
+        assert not isinstance(result, Exception), result
+        summary, notes = result[0], result[1]
+        if expected is None:  # 1 MB of text: scored, and the user is told what was read
+            assert "say" in summary and "Only the first 5,000 characters" in notes
+        else:
+            assert plain(summary).startswith(expected), summary
+            assert "say" not in summary
+
+
+# --- bad input, endpoint by endpoint ----------------------------------------------------------------
+
+ODD_TEXT = ["", "   ", "x" * 100_000, "a\x00b", "مرحبا بالعالم", "\u200b\u200b", "<script>alert(1)</script>",
+            "[x](javascript:alert(1))", "**bold**"]
+WRONG_TYPES = [None, 123, ["a", "list"], {"k": "v"}, True]
+
+# endpoint -> (its arguments when well-formed, the names of those that are choices, how to read
+# the answer's message or main text, whether that text is Markdown)
+ENDPOINTS = {
+    "/compare": ({"task": "All three", "a": "a fine film", "b": "a good film", "names": MODELS},
+                 {"task", "names"}, lambda r: r[0] + r[1], True),
+    "/explain": ({"variant": "tiny-cls", "which": "Sentiment", "method": C.METHODS[0], "a": "a fine film",
+                  "b": "a good film"}, {"variant", "which", "method"}, lambda r: r, False),
+    "/confusion": ({"task": "Sentiment (SST)", "variant": "tiny-cls"}, {"task", "variant"},
+                   lambda r: json.dumps(r[1], ensure_ascii=False), False),
+    "/errors": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell"}, lambda r: r[1], True),
+    "/cell_click": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell"}, lambda r: r[1], True),
+    "/export_csv": ({**FILTERS, "kind": "all examples"}, {"task", "variant", "kind", "other", "relation", "slice",
+                                                          "cell"}, lambda r: r[1] or "file", True),
+    "/example": ({"task": "Sentiment (SST)", "id": "x"}, {"task"}, lambda r: r[0], False),
+    "/slices": ({"task": "Sentiment (SST)", "name": "length", "reference": "tiny-cls", "metric": "accuracy"},
+                {"task", "name", "reference", "metric"}, lambda r: r[2], True),
+    "/model": ({"name": "tiny-cls"}, {"name"}, lambda r: r[0], True),
+}
+NUMBERS = {"min_words", "max_words"}
+
+
+def cases():
+    for endpoint, (good, choices, *_) in ENDPOINTS.items():
+        for key in good:
+            if key in choices or key in NUMBERS:
+                values = WRONG_TYPES + ["nope", "<b>x</b>", "[x](javascript:alert(1))"]
+            else:
+                values = WRONG_TYPES + ODD_TEXT
+            if key in NUMBERS:
+                values += [-3, 1.5, 10**12]
+            if key == "cell":
+                values += ["99,99", "-1,-1", "1", "a,b"]
+            for value in values:
+                yield endpoint, key, value
+
+
+def should_refuse(key: str, value, choices: set) -> bool:
+    """Whether `value` is one the endpoint cannot use (None and "" mean "not given")."""
+    if value is None or value == "":
+        return False
+    if key in choices:  # every value tried for a choice is outside it
+        return True
+    if key in NUMBERS:
+        return isinstance(value, bool) or not isinstance(value, int) or value < 0
+    return isinstance(value, bool) or not isinstance(value, (str, int, float))
+
+
+@pytest.fixture(scope="module")
+def example_id(ctx):
+    return str(ctx.analysis.task("sst").examples["id"].iloc[0])
+
+
+def test_every_endpoint_answers_bad_input_with_a_message(app, example_id, capfd, caplog):
+    """Each argument of each named endpoint in turn replaced by odd text, a wrong type or a value
+    outside its choices: the endpoint answers (no exception reaches the client or the server's
+    log), a value it cannot use is named in a message, and user text never comes back as live
+    HTML or a Markdown link."""
+    _, client = app
+    ENDPOINTS["/example"][0]["id"] = example_id
+    caplog.set_level(logging.ERROR)
+    refused = 0
+    for endpoint, key, value in cases():
+        good, choices, message_of, markdown = ENDPOINTS[endpoint]
+        try:
+            result = client.predict(*{**good, key: value}.values(), api_name=endpoint)
+        except AppError as exc:
+            pytest.fail(f"{endpoint} {key}={value!r:.40}: {exc}")
+        text = message_of(result)
+        assert isinstance(text, str) and text.strip(), (endpoint, key, value, result)
+        dumped = json.dumps(result, ensure_ascii=False)
+        assert "<script>" not in dumped and "<b>x</b>" not in dumped, (endpoint, key)
+        if markdown:
+            assert "[x](" not in text, (endpoint, key, text)
+        if should_refuse(key, value, choices):
+            refused += 1
+            assert re.search(r"Unknown|must be|Select at least|outside|two whole numbers", plain(text)), \
+                (endpoint, key, value, text[:300])
+    assert refused > 200
+    out, err = capfd.readouterr()
+    assert "Traceback" not in out + err
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_a_cell_outside_the_grid_is_named_never_mislabelled(app):
+    _, client = app
+    for cell in ("99,99", "-1,-1"):
+        shown, line, note = client.predict(*{**FILTERS, "cell": cell}.values(), api_name="/cell_click")[:3]
+        assert plain(line) == f"⚠ Cell “{cell}” is outside the Sentiment (SST) grid: gold and predicted go from 0 to 4."
+        assert note == ""
+    with pytest.raises(ValueError, match="not one of 0..4"):
+        E.class_label("sst", -1)
+
+
+# --- bounded resources ------------------------------------------------------------------------------
+
+def test_exports_are_capped_and_only_the_last_is_kept(app, monkeypatch):
+    _, client = app
+    folder = E.export_folder()
+    monkeypatch.setenv("MINIBERT_EXPORT_MAX_MB", "0.002")
+    path, note = client.predict(*{**FILTERS, "variant": "(all variants)", "kind": "all examples"}.values(),
+                                api_name="/export_csv")
+    assert path is None or not path.get("visible", True)
+    assert plain(note).startswith("⚠ The export would be larger than 0.002 MB (") and "narrow it" in note
+    monkeypatch.delenv("MINIBERT_EXPORT_MAX_MB")
+    for variant in MODELS:
+        path, note = client.predict(*{**FILTERS, "variant": variant, "kind": "all examples"}.values(),
+                                    api_name="/export_csv")
+        assert note == "" and path
+    assert [p.name for p in folder.glob("*.csv")] == ["errors-sst-tiny-mean.csv"]
+
+
+def test_gradio_copies_of_exports_are_swept(ctx, monkeypatch):
+    monkeypatch.setenv("MINIBERT_CACHE_SWEEP_S", "1")
+    monkeypatch.setenv("MINIBERT_CACHE_MAX_AGE_S", "1")
+    with serve(ctx) as (url, demo):
+        path, _ = Client(url, verbose=False, download_files=False).predict(
+            *{**FILTERS, "kind": "all examples"}.values(), api_name="/export_csv")
+        served = Path(path["value"]["path"] if "value" in path else path["path"])
+        assert served.is_file() and served.parent != E.export_folder()
+        deadline = time.time() + 20
+        while served.exists() and time.time() < deadline:
+            time.sleep(0.5)
+        assert not served.exists()
+
+
+def test_a_full_queue_says_busy(ctx, slow_models):
+    """With room for two waiting events, a burst of ten gets some "busy, try again" answers and
+    the rest their results; nothing waits without bound."""
+    with serve(ctx, max_size=2) as (url, demo):
+        client = Client(url, verbose=False, download_files=False)
+        jobs = [client.submit("Sentiment", f"film {i}", "", ["tiny-cls"], api_name="/compare") for i in range(10)]
+        answers, busy = 0, 0
+        for job in jobs:
+            try:
+                summary, *_ = job.result(timeout=120)
+                assert "say" in summary
+                answers += 1
+            except Exception as exc:
+                assert "Queue is full! Please try again." in str(exc), exc
+                busy += 1
+        assert busy >= 1 and answers >= 2
+        # what a program that calls the HTTP API itself is told
+        import httpx
+
+        codes = []
+        for _ in range(6):
+            r = httpx.post(f"{url}gradio_api/queue/join", json={"data": ["Sentiment", "film", "", ["tiny-cls"]],
+                                                                  "fn_index": _compare_index(demo),
+                                                                  "session_hash": f"s{len(codes)}"})
+            codes.append((r.status_code, r.text))
+        assert any(code == 503 and "Queue is full" in text for code, text in codes), codes
+
+
+def _compare_index(demo) -> int:
+    return next(i for i, fn in demo.fns.items() if fn.api_name == "compare")
