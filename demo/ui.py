@@ -108,6 +108,20 @@ def guarded(fallback):
     return wrap
 
 
+def compare_outputs(results: list[C.CompareResult]) -> tuple[list, ...]:
+    """What the batched Compare event returns for these results: one list per output component
+    (summary, notes, table, the three charts), one entry per request."""
+    out = [[] for _ in range(6)]
+    for r in results:
+        out[0].append(r.summary)
+        out[1].append(_notes_md(r.notes))
+        out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty))
+        for k, t in enumerate(C.TASKS):
+            fig = r.figures.get(t)
+            out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))
+    return tuple(out)
+
+
 def _notes_md(notes: list[str]) -> str:
     return "\n".join(f"- {n}" for n in notes)
 
@@ -218,15 +232,7 @@ def _compare_tab(ctx: AppContext) -> dict | None:
         except Exception:  # a fault of ours: every request of the batch gets the general message
             log.error("compare failed:\n%s", traceback.format_exc())
             results = [C.message(SERVER_TROUBLE) for _ in items]
-        out = [[] for _ in range(6)]
-        for r in results:
-            out[0].append(r.summary)
-            out[1].append(_notes_md(r.notes))
-            out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty))
-            for k, t in enumerate(C.TASKS):
-                fig = r.figures.get(t)
-                out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))
-        return tuple(out)
+        return compare_outputs(results)
 
     def follow_task(choice):
         return choice if choice in ("Sentiment", "Paraphrase", "Similarity") else gr.skip()

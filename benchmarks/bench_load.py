@@ -1,0 +1,226 @@
+"""Load benchmark of the app as a public Space (a benchmark, not a test): it starts `app.py` itself,
+then C clients each send R requests, the next as soon as the last is answered.
+
+    python -m benchmarks.bench_load [--clients 50] [--requests 20] [--malformed 0.1] [--seed 0]
+
+The mix: Compare (every variant, all three tasks, a sentence pair never sent before) at least
+40 %, Errors filters, confusion-cell clicks and CSV exports; a share of the requests malformed
+(None or unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside
+the grid). Prints per endpoint p50 / p95 / max, well-formed requests that failed, "busy" answers
+(counted apart), the messages the malformed ones got, throughput, the app's RSS before and after
+and the growth of its temporary files (Gradio's cache and the exports: the app runs with a
+TMPDIR of its own). Targets (issue 16): no well-formed request fails; busy under 5 %; Compare
+p95 < 8 s; RSS growth < 10 %; temporary files < 50 MB after the run.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.bench_app import inputs  # noqa: E402
+from demo.testing import free_port, run_app_py  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TASKS = {"sst": "Sentiment (SST)", "quora": "Paraphrase (Quora)", "sts": "Similarity (STS)"}
+KINDS = {"sst": ["wrong", "too positive (pred > gold)", "off by 2+ classes", "all examples"],
+         "quora": ["wrong", "false positives", "false negatives"],
+         "sts": ["|error| > 1", "|error| > 2", "too high (pred > gold)"]}
+GRID = {"sst": 5, "quora": 2, "sts": 6}
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def folder_mb(folder: Path) -> float:
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
+
+
+def app_pid(port: int) -> int:
+    """The pid of the process listening on `port` (the app started by run_app_py)."""
+    want = f":{port:04X}"
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            parts = line.split()
+            if parts[1].endswith(want) and parts[3] == "0A":  # LISTEN
+                inodes.add(parts[9])
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            for fd in (proc / "fd").iterdir():
+                link = os.readlink(fd)
+                if link.startswith("socket:[") and link[8:-1] in inodes:
+                    return int(proc.name)
+        except OSError:
+            continue
+    raise RuntimeError(f"no process listens on port {port}")
+
+
+class Plan:
+    """Each client's requests: (endpoint, arguments, well-formed?)."""
+
+    def __init__(self, variants: list[str], pairs: list[tuple[str, str]], malformed: float, seed: int):
+        self.variants, self.pairs, self.malformed = variants, iter(pairs), malformed
+        self.rng = random.Random(seed)
+        self.lock = threading.Lock()
+
+    def filters(self, **changes) -> list:
+        task = changes.pop("task", self.rng.choice(list(TASKS)))
+        f = {"task": TASKS[task], "variant": self.rng.choice(["(all variants)"] + self.variants),
+             "kind": self.rng.choice(KINDS[task]), "search": self.rng.choice(["", "", "what", "the", "not"]),
+             "min_words": 0, "max_words": 0, "other": "(none)", "relation": "disagree with it",
+             "slice": "(none)", "cell": ""}
+        f.update(changes)
+        return list(f.values())
+
+    def next(self) -> tuple[str, list, bool]:
+        with self.lock:
+            r = self.rng.random()
+            if self.rng.random() < self.malformed:
+                return self.bad()
+            if r < 0.45:
+                a, b = next(self.pairs)
+                return "/compare", ["All three", a, b, self.variants], True
+            if r < 0.75:
+                return "/errors", self.filters(), True
+            if r < 0.90:
+                task = self.rng.choice(list(TASKS))
+                cell = f"{self.rng.randrange(GRID[task])},{self.rng.randrange(GRID[task])}"
+                return "/cell_click", self.filters(task=task, cell=cell, variant=self.rng.choice(self.variants)), True
+            # exports: mostly one variant's errors; one in five of everything (refused when too large)
+            if self.rng.random() < 0.2:
+                return "/export_csv", self.filters(task="quora", variant="(all variants)", kind="all examples"), True
+            return "/export_csv", self.filters(variant=self.rng.choice(self.variants)), True
+
+    def bad(self) -> tuple[str, list, bool]:
+        a, b = "a malformed request", "sent on purpose"
+        cases = [
+            ("/compare", ["All three", a, b, None]),
+            ("/compare", ["All three", a, b, ["nope"]]),
+            ("/compare", ["Everything", a, b, self.variants]),
+            ("/compare", [1, {"a": 1}, ["b"], self.variants]),
+            ("/compare", ["Sentiment", "x" * 1_000_000, "", self.variants]),
+            ("/errors", self.filters(kind="no such kind")),
+            ("/errors", self.filters(variant=["a", "list"])),
+            ("/errors", self.filters(min_words="many")),
+            ("/cell_click", self.filters(task="sst", cell="99,99")),
+            ("/export_csv", self.filters(variant="nope")),
+        ]
+        endpoint, args = self.rng.choice(cases)
+        return endpoint, args, False
+
+
+def message_of(endpoint: str, result) -> str:
+    if endpoint == "/compare":
+        return str(result[0])
+    if endpoint == "/export_csv":
+        return str(result[1]) or "(file)"
+    return str(result[1])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=20, help="requests per client")
+    parser.add_argument("--malformed", type=float, default=0.1, help="share of malformed requests")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+
+    from gradio_client import Client
+
+    temp = Path(tempfile.mkdtemp(prefix="bench-load-"))
+    port = free_port()
+    env = {**os.environ, "GRADIO_SERVER_NAME": "127.0.0.1", "GRADIO_SERVER_PORT": str(port), "TMPDIR": str(temp),
+           "GRADIO_TEMP_DIR": str(temp / "gradio"), "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    total = args.clients * args.requests
+    with run_app_py(ROOT, env, port, timeout=300) as (url, lines, started):
+        pid = app_pid(port)
+        warm = Client(url, verbose=False, download_files=False)
+        folder = Path(os.environ.get("MINIBERT_CHECKPOINTS") or ROOT / "checkpoints")
+        variants = sorted(p.name for p in folder.iterdir() if (p / "config.json").is_file())
+        for a, b in inputs(3, None, seed=999):  # first calls: lazy imports, allocations
+            warm.predict("All three", a, b, variants, api_name="/compare")
+        warm.predict(*Plan(variants, [], 0, 0).filters(task="quora"), api_name="/errors")
+        rss0, temp0 = rss_mb(pid), folder_mb(temp)
+        plan = Plan(variants, inputs(total + 10, os.environ.get("MINIBERT_DATA"), seed=args.seed), args.malformed,
+                    args.seed)
+        latencies: dict[str, list[float]] = defaultdict(list)
+        outcome: Counter = Counter()
+        failures: list[str] = []
+        messages: Counter = Counter()
+
+        def client_loop(k: int) -> None:
+            client = Client(url, verbose=False, download_files=False)
+            for _ in range(args.requests):
+                endpoint, call, good = plan.next()
+                start = time.perf_counter()
+                try:
+                    result = client.predict(*call, api_name=endpoint)
+                except Exception as exc:  # noqa: BLE001 (counted by kind below)
+                    busy = "Queue is full" in str(exc)
+                    outcome["busy" if busy else ("failed" if good else "malformed: exception")] += 1
+                    if not busy and good:
+                        failures.append(f"{endpoint}: {type(exc).__name__}: {str(exc)[:120]}")
+                    continue
+                ms = (time.perf_counter() - start) * 1000
+                if good:
+                    latencies[endpoint].append(ms)
+                    text = message_of(endpoint, result)
+                    outcome["refused: export too large" if "would be larger" in text else "ok"] += 1
+                else:
+                    outcome["malformed: answered with a message"] += 1
+                    messages[f"{endpoint}: {message_of(endpoint, result)[:90]}"] += 1
+
+        begin = time.perf_counter()
+        threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(args.clients)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - begin
+        rss1, temp1 = rss_mb(pid), folder_mb(temp)
+
+    print(f"{args.clients} clients x {args.requests} requests, {args.malformed:.0%} malformed; app start-up "
+          f"{started:.1f} s; {len(variants)} variants; {os.cpu_count()} CPU cores")
+    print(f"wall {wall:.1f} s, throughput {total / wall:.1f} requests/s")
+    for endpoint, ms in sorted(latencies.items()):
+        print(f"  {endpoint:<12} n={len(ms):4d}  p50 {np.percentile(ms, 50):7.0f} ms  p95 {np.percentile(ms, 95):7.0f} ms"
+              f"  max {max(ms):7.0f} ms")
+    for key, n in sorted(outcome.items()):
+        print(f"  {key:<40} {n:5d}  ({n / total:.1%})")
+    for line in failures[:10]:
+        print(f"  FAILED {line}")
+    print("  messages the malformed requests got:")
+    for text, n in messages.most_common(12):
+        print(f"    {n:4d}  {text}")
+    print(f"app RSS {rss0:.0f} MB before, {rss1:.0f} MB after ({(rss1 - rss0) / rss0:+.1%})")
+    print(f"temporary files (Gradio cache + exports) {temp0:.2f} MB before, {temp1:.2f} MB after")
+    compare_p95 = np.percentile(latencies["/compare"], 95) if latencies["/compare"] else float("nan")
+    checks = {"no well-formed request failed": outcome["failed"] == 0,
+              "busy under 5 %": outcome["busy"] < 0.05 * total,
+              "Compare p95 < 8 s": compare_p95 < 8000,
+              "RSS growth < 10 %": rss1 < 1.1 * rss0,
+              "temporary files < 50 MB": temp1 < 50}
+    print("targets: " + "; ".join(f"{k}: {'met' if ok else 'NOT met'}" for k, ok in checks.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
