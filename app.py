@@ -38,9 +38,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    from demo.context import configure_threads, load_context
+    from demo.context import configure_threads, limit_malloc_arenas, load_context
     from demo.ui import build_demo, configure_queue, launch_options
 
+    limit_malloc_arenas()
     threads = configure_threads(args.threads)
     ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device)
     demo = build_demo(ctx)

