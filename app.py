@@ -39,7 +39,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
     from demo.context import configure_threads, limit_malloc_arenas, load_context
-    from demo.ui import build_demo, configure_queue, launch_options
+    from demo.serving import configure_queue
+    from demo.ui import build_demo, launch_options
 
     limit_malloc_arenas()
     threads = configure_threads(args.threads)

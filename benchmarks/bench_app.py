@@ -62,7 +62,7 @@ def button_function(variants: dict):
     """What the "Compare all variants" button runs for one click: the batched scoring and the
     table and charts the event returns (demo.ui's handler is these two calls)."""
     from demo import compare as C
-    from demo.ui import compare_outputs
+    from demo.tabs.compare import compare_outputs
 
     def click(choices, as_, bs, names_):
         return compare_outputs(C.compare_many(variants, list(zip(choices, as_, bs, names_))))

@@ -69,7 +69,8 @@ def serve(ctx, port: int | None = None, concurrency: int = 4, max_size: int | No
     """Build the app for `ctx`, serve it on 127.0.0.1:<free port>, yield its URL, close it.
     `max_size` bounds the queue (default: the app's QUEUE_MAX)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from .ui import build_demo, configure_queue, launch_options
+    from .serving import configure_queue
+    from .ui import build_demo, launch_options
 
     demo = build_demo(ctx)
     configure_queue(demo, concurrency, max_size)

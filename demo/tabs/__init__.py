@@ -1,0 +1,15 @@
+"""The Gradio layer, one module per tab: each lays out its components, returns them as a typed
+object of handles, and wires them to module-level handlers (bound to the data they read with
+`bind`), which call the plain functions of demo.compare, demo.errors, demo.slices and demo.models."""
+from __future__ import annotations
+
+from functools import partial
+from typing import Callable
+
+
+def bind(fn: Callable, *data: object) -> Callable:
+    """`fn` with its leading data arguments given: what an event runs. Gradio reads the name and
+    counts the remaining parameters; it must not see the bound ones (so no __wrapped__)."""
+    bound = partial(fn, *data)
+    bound.__name__ = fn.__name__
+    return bound

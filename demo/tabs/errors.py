@@ -1,0 +1,216 @@
+"""Errors tab: per-variant metrics, the clickable confusion matrix, a diagnostic chart and the
+error table with its filters, CSV export and one example across every variant."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+from .. import compare as C
+from .. import errors as E
+from .. import inputs as I
+from .. import models as M
+from ..context import AppContext
+from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
+from . import bind
+from .compare import CompareTab, rerun_one
+
+NO_EXAMPLE = '<div class="ex-card intro">Click a row of the error table.</div>'
+
+
+@dataclass
+class ErrorsTab:
+    task: gr.Radio
+    filters: list          # the inputs of every table query, in `E.parse_filters` order
+    table: gr.Dataframe
+    count: gr.Markdown
+
+
+def no_table(message: str) -> tuple:
+    return pd.DataFrame(), f"⚠ {message}", "", gr.Button(visible=False)
+
+
+@guarded(no_table)
+def refresh_table(a, *values: object) -> tuple:
+    f = E.parse_filters(a, *values)
+    shown, line, _ = E.filter_table(a, f)
+    cell_text = f"Cell: **{E.describe_cell(f.task, f.cell)}**" if f.cell is not None else ""
+    return (gr.Dataframe(shown, column_widths=E.column_widths(list(shown.columns))), line, cell_text,
+            gr.Button(visible=f.cell is not None))
+
+
+def on_task(a, task_name: str) -> tuple:
+    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+    if t is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    names = E.variants_of(a, t)
+    return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=E.best_variant(a, t)),
+            gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
+            gr.Dropdown(choices=E.slice_choices(a, t), value=E.NO_SLICE),
+            gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "")
+
+
+@guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
+def views(a, task_name: str, variant: str) -> tuple:
+    t = E.parse_task(a, task_name)
+    v = I.choice(variant, [E.ALL_VARIANTS] + E.variants_of(a, t), "variant", default=E.ALL_VARIANTS)
+    return (gr.Dataframe(E.confusion_grid(a, t, v), column_widths=E.confusion_widths(t)),
+            E.diagnostic_figure(a, t, v))
+
+
+def on_cell_click(task_name: str, evt: gr.SelectData) -> str:
+    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+    cell = E.cell_from_click(t, evt.index) if t else None
+    return f"{cell[0]},{cell[1]}" if cell else gr.skip()
+
+
+def on_row_click(evt: gr.SelectData) -> str:
+    row = evt.row_value or []
+    return str(row[-1]) if row else gr.skip()
+
+
+@guarded(lambda m: (f'<div class="ex-card">{I.as_html(m)}</div>', gr.Dataframe(visible=False), None,
+                    gr.Button(visible=False)))
+def show_example(a, can_send: bool, task_name: str, ex_id: object) -> tuple:
+    t = E.parse_task(a, task_name)
+    ex_id = I.text(ex_id, "The example id").strip()
+    if not ex_id:
+        return NO_EXAMPLE, gr.Dataframe(visible=False), None, gr.Button(visible=False)
+    if len(ex_id) > 200:
+        raise I.BadInput(f"An example id is at most 200 characters (got {len(ex_id):,}).")
+    card, rows, ex = E.example_view(a, t, ex_id)
+    return card, gr.Dataframe(rows, visible=ex is not None), ex, gr.Button(visible=ex is not None and can_send)
+
+
+@guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
+def export_csv(a, *values: object) -> tuple:
+    path = E.write_csv(a, E.parse_filters(a, *values))
+    if path is None:
+        return gr.File(value=None, visible=False), "⚠ No rows match these filters: nothing to export."
+    return gr.File(value=str(path), visible=True), ""
+
+
+def to_compare(ex: dict | None) -> tuple:
+    if not ex:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return C.TASK_CHOICE_OF[ex["task"]], ex["sentence1"], ex["sentence2"], gr.Tabs(selected="compare")
+
+
+def no_tables(ctx: AppContext) -> None:
+    where = html.escape(str(ctx.tables_dir or "analysis/tables"))
+    why = ""
+    if ctx.analysis is not None and ctx.analysis.problems:
+        why = "\n".join(f"- {html.escape(p)}" for p in ctx.analysis.problems[:8])
+    elif ctx.analysis_error:
+        why = f"- {html.escape(ctx.analysis_error)}"
+    gr.Markdown(f"### No dev-set predictions to analyse\nThe prediction tables in `{where}` could not be used. "
+                "Build them with `python -m analysis build` (add `--data-dir` for the CS224N dev files).\n\n" + why)
+
+
+def build(ctx: AppContext, a, tabs: gr.Tabs, compare: CompareTab | None) -> ErrorsTab | None:
+    with gr.Tab("Errors", id="errors"):
+        if a is None:
+            no_tables(ctx)
+            return None
+        tasks = E.tasks_of(a)
+        first = tasks[0]
+        best = E.best_variant(a, first)
+        shown0, count0, _ = E.filter_table(a, E.Filters(task=first, variant=best, kind=next(iter(E.ERROR_KINDS[first]))))
+        gr.Markdown("Where the variants go wrong on the dev sets (precomputed predictions). Pick a task and a "
+                    "variant, click a confusion-matrix cell to list its examples, filter the table, and click a "
+                    "row to see that example across all variants.", elem_classes=["intro"])
+        if a.problems:
+            with gr.Accordion(f"⚠ {len(a.problems)} problem(s) with the prediction tables", open=False):
+                gr.Markdown("\n".join(f"- {html.escape(p)}" for p in a.problems))
+        with gr.Accordion("Metrics of every variant (dev sets)", open=True):
+            metrics = gr.Dataframe(E.metrics_overview(a), interactive=False, elem_id="metrics-table",
+                                   label="Sort: the ⋮ menu of a column header")
+            gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
+        with gr.Row():
+            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+                                  elem_id="errors-task", scale=2)
+            variant = I.LenientDropdown([E.ALL_VARIANTS] + E.variants_of(a, first), value=best, label="Variant",
+                                        elem_id="errors-variant", allow_custom_value=True, scale=1)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=1, min_width=480):
+                gr.Markdown("**Confusion matrix** (rows: gold, columns: predicted). **Click a cell** to list "
+                            "its examples below.")
+                confusion = gr.Dataframe(E.confusion_grid(a, first, best), interactive=False, wrap=True,
+                                         elem_id="confusion", show_label=False, max_height=340,
+                                         column_widths=E.confusion_widths(first))
+                with gr.Row():
+                    cell_box = I.LenientTextbox(value="", visible=False, label="cell (gold,pred)")
+                    cell_note = gr.Markdown("", elem_id="cell-note")
+                    clear_cell = gr.Button("Clear cell filter", size="sm", visible=False, elem_id="clear-cell")
+            with gr.Column(scale=1):
+                diagnostic = gr.Plot(E.diagnostic_figure(a, first, best), show_label=False, elem_id="diagnostic")
+        gr.Markdown("### Error table")
+        with gr.Row():
+            kind = I.LenientDropdown(list(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])),
+                                     label="Show", elem_id="errors-kind", allow_custom_value=True)
+            search = I.LenientTextbox(label="Text contains", placeholder="e.g. not", elem_id="errors-search")
+            min_words = I.LenientNumber(None, label="Min words (0 = any)", precision=0, minimum=0)
+            max_words = I.LenientNumber(None, label="Max words (0 = any)", precision=0, minimum=0)
+            slice_ = I.LenientDropdown(E.slice_choices(a, first), value=E.NO_SLICE, label="Slice",
+                                       elem_id="errors-slice", allow_custom_value=True)
+        with gr.Row():
+            other = I.LenientDropdown([E.NO_OTHER] + E.variants_of(a, first), value=E.NO_OTHER,
+                                      label="Only where another variant…", elem_id="errors-other",
+                                      allow_custom_value=True)
+            relation = I.LenientDropdown(list(E.RELATIONS), value=next(iter(E.RELATIONS)), label="…does this",
+                                         elem_id="errors-relation")
+        count = gr.Markdown(count0, elem_id="errors-count")
+        table = gr.Dataframe(shown0, interactive=False, elem_id="errors-table", wrap=True, max_height=520,
+                             column_widths=E.column_widths(list(shown0.columns)),
+                             label="Click a row to see that example across all variants")
+        with gr.Row():
+            export = gr.Button("⬇ Export the filtered rows as CSV", size="sm", scale=0, min_width=280,
+                               elem_id="export-csv")
+            csv_file = gr.File(label="CSV", visible=False, elem_id="csv-file", scale=1)
+        export_note = gr.Markdown("", elem_id="export-note")
+        gr.Markdown("### Selected example")
+        example_id = I.LenientTextbox(visible=False, label="example id")
+        example_card = gr.HTML(NO_EXAMPLE, elem_id="example-card")
+        example_table = gr.Dataframe(interactive=False, elem_id="example-table", show_label=False, visible=False)
+        send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="send-to-compare",
+                         visible=False)
+        example_state = gr.State(None)
+        metrics_api = gr.Button(visible=False)
+
+    handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
+                                            slice_, cell_box], table=table, count=count)
+    filters_in = handles.filters
+    refresh = bind(refresh_table, a)
+    view = bind(views, a)
+    table_out = [table, count, cell_note, clear_cell]
+    task.change(bind(on_task, a), task, [variant, kind, slice_, other, cell_box], api_visibility="private") \
+        .then(view, [task, variant], [confusion, diagnostic], api_name="confusion") \
+        .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE)
+    variant.input(lambda: "", None, cell_box, api_visibility="private", queue=False) \
+        .then(view, [task, variant], [confusion, diagnostic], api_visibility="private") \
+        .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+    for box in (kind, slice_, other, relation):
+        box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+    for box in (search, min_words, max_words):
+        box.submit(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+        box.blur(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+    confusion.select(on_cell_click, [task], cell_box, api_visibility="private") \
+        .then(refresh, filters_in, table_out, api_name="cell_click", **TABLE_QUEUE)
+    clear_cell.click(lambda: "", None, cell_box, api_visibility="private", queue=False) \
+        .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+    export.click(bind(export_csv, a), filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
+    table.select(on_row_click, None, example_id, api_visibility="private") \
+        .then(bind(show_example, a, compare is not None), [task, example_id],
+              [example_card, example_table, example_state, send], api_name="example", **TABLE_QUEUE)
+    metrics_api.click(bind(E.metrics_overview, a), None, metrics, api_name="metrics")
+
+    if compare is not None:
+        send.click(to_compare, example_state, [compare.task, compare.text_a, compare.text_b, tabs],
+                   api_visibility="private") \
+            .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
+                  compare.outputs, api_visibility="private", **MODEL_QUEUE) \
+            .then(compare.attribute, compare.explain_inputs, compare.attributions, api_visibility="private",
+                  **MODEL_QUEUE)
+    return handles

@@ -1,0 +1,63 @@
+"""Models tab: every variant's recipe, the idea it reproduces, its dev metrics and training curve."""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+
+import gradio as gr
+
+import analysis as A
+
+from .. import inputs as I
+from .. import models as M
+from ..context import AppContext
+from ..serving import guarded
+from . import bind
+
+
+@dataclass
+class ModelsTab:
+    pick: gr.Dropdown
+    card: gr.Markdown
+    curve: gr.Plot
+
+
+@guarded(lambda m: (f"⚠ {m}", M.empty_figure("")))
+def model_card(variants: dict, overall, name: str) -> tuple:
+    return M.details(variants, I.choice(name, list(variants), "variant"), overall)
+
+
+def overall_of(a):
+    """The CS224N overall score per variant from the tables, or None when they cannot give it."""
+    if a is None:
+        return None
+    try:
+        return A.overall(a)
+    except Exception:  # tables without a task, or damaged: the tab still opens, without the score
+        return None
+
+
+def build(ctx: AppContext, a) -> ModelsTab | None:
+    variants = ctx.variants
+    overall = overall_of(a)
+    with gr.Tab("Models", id="models"):
+        gr.Markdown("Each variant: its recipe in plain words, the paper idea it reproduces, its dev metrics and "
+                    "its training curve. \\* Quora numbers are optimistic (the backbone saw Quora duplicates in "
+                    "pre-training).", elem_classes=["intro"])
+        if not variants and not ctx.failures:
+            gr.Markdown(f"No checkpoints in `{html.escape(str(ctx.checkpoints_dir))}`.")
+            return None
+        gr.Dataframe(M.overview(variants, ctx.failures, overall), interactive=False, elem_id="models-table",
+                     wrap=True, show_label=False, column_widths=M.OVERVIEW_WIDTHS)
+        if not variants:
+            return None
+        names = list(variants)
+        pick = I.LenientDropdown(names, value=names[0], label="Variant", elem_id="models-variant")
+        card0, curve0 = M.details(variants, names[0], overall)
+        with gr.Row(equal_height=False):
+            with gr.Column(scale=2):
+                card = gr.Markdown(card0, elem_id="models-card")
+            with gr.Column(scale=3):
+                curve = gr.Plot(curve0, show_label=False, elem_id="models-curve")
+    pick.change(bind(model_card, variants, overall), pick, [card, curve], api_name="model")
+    return ModelsTab(pick=pick, card=card, curve=curve)

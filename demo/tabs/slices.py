@@ -1,0 +1,77 @@
+"""Slices tab: every variant's metric per slice of a dev set, against a reference variant."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+import pandas as pd
+
+import analysis as A
+
+from .. import errors as E
+from .. import inputs as I
+from .. import models as M
+from .. import slices as S
+from ..serving import guarded
+from . import bind
+
+
+@dataclass
+class SlicesTab:
+    task: gr.Radio
+    inputs: list           # task, slice, reference, metric
+    outputs: list          # table, chart, description
+
+
+def on_task(a, task_name: str) -> tuple:
+    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+    if t is None:
+        return gr.skip(), gr.skip(), gr.skip()
+    return (gr.Dropdown(choices=A.slice_names(t), value=A.slice_names(t)[0]),
+            gr.Dropdown(choices=a.variants(t), value=E.best_variant(a, t)),
+            gr.Dropdown(choices=S.METRICS[t], value=S.METRICS[t][0]))
+
+
+@guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
+def view(a, task_name: str, name: str, reference: str, metric: str) -> tuple:
+    t = E.parse_task(a, task_name)
+    return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"),
+                        I.choice(reference, a.variants(t), "reference variant"),
+                        I.choice(metric, S.METRICS[t], "metric"))
+
+
+def build(a) -> SlicesTab | None:
+    with gr.Tab("Slices", id="slices"):
+        if a is None:
+            gr.Markdown("### No dev-set predictions to slice\nBuild the tables with `python -m analysis build`.")
+            return None
+        tasks = E.tasks_of(a)
+        first = tasks[0]
+        reference0 = E.best_variant(a, first)
+        slice_names = A.slice_names(first)
+        gr.Markdown("How each variant does on parts of the dev set (short vs long sentences, negation, word "
+                    "overlap, gold label, examples every variant gets wrong, ...), and by how much it beats or "
+                    "trails a reference variant.", elem_classes=["intro"])
+        with gr.Row():
+            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+                                  elem_id="slices-task", scale=2)
+            name = I.LenientDropdown(slice_names, value=slice_names[0], label="Slice", elem_id="slices-name",
+                                     allow_custom_value=True)
+            reference = I.LenientDropdown(a.variants(first), value=reference0, label="Reference variant",
+                                          elem_id="slices-reference", allow_custom_value=True)
+            metric = I.LenientDropdown(S.METRICS[first], value=S.METRICS[first][0], label="Metric",
+                                       elem_id="slices-metric", allow_custom_value=True)
+        styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0])
+        doc_md = gr.Markdown(doc)
+        table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True)
+        plot = gr.Plot(fig, show_label=False, elem_id="slices-plot")
+        slices_api = gr.Button(visible=False)
+
+    handles = SlicesTab(task=task, inputs=[task, name, reference, metric], outputs=[table, plot, doc_md])
+    show = bind(view, a)
+    task.change(bind(on_task, a), task, [name, reference, metric], api_visibility="private") \
+        .then(show, handles.inputs, handles.outputs, api_visibility="private")
+    for box in (name, reference, metric):
+        box.input(show, handles.inputs, handles.outputs, api_visibility="private")
+    slices_api.click(show, handles.inputs, handles.outputs, api_name="slices")
+    return handles
