@@ -75,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
 def _ensemble(args) -> int:
     from pathlib import Path
 
-    from minibert.checkpoint import CheckpointError, read_config, save_ensemble
-    from minibert.predict import default_checkpoints_dir
+    from minibert.checkpoint import save_ensemble
+    from minibert.checkpoint_config import default_checkpoints_dir, scan_checkpoints
     from minibert.recipes import get_recipe
 
     from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_path, select_members
@@ -90,13 +90,9 @@ def _ensemble(args) -> int:
         print("error: stale tables would choose members from old predictions; run `python -m analysis build`",
               file=sys.stderr)
         return 2
-    ensembles = set()  # they are not candidates: an ensemble of ensembles would count members twice
-    for folder in checkpoints.iterdir() if checkpoints.is_dir() else ():
-        try:
-            if folder.is_dir() and read_config(folder)["recipe"].get("kind") == "ensemble":
-                ensembles.add(folder.name)
-        except CheckpointError:
-            pass  # a broken checkpoint has no tables either, so it is no candidate
+    # Ensembles are no candidates: an ensemble of ensembles would count members twice. A broken
+    # checkpoint has no tables either, so it is no candidate.
+    ensembles = {folder.name for folder, _ in scan_checkpoints(checkpoints).ensembles}
     try:
         candidates = candidates_of(a, exclude=tuple(ensembles | {args.name}))
         path = select_members(a, candidates, args.max_members)

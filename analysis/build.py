@@ -132,7 +132,8 @@ def build(
     log: Callable[[str], None] = print,
 ) -> BuildReport:
     from minibert.data import resolve_data_dir
-    from minibert.predict import Ensemble, default_checkpoints_dir, load_variants
+    from minibert.checkpoint_config import default_checkpoints_dir
+    from minibert.predict import Ensemble, load_variants
 
     tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
     checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()

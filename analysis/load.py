@@ -17,6 +17,8 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from minibert.checkpoint_config import checkpoint_hashes, default_checkpoints_dir
+
 from . import slices as _slices
 from .core import Analysis, TaskData
 from .examples import add_features, read_dev_split
@@ -38,14 +40,8 @@ def _short(digest: str | None) -> str:
     return (digest or "?")[:12]
 
 
-def default_checkpoints_dir() -> Path:
-    return Path(os.environ.get("MINIBERT_CHECKPOINTS", "checkpoints"))
-
-
 def current_checkpoint_hashes(checkpoints_dir: str | os.PathLike[str]) -> tuple[dict[str, str], list[str]]:
     """Name -> checkpoint hash of every checkpoint folder, read from config.json (no model loaded)."""
-    from minibert.checkpoint import checkpoint_hashes
-
     hashes, problems = checkpoint_hashes(Path(checkpoints_dir))
     return hashes, [f"cannot check tables against checkpoint {p}" for p in problems]
 

@@ -33,7 +33,6 @@ manifest.json:
 from __future__ import annotations
 
 import datetime as _dt
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -63,14 +62,6 @@ META_KEY = b"analysis"
 
 class TableError(ValueError):
     """A table file that cannot be used; the message names the file and the reason."""
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def now() -> str:

@@ -51,12 +51,12 @@ def main() -> None:
     model, tokenizer, config = load_checkpoint(Path(args.checkpoint), args.device)
     if model.recipe.encoder == "frozen":
         parser.error(f"{args.checkpoint}: a frozen-encoder recipe stores only its heads; nothing to compare")
-    given = config["storage"]["dtype"]
+    given = config.storage["dtype"]
     data_dir = resolve_data_dir(args.data_dir)
     splits = {t: read_split(t, "dev", data_dir, limit=args.rows) for t in TASK_NAMES}
     rows = {t: len(s.examples) for t, s in splits.items()}
-    print(f"{config['name']} ({model.recipe.name}), stored as {given}; dev rows {rows}")
-    backbone = resolve_backbone(config["backbone"]["name"])
+    print(f"{config.name} ({model.recipe.name}), stored as {given}; dev rows {rows}")
+    backbone = resolve_backbone(config.backbone["name"])
     pretrained = delta_base(model.recipe, load_file(str(backbone / "model.safetensors")))
     if pretrained:  # how far fine-tuning moved the weights: what int8-delta has to resolve
         print(f"encoder matrices moved {relative_error(model.state_dict(), pretrained):.2e} (relative) from the backbone")
@@ -65,7 +65,7 @@ def main() -> None:
     print(f"{given + ' (given)':<11} {'':>6} {'':>10} " + " ".join(f"{reference[m]:18.4f}" for m in METRICS))
     for storage in storages:
         with tempfile.TemporaryDirectory() as tmp:
-            path = save_checkpoint(Path(tmp) / config["name"], model, backbone, storage=storage)
+            path = save_checkpoint(Path(tmp) / config.name, model, backbone, storage=storage)
             size = sum(f.stat().st_size for f in path.glob("*.safetensors")) / 1e6
             stored, _, _ = load_checkpoint(path, args.device)
         metrics = dev_metrics(Scorer(stored, tokenizer, args.device), splits)

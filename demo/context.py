@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from minibert.checkpoint_config import default_checkpoints_dir
 from minibert.predict import Ensemble, LoadFailure, default_device, load_variants
 
 
@@ -99,7 +100,7 @@ def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.
                  with_analysis: bool = True) -> AppContext:
     """Load every variant once (on the GPU when there is one) and the analysis tables.
     Never raises for a bad checkpoint or missing tables: both are reported in the context."""
-    checkpoints_dir = Path(checkpoints or os.environ.get("MINIBERT_CHECKPOINTS") or "checkpoints")
+    checkpoints_dir = Path(checkpoints) if checkpoints else default_checkpoints_dir()
     tables_dir = tables or os.environ.get("MINIBERT_TABLES") or None
     data_dir = data or os.environ.get("MINIBERT_DATA") or None
     device = device or default_device()

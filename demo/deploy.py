@@ -91,23 +91,22 @@ def _code_files(root: Path) -> list[DeployFile]:
 
 def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
     """config.json and the weight files it lists, of every checkpoint folder the app would load."""
-    from minibert.backbone import file_sha256
-    from minibert.checkpoint import CheckpointError, read_config
+    from minibert.checkpoint_config import CheckpointConfig, CheckpointError, checkpoint_folders, file_sha256
 
     folder = root / CHECKPOINTS
     if not folder.is_dir():
         problems.append(f"no {CHECKPOINTS}/ folder at {folder}: the Space would start with no variants")
         return []
     files = []
-    for directory in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for directory in checkpoint_folders(folder):
         config_path = directory / "config.json"
         try:
-            config = read_config(directory)
+            config = CheckpointConfig.read(directory)
         except (CheckpointError, OSError) as error:
             problems.append(f"checkpoint {error}; the app would fail to load it")
             continue
         files.append(DeployFile(config_path.relative_to(root).as_posix(), config_path))
-        listed = (config.get("storage") or {}).get("files") or {}
+        listed = config.weight_files
         weights = _present(root, [directory / name for name in sorted(listed)], problems,
                            f"is listed in {config_path} but missing")
         for f in weights:
@@ -224,7 +223,7 @@ def check_loads(folder: Path) -> list[str]:
     files, and every analysis table, current with those checkpoints, with text and gold from the
     shipped examples (a Space has no data directory)."""
     import analysis
-    from minibert.checkpoint import checkpoint_hashes
+    from minibert.checkpoint_config import checkpoint_hashes
 
     problems = []
     hashes, found = checkpoint_hashes(folder / CHECKPOINTS)

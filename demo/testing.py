@@ -8,10 +8,11 @@ a context manager that serves the app on a free localhost port.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 from pathlib import Path
+
+from minibert.checkpoint_config import CheckpointConfig
 
 
 def free_port() -> int:
@@ -23,17 +24,16 @@ def free_port() -> int:
 def add_history(checkpoint: Path, epochs: int = 4) -> None:
     """Give a tiny checkpoint a plausible training history and dev metrics (config.json only:
     the checkpoint hash leaves both out, so the analysis tables stay current)."""
-    path = Path(checkpoint) / "config.json"
-    config = json.loads(path.read_text())
+    config = CheckpointConfig.read(checkpoint)
     history = []
     for e in range(1, epochs + 1):
         dev = {"sst_acc": 0.30 + 0.04 * e, "quora_acc": 0.60 + 0.05 * e, "sts_pearson": 0.50 + 0.06 * e}
         dev["overall"] = (dev["sst_acc"] + dev["quora_acc"] + (dev["sts_pearson"] + 1) / 2) / 3
         history.append({"epoch": e, "train_loss": {"sst": 1.6 / e, "quora": 0.7 / e, "sts": 2.0 / e}, "dev": dev})
-    config["history"] = history
-    config["metrics"] = {"dev": history[-1]["dev"]}
-    config.setdefault("training", {}).update({"best_epoch": epochs, "wall_seconds": 12.5})
-    path.write_text(json.dumps(config, indent=2))
+    config.history = history
+    config.metrics = {"dev": history[-1]["dev"]}
+    config.training = {**(config.training or {}), "best_epoch": epochs, "wall_seconds": 12.5}
+    config.write(checkpoint)
 
 
 def make_world(folder: Path, tiny_world: dict | None = None, broken: bool = True) -> dict:

@@ -5,12 +5,12 @@ only BERT-layout weights that install offline. Any local HF BERT folder can repl
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-from functools import lru_cache
 from pathlib import Path
+
+from .checkpoint_config import file_sha256
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 
@@ -41,21 +41,6 @@ def resolve_backbone(path: str | None) -> Path:
     if copy is not None and copy["name"] == path:
         return Path(override)
     return package_backbone_dir() if path == DEFAULT_BACKBONE else Path(path)
-
-
-@lru_cache(maxsize=8)
-def _sha256(path: str, mtime_ns: int, size: int) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, memoised on (path, mtime, size): the backbone is hashed at every load."""
-    st = Path(path).stat()
-    return _sha256(str(path), st.st_mtime_ns, st.st_size)
 
 
 def loaded_weights_sha256(recorded_name: str | None) -> str:

@@ -3,12 +3,11 @@
 The config records the recipe, the backbone's identity and hash, storage details, dev metrics and
 the training history. What the checkpoint shares with the backbone package (a frozen encoder, or
 frozen word embeddings) is not stored: it is taken from the package at load time, after checking
-that the package's weights hash matches the one recorded.
+that the package's weights hash matches the one recorded. The config itself, its hashes and the
+folder scan are in `checkpoint_config.py` (no torch there).
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -18,13 +17,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .backbone import WORD_EMBEDDINGS_KEY, backbone_identity, file_sha256, resolve_backbone
+from .backbone import WORD_EMBEDDINGS_KEY, backbone_identity, resolve_backbone
+from .checkpoint_config import CheckpointConfig, CheckpointError, file_sha256
 from .model import BertConfig, BertModel, WeightMismatch, encoder_weights, load_state
 from .network import MultitaskModel
 from .recipes import Recipe
 from .tokenizer import Tokenizer
 
-FORMAT = "minibert-checkpoint/1"
 SHARD_BYTES = 9_500_000  # every committed file stays under 10 MB
 WORD_EMBEDDINGS = "encoder." + WORD_EMBEDDINGS_KEY
 _SCALE = ".__int8_scale"
@@ -33,10 +32,6 @@ _ROWS = ".__rows"
 INT8_GROUP = 64
 INT8_MIN_ELEMENTS = 65536  # smaller tensors (biases, norms, small heads) stay fp16: they barely count
 STORAGE_DTYPES = ("fp32", "fp16", "int8", "int8-delta")
-
-
-class CheckpointError(RuntimeError):
-    """A checkpoint that cannot be used; the message names the file and what is wrong."""
 
 
 def shared_prefixes(recipe: Recipe) -> tuple[str, ...]:
@@ -175,17 +170,15 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
             name = f"model-{i:05d}-of-{len(shards):05d}.safetensors"
             save_file(shard, str(tmp / name), metadata={"format": "pt"})
             files[name] = file_sha256(tmp / name)
-        config = {
-            "format": FORMAT,
-            "name": directory.name,
-            "recipe": recipe.to_dict(),
-            "backbone": {**backbone_identity(backbone_dir), "config": model.encoder.config.to_dict()},
-            "storage": {"dtype": storage, "shared_from_backbone": list(skip), "files": files},
-            "metrics": metrics or {},
-            "history": history or [],
-            "training": training or {},
-        }
-        (tmp / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        CheckpointConfig(
+            name=directory.name,
+            recipe=recipe.to_dict(),
+            backbone={**backbone_identity(backbone_dir), "config": model.encoder.config.to_dict()},
+            storage={"dtype": storage, "shared_from_backbone": list(skip), "files": files},
+            metrics=metrics or {},
+            history=history or [],
+            training=training or {},
+        ).write(tmp)
         # mkdtemp makes private files; a checkpoint is meant to be shared and committed.
         tmp.chmod(0o755)
         for f in tmp.iterdir():
@@ -200,9 +193,8 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
 def save_ensemble(directory: Path, recipe: Recipe, members: list[str]) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    config = {"format": FORMAT, "name": directory.name,
-              "recipe": {**recipe.to_dict(), "members": list(members)}, "metrics": {}, "history": [], "training": {}}
-    (directory / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+    CheckpointConfig(name=directory.name, recipe={**recipe.to_dict(), "members": list(members)},
+                     metrics={}, history=[], training={}).write(directory)
     return directory
 
 
@@ -216,50 +208,29 @@ def _replace_dir(new: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def read_config(directory: Path) -> dict:
-    path = Path(directory) / "config.json"
-    if not path.is_file():
-        raise CheckpointError(f"{path}: missing (a checkpoint folder needs config.json)")
-    try:
-        config = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{path}: not valid JSON ({exc})") from exc
-    if config.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: format {config.get('format')!r}, expected {FORMAT!r}")
-    if "recipe" not in config:
-        raise CheckpointError(f"{path}: no 'recipe' field")
-    return config
-
-
-def checkpoint_hash(directory: Path, config: dict | None = None) -> str:
-    """Identity of what a checkpoint predicts with: its recipe and its weight files' hashes.
-    Metrics and history are left out, so re-recording them does not mark tables stale."""
-    config = config or read_config(directory)
-    payload = json.dumps({"recipe": config["recipe"], "files": config.get("storage", {}).get("files", {}),
-                          "backbone": config.get("backbone", {}).get("weights_sha256")}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tuple[MultitaskModel, Tokenizer, dict]:
+def load_checkpoint(directory: Path, device: str | torch.device = "cpu",
+                    ) -> tuple[MultitaskModel, Tokenizer, CheckpointConfig]:
     """Load a model checkpoint; every problem becomes a `CheckpointError` naming the file."""
     directory = Path(directory)
-    config = read_config(directory)
+    config = CheckpointConfig.read(directory)
     try:
-        recipe = Recipe.from_dict(config["recipe"])
+        recipe = Recipe.from_dict(config.recipe)
     except (TypeError, ValueError) as exc:
         raise CheckpointError(f"{directory / 'config.json'}: bad recipe ({exc})") from exc
     if recipe.kind != "model":
         raise CheckpointError(f"{directory}: recipe kind {recipe.kind!r} has no weights to load")
-    backbone_dir = resolve_backbone(config["backbone"]["name"])
+    if config.backbone is None or config.storage is None:
+        raise CheckpointError(f"{directory / 'config.json'}: a model checkpoint needs 'backbone' and 'storage'")
+    backbone_dir = resolve_backbone(config.backbone["name"])
     if not (backbone_dir / "model.safetensors").is_file():
         raise CheckpointError(f"{directory}: its backbone {backbone_dir} is not available")
-    want = config["backbone"].get("weights_sha256")
+    want = config.backbone.get("weights_sha256")
     have = backbone_identity(backbone_dir)["weights_sha256"]
     if want != have:
         raise CheckpointError(f"{directory}: trained on backbone weights sha256 {str(want)[:12]}..., "
                               f"but {backbone_dir / 'model.safetensors'} has {have[:12]}...")
     stored = {}
-    for name, sha in config.get("storage", {}).get("files", {}).items():
+    for name, sha in config.weight_files.items():
         path = directory / name
         if not path.is_file():
             raise CheckpointError(f"{path}: missing")
@@ -277,7 +248,7 @@ def load_checkpoint(directory: Path, device: str | torch.device = "cpu") -> tupl
         base = delta_base(recipe, backbone_weights) if any(k.endswith(_DELTA_SCALE) for k in stored) else None
         weights = _decode(stored, base, str(directory))
         unused = load_state(model, weights, str(directory),
-                            allow_missing=tuple(config["storage"]["shared_from_backbone"]))
+                            allow_missing=tuple(config.storage["shared_from_backbone"]))
     except WeightMismatch as exc:
         raise CheckpointError(str(exc)) from exc
     if unused:
@@ -297,39 +268,3 @@ def _model_to_load(recipe: Recipe, backbone_dir: Path, backbone_weights: dict[st
     if recipe.encoder != "scratch":
         load_state(model.encoder, backbone_weights, source)
     return model
-
-
-def ensemble_hash(config: dict, member_hashes: list[str]) -> str:
-    payload = json.dumps({"recipe": config["recipe"], "members": member_hashes}, sort_keys=True)
-    return hashlib.sha256(payload.encode()).hexdigest()
-
-
-def ensemble_members(config: dict, available: list[str]) -> list[str]:
-    """An ensemble names its members, or (an empty list) takes every model variant present."""
-    return list(config["recipe"].get("members") or available)
-
-
-def checkpoint_hashes(root: Path) -> tuple[dict[str, str], list[str]]:
-    """Name -> hash of every checkpoint under `root`, from the config files alone (no weights are
-    loaded), plus a message for each that cannot be read. Matches `load_variants`' hashes."""
-    hashes: dict[str, str] = {}
-    problems: list[str] = []
-    ensembles = []
-    for directory in sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(".")):
-        try:
-            config = read_config(directory)
-            if config["recipe"].get("kind") == "ensemble":
-                ensembles.append((directory, config))
-            else:
-                hashes[directory.name] = checkpoint_hash(directory, config)
-        except (CheckpointError, OSError, ValueError, KeyError) as error:
-            problems.append(f"{directory}: {error}")
-    models = dict(hashes)
-    for directory, config in ensembles:
-        members = ensemble_members(config, list(models))
-        missing = [m for m in members if m not in models]
-        if missing:
-            problems.append(f"{directory}: ensemble members missing: {', '.join(missing)}")
-            continue
-        hashes[directory.name] = ensemble_hash(config, [models[m] for m in members])
-    return hashes, problems

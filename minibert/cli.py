@@ -111,7 +111,7 @@ def _device(args) -> str:
 
 
 def _checkpoints_dir(args) -> Path:
-    from .predict import default_checkpoints_dir
+    from .checkpoint_config import default_checkpoints_dir
     return Path(args.checkpoints) if getattr(args, "checkpoints", None) else default_checkpoints_dir()
 
 

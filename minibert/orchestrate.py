@@ -129,11 +129,11 @@ def rerun_best(names: list[str], passthrough: list[str], args: argparse.Namespac
     seed's dev metrics (the spread that tells a real difference between variants from noise) and
     every learning rate's in its checkpoint's config (under `root`). Failures are named `seeds/...`: they leave
     what ships untouched."""
-    from .checkpoint import CheckpointError, read_config
+    from .checkpoint_config import CheckpointConfig, CheckpointError
     from .reruns import record_lr_tries, record_replicates, tuned_lr_field
 
-    configs = {n: read_config(root / n) for n in names}
-    overall = {n: c["metrics"]["dev"]["overall"] for n, c in configs.items()}
+    configs = {n: CheckpointConfig.read(root / n) for n in names}
+    overall = {n: c.metrics["dev"]["overall"] for n, c in configs.items()}
     if not overall:
         return []
     best = max(overall, key=overall.get)
@@ -141,15 +141,15 @@ def rerun_best(names: list[str], passthrough: list[str], args: argparse.Namespac
     if deadline is not None and check_fit:
         # A rerun cut short by the budget would compare nothing: start them only if the best
         # variant's own run (start and storage check included) fits in the time left.
-        needed = config["training"].get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS
+        needed = config.training.get("wall_seconds", 0) + 2 * RUN_OVERHEAD_SECONDS
         if deadline - time.perf_counter() < needed:
             print(f"best variant {best}: no seed replicates or learning-rate tries, {needed:.0f} s needed and the "
                   f"time budget has {max(0.0, deadline - time.perf_counter()):.0f} s left", flush=True)
             return ["seeds/no-time"]
     base_seed = args.seed if args.seed is not None else get_recipe(best).seed
     seeds = [base_seed + i for i in range(1, args.seeds)]
-    field = tuned_lr_field(config["recipe"])
-    rates = [config["recipe"][field] * m for m in args.lr_tries]
+    field = tuned_lr_field(config.recipe)
+    rates = [config.recipe[field] * m for m in args.lr_tries]
     flag = "--" + field.replace("_", "-")
     seed_dirs = {f"seeds/{best}-seed{s}": (s, replicate_folder(logs, s)) for s in seeds}
     rate_dirs = {f"seeds/{best}-{field}{r:.1e}": (r, logs / "seeds" / f"{field}{r:.1e}") for r in rates}
@@ -198,7 +198,8 @@ def array_task_args(task: int, seeds: int, skip: set[str], folder: Path, runs: P
 def finish_array(seeds: int, skip: set[str], folder: Path, runs: Path, members: list[str]) -> list[str]:
     """After every array task: each variant's seed replicates recorded in its checkpoint, then
     the ensemble composed. Returns what failed (a variant not trained, a record not written)."""
-    from .checkpoint import CheckpointError, save_ensemble
+    from .checkpoint import save_ensemble
+    from .checkpoint_config import CheckpointError
     from .reruns import record_replicates
 
     failed = []

@@ -7,7 +7,6 @@
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -17,8 +16,9 @@ import torch
 
 from .backbone import loaded_weights_sha256
 from .batching import map_in_batches
-from .checkpoint import (CheckpointError, checkpoint_hash, ensemble_hash, ensemble_members, load_checkpoint,
-                         read_config)
+from .checkpoint import load_checkpoint
+from .checkpoint_config import (CheckpointConfig, CheckpointError, checkpoint_hash, default_checkpoints_dir,
+                                ensemble_hash, scan_checkpoints)
 from .features import EmbeddingMemo
 from .network import MultitaskModel
 from .recipes import Recipe
@@ -26,10 +26,6 @@ from .tokenizer import Tokenizer
 
 Pair = tuple[str, str]
 TASK_METHODS = {"sst": "sentiment", "quora": "paraphrase", "sts": "similarity"}
-
-
-def default_checkpoints_dir() -> Path:
-    return Path(os.environ.get("MINIBERT_CHECKPOINTS", "checkpoints"))
 
 
 def default_device() -> str:
@@ -173,27 +169,27 @@ class LoadFailure:
 
 
 class Variant(Scorer):
-    """A loaded checkpoint: a `Scorer` plus its name, config and hash."""
+    """A loaded checkpoint: a `Scorer` plus its name, config (config.json's content) and hash."""
 
-    def __init__(self, name: str, directory: Path, config: dict, model, tokenizer, device, memo=None):
+    def __init__(self, name: str, directory: Path, config: CheckpointConfig, model, tokenizer, device, memo=None):
         super().__init__(model, tokenizer, device, memo=memo)
         self.name = name
         self.directory = directory
-        self.config = config
-        self.checkpoint_hash = checkpoint_hash(directory, config)
+        self.config = config.to_dict()
+        self.checkpoint_hash = checkpoint_hash(config)
 
 
 class Ensemble:
     """The mean of its members' outputs; composed at load time, never trained."""
 
-    def __init__(self, name: str, directory: Path, config: dict, members: list[Variant]):
+    def __init__(self, name: str, directory: Path, config: CheckpointConfig, members: list[Variant]):
         if not members:
             raise CheckpointError(f"{directory}: an ensemble needs at least one loaded member")
         self.name = name
         self.directory = directory
-        self.config = config
+        self.config = config.to_dict()
         self.members = members
-        self.recipe = Recipe.from_dict(config["recipe"])
+        self.recipe = Recipe.from_dict(config.recipe)
         self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
 
     def sentiment(self, sentences):
@@ -224,28 +220,24 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
     device = device or default_device()
     variants: dict[str, Variant | Ensemble] = {}
     failures: list[LoadFailure] = []
-    if not root.is_dir():
-        return variants, failures
+    scan = scan_checkpoints(root)
+    failures += [LoadFailure(d.name, d, f"{type(exc).__name__}: {exc}") for d, exc in scan.unreadable]
     memos: dict[tuple[str, int], EmbeddingMemo] = {}
-    ensembles = []
-    for directory in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for directory, _ in scan.models:
         try:
-            config = read_config(directory)
-            if config["recipe"].get("kind") == "ensemble":
-                ensembles.append((directory, config))
-                continue
             model, tokenizer, config = load_checkpoint(directory, device)
             memo = None
             if model.recipe.encoder == "frozen":
-                key = (loaded_weights_sha256(config["backbone"]["name"]), tokenizer.max_length)
+                key = (loaded_weights_sha256(config.backbone["name"]), tokenizer.max_length)
                 if key not in memos:
                     memos[key] = EmbeddingMemo(model.encoder, tokenizer, key[0], device)
                 memo = memos[key]
             variants[directory.name] = Variant(directory.name, directory, config, model, tokenizer, device, memo)
         except (CheckpointError, OSError, ValueError, KeyError, RuntimeError) as exc:
             failures.append(LoadFailure(directory.name, directory, f"{type(exc).__name__}: {exc}"))
-    for directory, config in ensembles:
-        wanted = ensemble_members(config, [n for n, v in variants.items() if isinstance(v, Variant)])
+    failures.sort(key=lambda f: f.name)  # folder order, as the scan met them
+    for directory, config in scan.ensembles:
+        wanted = config.ensemble_members([n for n, v in variants.items() if isinstance(v, Variant)])
         missing = [m for m in wanted if m not in variants]
         if missing:
             failures.append(LoadFailure(directory.name, directory,

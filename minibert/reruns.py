@@ -4,11 +4,10 @@ of accuracy is within it), and learning rates tried on dev, the hyper-parameter 
 wants to see varied. The reruns' weights are not shipped."""
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
 
-from .checkpoint import checkpoint_hash, read_config
+from .checkpoint_config import CheckpointConfig, checkpoint_hash
 
 METRICS = ("sst_acc", "quora_acc", "sts_pearson", "overall")
 
@@ -18,33 +17,33 @@ def record_replicates(shipped: Path, replicates: list[Path]) -> str:
     sample standard deviation into the shipped checkpoint's `training.seed_replicates`; return a
     one-line summary. The replicates' weights are not shipped."""
     config, runs = _finished_runs(shipped, replicates)
-    dev = [{m: run["metrics"]["dev"][m] for m in METRICS} for run in runs]
+    dev = [{m: run.metrics["dev"][m] for m in METRICS} for run in runs]
     replicates_record = {
-        "seeds": [run["training"].get("seed", run["recipe"]["seed"]) for run in runs],
+        "seeds": [(run.training or {}).get("seed", run.recipe["seed"]) for run in runs],
         "dev": dev,
         "mean": {m: statistics.fmean(d[m] for d in dev) for m in METRICS},
         "sd": {m: statistics.stdev(d[m] for d in dev) if len(dev) > 1 else 0.0 for m in METRICS},
-        "wall_seconds": [run["training"].get("wall_seconds") for run in runs],
-        "stopped_early": [run["training"].get("stopped_early") for run in runs],
+        "wall_seconds": [(run.training or {}).get("wall_seconds") for run in runs],
+        "stopped_early": [(run.training or {}).get("stopped_early") for run in runs],
     }
     _record(shipped, config, "seed_replicates", replicates_record)
-    return describe(config["recipe"]["name"], replicates_record)
+    return describe(config.recipe["name"], replicates_record)
 
 
-def _finished_runs(shipped: Path, reruns: list[Path]) -> tuple[dict, list[dict]]:
+def _finished_runs(shipped: Path, reruns: list[Path]) -> tuple[CheckpointConfig, list[CheckpointConfig]]:
     """The shipped checkpoint's config and every run's (the shipped one first); ValueError
     unless each is a finished run of the shipped recipe."""
-    config = read_config(shipped)
-    runs = [config] + [read_config(r) for r in reruns]
+    config = CheckpointConfig.read(shipped)
+    runs = [config] + [CheckpointConfig.read(r) for r in reruns]
     for path, run in zip([shipped, *reruns], runs):
-        if run["recipe"]["name"] != config["recipe"]["name"] or "dev" not in run.get("metrics", {}):
-            raise ValueError(f"{path}: not a finished run of {config['recipe']['name']}")
+        if run.recipe["name"] != config.recipe["name"] or "dev" not in (run.metrics or {}):
+            raise ValueError(f"{path}: not a finished run of {config.recipe['name']}")
     return config, runs
 
 
-def _record(shipped: Path, config: dict, key: str, record) -> None:
-    config["training"][key] = record
-    (Path(shipped) / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+def _record(shipped: Path, config: CheckpointConfig, key: str, record) -> None:
+    config.training = {**(config.training or {}), key: record}
+    config.write(shipped)
 
 
 def describe(name: str, record: dict) -> str:
@@ -63,12 +62,12 @@ def record_lr_tries(shipped: Path, tries: list[Path]) -> str:
     """Write the shipped run's and each try's learning rate and stored dev metrics, by learning
     rate, into the shipped checkpoint's `training.lr_tries`; return a one-line summary."""
     config, runs = _finished_runs(shipped, tries)
-    name, field = config["recipe"]["name"], tuned_lr_field(config["recipe"])
+    name, field = config.recipe["name"], tuned_lr_field(config.recipe)
     record = []
     for run in runs:
-        training = run["training"]
-        record.append({field: run["recipe"][field], "shipped": run is config,
-                       "dev": {m: run["metrics"]["dev"][m] for m in METRICS},
+        training = run.training or {}
+        record.append({field: run.recipe[field], "shipped": run is config,
+                       "dev": {m: run.metrics["dev"][m] for m in METRICS},
                        "best_epoch": training.get("best_epoch"), "epochs_run": training.get("epochs_run"),
                        "stopped_early": training.get("stopped_early")})
     record.sort(key=lambda r: r[field])
@@ -89,14 +88,14 @@ def adopt_records(recorded: Path, shipped: Path) -> list[str]:
     reruns on another machine wrote their records into) over the shipped one it differs from;
     return the names copied. ValueError, before anything is copied, for a config whose recipe or
     weights are not the shipped checkpoint's: only records may change this way."""
-    changed = []
+    changed = {}
     for folder in sorted(p for p in Path(recorded).iterdir() if p.is_dir()):
-        new, old = read_config(folder), read_config(Path(shipped) / folder.name)
+        new, old = CheckpointConfig.read(folder), CheckpointConfig.read(Path(shipped) / folder.name)
         if new == old:
             continue
-        if checkpoint_hash(folder, new) != checkpoint_hash(Path(shipped) / folder.name, old):
+        if checkpoint_hash(new) != checkpoint_hash(old):
             raise ValueError(f"{folder / 'config.json'}: not a config of the shipped {folder.name} (other recipe or weights)")
-        changed.append(folder.name)
-    for name in changed:
-        (Path(shipped) / name / "config.json").write_text((Path(recorded) / name / "config.json").read_text())
-    return changed
+        changed[folder.name] = new
+    for name, config in changed.items():
+        config.write(Path(shipped) / name)
+    return list(changed)

@@ -21,9 +21,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from .backbone import file_sha256, loaded_weights_sha256, resolve_backbone
+from .backbone import loaded_weights_sha256, resolve_backbone
 from .batching import bucketed_shuffle
 from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint_config import file_sha256
 from .data import read_split
 from .distributed import Ranks, Shard, from_environment, gather_keep, gather_rows, no_sync, world_size
 from .features import EmbeddingMemo, warmed_memo
@@ -451,15 +452,13 @@ def _store_checked(target: Path, model: MultitaskModel, backbone: Path, storage:
     """Re-score the checkpoint as stored (after fp16/int8 rounding) against the training-time
     weights of its best epoch (`model`, already saved once as `storage`); while a metric moves
     by more than STORAGE_TOLERANCE, store it finer. Every try is recorded in the config."""
-    import json
-
     tried = []
     while True:
         loaded, tokenizer, config = load_checkpoint(target, device)
-        memo = warmed_memo(loaded, tokenizer, loaded_weights_sha256(config["backbone"]["name"]), device,
+        memo = warmed_memo(loaded, tokenizer, loaded_weights_sha256(config.backbone["name"]), device,
                            dev_splits.values(), cache_dir)
         stored = dev_metrics(Scorer(loaded, tokenizer, device, memo=memo), dev_splits)
-        at_training = config["metrics"]["dev_at_training"]
+        at_training = config.metrics["dev_at_training"]
         moved = {k: stored[k] - at_training[k] for k in at_training}
         worst = max(abs(v) for v in moved.values())
         tried.append({"dtype": storage, "max_change": worst})
@@ -469,13 +468,13 @@ def _store_checked(target: Path, model: MultitaskModel, backbone: Path, storage:
         print(f"  {storage} moved a dev metric by {worst:.4f} > {STORAGE_TOLERANCE}: storing as {FINER[storage]}")
         storage = FINER[storage]
         save_checkpoint(target, model, backbone, storage=storage, metrics={"dev_at_training": at_training},
-                        history=history, training=config["training"])
-    config["metrics"]["dev"] = {k: v for k, v in stored.items() if k != "rows"}
-    config["metrics"]["dev_rows"] = stored["rows"]
-    config["storage"]["tried"] = tried
-    config["history"] = history
-    config["training"].update(finished)
-    (target / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+                        history=history, training=config.training)
+    config.metrics["dev"] = {k: v for k, v in stored.items() if k != "rows"}
+    config.metrics["dev_rows"] = stored["rows"]
+    config.storage["tried"] = tried
+    config.history = history
+    config.training.update(finished)
+    config.write(target)
 
 
 # --- frozen encoders: the heads train on cached sentence features ---------------------------

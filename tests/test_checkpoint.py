@@ -31,8 +31,8 @@ def test_round_trip_predicts_the_same(tiny_world, tmp_path):
     batch = tok(["the film is good"])
     with torch.no_grad():
         assert torch.allclose(model.sentiment_logits(batch), loaded.sentiment_logits(batch), atol=1e-6)
-    assert config["recipe"]["name"] == "sbert-concat"
-    assert config["backbone"]["weights_sha256"]
+    assert config.recipe["name"] == "sbert-concat"
+    assert config.backbone["weights_sha256"]
 
 
 def test_shared_word_embeddings_are_not_stored(tiny_world, tmp_path):
@@ -156,7 +156,7 @@ def test_checkpoint_trained_on_a_compact_copy_loads_against_the_original(tiny_wo
     from dataclasses import replace
 
     from minibert.backbone import export_copy, file_sha256
-    from minibert.checkpoint import read_config
+    from minibert.checkpoint_config import CheckpointConfig
 
     original = tiny_world["backbone"]
     copy = export_copy(tmp_path / "copy", original, dtype="fp16")
@@ -167,7 +167,7 @@ def test_checkpoint_trained_on_a_compact_copy_loads_against_the_original(tiny_wo
     monkeypatch.setenv("MINIBERT_BACKBONE", str(copy))
     model = build_model(replace(get_recipe("sbert-concat"), max_length=32), copy)
     path = save_checkpoint(tmp_path / "v", model, copy)
-    recorded = read_config(path)["backbone"]
+    recorded = CheckpointConfig.read(path).backbone
     assert recorded["weights_sha256"] == file_sha256(original / "model.safetensors")
     assert recorded["trained_from"] == "fp16"
     monkeypatch.delenv("MINIBERT_BACKBONE")
@@ -216,7 +216,7 @@ def test_int8_delta_stores_what_fine_tuning_changed_far_more_finely_than_int8(ti
         path = save_checkpoint(tmp_path / storage, model, tiny_world["backbone"], storage=storage)
         stored = {k for f in path.glob("*.safetensors") for k in load_file(str(f))}
         loaded, _, config = load_checkpoint(path)
-        assert config["storage"]["dtype"] == storage
+        assert config.storage["dtype"] == storage
         errors[storage] = _encoder_error(model, loaded)
         delta_keys = {k for k in stored if k.endswith(ckpt._DELTA_SCALE)}
         if storage == "int8-delta":
@@ -273,7 +273,7 @@ def test_a_fine_tuned_checkpoint_scores_alike_against_the_package_and_the_copy_w
     """The GPU machine builds tables against the fp16 copy with the fp32 word embeddings put back:
     what is shared with the backbone (only those) is then exact, so the tables are what ships."""
     from minibert.backbone import export_copy, export_word_embeddings, file_sha256
-    from minibert.checkpoint import read_config
+    from minibert.checkpoint_config import CheckpointConfig
 
     monkeypatch.setattr(ckpt, "INT8_MIN_ELEMENTS", 1)
     original = tiny_world["backbone"]
@@ -298,7 +298,7 @@ def test_a_fine_tuned_checkpoint_scores_alike_against_the_package_and_the_copy_w
         scores[name] = variants["v"].similarity(pairs)
     assert np.array_equal(scores["exact copy"], scores["package"])
     assert not np.array_equal(scores["fp16 copy"], scores["package"])  # what the exact embeddings fix
-    assert read_config(path)["backbone"]["weights_sha256"] == marker["weights_sha256"]
+    assert CheckpointConfig.read(path).backbone["weights_sha256"] == marker["weights_sha256"]
 
 
 def test_loading_draws_no_random_numbers(tiny_world):

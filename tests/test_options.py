@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from minibert.checkpoint import checkpoint_hashes
+from minibert.checkpoint_config import checkpoint_hashes
 from minibert.data import read_split
 from minibert.heads import ConcatMLP, CosineScore, DiffLinear, JointLinear, smoothed_loss, start_at, symmetric_kl
 from minibert.network import build_model

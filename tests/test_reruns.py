@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from minibert.checkpoint import FORMAT
+from minibert.checkpoint_config import FORMAT
 from minibert.reruns import adopt_records
 
 
