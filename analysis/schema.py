@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-TASKS = ("sst", "quora", "sts")
-PAIR_TASKS = ("quora", "sts")
-CLASSIFIERS = ("sst", "quora")
+from minibert.tasks import PAIR_TASKS, QUORA, QUORA_THRESHOLD, SST
+from minibert.tasks import TASK_NAMES as TASKS
+from minibert.tasks import TASKS as _TASKS
+from minibert.tasks import task as _task
 
+# The tasks are defined once, in minibert.tasks; these are the names analysis has always used.
 # Model scores stored per task besides `pred` (for STS the 0-5 score *is* the prediction).
-SCORE_COLUMNS: dict[str, tuple[str, ...]] = {
-    "sst": ("p0", "p1", "p2", "p3", "p4"),
-    "quora": ("prob",),
-    "sts": (),
-}
-SST_CLASSES = ("very negative", "negative", "neutral", "positive", "very positive")
-QUORA_CLASSES = ("not duplicate", "duplicate")
+SCORE_COLUMNS: dict[str, tuple[str, ...]] = {t.name: t.score_columns for t in _TASKS}
+SST_CLASSES = SST.classes
+QUORA_CLASSES = QUORA.classes
 
-# The threshold that turns P(duplicate) into the stored Quora `pred` column.
-QUORA_THRESHOLD = 0.5
+# QUORA_THRESHOLD (from minibert.tasks) turns P(duplicate) into the stored Quora `pred` column.
 # An STS prediction counts as "right" when |pred - gold| <= this; two STS predictions
 # "agree" when they differ by at most this.
 STS_TOLERANCE = 1.0
@@ -40,9 +37,7 @@ QUORA_NOTE = (
 
 
 def check_task(task: str) -> str:
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
-    return task
+    return _task(task).name
 
 
 def table_relpath(variant: str, task: str) -> str:

@@ -122,9 +122,10 @@ def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
         a = ctx.analysis
         if a is not None and getattr(a, "tasks", None):
             from demo import errors as E
+            from minibert.tasks import task as get_task
 
             task = "quora" if a.has("quora") else next(iter(a.tasks))
-            heavy = [E.TASK_NAMES[task], E.ALL_VARIANTS, "all examples", "", 0, 0, E.NO_OTHER,
+            heavy = [get_task(task).long_title, E.ALL_VARIANTS, "all examples", "", 0, 0, E.NO_OTHER,
                      next(iter(E.RELATIONS)), E.NO_SLICE, ""]
             client.predict(*heavy, api_name="/errors")
             ms = []

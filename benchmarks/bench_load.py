@@ -30,14 +30,16 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_app import inputs  # noqa: E402
+from demo.errors import GRID_SIZE  # noqa: E402
 from demo.testing import free_port, run_app_py  # noqa: E402
+from minibert.tasks import TASKS as ALL_TASKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TASKS = {"sst": "Sentiment (SST)", "quora": "Paraphrase (Quora)", "sts": "Similarity (STS)"}
+TASKS = {t.name: t.long_title for t in ALL_TASKS}
 KINDS = {"sst": ["wrong", "too positive (pred > gold)", "off by 2+ classes", "all examples"],
          "quora": ["wrong", "false positives", "false negatives"],
          "sts": ["|error| > 1", "|error| > 2", "too high (pred > gold)"]}
-GRID = {"sst": 5, "quora": 2, "sts": 6}
+GRID = GRID_SIZE
 
 
 def rss_mb(pid: int) -> float:

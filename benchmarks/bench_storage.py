@@ -20,7 +20,7 @@ from minibert.checkpoint import STORAGE_DTYPES, delta_base, load_checkpoint, sav
 from minibert.data import read_split, resolve_data_dir
 from minibert.metrics import dev_metrics
 from minibert.predict import Scorer
-from minibert.recipes import TASK_NAMES
+from minibert.tasks import TASK_NAMES
 
 METRICS = ("sst_acc", "quora_acc", "sts_pearson", "overall")
 

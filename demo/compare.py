@@ -24,17 +24,16 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import torch
 
-from analysis.schema import SST_CLASSES, STS_TOLERANCE
+from analysis.schema import STS_TOLERANCE
 from minibert.predict import Ensemble
+from minibert.tasks import SST, TASK_NAMES, TASKS
+from minibert.tasks import task as get_task
 
 from . import inputs as I
 
-TASKS = ("sst", "quora", "sts")
-TASK_TITLES = {"sst": "Sentiment", "quora": "Paraphrase", "sts": "Similarity"}
 ALL = "All three"
-TASK_CHOICES = [ALL, "Sentiment", "Paraphrase", "Similarity"]
-CHOICE_TASKS = {ALL: TASKS, "Sentiment": ("sst",), "Paraphrase": ("quora",), "Similarity": ("sts",)}
-TASK_CHOICE_OF = {"sst": "Sentiment", "quora": "Paraphrase", "sts": "Similarity"}
+TASK_CHOICES = [ALL] + [t.title for t in TASKS]
+CHOICE_TASKS = {ALL: TASK_NAMES, **{t.title: (t.name,) for t in TASKS}}
 MAX_CHARS = 5000          # what is read of an input; the models see at most 128 tokens of it anyway
 SST_COLORS = ("#c0392b", "#e8846b", "#b8b8b8", "#7fbf7b", "#1b7837")
 SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
@@ -101,13 +100,13 @@ def parse_request(task_choice, text_a, text_b) -> tuple[Request | None, list[str
     if not a:  # only B given: treat it as A for sentiment, and pairs need both
         a, b = b, ""
         notes.append("Sentence A was empty, so Sentence B was used as Sentence A.")
-    pair_tasks = [t for t in tasks if t != "sst"]
+    pair_tasks = [t for t in tasks if get_task(t).pair]
     if pair_tasks and not b:
         if "sst" in tasks:
             notes.append("Paraphrase and similarity need two sentences: type one in **Sentence B** to score them.")
             tasks = ("sst",)
         else:
-            return None, [f"{TASK_TITLES[pair_tasks[0]]} compares two sentences: type one in **Sentence B** too."]
+            return None, [f"{get_task(pair_tasks[0]).title} compares two sentences: type one in **Sentence B** too."]
     return Request(tuple(tasks), a, b), notes
 
 
@@ -156,8 +155,8 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
     encoder pass where the recipe allows); an ensemble whose members were all scored is their
     mean, not a second pass. A variant that fails is given {"error": message} instead."""
     results = [dict() for _ in requests]
-    idx = {t: [i for i, r in enumerate(requests) if r is not None and t in r.tasks] for t in TASKS}
-    inputs = {t: [requests[i].a if t == "sst" else (requests[i].a, requests[i].b) for i in ix]
+    idx = {t: [i for i, r in enumerate(requests) if r is not None and t in r.tasks] for t in TASK_NAMES}
+    inputs = {t: [(requests[i].a, requests[i].b) if get_task(t).pair else requests[i].a for i in ix]
               for t, ix in idx.items() if ix}
     if not inputs:
         return results
@@ -190,16 +189,12 @@ def majority(task: str, outputs: dict, voters: list[str]) -> tuple[object, list[
     vote = [n for n in voters if n in ok] or list(ok)
     if not vote:
         return None, []
-    if task == "sts":
+    spec = get_task(task)
+    if spec.regression:
         med = float(np.median([float(ok[n]) for n in vote]))
         return med, [n for n in ok if abs(float(ok[n]) - med) > STS_TOLERANCE] if len(vote) > 1 else []
-    if task == "sst":
-        preds = {n: int(np.argmax(o)) for n, o in ok.items()}
-        tie_break = np.mean([ok[n] for n in vote], axis=0)
-    else:
-        preds = {n: int(float(o) >= 0.5) for n, o in ok.items()}
-        p = float(np.mean([float(ok[n]) for n in vote]))
-        tie_break = np.array([1 - p, p])
+    preds = {n: spec.decide(o) for n, o in ok.items()}
+    tie_break = np.mean([spec.class_probabilities(ok[n]) for n in vote], axis=0)
     counts = Counter(preds[n] for n in vote)
     top = max(counts.values())
     winners = [c for c, k in counts.items() if k == top]
@@ -210,10 +205,6 @@ def majority(task: str, outputs: dict, voters: list[str]) -> tuple[object, list[
 def _voters(variants: dict, names: list[str]) -> list[str]:
     models = [n for n in names if not isinstance(variants[n], Ensemble)]
     return models if len(models) >= 2 else list(names)
-
-
-def sst_label(c: int) -> str:
-    return f"{c} {SST_CLASSES[c]}"
 
 
 # --- figures -----------------------------------------------------------------------------------
@@ -250,7 +241,7 @@ def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
     data = [{"type": "bar", "y": labels, "x": probs[:, c].tolist(), "orientation": "h", "name": SHORT_CLASSES[c],
              "marker": {"color": SST_COLORS[c]}, "text": [f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]],
              "textposition": "inside", "insidetextanchor": "middle",
-             "hovertemplate": f"%{{y}}<br>{SST_CLASSES[c]}: %{{x:.1%}}<extra></extra>"} for c in range(5)]
+             "hovertemplate": f"%{{y}}<br>{SST.classes[c]}: %{{x:.1%}}<extra></extra>"} for c in range(5)]
     return _figure(data, "Sentiment: class probabilities per variant", len(names),
                    {"barmode": "stack", "xaxis": {"range": [0, 1], "tickformat": ".0%"},
                     "legend": {"orientation": "v", "y": 1.0, "yanchor": "top", "x": 1.01, "traceorder": "normal",
@@ -293,7 +284,7 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
     voters = _voters(variants, names)
     rows = {n: {"variant": n} for n in names}
     figures, disagree, lines = {}, {}, []
-    for task in TASKS:
+    for task in TASK_NAMES:
         if task not in scored:
             continue
         outputs = scored[task]
@@ -303,11 +294,11 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
         for n, o in outputs.items():
             flag = "⚠ " if n in against else ""
             if isinstance(o, dict):
-                rows[n][TASK_TITLES[task]] = f"error: {o['error']}"
+                rows[n][get_task(task).title] = f"error: {o['error']}"
                 continue
             if task == "sst":
                 c = int(np.argmax(o))
-                rows[n]["Sentiment"] = flag + sst_label(c)
+                rows[n]["Sentiment"] = flag + SST.label_text(c)
                 rows[n]["P(class)"] = round(float(o[c]), 3)
             elif task == "quora":
                 rows[n]["Paraphrase"] = flag + ("duplicate" if float(o) >= 0.5 else "not duplicate")
@@ -316,7 +307,7 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
                 rows[n]["Similarity (0-5)"] = flag + f"{float(o):.2f}"
         if task == "sst":
             figures[task] = sst_figure(outputs, against)
-            answer = SST_CLASSES[win] if win is not None else "?"
+            answer = SST.classes[win] if win is not None else "?"
             agree = len(ok) - len(against)
             lines.append(f"**Sentiment**: {agree} of {len(ok)} say **{answer}**" + _against(against))
         elif task == "quora":
@@ -527,18 +518,18 @@ def explain(variants: dict, name: str | None, task_choice: str, a, b, method: st
     try:
         if rollout:
             tokens = attention_rollout(variant, task, request.a, request.b if task != "sst" else None)
-            head = (f'<div class="attr-head">{html.escape(TASK_TITLES[task])} · {html.escape(name)} · attention '
+            head = (f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)} · attention '
                     "rollout</div>")
             return head + attribution_html(tokens, "", rollout=True)
         tokens = variant.attributions(task, request.a, request.b if task != "sst" else None)
         if task == "sst":
             c = int(np.argmax(variant.sentiment([request.a])[0]))
-            what = f"{name}'s score for “{SST_CLASSES[c]}” (its prediction)"
+            what = f"{name}'s score for “{SST.classes[c]}” (its prediction)"
         elif task == "quora":
             what = f"{name}'s paraphrase logit (towards “duplicate”)"
         else:
             what = f"{name}'s similarity score"
     except Exception as exc:
         return f'<div class="attr-box">Attributions failed: {html.escape(f"{type(exc).__name__}: {exc}")}</div>'
-    head = f'<div class="attr-head">{html.escape(TASK_TITLES[task])} · {html.escape(name)}</div>'
+    head = f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)}</div>'
     return head + attribution_html(tokens, what)

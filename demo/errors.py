@@ -19,7 +19,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import analysis as A
-from analysis.schema import QUORA_CLASSES, QUORA_NOTE, SST_CLASSES, STS_TOLERANCE
+from analysis.schema import QUORA_NOTE, STS_TOLERANCE
+from minibert.tasks import TASK_NAMES, task_titled
+from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .palette import variant_colors
@@ -28,8 +30,6 @@ from .slices import natural_order
 ALL_VARIANTS = "(all variants)"
 NO_OTHER = "(none)"
 NO_SLICE = "(none)"
-TASK_NAMES = {"sst": "Sentiment (SST)", "quora": "Paraphrase (Quora)", "sts": "Similarity (STS)"}
-TASK_OF_NAME = {v: k for k, v in TASK_NAMES.items()}
 SHOW_ROWS = 300
 SHORT_SST = ("0 v.neg", "1 neg", "2 neu", "3 pos", "4 v.pos")
 
@@ -63,17 +63,6 @@ RELATIONS = {
     "are wrong too": "both_wrong",
     "agree with it": "agree",
 }
-
-
-def class_label(task: str, value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if task == "sts":
-        return f"{float(value):.2f}"
-    classes = SST_CLASSES if task == "sst" else QUORA_CLASSES
-    if not 0 <= int(value) < len(classes):
-        raise ValueError(f"{task} class {value!r} is not one of 0..{len(classes) - 1}")
-    return f"{int(value)} {classes[int(value)]}" if task == "sst" else classes[int(value)]
 
 
 @dataclass(frozen=True)
@@ -125,7 +114,8 @@ class Filters:
         return {"variant": variant, **kw}, notes
 
 
-GRID_SIZE = {"sst": 5, "quora": 2, "sts": 6}   # rows (= columns) of each task's confusion grid
+# rows (= columns) of each task's confusion grid: its classes, or STS's scores rounded to 0..5
+GRID_SIZE = {t: len(get_task(t).classes) or 6 for t in TASK_NAMES}
 MAX_SEARCH = 1000                               # characters of a "text contains" search
 
 
@@ -140,14 +130,14 @@ def parse_cell(task: str, cell) -> tuple[int, int] | None:
     except (TypeError, ValueError):
         raise I.BadInput(f"A cell is two whole numbers “gold,pred”, not {I.escape_md(repr(cell)[:40])}.") from None
     if not (0 <= g < n and 0 <= p < n):
-        raise I.BadInput(f"Cell “{g},{p}” is outside the {TASK_NAMES[task]} grid: gold and predicted go "
+        raise I.BadInput(f"Cell “{g},{p}” is outside the {get_task(task).long_title} grid: gold and predicted go "
                          f"from 0 to {n - 1}.")
     return g, p
 
 
 def parse_task(a, task_name) -> str:
     """The task key of a task title the app shows, for tasks that have predictions."""
-    return TASK_OF_NAME[I.choice(task_name, [TASK_NAMES[t] for t in tasks_of(a)], "task")]
+    return task_titled(I.choice(task_name, [get_task(t).long_title for t in tasks_of(a)], "task")).name
 
 
 def parse_filters(a, task_name, variant, kind, search, min_words, max_words, other, relation, slice_name,
@@ -171,7 +161,7 @@ def parse_filters(a, task_name, variant, kind, search, min_words, max_words, oth
 
 
 def tasks_of(a) -> list[str]:
-    return [t for t in A.TASKS if a is not None and a.has(t)]
+    return [t for t in TASK_NAMES if a is not None and a.has(t)]
 
 
 def variants_of(a, task: str) -> list[str]:
@@ -184,7 +174,7 @@ def best_variant(a, task: str) -> str:
     if not names:
         return ALL_VARIANTS
     table = A.metrics_table(a, task)
-    col = "pearson" if task == "sts" else "accuracy"
+    col = get_task(task).metric
     return str(table[col].astype(float).idxmax())
 
 
@@ -278,7 +268,7 @@ def confusion_widths(task: str) -> list[str]:
     return ["24%"] + [f"{76 / n:.1f}%"] * n
 
 
-def cell_from_click(task: str, index) -> tuple[int, int] | None:
+def cell_from_click(index) -> tuple[int, int] | None:
     """The (gold, pred) analysis cell of a click on the confusion grid; None on the label column."""
     if index is None or len(index) != 2:
         return None
@@ -294,7 +284,7 @@ def describe_cell(task: str, cell) -> str:
     g, p = cell
     if task == "sts":
         return f"gold ≈ {g}, predicted ≈ {p}"
-    return f"gold {class_label(task, g)} → predicted {class_label(task, p)}"
+    return f"gold {get_task(task).label_text(g)} → predicted {get_task(task).label_text(p)}"
 
 
 # --- diagnostic plots -------------------------------------------------------------------------
@@ -315,7 +305,7 @@ def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
     if focus in names:
         shown = {focus}
     else:
-        col = "pearson" if task == "sts" else "accuracy"
+        col = get_task(task).metric
         shown = set(A.metrics_table(a, task)[col].astype(float).sort_values(ascending=False).index[:RELIABILITY_SHOWN])
     for v in names:
         ece, bins = A.calibration(a, task, v)
@@ -324,7 +314,7 @@ def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
                         visible=True if v in shown else "legendonly", line_color=colors[v], customdata=b["n"],
                         hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
                                       "<br>n = %{customdata}<extra></extra>")
-    lo = 0.2 if task == "sst" else 0.5
+    lo = 1 / len(get_task(task).classes)  # chance: the lowest confidence a top class can have
     fig.update_layout(title=dict(text=f"Reliability: is a {int(lo * 100)}-100% confident answer right that often?",
                                  x=0, font=dict(size=14)),
                       template="plotly_white", height=380, margin=dict(l=10, r=10, t=50, b=40),
@@ -368,7 +358,7 @@ def sts_scatter(a, variant: str) -> go.Figure:
 
 
 def diagnostic_figure(a, task: str, variant: str) -> go.Figure:
-    return sts_scatter(a, variant) if task == "sts" else reliability_figure(a, task, variant)
+    return sts_scatter(a, variant) if get_task(task).regression else reliability_figure(a, task, variant)
 
 
 # --- the error table --------------------------------------------------------------------------
@@ -386,13 +376,13 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     r = rows.head(limit)
     out = pd.DataFrame({"variant": r["variant"].astype(str)})
     if task == "sst":
-        out["gold"] = [class_label("sst", g) for g in r["gold"]]
-        out["predicted"] = [class_label("sst", p) for p in r["pred"]]
+        out["gold"] = [get_task("sst").label_text(g) for g in r["gold"]]
+        out["predicted"] = [get_task("sst").label_text(p) for p in r["pred"]]
         out["P(pred)"] = r["conf"].astype(float).round(3)
         out["off by"] = r["error"].astype(int)
         out["sentence"] = r["sentence1"].astype(str)
     elif task == "quora":
-        out["gold"] = [class_label("quora", g) for g in r["gold"]]
+        out["gold"] = [get_task("quora").label_text(g) for g in r["gold"]]
         out["P(duplicate)"] = r["prob"].astype(float).round(3)
         out["sentence 1"] = r["sentence1"].astype(str)
         out["sentence 2"] = r["sentence2"].astype(str)
@@ -405,7 +395,7 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     if "other_pred" in r.columns:
         op = r["other_pred"].to_numpy()
         out[f"{r['other'].iloc[0] if len(r) else 'other'} predicted"] = (
-            [class_label(task, x) for x in op] if task != "sts" else np.round(op.astype(float), 2))
+            [get_task(task).label_text(x) for x in op] if task != "sts" else np.round(op.astype(float), 2))
     out["words"] = r["words"].astype(int)
     out["id"] = r["id"].astype(str)  # last: a row click reads it (shown cut, see ui.CSS)
     return out
@@ -430,7 +420,7 @@ def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: 
     shown = f" (showing the first {SHOW_ROWS:,}; the CSV has all)" if n > SHOW_ROWS else ""
     who = "all variants" if filters.variant in (None, "", ALL_VARIANTS) else I.escape_md(filters.variant)
     cell = f" · cell: {describe_cell(filters.task, filters.cell)}" if filters.cell is not None else ""
-    line = (f"**{n:,} rows** ({examples:,} distinct examples) of {who} on {TASK_NAMES[filters.task]}{cell}{shown}"
+    line = (f"**{n:,} rows** ({examples:,} distinct examples) of {who} on {get_task(filters.task).long_title}{cell}{shown}"
             f" · filtered in {seconds * 1000:.0f} ms")
     if filters.task == "quora":
         line += " · Quora numbers are optimistic (see the note above)."
@@ -440,7 +430,7 @@ def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: 
 def filter_table(a, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
     """(display rows, count line, all matching rows). Errors in the filters become a message."""
     if a is None or not a.has(filters.task):
-        return pd.DataFrame(), f"No {TASK_NAMES.get(filters.task, filters.task)} predictions are available.", pd.DataFrame()
+        return pd.DataFrame(), f"No {get_task(filters.task).long_title} predictions are available.", pd.DataFrame()
     start = time.perf_counter()
     try:
         rows, notes = error_rows(a, filters)
@@ -530,21 +520,21 @@ def example_view(a, task: str, example_id: str) -> tuple[str, pd.DataFrame, dict
     first = rows.iloc[0]
     s1 = str(first["sentence1"])
     s2 = str(first["sentence2"]) if "sentence2" in rows.columns else ""
-    gold = class_label(task, first["gold"])
+    gold = get_task(task).label_text(first["gold"])
     table = pd.DataFrame({"variant": rows["variant"].astype(str)})
     if task == "sst":
-        table["predicted"] = [class_label("sst", p) for p in rows["pred"]]
+        table["predicted"] = [get_task("sst").label_text(p) for p in rows["pred"]]
         for k in range(5):
             table[f"P({SHORT_SST[k]})"] = rows[f"p{k}"].astype(float).round(3)
     elif task == "quora":
-        table["predicted"] = [class_label("quora", p) for p in rows["pred"]]
+        table["predicted"] = [get_task("quora").label_text(p) for p in rows["pred"]]
         table["P(duplicate)"] = rows["prob"].astype(float).round(3)
     else:
         table["predicted"] = rows["pred"].astype(float).round(2)
         table["error"] = rows["error"].astype(float).round(2)
     table["right?"] = np.where(rows["correct"].to_numpy(dtype=bool), "✓ right", "✗ wrong")
     n_right = int(rows["correct"].sum())
-    lines = [f'<div class="ex-meta">{html.escape(TASK_NAMES[task])} · dev id <code>{html.escape(example_id)}</code>'
+    lines = [f'<div class="ex-meta">{html.escape(get_task(task).long_title)} · dev id <code>{html.escape(example_id)}</code>'
              f' · gold: <b>{html.escape(gold)}</b> · right for {n_right} of {len(rows)} variants</div>',
              f'<div class="ex-text"><span class="ex-label">{"A" if s2 else ""}</span>{html.escape(s1)}</div>']
     if s2:

@@ -10,39 +10,17 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import math
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Union
 
-TASKS = ("sst", "quora", "sts")
+from .tasks import task as get_task
+
 SPLITS = ("train", "dev", "test")
 DATA_ENV = "MINIBERT_DATA"
 DEFAULT_DATA_DIR = "data"
-
-FILE_NAMES: dict[str, dict[str, str]] = {
-    "sst": {
-        "train": "ids-sst-train.csv",
-        "dev": "ids-sst-dev.csv",
-        "test": "ids-sst-test-student.csv",
-    },
-    "quora": {
-        "train": "quora-train.csv",
-        "dev": "quora-dev.csv",
-        "test": "quora-test-student.csv",
-    },
-    "sts": {
-        "train": "sts-train.csv",
-        "dev": "sts-dev.csv",
-        "test": "sts-test-student.csv",
-    },
-}
-
-# Text columns per task, then the label column (absent from test files).
-TEXT_COLUMNS = {"sst": ("sentence",), "quora": ("sentence1", "sentence2"), "sts": ("sentence1", "sentence2")}
-LABEL_COLUMNS = {"sst": "sentiment", "quora": "is_duplicate", "sts": "similarity"}
 
 HOW_TO_SUPPLY = f"supply the data folder with --data-dir DIR or {DATA_ENV}=DIR"
 MAX_LISTED_BAD_ROWS = 5
@@ -203,12 +181,11 @@ def _data_dir_origin(value: str | os.PathLike[str] | None) -> str:
 def split_path(task: str, split: str, data_dir: str | os.PathLike[str] | None = None) -> Path:
     """Where the file for `task`/`split` should be (it may not exist)."""
     _check_task_split(task, split)
-    return resolve_data_dir(data_dir).resolve() / FILE_NAMES[task][split]
+    return resolve_data_dir(data_dir).resolve() / get_task(task).file_name(split)
 
 
 def _check_task_split(task: str, split: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    get_task(task)
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
 
@@ -313,10 +290,11 @@ RowBuilder = Callable[[list[str], int, int], Union[Example, str]]
 
 def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBuilder:
     """A function turning one row into an example, or into the reason it is bad."""
-    text_names = ["id", *TEXT_COLUMNS[task]]
-    label_name = LABEL_COLUMNS[task] if split != "test" else None
+    spec = get_task(task)
+    text_names = ["id", *spec.text_columns]
+    label_name = spec.label_column if split != "test" else None
     positions = _locate_columns(header, text_names + ([label_name] if label_name else []), path)
-    parse_label = _LABEL_PARSERS[task]
+    parse_label = spec.parse_label
     width = len(header)
 
     def build(row: list[str], start: int, end: int) -> Union[Example, str]:
@@ -335,7 +313,7 @@ def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBui
                 problems.append(problem)
         if problems:
             return "; ".join(problems)
-        if task == "sst":
+        if not spec.pair:
             return SentenceExample(texts["id"], ptb_to_plain(texts["sentence"]), label, start)
         return PairExample(texts["id"], texts["sentence1"], texts["sentence2"], label, start)
 
@@ -350,52 +328,6 @@ def _locate_columns(header: list[str], names: list[str], path: Path) -> dict[str
             f"{path}:1: header lacks column(s) {', '.join(missing)}; found {cleaned}"
         )
     return {name: cleaned.index(name) for name in names}
-
-
-LabelResult = tuple[Union[int, float, None], Union[str, None]]
-
-
-def _parse_sentiment(name: str, value: str) -> LabelResult:
-    if not value:
-        return None, f"{name} is empty"
-    try:
-        label = int(value)
-    except ValueError:
-        return None, f"{name} {value!r} is not an integer"
-    if not 0 <= label <= 4:
-        return None, f"{name} {value!r} not in 0..4"
-    return label, None
-
-
-def _parse_duplicate(name: str, value: str) -> LabelResult:
-    if not value:
-        return None, f"{name} is empty"
-    if value in ("0", "0.0"):
-        return 0.0, None
-    if value in ("1", "1.0"):
-        return 1.0, None
-    return None, f"{name} {value!r} is not 0 or 1"
-
-
-def _parse_similarity(name: str, value: str) -> LabelResult:
-    if not value:
-        return None, f"{name} is empty"
-    try:
-        label = float(value)
-    except ValueError:
-        return None, f"{name} {value!r} is not a number"
-    if not math.isfinite(label):
-        return None, f"{name} {value!r} is not a finite number"
-    if not 0.0 <= label <= 5.0:
-        return None, f"{name} {value!r} not in 0.0..5.0"
-    return label, None
-
-
-_LABEL_PARSERS: dict[str, Callable[[str, str], LabelResult]] = {
-    "sst": _parse_sentiment,
-    "quora": _parse_duplicate,
-    "sts": _parse_similarity,
-}
 
 
 def _bad_rows_message(loaded: Split) -> str:

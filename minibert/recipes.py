@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
 
-TASK_NAMES = ("sst", "quora", "sts")
+from .tasks import TASK_NAMES
 
 # Fields added after checkpoints shipped (issue 23). Each defaults to the behaviour those
 # checkpoints were trained with, and `to_dict` leaves it out while at that default: a shipped

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from minibert.data import TASKS
+from minibert.tasks import task as get_task
 
 SUBMISSION_FILES: dict[tuple[str, str], str] = {
     ("sst", "dev"): "sst-dev-output.csv",
@@ -50,8 +50,7 @@ def write_submission(
     predictions: Iterable[object],
 ) -> Path:
     """Validate every prediction, then write the file (parent folders are created)."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; expected one of {', '.join(TASKS)}")
+    get_task(task)
     ids = list(ids)
     predictions = list(predictions)
     if len(ids) != len(predictions):

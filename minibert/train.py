@@ -33,7 +33,8 @@ from .metrics import dev_metrics
 from .network import MultitaskModel, build_model
 from .pcgrad import assign_flat_grad, flat_grad, pcgrad
 from .predict import Scorer
-from .recipes import TASK_NAMES, Recipe
+from .recipes import Recipe
+from .tasks import TASK_NAMES
 from .tokenizer import Batch, Tokenizer
 
 

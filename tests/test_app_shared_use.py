@@ -21,6 +21,7 @@ from demo import compare as C  # noqa: E402
 from demo import errors as E  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from demo.testing import make_world, serve  # noqa: E402
+from minibert.tasks import task  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
 FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search="", min_words=0, max_words=0,
@@ -216,7 +217,7 @@ def test_a_cell_outside_the_grid_is_named_never_mislabelled(app):
         assert plain(line) == f"⚠ Cell “{cell}” is outside the Sentiment (SST) grid: gold and predicted go from 0 to 4."
         assert note == ""
     with pytest.raises(ValueError, match="not one of 0..4"):
-        E.class_label("sst", -1)
+        task("sst").label_text(-1)
 
 
 # --- bounded resources ------------------------------------------------------------------------------

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
+from minibert.tasks import TASK_NAMES as TASKS
 from minibert.data import (
     SPLITS,
-    TASKS,
     BadDataError,
     BadRow,
     DataFileMissing,

@@ -46,7 +46,7 @@ def compare_outputs(results: list[C.CompareResult]) -> tuple[list, ...]:
         out[0].append(r.summary)
         out[1].append(notes_md(r.notes))
         out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty))
-        for k, t in enumerate(C.TASKS):
+        for k, t in enumerate(C.TASK_NAMES):
             fig = r.figures.get(t)
             out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))
     return tuple(out)

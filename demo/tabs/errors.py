@@ -8,10 +8,12 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from .. import compare as C
 from .. import errors as E
 from .. import inputs as I
 from .. import models as M
+from minibert.tasks import task as get_task
+from minibert.tasks import task_titled
+
 from ..context import AppContext
 from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
 from . import bind
@@ -42,7 +44,8 @@ def refresh_table(a, *values: object) -> tuple:
 
 
 def on_task(a, task_name: str) -> tuple:
-    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+    spec = task_titled(task_name)
+    t = spec.name if spec else None
     if t is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
     names = E.variants_of(a, t)
@@ -61,8 +64,7 @@ def views(a, task_name: str, variant: str) -> tuple:
 
 
 def on_cell_click(task_name: str, evt: gr.SelectData) -> str:
-    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
-    cell = E.cell_from_click(t, evt.index) if t else None
+    cell = E.cell_from_click(evt.index) if task_titled(task_name) else None
     return f"{cell[0]},{cell[1]}" if cell else gr.skip()
 
 
@@ -95,7 +97,7 @@ def export_csv(a, *values: object) -> tuple:
 def to_compare(ex: dict | None) -> tuple:
     if not ex:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return C.TASK_CHOICE_OF[ex["task"]], ex["sentence1"], ex["sentence2"], gr.Tabs(selected="compare")
+    return get_task(ex["task"]).title, ex["sentence1"], ex["sentence2"], gr.Tabs(selected="compare")
 
 
 def no_tables(ctx: AppContext) -> None:
@@ -129,7 +131,7 @@ def build(ctx: AppContext, a, tabs: gr.Tabs, compare: CompareTab | None) -> Erro
                                    label="Sort: the ⋮ menu of a column header")
             gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
         with gr.Row():
-            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+            task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first).long_title, label="Task",
                                   elem_id="errors-task", scale=2)
             variant = I.LenientDropdown([E.ALL_VARIANTS] + E.variants_of(a, first), value=best, label="Variant",
                                         elem_id="errors-variant", allow_custom_value=True, scale=1)

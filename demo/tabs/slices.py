@@ -8,6 +8,9 @@ import pandas as pd
 
 import analysis as A
 
+from minibert.tasks import task as get_task
+from minibert.tasks import task_titled
+
 from .. import errors as E
 from .. import inputs as I
 from .. import models as M
@@ -24,7 +27,8 @@ class SlicesTab:
 
 
 def on_task(a, task_name: str) -> tuple:
-    t = E.TASK_OF_NAME.get(task_name) if isinstance(task_name, str) else None
+    spec = task_titled(task_name)
+    t = spec.name if spec else None
     if t is None:
         return gr.skip(), gr.skip(), gr.skip()
     return (gr.Dropdown(choices=A.slice_names(t), value=A.slice_names(t)[0]),
@@ -53,7 +57,7 @@ def build(a) -> SlicesTab | None:
                     "overlap, gold label, examples every variant gets wrong, ...), and by how much it beats or "
                     "trails a reference variant.", elem_classes=["intro"])
         with gr.Row():
-            task = I.LenientRadio([E.TASK_NAMES[t] for t in tasks], value=E.TASK_NAMES[first], label="Task",
+            task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first).long_title, label="Task",
                                   elem_id="slices-task", scale=2)
             name = I.LenientDropdown(slice_names, value=slice_names[0], label="Slice", elem_id="slices-name",
                                      allow_custom_value=True)
