@@ -25,7 +25,6 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .palette import variant_colors
-from .slices import natural_order
 
 ALL_VARIANTS = "(all variants)"
 NO_OTHER = "(none)"
@@ -184,7 +183,7 @@ def slice_choices(a, task: str) -> list[str]:
     out = [NO_SLICE]
     for name in A.slice_names(task):
         labels = A.slice_labels(a, task, name)
-        out += [f"{name} = {b}" for b in natural_order(labels.cat.categories)]
+        out += [f"{name} = {b}" for b in labels.cat.categories]
     return out
 
 

@@ -3,7 +3,6 @@ Plain functions over `analysis.slice_metrics`."""
 from __future__ import annotations
 
 import html
-import re
 
 import numpy as np
 import pandas as pd
@@ -21,19 +20,6 @@ METRICS = {
 LOWER_IS_BETTER = {"mse"}
 
 
-def natural_order(buckets) -> list:
-    """Buckets in numeric order when every label starts with a number ("1-15 words" before
-    "16-20 words"), else as given; "(all)" stays first. (analysis orders the pair-task length
-    buckets after the SST ones' labels, so "21-30 words" came before "1-15 words".)"""
-    buckets = list(buckets)
-    head = [b for b in buckets if str(b) == "(all)"]
-    rest = [b for b in buckets if str(b) != "(all)"]
-    numbers = [re.match(r"\s*(\d+(?:\.\d+)?)", str(b)) for b in rest]
-    if rest and all(numbers):
-        rest = [b for _, b in sorted(zip((float(m.group(1)) for m in numbers), rest), key=lambda x: x[0])]
-    return head + rest
-
-
 def slice_doc(name: str) -> str:
     s = A.SLICES.get(name)
     return s.doc if s else ""
@@ -45,7 +31,7 @@ def slice_table(a, task: str, name: str, reference: str, metric: str):
     long = A.slice_metrics(a, task, name)
     wide = long.pivot_table(index="bucket", columns="variant", values=metric, observed=True, sort=False)
     sizes = long.groupby("bucket", observed=True, sort=False)["n"].max()
-    wide = wide.reindex(natural_order(wide.index))
+    wide = wide.reindex([b for b in long["bucket"].cat.categories if b in wide.index])  # analysis's order
     variants = [v for v in a.variants(task) if v in wide.columns]
     if reference not in variants:
         reference = variants[0]
@@ -89,7 +75,7 @@ def slice_figure(a, task: str, name: str, reference: str, metric: str, long: pd.
     """Grouped bars: the metric per bucket, one bar per variant; the reference's bar outlined."""
     long = long if long is not None else A.slice_metrics(a, task, name)
     fig = go.Figure()
-    buckets = natural_order(str(b) for b in long["bucket"].cat.categories if (long["bucket"] == b).any())
+    buckets = [str(b) for b in long["bucket"].cat.categories if (long["bucket"] == b).any()]
     colors = variant_colors(a.variants())
     for v in a.variants(task):
         d = long[long["variant"] == v].set_index("bucket")
