@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if a.problems else 0
 
 
-def _ensemble(args) -> int:
+def _ensemble(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from minibert.checkpoint import save_ensemble

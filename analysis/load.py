@@ -11,8 +11,8 @@ built from: a prediction table is never joined with other data, even when the id
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -46,7 +46,8 @@ def current_checkpoint_hashes(checkpoints_dir: str | os.PathLike[str]) -> tuple[
     return hashes, [f"cannot check tables against checkpoint {p}" for p in problems]
 
 
-def _examples_for(task, tables_dir, data_dir, data_present, built_from, problems, notes):
+def _examples_for(task: str, tables_dir: Path, data_dir: Path | None, data_present: bool, built_from: dict | None,
+                  problems: list[str], notes: list[str]):
     """(examples with features, the data sha256 they come from, source), or None with a problem.
 
     A source is used only when its data sha256 is one the prediction tables were built from
@@ -94,7 +95,7 @@ def _examples_for(task, tables_dir, data_dir, data_present, built_from, problems
     return shipped, shipped_sha, f"examples table: {shipped_path}"
 
 
-def _match_ids(task, rel_path, table, id_index, problems, notes):
+def _match_ids(task: str, rel_path: str, table: pd.DataFrame, id_index: pd.Index, problems: list[str], notes: list[str]):
     """Example positions of a table's rows; rows whose id is unknown or repeated are dropped."""
     ids = table["id"].astype(str)
     ex = id_index.get_indexer(ids)

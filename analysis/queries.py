@@ -44,7 +44,7 @@ def example_mask(
     """Boolean mask over examples for the per-example filters (None when there are none)."""
     mask = None
 
-    def both(m):
+    def both(m: pd.DataFrame):
         nonlocal mask
         mask = m if mask is None else (mask & m)
 

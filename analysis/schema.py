@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from minibert.tasks import PAIR_TASKS, QUORA, QUORA_THRESHOLD, SST
-from minibert.tasks import TASK_NAMES as TASKS
+from minibert.tasks import PAIR_TASKS as PAIR_TASKS  # re-exported: the names analysis uses
+from minibert.tasks import QUORA, SST, TASK_NAMES
+from minibert.tasks import QUORA_THRESHOLD as QUORA_THRESHOLD
 from minibert.tasks import TASKS as _TASKS
 from minibert.tasks import task as _task
 
 # The tasks are defined once, in minibert.tasks; these are the names analysis has always used.
+TASKS = TASK_NAMES
 # Model scores stored per task besides `pred` (for STS the 0-5 score *is* the prediction).
 SCORE_COLUMNS: dict[str, tuple[str, ...]] = {t.name: t.score_columns for t in _TASKS}
 SST_CLASSES = SST.classes

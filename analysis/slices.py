@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -39,8 +39,9 @@ class Slice:
 SLICES: dict[str, Slice] = {}
 
 
-def register(name: str, tasks: Sequence[str] = TASKS, doc: str = "", order: Sequence[str] | None = None):
-    def decorate(fn: Callable[[TaskData], Sequence]):
+def register(name: str, tasks: Sequence[str] = TASKS, doc: str = "", order: Sequence[str] | None = None,
+             ) -> Callable[[Callable[[TaskData], Sequence]], Callable[[TaskData], Sequence]]:
+    def decorate(fn: Callable[[TaskData], Sequence]) -> Callable[[TaskData], Sequence]:
         SLICES[name] = Slice(name, tuple(tasks), doc, fn, tuple(order) if order else None)
         return fn
 
@@ -80,7 +81,8 @@ def _cut(values: np.ndarray, edges: Sequence[float], labels: Sequence[str], righ
 
 SST_LENGTH = ((0, 10, 20, 30, math.inf), ("1-10 words", "11-20 words", "21-30 words", "31+ words"))
 PAIR_LENGTH = ((0, 15, 20, 30, math.inf), ("1-15 words", "16-20 words", "21-30 words", "31+ words"))
-OVERLAP = ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), ("overlap 0-0.2", "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap 0.6-0.8", "overlap 0.8-1"))
+OVERLAP = ((0.0, 0.2, 0.4, 0.6, 0.8, 1.0),
+           ("overlap 0-0.2", "overlap 0.2-0.4", "overlap 0.4-0.6", "overlap 0.6-0.8", "overlap 0.8-1"))
 STS_GOLD = ((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), ("gold 0-1", "gold 1-2", "gold 2-3", "gold 3-4", "gold 4-5"))
 
 

@@ -318,7 +318,7 @@ def _network_error_types() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def parse_args(argv=None) -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m demo.deploy", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", required=True, help="the Space to create or update, as OWNER/NAME")
@@ -332,7 +332,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         files, problems = deploy_set(Path(args.root))

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
 
 import analysis as A
 from analysis.schema import QUORA_NOTE, STS_TOLERANCE
@@ -118,7 +119,7 @@ GRID_SIZE = {t: len(get_task(t).classes) or 6 for t in TASK_NAMES}
 MAX_SEARCH = 1000                               # characters of a "text contains" search
 
 
-def parse_cell(task: str, cell) -> tuple[int, int] | None:
+def parse_cell(task: str, cell: object) -> tuple[int, int] | None:
     """A confusion cell typed or sent as "gold,pred" (or a pair of numbers); None for none."""
     if cell is None or (isinstance(cell, str) and not cell.strip()):
         return None
@@ -134,13 +135,13 @@ def parse_cell(task: str, cell) -> tuple[int, int] | None:
     return g, p
 
 
-def parse_task(a, task_name) -> str:
+def parse_task(a: A.Analysis, task_name: object) -> str:
     """The task key of a task title the app shows, for tasks that have predictions."""
     return task_titled(I.choice(task_name, [get_task(t).long_title for t in tasks_of(a)], "task")).name
 
 
-def parse_filters(a, task_name, variant, kind, search, min_words, max_words, other, relation, slice_name,
-                  cell) -> Filters:
+def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: object, search: object, min_words: object,
+                  max_words: object, other: object, relation: object, slice_name: object, cell: object) -> Filters:
     """Every value of the Errors tab's filters checked against what the tables hold; BadInput
     names the first that is not allowed. Empty values mean "no filter"."""
     task = parse_task(a, task_name)
@@ -159,15 +160,15 @@ def parse_filters(a, task_name, variant, kind, search, min_words, max_words, oth
                    cell=parse_cell(task, cell))
 
 
-def tasks_of(a) -> list[str]:
+def tasks_of(a: A.Analysis) -> list[str]:
     return [t for t in TASK_NAMES if a is not None and a.has(t)]
 
 
-def variants_of(a, task: str) -> list[str]:
+def variants_of(a: A.Analysis, task: str) -> list[str]:
     return a.variants(task) if a is not None and a.has(task) else []
 
 
-def best_variant(a, task: str) -> str:
+def best_variant(a: A.Analysis, task: str) -> str:
     """The variant with the best score on `task` (the default of the variant picker)."""
     names = variants_of(a, task)
     if not names:
@@ -177,7 +178,7 @@ def best_variant(a, task: str) -> str:
     return str(table[col].astype(float).idxmax())
 
 
-def slice_choices(a, task: str) -> list[str]:
+def slice_choices(a: A.Analysis, task: str) -> list[str]:
     if a is None or not a.has(task):
         return [NO_SLICE]
     out = [NO_SLICE]
@@ -189,7 +190,7 @@ def slice_choices(a, task: str) -> list[str]:
 
 # --- metrics ----------------------------------------------------------------------------------
 
-def metrics_overview(a) -> pd.DataFrame:
+def metrics_overview(a: A.Analysis) -> pd.DataFrame:
     """One row per variant: the CS224N overall score and the main metric of each task, sorted by
     overall. Quora columns carry a * (see QUORA_NOTE)."""
     if a is None or not a.tasks:
@@ -221,7 +222,7 @@ METRICS_NOTE = ("Dev-set metrics from the precomputed prediction tables. Overall
 
 # --- confusion grid ---------------------------------------------------------------------------
 
-def confusion_counts(a, task: str, variant: str) -> pd.DataFrame:
+def confusion_counts(a: A.Analysis, task: str, variant: str) -> pd.DataFrame:
     """Gold rows x predicted columns; summed over variants for ALL_VARIANTS."""
     if variant in (None, "", ALL_VARIANTS):
         frames = [A.confusion(a, task, v) for v in variants_of(a, task)]
@@ -237,7 +238,7 @@ def _axis_labels(task: str, n: int) -> list[str]:
     return [str(i) for i in range(n)]
 
 
-def confusion_grid(a, task: str, variant: str):
+def confusion_grid(a: A.Analysis, task: str, variant: str) -> Styler:
     """A pandas Styler of the confusion matrix: gold rows, predicted columns, cells shaded by their
     share of the gold row (green diagonal, red errors). The first column holds the gold labels, so
     a clicked cell (row r, column c >= 1) is the analysis cell (r, c - 1)."""
@@ -267,7 +268,7 @@ def confusion_widths(task: str) -> list[str]:
     return ["24%"] + [f"{76 / n:.1f}%"] * n
 
 
-def cell_from_click(index) -> tuple[int, int] | None:
+def cell_from_click(index: object) -> tuple[int, int] | None:
     """The (gold, pred) analysis cell of a click on the confusion grid; None on the label column."""
     if index is None or len(index) != 2:
         return None
@@ -277,7 +278,7 @@ def cell_from_click(index) -> tuple[int, int] | None:
     return (row, col - 1)
 
 
-def describe_cell(task: str, cell) -> str:
+def describe_cell(task: str, cell: object) -> str:
     if cell is None:
         return ""
     g, p = cell
@@ -291,7 +292,7 @@ def describe_cell(task: str, cell) -> str:
 RELIABILITY_SHOWN = 4  # more curves than this on one chart are a tangle; the rest wait in the legend
 
 
-def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
+def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go.Figure:
     """Accuracy per confidence bin (n > 0) for each variant, with the diagonal of perfect
     calibration; the legend carries each variant's ECE. Drawn: `focus` (the picked variant),
     or with none picked the RELIABILITY_SHOWN best on the task; the others are one legend click
@@ -324,7 +325,7 @@ def reliability_figure(a, task: str, focus: str | None = None) -> go.Figure:
     return fig
 
 
-def sts_scatter(a, variant: str) -> go.Figure:
+def sts_scatter(a: A.Analysis, variant: str) -> go.Figure:
     """Predicted vs gold similarity, the diagonal and the ±tolerance band; errors in orange."""
     names = variants_of(a, "sts") if variant in (None, "", ALL_VARIANTS) else [variant]
     fig = go.Figure()
@@ -356,13 +357,13 @@ def sts_scatter(a, variant: str) -> go.Figure:
     return fig
 
 
-def diagnostic_figure(a, task: str, variant: str) -> go.Figure:
+def diagnostic_figure(a: A.Analysis, task: str, variant: str) -> go.Figure:
     return sts_scatter(a, variant) if get_task(task).regression else reliability_figure(a, task, variant)
 
 
 # --- the error table --------------------------------------------------------------------------
 
-def error_rows(a, filters: Filters) -> tuple[pd.DataFrame, list[str]]:
+def error_rows(a: A.Analysis, filters: Filters) -> tuple[pd.DataFrame, list[str]]:
     """Every row of `analysis.errors` that passes the filters (all of them: the CSV gets these)."""
     kw, notes = filters.kwargs()
     variant = kw.pop("variant")
@@ -426,7 +427,7 @@ def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: 
     return "\n\n".join([line] + [f"⚠ {I.escape_md(n)}" for n in notes])
 
 
-def filter_table(a, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
+def filter_table(a: A.Analysis, filters: Filters) -> tuple[pd.DataFrame, str, pd.DataFrame]:
     """(display rows, count line, all matching rows). Errors in the filters become a message."""
     if a is None or not a.has(filters.task):
         return pd.DataFrame(), f"No {get_task(filters.task).long_title} predictions are available.", pd.DataFrame()
@@ -463,7 +464,7 @@ def _file_name(filters: Filters) -> str:
     return f"errors-{safe[:120]}.csv"
 
 
-def write_csv(a, filters: Filters, folder: str | Path | None = None, max_bytes: int | None = None) -> Path | None:
+def write_csv(a: A.Analysis, filters: Filters, folder: str | Path | None = None, max_bytes: int | None = None) -> Path | None:
     """Every filtered row (not only the shown ones) as a CSV file; None when nothing matches.
     BadInput, and no file, when the CSV would pass `max_bytes` (default `export_limit_bytes()`).
 
@@ -497,7 +498,7 @@ def write_csv(a, filters: Filters, folder: str | Path | None = None, max_bytes: 
 
 # --- one example across variants --------------------------------------------------------------
 
-def resolve_id(a, task: str, example_id: str) -> str:
+def resolve_id(a: A.Analysis, task: str, example_id: str) -> str:
     """The full dev id of `example_id`, or of the one example whose id starts with it (handy
     when typing ids); the input unchanged when none or several match."""
     example_id = str(example_id).strip()
@@ -508,7 +509,7 @@ def resolve_id(a, task: str, example_id: str) -> str:
     return str(hits.iloc[0]) if len(hits) == 1 else example_id
 
 
-def example_view(a, task: str, example_id: str) -> tuple[str, pd.DataFrame, dict | None]:
+def example_view(a: A.Analysis, task: str, example_id: str) -> tuple[str, pd.DataFrame, dict | None]:
     """(HTML card with the text and gold, one row per variant, the example as a dict for Compare)."""
     try:
         example_id = resolve_id(a, task, example_id)

@@ -18,14 +18,14 @@ OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
 CURVE_COLORS = {"overall": "#222222", "sst_acc": "#c0392b", "quora_acc": "#4c78a8", "sts_pearson": "#1b7837"}
 
 
-def recipe_of(variant) -> Recipe | None:
+def recipe_of(variant: str) -> Recipe | None:
     try:
         return Recipe.from_dict(variant.config["recipe"])
     except Exception:
         return None
 
 
-def dev_metrics(variant, analysis_overall: pd.DataFrame | None = None) -> dict:
+def dev_metrics(variant: str, analysis_overall: pd.DataFrame | None = None) -> dict:
     """A variant's dev metrics: those of its current analysis tables when there are some (what the
     other tabs and the README show, predicted by the checkpoint as shipped), else the ones stored
     in the checkpoint at training time (which a GPU run computes against its fp16 copy of the
@@ -38,14 +38,14 @@ def dev_metrics(variant, analysis_overall: pd.DataFrame | None = None) -> dict:
     return dict(stored.get("dev") or stored.get("dev_at_training") or {})
 
 
-def _fmt(x) -> str:
+def _fmt(x: float | None) -> str:
     try:
         return "–" if x is None or math.isnan(float(x)) else f"{float(x):.3f}"
     except (TypeError, ValueError):
         return "–"
 
 
-def _duration(seconds) -> str:
+def _duration(seconds: float | None) -> str:
     try:
         s = float(seconds)
     except (TypeError, ValueError):
@@ -78,7 +78,7 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
     return pd.DataFrame(rows)
 
 
-def training_curve(variant) -> go.Figure | None:
+def training_curve(variant: str) -> go.Figure | None:
     """Dev metrics per epoch (left axis) and the training loss per task (right axis); None when
     the checkpoint has no history (an ensemble, a test checkpoint)."""
     history = variant.config.get("history") or []
@@ -141,7 +141,8 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
     elif t:
         keep = [("hardware", "hardware"), ("best_epoch", "best epoch (kept)"),
                 ("wall_seconds", "wall time of the whole run")]
-        bits = [f"{label} {e(_duration(t[k]) if k == 'wall_seconds' else str(t[k]))}" for k, label in keep if t.get(k) not in (None, "")]
+        bits = [f"{label} {e(_duration(t[k]) if k == 'wall_seconds' else str(t[k]))}"
+                for k, label in keep if t.get(k) not in (None, "")]
         if not t.get("hardware") and t.get("device"):
             bits.insert(0, f"device {e(str(t['device']))}")
         lines.append("**Training:** " + " · ".join(bits))

@@ -8,6 +8,6 @@ from plotly.colors import qualitative
 PALETTE = list(dict.fromkeys(qualitative.D3 + qualitative.Dark2))
 
 
-def variant_colors(names) -> dict[str, str]:
+def variant_colors(names: list[str]) -> dict[str, str]:
     """Colours by sorted name, so that a variant keeps its colour whichever chart lists it."""
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(names))}

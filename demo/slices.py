@@ -7,6 +7,7 @@ import html
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from pandas.io.formats.style import Styler
 
 import analysis as A
 
@@ -25,7 +26,7 @@ def slice_doc(name: str) -> str:
     return s.doc if s else ""
 
 
-def slice_table(a, task: str, name: str, reference: str, metric: str):
+def slice_table(a: A.Analysis, task: str, name: str, reference: str, metric: str) -> tuple[Styler, pd.DataFrame]:
     """(Styler, long DataFrame): one row per bucket (with its size), one column per variant holding
     "value (delta vs reference)"; cells shaded green where a variant beats the reference."""
     long = A.slice_metrics(a, task, name)
@@ -71,7 +72,7 @@ def slice_table(a, task: str, name: str, reference: str, metric: str):
     return out.style.apply(shade, axis=None), long
 
 
-def slice_figure(a, task: str, name: str, reference: str, metric: str, long: pd.DataFrame | None = None) -> go.Figure:
+def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: str, long: pd.DataFrame | None = None) -> go.Figure:
     """Grouped bars: the metric per bucket, one bar per variant; the reference's bar outlined."""
     long = long if long is not None else A.slice_metrics(a, task, name)
     fig = go.Figure()
@@ -92,7 +93,7 @@ def slice_figure(a, task: str, name: str, reference: str, metric: str, long: pd.
     return fig
 
 
-def slice_view(a, task: str, name: str, reference: str, metric: str):
+def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str) -> tuple[Styler | pd.DataFrame, go.Figure, str]:
     """(Styler, figure, markdown description) for the Slices tab."""
     if a is None or not a.has(task):
         return pd.DataFrame(), go.Figure(), "No predictions for this task."

@@ -5,8 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from .data import DataFileMissing, BadDataError, read_split, resolve_data_dir
 from .checkpoint import STORAGE_DTYPES
+from .data import BadDataError, DataFileMissing, read_split, resolve_data_dir
 from .recipes import RECIPES, TRIALS, get_recipe
 
 
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--head-lr", type=float, help="learning rate of the task heads")
     t.add_argument("--batch-size", type=int)
     t.add_argument("--storage", choices=STORAGE_DTYPES,
-                   help="stored weight format (default: fp32 for frozen-encoder heads, else int8-delta: int8 of the difference from the backbone)")
+                   help="stored weight format (default: fp32 for frozen-encoder heads, else int8-delta: int8 of the "
+                        "difference from the backbone)")
     t.add_argument("--jobs", type=int, default=1, help="with --all: variants trained at once, as separate processes")
     t.add_argument("--skip", default="", help="with --all: comma-separated variants to leave out")
     t.add_argument("--seeds", type=int, default=1,
@@ -58,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "--lr-tries) and record them in its checkpoint, for a run whose time ran out before them")
     t.add_argument("--max-minutes", type=float,
                    help="wall-clock budget: a run stops before an epoch that would end after it (its best epoch is kept); "
-                        "with --all, for the whole command (the best variant's reruns, --seeds and --lr-tries, start only if its own time fits)")
+                        "with --all, for the whole command (the best variant's reruns, --seeds and --lr-tries, start only "
+                        "if its own time fits)")
     t.add_argument("--members", help="ensemble: comma-separated member variants (default: every loaded model)")
     t.add_argument("--no-progress", action="store_true")
 
@@ -83,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("out", help="folder to write")
     b.add_argument("--dtype", default="fp16", choices=["fp16", "fp32"])
     b.add_argument("--source", help="the backbone folder to copy (default: the package's)")
-    b.add_argument("--word-embeddings", help="a file from --word-embeddings-only: its exact fp32 word embeddings go into the copy")
+    b.add_argument("--word-embeddings",
+                   help="a file from --word-embeddings-only: its exact fp32 word embeddings go into the copy")
     b.add_argument("--word-embeddings-only", action="store_true",
                    help="write only the fp32 word embeddings, as OUT/word_embeddings.safetensors")
 
@@ -105,17 +108,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _device(args) -> str:
+def _device(args: argparse.Namespace) -> str:
     from .predict import default_device
     return args.device or default_device()
 
 
-def _checkpoints_dir(args) -> Path:
+def _checkpoints_dir(args: argparse.Namespace) -> Path:
     from .checkpoint_config import default_checkpoints_dir
     return Path(args.checkpoints) if getattr(args, "checkpoints", None) else default_checkpoints_dir()
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     if args.all:
         from .orchestrate import train_all
         return train_all(args, _checkpoints_dir(args))
@@ -146,7 +149,7 @@ def cmd_train(args) -> int:
     return 0
 
 
-def cmd_array(args) -> int:
+def cmd_array(args: argparse.Namespace) -> int:
     from .orchestrate import array_runs, array_task_args, finish_array, runs_dir
     skip = {s for s in args.skip.split(",") if s}
     if args.count:
@@ -160,7 +163,7 @@ def cmd_array(args) -> int:
                                                            runs_dir()), *extra])
 
 
-def _load(args, one: bool = False):
+def _load(args: argparse.Namespace, one: bool = False):
     from .predict import load_variants
     wanted = None if args.variant == "all" else [v.strip() for v in args.variant.split(",") if v.strip()]
     if one and (wanted is None or len(wanted) != 1):
@@ -175,7 +178,7 @@ def _load(args, one: bool = False):
     return variants, wanted
 
 
-def cmd_evaluate(args) -> int:
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from .metrics import dev_metrics
     from .predict import warm_frozen_features
     variants, wanted = _load(args)
@@ -190,7 +193,7 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_predict(args) -> int:
+def cmd_predict(args: argparse.Namespace) -> int:
     from .predict import warm_frozen_features
     from .submission import submission_path, write_submission
     variants, (name,) = _load(args, one=True)
@@ -213,7 +216,7 @@ def cmd_predict(args) -> int:
     return 0
 
 
-def cmd_backbone(args) -> int:
+def cmd_backbone(args: argparse.Namespace) -> int:
     from .backbone import export_copy, export_word_embeddings
     source = Path(args.source) if args.source else None
     if args.word_embeddings_only:

@@ -12,9 +12,9 @@ import hashlib
 import io
 import os
 import re
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, Union
 
 from .tasks import task as get_task
 
@@ -59,7 +59,7 @@ class PairExample:
     line: int
 
 
-Example = Union[SentenceExample, PairExample]
+Example = SentenceExample | PairExample
 
 
 @dataclass(frozen=True)
@@ -285,7 +285,7 @@ def _rows_with_lines(text: str, path: Path) -> Iterator[tuple[int, int, list[str
         raise BadDataError(f"{path}:{previous_end + 1}: unreadable CSV row ({error})") from error
 
 
-RowBuilder = Callable[[list[str], int, int], Union[Example, str]]
+RowBuilder = Callable[[list[str], int, int], Example | str]
 
 
 def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBuilder:
@@ -297,7 +297,7 @@ def _row_builder(task: str, split: str, path: Path, header: list[str]) -> RowBui
     parse_label = spec.parse_label
     width = len(header)
 
-    def build(row: list[str], start: int, end: int) -> Union[Example, str]:
+    def build(row: list[str], start: int, end: int) -> Example | str:
         if len(row) != width:
             reason = f"expected {width} columns, found {len(row)}"
             if end > start:

@@ -9,8 +9,9 @@ gives them (so a change to how text is read can never reuse stale vectors) and t
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -21,6 +22,10 @@ from .heads import mean_pool
 from .model import BertModel
 from .tokenizer import Tokenizer
 
+if TYPE_CHECKING:  # for annotations only: network imports this module
+    from .data import Split
+    from .network import MultitaskModel
+
 POOLINGS = ("cls", "mean")
 
 
@@ -28,7 +33,7 @@ def default_cache_dir() -> Path:
     return Path(os.environ.get("MINIBERT_CACHE", "cache")) / "features"
 
 
-def split_texts(split) -> list[str]:
+def split_texts(split: str) -> list[str]:
     """The distinct sentences of a split, in order of first appearance (reproducible from the file)."""
     seen: dict[str, None] = {}
     for ex in split.examples:
@@ -50,7 +55,7 @@ class EmbeddingMemo:
 
     @torch.no_grad()
     def _compute(self, texts: list[str]) -> torch.Tensor:
-        def run(chunk):
+        def run(chunk: list[str]) -> torch.Tensor:
             batch = self.tokenizer(chunk).to(self.device)
             hidden, pooled = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids)
             return torch.stack([pooled, mean_pool(hidden, batch.attention_mask)], 1)
@@ -67,7 +72,7 @@ class EmbeddingMemo:
                 self._memo[text] = (both[0], both[1])
         return torch.stack([self._memo[t][which] for t in texts])
 
-    def warm_from_split(self, split, cache_dir: Path | None = None) -> Path:
+    def warm_from_split(self, split: str, cache_dir: Path | None = None) -> Path:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""
         texts = split_texts(split)
         cache_dir = Path(cache_dir or default_cache_dir())
@@ -99,7 +104,8 @@ def _read_cache(path: Path, rows: int) -> dict[str, torch.Tensor] | None:
     return cached
 
 
-def warmed_memo(model, tokenizer: Tokenizer, backbone_sha: str, device, splits, cache_dir: Path | None = None):
+def warmed_memo(model: MultitaskModel, tokenizer: Tokenizer, backbone_sha: str, device: str | torch.device,
+                splits: Iterable[Split], cache_dir: Path | None = None) -> EmbeddingMemo | None:
     """For a frozen-encoder model, a memo holding every sentence of `splits`; None when the encoder trains."""
     if model.recipe.encoder != "frozen":
         return None

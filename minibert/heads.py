@@ -25,7 +25,7 @@ class SentimentLinear(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(hidden, classes)
 
-    def forward(self, u):
+    def forward(self, u: torch.Tensor) -> torch.Tensor:
         return self.linear(self.dropout(u))
 
 
@@ -37,7 +37,7 @@ class DiffLinear(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(hidden, 1)
 
-    def forward(self, u, v):
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return self.linear(self.dropout((u - v).abs())).squeeze(-1)
 
 
@@ -49,7 +49,7 @@ class ConcatLinear(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.linear = nn.Linear(2 * hidden, 1)
 
-    def forward(self, u, v):
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return self.linear(self.dropout(torch.cat([(u - v).abs(), u * v], -1))).squeeze(-1)
 
 
@@ -61,14 +61,14 @@ class ConcatMLP(nn.Module):
         self.net = nn.Sequential(nn.Dropout(dropout), nn.Linear(2 * hidden, hidden), nn.GELU(),
                                  nn.Dropout(dropout), nn.Linear(hidden, 1))
 
-    def forward(self, u, v):
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return self.net(torch.cat([(u - v).abs(), u * v], -1)).squeeze(-1)
 
 
 class CosineScore(nn.Module):
     """Similarity = 5 x cos(u, v): no parameters, the geometry of the embeddings is the model."""
 
-    def forward(self, u, v):
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return 5.0 * F.cosine_similarity(u, v, dim=-1)
 
 
@@ -79,7 +79,7 @@ class DotProductScore(nn.Module):
         super().__init__()
         self.project = nn.Linear(hidden, rank)
 
-    def forward(self, u, v):
+    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return 5.0 * F.relu((self.project(u) * self.project(v)).sum(-1))
 
 
@@ -92,7 +92,7 @@ class JointLinear(nn.Module):
         self.linear = nn.Linear(hidden, 1)
         self.scale = scale  # similarity: 5 x sigmoid keeps the score on the 0-5 scale
 
-    def forward(self, joint):
+    def forward(self, joint: torch.Tensor) -> torch.Tensor:
         out = self.linear(self.dropout(joint)).squeeze(-1)
         return out if self.scale is None else self.scale * torch.sigmoid(out)
 

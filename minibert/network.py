@@ -5,6 +5,8 @@ Heads read pooled vectors, so a frozen-encoder recipe can train them on cached f
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -45,7 +47,7 @@ class MultitaskModel(nn.Module):
         return head(self.embed(first), self.embed(second))
 
 
-def build_model(recipe: Recipe, backbone_dir, seed: int | None = None) -> MultitaskModel:
+def build_model(recipe: Recipe, backbone_dir: str | Path, seed: int | None = None) -> MultitaskModel:
     """The recipe's model: pretrained encoder weights, or random ones for `scratch`.
     Heads are initialised from `seed` (default: the recipe's), so a run is reproducible."""
     from .model import BertConfig, load_pretrained

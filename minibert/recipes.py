@@ -61,7 +61,7 @@ class Recipe:
     swap_pairs: bool = LATER_FIELDS["swap_pairs"]
     quora_batch_size: int = LATER_FIELDS["quora_batch_size"]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.sts_bias_init not in ("zero", "label-mean"):
             raise ValueError(f"recipe {self.name!r}: sts_bias_init {self.sts_bias_init!r}, expected zero or label-mean")
         if not 0 < self.layer_decay <= 1 or not 0 <= self.label_smoothing < 1 or self.rdrop_alpha < 0:
@@ -87,7 +87,7 @@ class Recipe:
         return values
 
     @classmethod
-    def from_dict(cls, values: dict) -> "Recipe":
+    def from_dict(cls, values: dict) -> Recipe:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
@@ -95,7 +95,7 @@ class Recipe:
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
         return cls(**values)
 
-    def with_overrides(self, **changes) -> "Recipe":
+    def with_overrides(self, **changes) -> Recipe:
         return replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     def describe(self) -> str:

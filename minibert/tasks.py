@@ -11,10 +11,10 @@ Pure Python: `analysis` and the app import it without torch.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
-LabelResult = tuple[Union[int, float, None], Union[str, None]]
+LabelResult = tuple[int | float | None, str | None]
 
 # The threshold that turns P(duplicate) into a Quora decision.
 QUORA_THRESHOLD = 0.5

@@ -53,7 +53,7 @@ def make_tiny_data(folder: Path, rows: int = 24, seed: int = 0) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
 
-    def write(name, header, body):
+    def write(name: str, header: str, body: str) -> None:
         with open(folder / name, "w", newline="") as f:
             w = csv.writer(f, delimiter="\t", quotechar='"', lineterminator="\n")
             w.writerow(["", *header])

@@ -5,9 +5,9 @@ off and done here, per batch, so short sentences stay short and truncation is re
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import torch
 from tokenizers import Tokenizer as HFTokenizer
@@ -21,7 +21,7 @@ class Batch:
     token_type_ids: torch.Tensor   # (b, t) long, 1 for the second sentence of a pair
     truncated: list[bool]          # per row: was anything cut to fit max_length
 
-    def to(self, device) -> "Batch":
+    def to(self, device: str | torch.device) -> Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device),
                      self.token_type_ids.to(device), self.truncated)
 

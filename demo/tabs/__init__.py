@@ -3,8 +3,8 @@ object of handles, and wires them to module-level handlers (bound to the data th
 `bind`), which call the plain functions of demo.compare, demo.errors, demo.slices and demo.models."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Callable
 
 
 def bind(fn: Callable, *data: object) -> Callable:

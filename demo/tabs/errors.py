@@ -8,12 +8,13 @@ from dataclasses import dataclass
 import gradio as gr
 import pandas as pd
 
-from .. import errors as E
-from .. import inputs as I
-from .. import models as M
+import analysis as A
 from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
+from .. import errors as E
+from .. import inputs as I
+from .. import models as M
 from ..context import AppContext
 from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
 from . import bind
@@ -35,7 +36,7 @@ def no_table(message: str) -> tuple:
 
 
 @guarded(no_table)
-def refresh_table(a, *values: object) -> tuple:
+def refresh_table(a: A.Analysis, *values: object) -> tuple:
     f = E.parse_filters(a, *values)
     shown, line, _ = E.filter_table(a, f)
     cell_text = f"Cell: **{E.describe_cell(f.task, f.cell)}**" if f.cell is not None else ""
@@ -43,7 +44,7 @@ def refresh_table(a, *values: object) -> tuple:
             gr.Button(visible=f.cell is not None))
 
 
-def on_task(a, task_name: str) -> tuple:
+def on_task(a: A.Analysis, task_name: str) -> tuple:
     spec = task_titled(task_name)
     t = spec.name if spec else None
     if t is None:
@@ -56,7 +57,7 @@ def on_task(a, task_name: str) -> tuple:
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
-def views(a, task_name: str, variant: str) -> tuple:
+def views(a: A.Analysis, task_name: str, variant: str) -> tuple:
     t = E.parse_task(a, task_name)
     v = I.choice(variant, [E.ALL_VARIANTS] + E.variants_of(a, t), "variant", default=E.ALL_VARIANTS)
     return (gr.Dataframe(E.confusion_grid(a, t, v), column_widths=E.confusion_widths(t)),
@@ -75,7 +76,7 @@ def on_row_click(evt: gr.SelectData) -> str:
 
 @guarded(lambda m: (f'<div class="ex-card">{I.as_html(m)}</div>', gr.Dataframe(visible=False), None,
                     gr.Button(visible=False)))
-def show_example(a, can_send: bool, task_name: str, ex_id: object) -> tuple:
+def show_example(a: A.Analysis, can_send: bool, task_name: str, ex_id: object) -> tuple:
     t = E.parse_task(a, task_name)
     ex_id = I.text(ex_id, "The example id").strip()
     if not ex_id:
@@ -87,7 +88,7 @@ def show_example(a, can_send: bool, task_name: str, ex_id: object) -> tuple:
 
 
 @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
-def export_csv(a, *values: object) -> tuple:
+def export_csv(a: A.Analysis, *values: object) -> tuple:
     path = E.write_csv(a, E.parse_filters(a, *values))
     if path is None:
         return gr.File(value=None, visible=False), "⚠ No rows match these filters: nothing to export."
@@ -111,7 +112,7 @@ def no_tables(ctx: AppContext) -> None:
                 "Build them with `python -m analysis build` (add `--data-dir` for the CS224N dev files).\n\n" + why)
 
 
-def build(ctx: AppContext, a, tabs: gr.Tabs, compare: CompareTab | None) -> ErrorsTab | None:
+def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | None) -> ErrorsTab | None:
     with gr.Tab("Errors", id="errors"):
         if a is None:
             no_tables(ctx)

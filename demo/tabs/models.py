@@ -5,6 +5,7 @@ import html
 from dataclasses import dataclass
 
 import gradio as gr
+import pandas as pd
 
 import analysis as A
 
@@ -23,11 +24,11 @@ class ModelsTab:
 
 
 @guarded(lambda m: (f"⚠ {m}", M.empty_figure("")))
-def model_card(variants: dict, overall, name: str) -> tuple:
+def model_card(variants: dict, overall: pd.DataFrame | None, name: str) -> tuple:
     return M.details(variants, I.choice(name, list(variants), "variant"), overall)
 
 
-def overall_of(a):
+def overall_of(a: A.Analysis | None) -> pd.DataFrame | None:
     """The CS224N overall score per variant from the tables, or None when they cannot give it."""
     if a is None:
         return None
@@ -37,7 +38,7 @@ def overall_of(a):
         return None
 
 
-def build(ctx: AppContext, a) -> ModelsTab | None:
+def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
     variants = ctx.variants
     overall = overall_of(a)
     with gr.Tab("Models", id="models"):

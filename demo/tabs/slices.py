@@ -7,7 +7,6 @@ import gradio as gr
 import pandas as pd
 
 import analysis as A
-
 from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
@@ -26,7 +25,7 @@ class SlicesTab:
     outputs: list          # table, chart, description
 
 
-def on_task(a, task_name: str) -> tuple:
+def on_task(a: A.Analysis, task_name: str) -> tuple:
     spec = task_titled(task_name)
     t = spec.name if spec else None
     if t is None:
@@ -37,14 +36,14 @@ def on_task(a, task_name: str) -> tuple:
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
-def view(a, task_name: str, name: str, reference: str, metric: str) -> tuple:
+def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str) -> tuple:
     t = E.parse_task(a, task_name)
     return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"),
                         I.choice(reference, a.variants(t), "reference variant"),
                         I.choice(metric, S.METRICS[t], "metric"))
 
 
-def build(a) -> SlicesTab | None:
+def build(a: A.Analysis) -> SlicesTab | None:
     with gr.Tab("Slices", id="slices"):
         if a is None:
             gr.Markdown("### No dev-set predictions to slice\nBuild the tables with `python -m analysis build`.")
