@@ -71,9 +71,9 @@ def button_function(variants: dict):
 
 def report(label: str, ms: list[float], target: float | None = None, p95_target: float | None = None) -> str:
     p50, p95 = percentile(ms, 50), percentile(ms, 95)
-    verdict = "" if target is None else ("  (target p50 < %d ms: %s)" % (target, "met" if p50 < target else "NOT met"))
+    verdict = "" if target is None else f"  (target p50 < {target:.0f} ms: {'met' if p50 < target else 'NOT met'})"
     if p95_target is not None:
-        verdict += "  (p95 < %d ms: %s)" % (p95_target, "met" if p95 < p95_target else "NOT met")
+        verdict += f"  (p95 < {p95_target:.0f} ms: {'met' if p95 < p95_target else 'NOT met'})"
     return f"{label:<58} p50 {p50:7.1f} ms   p95 {p95:7.1f} ms   n={len(ms)}{verdict}"
 
 
@@ -195,10 +195,12 @@ def bench_filters(ctx, repeats: int) -> list[str]:
                 times.append((time.perf_counter() - start) * 1000)
             results.append((label, statistics.median(times[1:]), max(times[1:])))
         views = {
-            "confusion grid + diagnostic plot": lambda: (E.confusion_grid(a, task, v), E.diagnostic_figure(a, task, v)),
-            "slices view (table + plot)": lambda: S.slice_view(a, task, slice_name, v, S.METRICS[task][0]),
-            "CSV export of one variant's errors": lambda: E.write_csv(a, E.Filters(task=task, variant=v),
-                                                                        tempfile.mkdtemp()),
+            "confusion grid + diagnostic plot": lambda task=task, v=v: (E.confusion_grid(a, task, v),
+                                                                        E.diagnostic_figure(a, task, v)),
+            "slices view (table + plot)": lambda task=task, v=v, s=slice_name: S.slice_view(a, task, s, v,
+                                                                                              S.METRICS[task][0]),
+            "CSV export of one variant's errors": lambda task=task, v=v: E.write_csv(a, E.Filters(task=task, variant=v),
+                                                                                   tempfile.mkdtemp()),
         }
         for label, call in views.items():
             times = []

@@ -16,8 +16,8 @@ import sys
 
 import numpy as np
 
-from minibert.data import read_split, resolve_data_dir, unescape_ptb
 from minibert.checkpoint_config import default_checkpoints_dir
+from minibert.data import read_split, resolve_data_dir, unescape_ptb
 from minibert.predict import load_variants
 
 

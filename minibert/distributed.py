@@ -105,7 +105,7 @@ class Ranks:
         return out
 
 
-def no_sync(module: torch.nn.Module, skip: bool):
+def no_sync(module: torch.nn.Module, skip: bool) -> contextlib.AbstractContextManager:
     """DDP's `no_sync()` when `skip` (gradients accumulate locally; the next synchronised
     backward all-reduces the sum), else nothing."""
     if skip and isinstance(module, torch.nn.parallel.DistributedDataParallel):

@@ -41,7 +41,7 @@ def _finished_runs(shipped: Path, reruns: list[Path]) -> tuple[CheckpointConfig,
     return config, runs
 
 
-def _record(shipped: Path, config: CheckpointConfig, key: str, record) -> None:
+def _record(shipped: Path, config: CheckpointConfig, key: str, record: object) -> None:
     config.training = {**(config.training or {}), key: record}
     config.write(shipped)
 

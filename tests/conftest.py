@@ -1,9 +1,8 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
-
-import tempfile
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Feature caches written by tests go to a scratch folder, not the repository's cache/.

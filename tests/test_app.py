@@ -237,7 +237,7 @@ def test_concurrent_clicks_are_queued_and_batched(app, ctx):
         results = [j.result(timeout=120) for j in jobs]
     finally:
         variant.score_tasks = original
-    for t, (summary, _, table, *_) in zip(texts, results):
+    for t, (_, _, table, *_) in zip(texts, results):
         got = rows(table)[0]
         assert int(got["Sentiment"].lstrip("⚠ ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
     assert max(sizes) > 1 and len(sizes) < len(texts), sizes

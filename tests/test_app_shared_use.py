@@ -102,7 +102,7 @@ def test_one_bad_request_harms_no_one(app, ctx, slow_models, monkeypatch):
     for t in threads:
         t.join(timeout=240)
     assert max(batches) > 1, batches  # requests did share batches
-    for i, (text, names) in enumerate(good):
+    for i, (_, names) in enumerate(good):
         result = results[f"good{i}"]
         assert not isinstance(result, Exception), result
         summary, notes, table, *_ = result
@@ -110,7 +110,7 @@ def test_one_bad_request_harms_no_one(app, ctx, slow_models, monkeypatch):
         shown = [r[0] for r in (table["value"] if "value" in table else table)["data"]]
         assert shown == names
         assert not any(word in summary + notes for word in ("Unknown", "Select", "nope", "must be", "huge"))
-    for i, (args, expected) in enumerate(bad):
+    for i, (_, expected) in enumerate(bad):
         result = results[f"bad{i}"]
         assert not isinstance(result, Exception), result
         summary, notes = result[0], result[1]

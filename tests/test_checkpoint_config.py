@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from minibert.checkpoint_config import (FORMAT, CheckpointConfig, CheckpointError, checkpoint_hash,
-                                        checkpoint_hashes, scan_checkpoints)
+from minibert.checkpoint_config import (
+    FORMAT,
+    CheckpointConfig,
+    CheckpointError,
+    checkpoint_hash,
+    checkpoint_hashes,
+    scan_checkpoints,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = sorted(p for p in (ROOT / "checkpoints").glob("*") if (p / "config.json").is_file())

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from minibert.tasks import TASK_NAMES as TASKS
 from minibert.data import (
     SPLITS,
     BadDataError,
@@ -23,11 +22,12 @@ from minibert.data import (
     DataFileMissing,
     PairExample,
     SentenceExample,
+    ptb_to_plain,
     read_split,
     resolve_data_dir,
-    ptb_to_plain,
     unescape_ptb,
 )
+from minibert.tasks import TASK_NAMES as TASKS
 
 SST_HEADER = "\tid\tsentence\tsentiment\n"
 SST_TEST_HEADER = "0\t\tid\tsentence\n"  # the real file's odd header, with an extra index column
@@ -154,7 +154,8 @@ def test_unescape_ptb_leaves_other_text_alone(text):
     [
         ("it does n't work .", "it doesn't work."),
         ("I ca n't , I wo n't , I DO N'T", "I can't, I won't, I DON'T"),
-        ("the Century 's new film , they 're , I 've , we 'll , you 'd , I 'm", "the Century's new film, they're, I've, we'll, you'd, I'm"),
+        ("the Century 's new film , they 're , I 've , we 'll , you 'd , I 'm",
+         "the Century's new film, they're, I've, we'll, you'd, I'm"),
         ("a `` Conan '' movie", 'a "Conan" movie'),
         ("`` The Lord of the Rings '' trilogy", '"The Lord of the Rings" trilogy'),
         ("-LRB- at all -RRB- ; -LSB- x -RSB- : -LCB- y -RCB- !", "(at all); [x]: {y}!"),
@@ -258,7 +259,7 @@ def test_blank_lines_are_skipped_and_lines_stay_right(tmp_path):
 
 def test_byte_order_mark_is_ignored(tmp_path):
     path = tmp_path / "sts-dev.csv"
-    path.write_bytes(b"\xef\xbb\xbf" + ("id\tsentence1\tsentence2\tsimilarity\ns1\ta\tb\t1.0\n").encode())
+    path.write_bytes(b"\xef\xbb\xbf" + (b"id\tsentence1\tsentence2\tsimilarity\ns1\ta\tb\t1.0\n"))
     assert [e.id for e in read_split("sts", "dev", tmp_path).examples] == ["s1"]
 
 

@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.report import END, START, PUBLISHED, render, results_table
+from analysis.report import END, PUBLISHED, START, render, results_table
 from minibert.reruns import METRICS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import sys
 import types
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -18,6 +17,7 @@ from gradio_client import Client  # noqa: E402
 from demo import deploy  # noqa: E402
 from demo.gpu import on_gpu  # noqa: E402
 from demo.testing import free_port, make_world, run_app_py, serve, space_env  # noqa: E402
+
 
 def rows(table: dict) -> list[dict]:
     table = table["value"] if "headers" not in table and "value" in table else table
