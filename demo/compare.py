@@ -13,7 +13,6 @@ instead of a second pass through its members.
 from __future__ import annotations
 
 import html
-import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -22,9 +21,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
-import torch
 
 from analysis.schema import STS_TOLERANCE
+from minibert import explain as X
 from minibert.predict import Ensemble
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
@@ -431,66 +430,7 @@ def attribution_html(tokens: list[tuple[str, float]], what: str, rollout: bool =
     return f'<div class="attr-box">{"".join(parts) or "<em>no tokens</em>"}{legend}</div>'
 
 
-METHODS = ("gradient × input", "attention rollout")
-
-
-@torch.no_grad()
-def attention_rollout(variant, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
-    """Attention rollout (Abnar & Zuidema 2020) through every layer of the variant's encoder:
-    per layer, the head-averaged attention plus the identity (the residual), rows renormalised,
-    multiplied from the first layer up; a token's weight is how much of the pooled vector flows
-    from it ([CLS] row for cls pooling, the mean of the real tokens' rows for mean pooling).
-    Tokens as in `Variant.attributions`; weights scaled to [0, 1]. The attention maps are
-    recomputed from each SelfAttention's query/key projections (SDPA does not return them)."""
-    from minibert.model import SelfAttention
-
-    model, tok, device = variant.model, variant.tokenizer, variant.device
-    if task != "sst" and text2 is None:
-        raise ValueError(f"task {task!r} needs two sentences")
-    if task == "sst":
-        batches = [tok([text])]
-    elif variant.recipe.pair_encoding == "cross":
-        batches = [tok([text], [text2])]
-    else:
-        batches = [tok([text]), tok([text2])]
-    modules = [m for m in model.encoder.modules() if isinstance(m, SelfAttention)]
-    tokens, weights = [], []
-    for batch in batches:
-        batch = batch.to(device)
-        maps = []
-
-        def grab(module, inputs, _output):
-            x, bias = inputs
-            b, t, d = x.shape
-            h = module.heads
-            q = module.query(x).view(b, t, h, d // h).transpose(1, 2)
-            k = module.key(x).view(b, t, h, d // h).transpose(1, 2)
-            scores = (q @ k.transpose(-1, -2)) / math.sqrt(d // h) + bias
-            maps.append(torch.softmax(scores.float(), -1).mean(1)[0])  # (t, t), heads averaged
-
-        hooks = [m.register_forward_hook(grab) for m in modules]
-        was_training = model.training
-        model.eval()
-        try:
-            model.embed(batch)
-        finally:
-            for hook in hooks:
-                hook.remove()
-            model.train(was_training)
-        t = batch.input_ids.shape[1]
-        rollout = torch.eye(t, device=maps[0].device) if maps else torch.eye(t)
-        for att in maps:
-            att = 0.5 * att + 0.5 * torch.eye(t, device=att.device)
-            rollout = (att / att.sum(-1, keepdim=True)) @ rollout
-        if variant.recipe.pooling == "cls":
-            flow = rollout[0]
-        else:
-            real = batch.attention_mask[0].bool()
-            flow = rollout[real].mean(0)
-        tokens += tok.id_tokens(batch.input_ids[0].tolist())
-        weights += flow.cpu().tolist()
-    scale = max(weights, default=0.0) or 1.0
-    return [(tk, w / scale) for tk, w in zip(tokens, weights)]
+METHODS = ("gradient × input", "attention rollout")  # minibert.explain's two methods
 
 
 def explain(variants: dict, name: str | None, task_choice: str, a, b, method: str = METHODS[0]) -> str:
@@ -517,11 +457,11 @@ def explain(variants: dict, name: str | None, task_choice: str, a, b, method: st
     rollout = method == METHODS[1]
     try:
         if rollout:
-            tokens = attention_rollout(variant, task, request.a, request.b if task != "sst" else None)
+            tokens = X.attention_rollout(variant, task, request.a, request.b if task != "sst" else None)
             head = (f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)} · attention '
                     "rollout</div>")
             return head + attribution_html(tokens, "", rollout=True)
-        tokens = variant.attributions(task, request.a, request.b if task != "sst" else None)
+        tokens = X.gradient_x_input(variant, task, request.a, request.b if task != "sst" else None)
         if task == "sst":
             c = int(np.argmax(variant.sentiment([request.a])[0]))
             what = f"{name}'s score for “{SST.classes[c]}” (its prediction)"

@@ -7,6 +7,7 @@ with no translation table: that naming is the whole compatibility contract.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -79,17 +80,24 @@ class SelfAttention(nn.Module):
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, x, attn_bias):
+    def forward(self, x, attn_bias, output_attentions: bool = False):
+        """(output, None), or with `output_attentions` (output, the (b, heads, t, t) attention
+        probabilities). Those need the explicit softmax, so the fused SDPA kernel runs whenever
+        they are not asked for."""
         b, t, d = x.shape
 
         def split(proj):
             return proj(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(
-            split(self.query), split(self.key), split(self.value),
-            attn_mask=attn_bias, dropout_p=self.dropout_p if self.training else 0.0,
-        )
-        return out.transpose(1, 2).reshape(b, t, d)
+        q, k, v = split(self.query), split(self.key), split(self.value)
+        dropout_p = self.dropout_p if self.training else 0.0
+        if output_attentions:
+            probs = torch.softmax((q @ k.transpose(-1, -2) / math.sqrt(d // self.heads) + attn_bias).float(), -1)
+            out = F.dropout(probs, dropout_p).to(v.dtype) @ v
+        else:
+            probs = None
+            out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_bias, dropout_p=dropout_p)
+        return out.transpose(1, 2).reshape(b, t, d), probs
 
 
 class DenseResidualNorm(nn.Module):
@@ -111,8 +119,9 @@ class Attention(nn.Module):
         self.self = SelfAttention(config)
         self.output = DenseResidualNorm(config.hidden_size, config)
 
-    def forward(self, x, attn_bias):
-        return self.output(self.self(x, attn_bias), x)
+    def forward(self, x, attn_bias, output_attentions: bool = False):
+        out, probs = self.self(x, attn_bias, output_attentions)
+        return self.output(out, x), probs
 
 
 class Intermediate(nn.Module):
@@ -132,9 +141,9 @@ class Layer(nn.Module):
         self.intermediate = Intermediate(config)
         self.output = DenseResidualNorm(config.intermediate_size, config)
 
-    def forward(self, x, attn_bias):
-        x = self.attention(x, attn_bias)
-        return self.output(self.intermediate(x), x)
+    def forward(self, x, attn_bias, output_attentions: bool = False):
+        x, probs = self.attention(x, attn_bias, output_attentions)
+        return self.output(self.intermediate(x), x), probs
 
 
 class Encoder(nn.Module):
@@ -142,10 +151,13 @@ class Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x, attn_bias):
+    def forward(self, x, attn_bias, output_attentions: bool = False):
+        """(last hidden states, one attention map per layer, or Nones)."""
+        maps = []
         for layer in self.layer:
-            x = layer(x, attn_bias)
-        return x
+            x, probs = layer(x, attn_bias, output_attentions)
+            maps.append(probs)
+        return x, tuple(maps)
 
 
 class Pooler(nn.Module):
@@ -158,7 +170,9 @@ class Pooler(nn.Module):
 
 
 class BertModel(nn.Module):
-    """Returns (last_hidden_state, pooler_output or None)."""
+    """Returns (last_hidden_state, pooler_output or None); with `output_attentions=True`,
+    (last_hidden_state, pooler_output or None, attentions): one (batch, heads, t, t) map of
+    attention probabilities per layer, as `output_attentions` gives in transformers."""
 
     def __init__(self, config: BertConfig, add_pooler: bool = True, init_weights: bool = True):
         super().__init__()
@@ -179,7 +193,8 @@ class BertModel(nn.Module):
             with torch.no_grad():
                 module.weight[module.padding_idx].zero_()
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None):
+    def forward(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None,
+                output_attentions: bool = False):
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)
@@ -187,9 +202,9 @@ class BertModel(nn.Module):
         # tokenizer, but possible from a caller) then yields finite values instead of NaN.
         attn_bias = torch.zeros(attention_mask.shape, dtype=x.dtype, device=x.device)
         attn_bias = attn_bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
-        hidden = self.encoder(x, attn_bias)
+        hidden, maps = self.encoder(x, attn_bias, output_attentions)
         pooled = self.pooler(hidden) if self.pooler is not None else None
-        return hidden, pooled
+        return (hidden, pooled, maps) if output_attentions else (hidden, pooled)
 
 
 class WeightMismatch(ValueError):

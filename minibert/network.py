@@ -32,9 +32,18 @@ class MultitaskModel(nn.Module):
     def pool(self, hidden: torch.Tensor, pooled: torch.Tensor | None, attention_mask: torch.Tensor) -> torch.Tensor:
         return pooled if self.recipe.pooling == "cls" else mean_pool(hidden, attention_mask)
 
-    def embed(self, batch: Batch, inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
-        hidden, pooled = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids, inputs_embeds)
-        return self.pool(hidden, pooled, batch.attention_mask)
+    def embed(self, batch: Batch, inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False):
+        """The pooled sentence vectors; with `output_attentions`, (vectors, one (b, heads, t, t)
+        attention map per layer). `inputs_embeds` replaces the word embeddings of
+        `batch.input_ids` (from `token_embeddings`), e.g. to take gradients with respect to them."""
+        out = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids, inputs_embeds,
+                           output_attentions=output_attentions)
+        pooled = self.pool(out[0], out[1], batch.attention_mask)
+        return (pooled, out[2]) if output_attentions else pooled
+
+    def token_embeddings(self, batch: Batch) -> torch.Tensor:
+        """The word embeddings `embed` starts from (before positions and token types are added)."""
+        return self.encoder.embeddings.word_embeddings(batch.input_ids)
 
     def sentiment_logits(self, batch: Batch) -> torch.Tensor:
         return self.sst_head(self.embed(batch))

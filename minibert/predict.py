@@ -121,45 +121,6 @@ class Scorer:
             out["sts"] = raw["sts"].clamp(0.0, 5.0).numpy()
         return out
 
-    def attributions(self, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
-        """Gradient x input on the word embeddings, summed over the hidden size, scaled to
-        [-1, 1]: positive tokens push the shown output (the predicted class's logit, the
-        paraphrase logit, or the similarity score) up."""
-        model, tok = self.model, self.tokenizer
-        if task != "sst" and text2 is None:
-            raise ValueError(f"task {task!r} needs two sentences")
-        words = model.encoder.embeddings.word_embeddings
-        was_training = model.training
-        model.eval()
-
-        def leaf(batch):
-            emb = words(batch.input_ids).detach().requires_grad_(True)
-            return emb, model.embed(batch, inputs_embeds=emb)
-
-        with torch.enable_grad():
-            if task == "sst":
-                batch = tok([text]).to(self.device)
-                emb, pooled = leaf(batch)
-                logits = model.sst_head(pooled)[0]
-                target, segments = logits[logits.argmax()], [(batch, emb)]
-            elif self.recipe.pair_encoding == "cross":
-                batch = tok([text], [text2]).to(self.device)
-                emb, pooled = leaf(batch)
-                target, segments = model.pair_heads[task](pooled)[0], [(batch, emb)]
-            else:
-                b1, b2 = tok([text]).to(self.device), tok([text2]).to(self.device)
-                (e1, p1), (e2, p2) = leaf(b1), leaf(b2)
-                target, segments = model.pair_heads[task](p1, p2)[0], [(b1, e1), (b2, e2)]
-            # Gradients to the embeddings only: a serving model's parameters keep no .grad.
-            grads = torch.autograd.grad(target, [emb for _, emb in segments])
-        model.train(was_training)
-        tokens, weights = [], []
-        for (batch, emb), grad in zip(segments, grads):
-            tokens += tok.id_tokens(batch.input_ids[0].tolist())
-            weights += (grad[0] * emb[0]).sum(-1).detach().cpu().tolist()
-        scale = max((abs(w) for w in weights), default=0.0) or 1.0
-        return [(t, w / scale) for t, w in zip(tokens, weights)]
-
 
 @dataclass
 class LoadFailure:
@@ -207,9 +168,6 @@ class Ensemble:
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
         outputs = [m.score_tasks(inputs) for m in self.members]
         return {t: np.mean([o[t] for o in outputs], axis=0).astype(np.float32) for t in outputs[0]}
-
-    def attributions(self, task, text, text2=None):
-        raise ValueError("an ensemble has no single gradient: pick one of its members for attributions")
 
 
 def load_variants(checkpoints_dir: str | Path | None = None, device: str | None = None,

@@ -130,26 +130,8 @@ def test_batch_order_is_preserved(tiny_world):
     assert np.allclose(together, alone, atol=1e-5)
 
 
-def test_attributions_cover_every_token(tiny_world):
-    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
-    attr = variants["tiny-cls"].attributions("sst", "the film is good")
-    assert [t for t, _ in attr] == ["[CLS]", "the", "film", "is", "good", "[SEP]"]
-    assert max(abs(w) for _, w in attr) == pytest.approx(1.0)
-    pair = variants["tiny-mean"].attributions("quora", "the film", "a film")
-    assert [t for t, _ in pair].count("[CLS]") == 2
-    with pytest.raises(ValueError, match="member"):
-        variants["ensemble"].attributions("sst", "x")
-
-
 def test_empty_folder_loads_nothing(tmp_path):
     assert load_variants(tmp_path / "absent", "cpu") == ({}, [])
-
-
-def test_attributions_leave_no_parameter_gradients(tiny_world):
-    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
-    variant = variants["tiny-cross"]
-    variant.attributions("sts", "the film", "a film")
-    assert all(p.grad is None for p in variant.model.parameters())
 
 
 def test_checkpoint_trained_on_a_compact_copy_loads_against_the_original(tiny_world, tmp_path, monkeypatch):

@@ -1,0 +1,128 @@
+"""The encoder's attention maps and the attribution methods of minibert.explain."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from minibert import explain as X
+from minibert.model import BertConfig, BertModel
+from minibert.predict import load_variants
+
+TINY = BertConfig(vocab_size=40, hidden_size=16, num_hidden_layers=3, num_attention_heads=4, intermediate_size=32,
+                  max_position_embeddings=16)
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder():
+    torch.manual_seed(0)
+    model = BertModel(TINY).eval()
+    ids = torch.randint(1, TINY.vocab_size, (2, 7))
+    mask = torch.ones_like(ids)
+    mask[1, 4:] = 0  # the second row is padded
+    ids[1, 4:] = 0
+    types = torch.zeros_like(ids)
+    types[:, 3:] = 1
+    return model, ids, mask, types
+
+
+def test_attention_maps_are_the_softmax_of_scaled_query_key_products(tiny_encoder):
+    model, ids, mask, types = tiny_encoder
+    with torch.no_grad():
+        _, _, maps = model(ids, mask, types, output_attentions=True)
+        assert len(maps) == TINY.num_hidden_layers
+        heads, size = TINY.num_attention_heads, TINY.hidden_size // TINY.num_attention_heads
+        b, t = ids.shape
+        bias = torch.where(mask.bool(), 0.0, -1e9)[:, None, None, :]
+        x = model.embeddings(ids, types)
+        model_bias = torch.zeros(mask.shape).masked_fill(mask == 0, torch.finfo(torch.float32).min)[:, None, None, :]
+        for layer, got in zip(model.encoder.layer, maps):
+            attn = layer.attention.self
+            q = (x @ attn.query.weight.T + attn.query.bias).view(b, t, heads, size).transpose(1, 2)
+            k = (x @ attn.key.weight.T + attn.key.bias).view(b, t, heads, size).transpose(1, 2)
+            expected = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(size) + bias, -1)
+            assert got.shape == (b, heads, t, t)
+            torch.testing.assert_close(got, expected, atol=1e-6, rtol=0)
+            assert got[1, :, :, 4:].abs().max() < 1e-12  # padded keys get no attention
+            x, _ = layer(x, model_bias)  # the default (SDPA) path feeds the next layer
+
+
+def test_asking_for_maps_changes_no_output(tiny_encoder):
+    model, ids, mask, types = tiny_encoder
+    with torch.no_grad():
+        hidden, pooled = model(ids, mask, types)
+        hidden_m, pooled_m, _ = model(ids, mask, types, output_attentions=True)
+    assert (hidden - hidden_m).abs().max() < 1e-6 and (pooled - pooled_m).abs().max() < 1e-6
+
+
+@pytest.fixture(scope="module")
+def variants(tiny_world):
+    return load_variants(tiny_world["checkpoints"], "cpu")[0]
+
+
+def test_gradient_x_input_covers_every_token(variants):
+    attr = X.gradient_x_input(variants["tiny-cls"], "sst", "the film is good")
+    assert [t for t, _ in attr] == ["[CLS]", "the", "film", "is", "good", "[SEP]"]
+    assert max(abs(w) for _, w in attr) == pytest.approx(1.0)
+    pair = X.gradient_x_input(variants["tiny-mean"], "quora", "the film", "a film")
+    assert [t for t, _ in pair].count("[CLS]") == 2
+    with pytest.raises(ValueError, match="member"):
+        X.gradient_x_input(variants["ensemble"], "sst", "x")
+    with pytest.raises(ValueError, match="two sentences"):
+        X.attention_rollout(variants["tiny-cls"], "sts", "x")
+
+
+def test_gradient_x_input_is_the_gradient_of_the_shown_output(variants):
+    """Scaling one token's embedding by (1 + eps) moves the output by about eps times that
+    token's gradient x input, so the central differences, scaled like the weights, are them."""
+    variant = variants["tiny-cross"]
+    model, eps = variant.model, 1e-2
+    batch = X.model_inputs(variant, "sts", "the film", "a film")[0]
+    with torch.no_grad():
+        emb = model.token_embeddings(batch).double()
+        model.double()
+        try:
+            def output(scale_token, factor):
+                moved = emb.clone()
+                moved[0, scale_token] *= factor
+                return float(model.pair_heads["sts"](model.embed(batch, inputs_embeds=moved))[0])
+
+            changes = np.array([(output(i, 1 + eps) - output(i, 1 - eps)) / (2 * eps) for i in range(emb.shape[1])])
+        finally:
+            model.float()
+    attr = X.gradient_x_input(variant, "sts", "the film", "a film")
+    np.testing.assert_allclose([w for _, w in attr], changes / np.abs(changes).max(), atol=1e-4)
+
+
+def test_attributions_leave_no_parameter_gradients_and_keep_the_mode(variants):
+    variant = variants["tiny-cross"]
+    variant.model.train()
+    try:
+        X.gradient_x_input(variant, "sts", "the film", "a film")
+        X.attention_rollout(variant, "sts", "the film", "a film")
+        assert variant.model.training
+    finally:
+        variant.model.eval()
+    assert all(p.grad is None for p in variant.model.parameters())
+
+
+def test_attention_rollout_by_hand(variants):
+    """With the queries zeroed every head attends uniformly: per layer A = 0.5 U + 0.5 I with
+    U = 1/t everywhere, and since U @ U = U, L layers give (1 - 0.5^L) U + 0.5^L I. With [CLS]
+    pooling, [CLS] keeps (1 - 0.5^L)/t + 0.5^L and every other token (1 - 0.5^L)/t."""
+    variant = variants["tiny-cls"]
+    model = variant.model
+    saved = {k: v.clone() for k, v in model.state_dict().items()}
+    layers = len(model.encoder.encoder.layer)
+    try:
+        with torch.no_grad():
+            for layer in model.encoder.encoder.layer:
+                layer.attention.self.query.weight.zero_()
+                layer.attention.self.query.bias.zero_()
+        tokens = X.attention_rollout(variant, "sst", "the film")
+    finally:
+        model.load_state_dict(saved)
+    t, keep = len(tokens), 0.5 ** layers
+    cls, other = (1 - keep) / t + keep, (1 - keep) / t
+    assert [tk for tk, _ in tokens][0] == "[CLS]"
+    np.testing.assert_allclose([w for _, w in tokens], [1.0] + [other / cls] * (t - 1), rtol=1e-5)
