@@ -57,7 +57,7 @@ Analysis (the object `load` returns)
     a.wide(task, column="pred") -> DataFrame  id, gold, one column per variant ("pred",
         "correct", or a score column).
 
-Metrics (analysis.metrics; formulas in analysis.formulas, checked by hand in the tests)
+Metrics (analysis.metrics; formulas in minibert.metrics, checked by hand in the tests)
     metrics_table(a, task, threshold=0.5) -> DataFrame   one row per variant, scalar metrics:
         SST n, accuracy, macro_f1, off_by_one_accuracy, ece;
         Quora n, accuracy, precision, recall, f1, roc_auc, tn, fp, fn, tp, ece, threshold;

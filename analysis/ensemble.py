@@ -23,7 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import formulas as F
+from minibert import metrics as F
+
 from .core import Analysis, TaskData
 from .schema import QUORA_THRESHOLD, SCORE_COLUMNS, TASKS
 
@@ -89,7 +90,7 @@ def _score(members: list[str], mean: dict[str, np.ndarray], gold: dict[str, np.n
         members=list(members),
         sst_accuracy=F.accuracy(gold["sst"].astype(np.int64), _answers("sst", mean["sst"])),
         quora_accuracy=F.accuracy(gold["quora"].astype(np.int64), _answers("quora", mean["quora"])),
-        sts_pearson=F.pearson(mean["sts"], gold["sts"]),
+        sts_pearson=F.pearson(gold["sts"], mean["sts"]),
     )
 
 
@@ -211,7 +212,7 @@ def _bootstrap_overall(figures: dict[str, dict[str, np.ndarray]], gold: dict[str
         idx = {t: rng.integers(0, len(gold[t]), len(gold[t])) for t in TASKS}
         for name, out in figures.items():
             scores[name][i] = F.overall_score(right[name]["sst"][idx["sst"]].mean(), right[name]["quora"][idx["quora"]].mean(),
-                                              F.pearson(out["sts"][idx["sts"]], gold["sts"][idx["sts"]]))
+                                              F.pearson(gold["sts"][idx["sts"]], out["sts"][idx["sts"]]))
     return scores
 
 

@@ -1,4 +1,4 @@
-"""Metrics of a loaded `Analysis`, per variant and task (formulas in `formulas.py`)."""
+"""Metrics of a loaded `Analysis`, per variant and task (formulas in `minibert.metrics`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pandas as pd
 
-from . import formulas as F
+from minibert import metrics as F
+
 from .core import Analysis, TaskData
 from .schema import QUORA_NOTE, QUORA_THRESHOLD, SCORE_COLUMNS, SST_CLASSES, check_task
 
@@ -63,7 +64,8 @@ def calibration(a: Analysis, task: str, variant: str, n_bins: int = 10, threshol
         prob = td.cols["prob"][rows].astype(np.float64)
         pred = prob >= threshold
         conf, correct = np.where(pred, prob, 1 - prob), pred == td.cols["gold"][rows].astype(bool)
-    return F.reliability(conf, correct, n_bins)
+    ece, bins = F.reliability(conf, correct, n_bins)
+    return ece, pd.DataFrame(bins)
 
 
 def residuals(a: Analysis, variant: str) -> pd.DataFrame:

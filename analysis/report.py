@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from minibert.metrics import overall_score
 from minibert.reruns import describe, describe_lr_tries
 
 from .schema import DEFAULT_TABLES_DIR
@@ -57,7 +58,7 @@ def results_table(summary: dict) -> str:
                     f"{_throughput(training)} | {hardware} |")
     for source, sst, quora, sts, overall, computed in PUBLISHED:
         if overall is None:
-            overall = (sst + quora + (sts + 1) / 2) / 3
+            overall = overall_score(sst, quora, sts)
         mark = " (computed)" if computed else ""
         rows.append(f"| {source} | {sst:.3f} | {quora:.3f} | {sts:.3f} | {overall:.3f}{mark} | | | |")
     rows.append("")

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from . import formulas as F
+from minibert import metrics as F
+
 from .core import Analysis, TaskData
 from .schema import PAIR_TASKS, QUORA_CLASSES, SST_CLASSES, STS_TOLERANCE, TASKS, check_task
 

@@ -136,7 +136,7 @@ def test_long_frame_joins_text_gold_and_features(a):
 def test_sst_metrics(a):
     m = A.metrics(a, "sst", "A")
     assert m["accuracy"] == pytest.approx(0.5)
-    assert m["macro_f1"] == pytest.approx(7 / 15)  # see test_analysis_formulas
+    assert m["macro_f1"] == pytest.approx(7 / 15)  # see test_metrics
     assert m["off_by_one_accuracy"] == pytest.approx(5 / 6)
     # confidence .65 .55 .75 .85 .75 .65, right 1 0 1 0 1 0:
     # bin .6: 2 points, acc .5 (gap .15); .5: 1, acc 0 (.55); .7: 2, acc 1 (.25); .8: 1, acc 0 (.85)
@@ -151,7 +151,7 @@ def test_quora_metrics_at_any_threshold(a):
     m = A.metrics(a, "quora", "A")
     assert (m["tn"], m["fp"], m["fn"], m["tp"]) == (1, 1, 2, 1)
     assert m["accuracy"] == pytest.approx(0.4) and m["f1"] == pytest.approx(0.4)
-    assert m["roc_auc"] == pytest.approx(2.5 / 6)  # pairs counted in test_analysis_formulas
+    assert m["roc_auc"] == pytest.approx(2.5 / 6)  # pairs counted in test_metrics
     assert "optimistic" in m["note"]
     assert A.confusion(a, "quora", "A").to_numpy().tolist() == [[1, 1], [2, 1]]
     assert A.confusion(a, "quora", "A", threshold=0.3).to_numpy().tolist() == [[0, 2], [1, 2]]

@@ -1,4 +1,4 @@
-"""analysis.formulas against small cases worked by hand (not against another copy of the formula)."""
+"""minibert.metrics against small cases worked by hand (not against another copy of the formula)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from analysis import formulas as F
+from minibert import metrics as F
 
 # Six SST examples, counted by hand:
 #   gold 0 1 2 2 4 3
@@ -86,9 +86,9 @@ def test_ece_on_four_points():
     # bin [0.3, 0.4): 1 point, conf 0.30, accuracy 1 -> 1/4 * 0.70
     assert ece == pytest.approx(0.5 * 0.44 + 0.25 * 0.45 + 0.25 * 0.70)
     assert bins["n"].tolist() == [0, 0, 0, 1, 0, 1, 0, 0, 0, 2]
-    assert bins.loc[9, "confidence"] == pytest.approx(0.94)
-    assert bins.loc[9, "accuracy"] == pytest.approx(0.5)
-    assert math.isnan(bins.loc[0, "accuracy"])
+    assert bins["confidence"][9] == pytest.approx(0.94)
+    assert bins["accuracy"][9] == pytest.approx(0.5)
+    assert math.isnan(bins["accuracy"][0])
     perfect, _ = F.reliability(np.array([1.0, 1.0]), np.array([1, 1]))
     assert perfect == 0.0
 
@@ -107,3 +107,47 @@ def test_pearson_spearman_mse_by_hand():
 def test_overall_score():
     # (0.5 + 0.8 + (0.6 + 1) / 2) / 3
     assert F.overall_score(0.5, 0.8, 0.6) == pytest.approx(0.7)
+
+
+def test_one_rule_for_degenerate_input():
+    """(gold, pred) everywhere; undefined is NaN, never a made-up number; unequal lengths raise."""
+    assert F.accuracy([1, 2, 3, 4], [1, 2, 0, 0]) == 0.5
+    assert math.isnan(F.accuracy([], []))
+    assert math.isnan(F.pearson([1.0], [2.0]))
+    assert math.isnan(F.pearson([1, 2, 3], [2, 2, 2]))  # a constant prediction
+    assert math.isnan(F.overall_score(0.5, 0.8, math.nan))
+    for metric in (F.accuracy, F.pearson):
+        with pytest.raises(ValueError, match="length"):
+            metric([1, 2, 3], [1, 2])
+
+
+class _Constant:
+    """A scorer that always answers the same: class 1, P(duplicate) 0.9, similarity 2.5."""
+
+    def sentiment(self, sentences):
+        return np.tile([0.1, 0.6, 0.1, 0.1, 0.1], (len(sentences), 1))
+
+    def paraphrase(self, pairs):
+        return np.full(len(pairs), 0.9)
+
+    def similarity(self, pairs):
+        return np.full(len(pairs), 2.5)
+
+
+def _splits(sst, quora, sts):
+    from types import SimpleNamespace as NS
+
+    return {"sst": NS(examples=[NS(sentence=f"s{i}", label=y) for i, y in enumerate(sst)]),
+            "quora": NS(examples=[NS(sentence1="a", sentence2=f"b{i}", label=y) for i, y in enumerate(quora)]),
+            "sts": NS(examples=[NS(sentence1="a", sentence2=f"b{i}", label=y) for i, y in enumerate(sts)])}
+
+
+def test_dev_metrics_count_an_undefined_pearson_as_zero():
+    """Training needs a number to pick its best epoch: a constant similarity scores r = 0, so
+    overall = (SST 2/4 + Quora 1/2 + (0 + 1) / 2) / 3 = 0.5."""
+    m = F.dev_metrics(_Constant(), _splits([1, 1, 0, 3], [1.0, 0.0], [0.0, 5.0, 3.0]))
+    assert (m["sst_acc"], m["quora_acc"], m["sts_pearson"]) == (0.5, 0.5, 0.0)
+    assert m["overall"] == pytest.approx(0.5)
+    assert m["rows"] == {"sst": 4, "quora": 2, "sts": 3}
+    with pytest.raises(ValueError, match="every task"):
+        F.dev_metrics(_Constant(), _splits([], [1.0], [0.0, 5.0]))
