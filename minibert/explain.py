@@ -11,14 +11,20 @@ pair, two ([CLS] ... [SEP] each) for a bi-encoded pair.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 
 from .tokenizer import Batch
 
+if TYPE_CHECKING:
+    from .network import MultitaskModel
+    from .predict import Scorer
 
-def _model_of(scorer):
+
+def _model_of(scorer: Scorer) -> MultitaskModel:
     model = getattr(scorer, "model", None)
     if model is None:
         raise ValueError(f"{getattr(scorer, 'name', 'this predictor')} has no single model to explain "
@@ -26,7 +32,7 @@ def _model_of(scorer):
     return model
 
 
-def model_inputs(scorer, task: str, text: str, text2: str | None = None) -> list[Batch]:
+def model_inputs(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[Batch]:
     """The batches (of one row each) the scorer's encoder reads for one input of `task`."""
     if task != "sst" and text2 is None:
         raise ValueError(f"task {task!r} needs two sentences")
@@ -40,12 +46,12 @@ def model_inputs(scorer, task: str, text: str, text2: str | None = None) -> list
     return [b.to(scorer.device) for b in batches]
 
 
-def _tokens(scorer, batches: list[Batch]) -> list[str]:
+def _tokens(scorer: Scorer, batches: list[Batch]) -> list[str]:
     return [t for b in batches for t in scorer.tokenizer.id_tokens(b.input_ids[0].tolist())]
 
 
 @contextmanager
-def _eval_mode(model):
+def _eval_mode(model: MultitaskModel) -> Iterator[None]:
     """The model in eval mode (no dropout) for the block, then back as it was."""
     was_training = model.training
     model.eval()
@@ -55,7 +61,7 @@ def _eval_mode(model):
         model.train(was_training)
 
 
-def gradient_x_input(scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+def gradient_x_input(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
     """Gradient x input on the word embeddings, summed over the hidden size, scaled to [-1, 1]:
     positive tokens push the shown output (the predicted class's logit, the paraphrase logit, or
     the similarity score) up."""
@@ -77,7 +83,7 @@ def gradient_x_input(scorer, task: str, text: str, text2: str | None = None) -> 
 
 
 @torch.no_grad()
-def attention_rollout(scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+def attention_rollout(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
     """Attention rollout (Abnar & Zuidema 2020) through every layer of the scorer's encoder:
     per layer, the head-averaged attention plus the identity (the residual), rows renormalised,
     multiplied from the first layer up; a token's weight is how much of the pooled vector flows

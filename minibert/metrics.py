@@ -10,8 +10,10 @@ caller that needs a number decides what NaN stands for. Inputs of different leng
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def _ratio(num: np.ndarray | float, den: np.ndarray | float) -> np.ndarray:
@@ -27,7 +29,7 @@ def _same_length(gold: np.ndarray, pred: np.ndarray) -> None:
         raise ValueError(f"gold and pred differ in length ({len(gold)} and {len(pred)})")
 
 
-def accuracy(gold, pred) -> float:
+def accuracy(gold: ArrayLike, pred: ArrayLike) -> float:
     gold, pred = np.asarray(gold), np.asarray(pred)
     _same_length(gold, pred)
     return float(np.mean(gold == pred)) if len(gold) else math.nan
@@ -112,7 +114,7 @@ def binary(gold: np.ndarray, prob: np.ndarray, threshold: float = 0.5) -> dict[s
     }
 
 
-def pearson(gold, pred) -> float:
+def pearson(gold: ArrayLike, pred: ArrayLike) -> float:
     """Pearson's r; NaN when it is undefined (fewer than 2 points, or a constant side)."""
     x = np.asarray(gold, dtype=np.float64)
     y = np.asarray(pred, dtype=np.float64)
@@ -124,7 +126,7 @@ def pearson(gold, pred) -> float:
     return float(dx @ dy) / den if den > 0 else math.nan
 
 
-def spearman(gold, pred) -> float:
+def spearman(gold: ArrayLike, pred: ArrayLike) -> float:
     return pearson(average_ranks(gold), average_ranks(pred))
 
 
@@ -197,7 +199,7 @@ def sts_scalars(gold: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     }
 
 
-def dev_metrics(scorer, splits: dict) -> dict:
+def dev_metrics(scorer: Any, splits: dict) -> dict:
     """Score a model (anything with sentiment / paraphrase / similarity) on labelled splits, for
     training: every figure is a number (see the NaN rule above)."""
     sst, quora, sts = splits["sst"].examples, splits["quora"].examples, splits["sts"].examples

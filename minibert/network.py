@@ -32,7 +32,8 @@ class MultitaskModel(nn.Module):
     def pool(self, hidden: torch.Tensor, pooled: torch.Tensor | None, attention_mask: torch.Tensor) -> torch.Tensor:
         return pooled if self.recipe.pooling == "cls" else mean_pool(hidden, attention_mask)
 
-    def embed(self, batch: Batch, inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False):
+    def embed(self, batch: Batch, inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False,
+              ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """The pooled sentence vectors; with `output_attentions`, (vectors, one (b, heads, t, t)
         attention map per layer). `inputs_embeds` replaces the word embeddings of
         `batch.input_ids` (from `token_embeddings`), e.g. to take gradients with respect to them."""
