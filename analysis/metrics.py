@@ -52,7 +52,8 @@ def per_class(a: Analysis, variant: str) -> pd.DataFrame:
     return pd.DataFrame({"class": range(5), "name": SST_CLASSES, **pc})
 
 
-def calibration(a: Analysis, task: str, variant: str, n_bins: int = 10, threshold: float = QUORA_THRESHOLD):
+def calibration(a: Analysis, task: str, variant: str, n_bins: int = 10, threshold: float = QUORA_THRESHOLD,
+                ) -> tuple[float, pd.DataFrame]:
     """(ECE, reliability bins) of the confidence in the predicted class (SST, Quora)."""
     if task not in ("sst", "quora"):
         raise ValueError(f"calibration is for the classifiers (sst, quora), not {task!r}")
@@ -140,7 +141,7 @@ def summarize(a: Analysis, training: dict[str, dict] | None = None) -> dict:
     confusion matrices, overall score, checkpoint, training info)."""
     training = training or {}
     table_of = {}
-    for rel, entry in a.manifest.get("tables", {}).items():
+    for entry in a.manifest.get("tables", {}).values():
         table_of.setdefault(entry.get("variant"), {})[entry.get("task")] = entry.get("checkpoint")
     scores = overall(a)
     variants = {}

@@ -25,11 +25,11 @@ PUBLISHED = [
 ]
 
 
-def _fmt(x) -> str:
+def _fmt(x: float | None) -> str:
     return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
 
 
-def _duration(seconds) -> str:
+def _duration(seconds: float) -> str:
     if not seconds:
         return "n/a"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"

@@ -10,10 +10,17 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from minibert.checkpoint_config import CheckpointConfig
 from minibert.metrics import overall_score
+
+if TYPE_CHECKING:  # the app's types, for annotations: this module imports neither gradio nor the app up front
+    import gradio as gr
+
+    from .context import AppContext
 
 
 def free_port() -> int:
@@ -66,7 +73,8 @@ def make_world(folder: Path, tiny_world: dict | None = None, broken: bool = True
 
 
 @contextlib.contextmanager
-def serve(ctx, port: int | None = None, concurrency: int = 4, max_size: int | None = None):
+def serve(ctx: AppContext, port: int | None = None, concurrency: int = 4, max_size: int | None = None,
+          ) -> Iterator[tuple[str, gr.Blocks]]:
     """Build the app for `ctx`, serve it on 127.0.0.1:<free port>, yield its URL, close it.
     `max_size` bounds the queue (default: the app's QUEUE_MAX)."""
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
@@ -94,7 +102,7 @@ def space_env(port: int) -> dict:
 
 
 @contextlib.contextmanager
-def run_app_py(folder: Path, env: dict, port: int, timeout: float = 120.0):
+def run_app_py(folder: Path, env: dict, port: int, timeout: float = 120.0) -> Iterator[tuple[str, list[str], float]]:
     """Start `python app.py` in `folder` with exactly `env`, wait until it serves HTTP on `port`,
     and yield (url, output lines so far, seconds from start to the first page served); stop it
     on exit. Raises AssertionError with the app's output when it does not come up."""

@@ -32,12 +32,12 @@ class BertConfig:
     pad_token_id: int = 0
 
     @classmethod
-    def from_dict(cls, values: dict) -> "BertConfig":
+    def from_dict(cls, values: dict) -> BertConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
 
     @classmethod
-    def from_folder(cls, folder: Path) -> "BertConfig":
+    def from_folder(cls, folder: Path) -> BertConfig:
         path = Path(folder) / "config.json"
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no config.json; a BERT folder needs config.json and model.safetensors")
@@ -61,7 +61,8 @@ class Embeddings(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, input_ids, token_type_ids, inputs_embeds=None):
+    def forward(self, input_ids: torch.Tensor, token_type_ids: torch.Tensor | None,
+                inputs_embeds: torch.Tensor | None = None) -> torch.Tensor:
         if inputs_embeds is None:
             inputs_embeds = self.word_embeddings(input_ids)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
@@ -73,20 +74,22 @@ class SelfAttention(nn.Module):
     def __init__(self, config: BertConfig):
         super().__init__()
         if config.hidden_size % config.num_attention_heads:
-            raise ValueError(f"hidden_size {config.hidden_size} is not a multiple of num_attention_heads {config.num_attention_heads}")
+            raise ValueError(f"hidden_size {config.hidden_size} is not a multiple of num_attention_heads "
+                             f"{config.num_attention_heads}")
         self.heads = config.num_attention_heads
         self.query = nn.Linear(config.hidden_size, config.hidden_size)
         self.key = nn.Linear(config.hidden_size, config.hidden_size)
         self.value = nn.Linear(config.hidden_size, config.hidden_size)
         self.dropout_p = config.attention_probs_dropout_prob
 
-    def forward(self, x, attn_bias, output_attentions: bool = False):
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor, output_attentions: bool = False,
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(output, None), or with `output_attentions` (output, the (b, heads, t, t) attention
         probabilities). Those need the explicit softmax, so the fused SDPA kernel runs whenever
         they are not asked for."""
         b, t, d = x.shape
 
-        def split(proj):
+        def split(proj: nn.Linear):
             return proj(x).view(b, t, self.heads, d // self.heads).transpose(1, 2)
 
         q, k, v = split(self.query), split(self.key), split(self.value)
@@ -109,7 +112,7 @@ class DenseResidualNorm(nn.Module):
         self.LayerNorm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
-    def forward(self, x, residual):
+    def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
         return self.LayerNorm(self.dropout(self.dense(x)) + residual)
 
 
@@ -119,7 +122,8 @@ class Attention(nn.Module):
         self.self = SelfAttention(config)
         self.output = DenseResidualNorm(config.hidden_size, config)
 
-    def forward(self, x, attn_bias, output_attentions: bool = False):
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor, output_attentions: bool = False,
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         out, probs = self.self(x, attn_bias, output_attentions)
         return self.output(out, x), probs
 
@@ -129,7 +133,7 @@ class Intermediate(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.intermediate_size)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         # Exact (erf) GELU, as BERT was trained with; the tanh approximation drifts by ~1e-3.
         return F.gelu(self.dense(x))
 
@@ -141,7 +145,8 @@ class Layer(nn.Module):
         self.intermediate = Intermediate(config)
         self.output = DenseResidualNorm(config.intermediate_size, config)
 
-    def forward(self, x, attn_bias, output_attentions: bool = False):
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor, output_attentions: bool = False,
+                ) -> tuple[torch.Tensor, torch.Tensor | None]:
         x, probs = self.attention(x, attn_bias, output_attentions)
         return self.output(self.intermediate(x), x), probs
 
@@ -151,7 +156,8 @@ class Encoder(nn.Module):
         super().__init__()
         self.layer = nn.ModuleList(Layer(config) for _ in range(config.num_hidden_layers))
 
-    def forward(self, x, attn_bias, output_attentions: bool = False):
+    def forward(self, x: torch.Tensor, attn_bias: torch.Tensor, output_attentions: bool = False,
+                ) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
         """(last hidden states, one attention map per layer, or Nones)."""
         maps = []
         for layer in self.layer:
@@ -165,7 +171,7 @@ class Pooler(nn.Module):
         super().__init__()
         self.dense = nn.Linear(config.hidden_size, config.hidden_size)
 
-    def forward(self, hidden):
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.dense(hidden[:, 0]))
 
 
@@ -183,7 +189,7 @@ class BertModel(nn.Module):
         if init_weights:  # off when every weight is about to be loaded
             self.apply(self._init_weights)
 
-    def _init_weights(self, module):
+    def _init_weights(self, module: nn.Module):
         # BERT's own initialisation; only the `scratch` recipe keeps these values.
         if isinstance(module, (nn.Linear, nn.Embedding)):
             nn.init.normal_(module.weight, std=0.02)
@@ -193,8 +199,8 @@ class BertModel(nn.Module):
             with torch.no_grad():
                 module.weight[module.padding_idx].zero_()
 
-    def forward(self, input_ids, attention_mask, token_type_ids=None, inputs_embeds=None,
-                output_attentions: bool = False):
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
+                inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False) -> tuple:
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)

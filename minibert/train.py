@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,7 +66,7 @@ def hardware(device: str) -> str:
     return f"CPU ({os.cpu_count()} cores, {platform.machine()})"
 
 
-def load_splits(tasks, split: str, options: TrainOptions) -> dict:
+def load_splits(tasks: Sequence[str], split: str, options: TrainOptions) -> dict:
     splits = {}
     for task in tasks:
         s = read_split(task, split, options.data_dir, strict=options.strict, limit=options.rows_per_task)
@@ -78,7 +79,7 @@ def load_splits(tasks, split: str, options: TrainOptions) -> dict:
 class TaskStream:
     """Endless length-bucketed batches of one task's pre-tokenized examples."""
 
-    def __init__(self, task: str, examples, tokenizer: Tokenizer, recipe: Recipe, rng: random.Random):
+    def __init__(self, task: str, examples: list, tokenizer: Tokenizer, recipe: Recipe, rng: random.Random):
         self.task, self.examples, self.tokenizer, self.rng = task, examples, tokenizer, rng
         # An epoch is counted in batches of the recipe's size over the rows as read, whatever
         # this task's batch size (quora_batch_size) and whether pairs are also swapped: those
@@ -102,7 +103,7 @@ class TaskStream:
         self.labels = torch.tensor([e.label for e in examples], dtype=torch.long if task == "sst" else torch.float32)
         self._batches: list[list[int]] = []
 
-    def next(self):
+    def next(self) -> tuple[Batch, int | None, torch.Tensor]:
         return self.batch(self.next_indices())
 
     def next_indices(self) -> list[int]:
@@ -110,7 +111,7 @@ class TaskStream:
             self._batches = bucketed_shuffle(self.lengths, self.batch_size, self.rng)
         return self._batches.pop()
 
-    def batch(self, idx: list[int]):
+    def batch(self, idx: list[int]) -> tuple[Batch, int | None, torch.Tensor]:
         labels = self.labels[idx]
         if self.task == "sst" or self.cross:
             return self.tokenizer.collate([self.encoded[i] for i in idx]), None, labels
@@ -122,7 +123,7 @@ class TaskStream:
 _pinning = {"works": True}  # until pinning host memory fails once (a sandbox may refuse it)
 
 
-def _to_device(x, device):
+def _to_device(x: Batch | torch.Tensor, device: str | torch.device) -> Batch | torch.Tensor:
     """A batch (or tensor) on `device`. To a GPU the copy goes from pinned memory and does not
     block: a copy from ordinary memory first waits for every kernel already queued, and a
     launch-bound process must keep queueing while the GPU runs. PyTorch's pinned-memory cache
@@ -139,7 +140,8 @@ def _to_device(x, device):
         return x.to(device)
 
 
-def task_loss(model: MultitaskModel, task: str, batch, n_pairs, labels, shard: Shard | None = None) -> torch.Tensor:
+def task_loss(model: MultitaskModel, task: str, batch: Batch, n_pairs: int, labels: torch.Tensor,
+              shard: Shard | None = None) -> torch.Tensor:
     """The task's loss on `batch`; with `shard` (data-parallel training), this rank's part of the
     global batch's loss (`distributed.py`)."""
     recipe = model.recipe
@@ -182,7 +184,7 @@ class TaskLoss(torch.nn.Module):
         super().__init__()
         self.model = model
 
-    def forward(self, task: str, batch, n_pairs, labels, shard: Shard | None = None) -> torch.Tensor:
+    def forward(self, task: str, batch: Batch, n_pairs: int, labels: torch.Tensor, shard: Shard | None = None) -> torch.Tensor:
         return task_loss(self.model, task, batch, n_pairs, labels, shard)
 
 
@@ -214,10 +216,10 @@ def _param_groups(model: MultitaskModel, recipe: Recipe):
     return [{"params": params, "lr": lr, "weight_decay": wd} for (lr, wd), params in groups.items()]
 
 
-def _schedule(optimizer, total_steps: int, warmup: float):
+def _schedule(optimizer: torch.optim.Optimizer, total_steps: int, warmup: float):
     warm = max(1, int(total_steps * warmup))
 
-    def factor(step):
+    def factor(step: int):
         if step < warm:
             return (step + 1) / warm
         return max(0.0, (total_steps - step) / max(1, total_steps - warm))
@@ -232,9 +234,9 @@ class Trainer:
     """Optimizer, schedule and batch streams for one recipe; `run_round()` trains one round."""
 
     def __init__(self, model: MultitaskModel, tokenizer: Tokenizer, train_splits: dict, device: str,
-                 epochs: int, memo: EmbeddingMemo | None = None, ranks: Ranks = Ranks()):
+                 epochs: int, memo: EmbeddingMemo | None = None, ranks: Ranks | None = None):
         recipe = self.recipe = model.recipe
-        self.model, self.device, self.memo, self.ranks = model, device, memo, ranks
+        self.model, self.device, self.memo, self.ranks = model, device, memo, ranks if ranks is not None else Ranks()
         self.rng = random.Random(recipe.seed)
         if recipe.sts_bias_init == "label-mean":
             if "sts" not in train_splits:
@@ -388,8 +390,8 @@ def train_variant(recipe: Recipe, options: TrainOptions) -> Path:
                 if ranks.is_main:
                     print(f"  encoder frozen: {recipe.head_epochs} epochs of the heads alone")
             sums = {t: torch.zeros((), device=device) for t in trainer.tasks}
-            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{epochs}", disable=not (options.progress and ranks.is_main),
-                       leave=False, dynamic_ncols=True)
+            bar = tqdm(range(rounds), desc=f"{recipe.name} epoch {epoch}/{epochs}",
+                       disable=not (options.progress and ranks.is_main), leave=False, dynamic_ncols=True)
             epoch_start = time.perf_counter()
             for r in bar:
                 for t, loss in trainer.run_round().items():
@@ -503,7 +505,7 @@ def _frozen_rounds(sets: dict, recipe: Recipe) -> int:
     return max(1, math.ceil(sum(math.ceil(len(s[2]) / recipe.batch_size) for s in sets.values()) / len(sets)))
 
 
-def _frozen_round(model: MultitaskModel, sets: dict, recipe: Recipe, rng: random.Random, device) -> dict:
+def _frozen_round(model: MultitaskModel, sets: dict, recipe: Recipe, rng: random.Random, device: str | torch.device) -> dict:
     losses = {}
     for task, (u, v, y) in sets.items():
         idx = torch.tensor(rng.sample(range(len(y)), min(recipe.batch_size, len(y))))
