@@ -13,16 +13,11 @@ import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from minibert.tasks import TASKS
 from minibert.tasks import task as get_task
 
 SUBMISSION_FILES: dict[tuple[str, str], str] = {
-    ("sst", "dev"): "sst-dev-output.csv",
-    ("sst", "test"): "sst-test-output.csv",
-    ("quora", "dev"): "para-dev-output.csv",
-    ("quora", "test"): "para-test-output.csv",
-    ("sts", "dev"): "sts-dev-output.csv",
-    ("sts", "test"): "sts-test-output.csv",
-}
+    (t.name, split): f"{t.output_prefix}-{split}-output.csv" for t in TASKS for split in ("dev", "test")}
 
 HEADERS: dict[str, str] = {
     "sst": "id \t Predicted_Sentiment \n",

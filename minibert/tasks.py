@@ -72,6 +72,7 @@ class Task:
     metric: str                      # its dev metric: "accuracy" or "pearson"
     score_columns: tuple[str, ...]   # model scores stored in a prediction table besides `pred`
     parse_label: Callable[[str, str], LabelResult]  # (column name, raw text) -> (label, problem)
+    output_prefix: str               # the CS224N prediction files: {prefix}-{split}-output.csv
 
     @property
     def long_title(self) -> str:
@@ -117,13 +118,13 @@ class Task:
 SST = Task("sst", "Sentiment", "SST", False,
            ("very negative", "negative", "neutral", "positive", "very positive"),
            (("train", "ids-sst-train.csv"), ("dev", "ids-sst-dev.csv"), ("test", "ids-sst-test-student.csv")),
-           ("sentence",), "sentiment", "accuracy", ("p0", "p1", "p2", "p3", "p4"), _parse_class(5))
+           ("sentence",), "sentiment", "accuracy", ("p0", "p1", "p2", "p3", "p4"), _parse_class(5), "sst")
 QUORA = Task("quora", "Paraphrase", "Quora", True, ("not duplicate", "duplicate"),
              (("train", "quora-train.csv"), ("dev", "quora-dev.csv"), ("test", "quora-test-student.csv")),
-             ("sentence1", "sentence2"), "is_duplicate", "accuracy", ("prob",), _parse_duplicate)
+             ("sentence1", "sentence2"), "is_duplicate", "accuracy", ("prob",), _parse_duplicate, "para")
 STS = Task("sts", "Similarity", "STS", True, (),
            (("train", "sts-train.csv"), ("dev", "sts-dev.csv"), ("test", "sts-test-student.csv")),
-           ("sentence1", "sentence2"), "similarity", "pearson", (), _parse_similarity)
+           ("sentence1", "sentence2"), "similarity", "pearson", (), _parse_similarity, "sts")
 
 TASKS: tuple[Task, ...] = (SST, QUORA, STS)
 TASK_NAMES: tuple[str, ...] = tuple(t.name for t in TASKS)
