@@ -11,9 +11,9 @@ The manifest is saved after every table, so an interrupted build keeps what it f
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -131,8 +131,8 @@ def build(
     progress: bool = True,
     log: Callable[[str], None] = print,
 ) -> BuildReport:
-    from minibert.data import resolve_data_dir
     from minibert.checkpoint_config import default_checkpoints_dir
+    from minibert.data import resolve_data_dir
     from minibert.predict import Ensemble, load_variants
 
     tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.tasks import task as get_task
+
 from .schema import SCORE_COLUMNS, check_task
 
 
@@ -101,9 +103,9 @@ class Analysis:
             values = td.pred
         elif column == "correct":
             values = td.correct
-        elif column in SCORE_COLUMNS[task] or (task == "sts" and column == "score"):
+        elif column in SCORE_COLUMNS[task] or (get_task(task).regression and column == "score"):
             values = np.full(td.pred.shape, np.nan)
-            ex, var, col = td.cols["ex"], td.cols["var"], td.frame[column if task != "sts" else "pred"].to_numpy()
+            ex, var, col = td.cols["ex"], td.cols["var"], td.frame[column if not get_task(task).regression else "pred"].to_numpy()
             values[ex, var] = col
         else:
             raise ValueError(f"wide(): column must be pred, correct or one of {SCORE_COLUMNS[task]}, not {column!r}")

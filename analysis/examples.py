@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.tasks import task as get_task
+
 from .schema import PAIR_TASKS
 
 NEGATION_WORDS = (
@@ -52,7 +54,7 @@ def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[
     split = read_split(task, "dev", data_dir)
     ex = split.examples
     ids = [e.id for e in ex]
-    if task == "sst":
+    if not get_task(task).pair:
         s1 = [e.sentence for e in ex]
         s2 = [""] * len(ex)
     else:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from minibert.checkpoint_config import checkpoint_hashes, default_checkpoints_dir
+from minibert.tasks import task as get_task
 
 from . import slices as _slices
 from .core import Analysis, TaskData
@@ -130,7 +131,7 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
     gold = examples["gold"].to_numpy()[ex]
 
     cols: dict[str, np.ndarray] = {"ex": ex, "var": var}
-    if task == "sts":
+    if get_task(task).regression:
         pred = np.concatenate([p[2]["pred"].to_numpy(np.float32) for p in parts]) if parts else np.zeros(0, np.float32)
         error = pred - gold
         abs_error = np.abs(error)
@@ -145,7 +146,7 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
         }
         gold = gold.astype(np.int8)
         correct = pred == gold
-        if task == "sst":
+        if get_task(task).multiclass:
             probs = np.stack([scores[c] for c in SCORE_COLUMNS["sst"]], axis=1)
             conf = probs[np.arange(len(pred)), pred.astype(np.int64)] if len(pred) else np.zeros(0, np.float32)
             error = (pred - gold).astype(np.int8)
@@ -170,7 +171,7 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
     frame = pd.DataFrame(columns)
     for column in ("sentence1", "sentence2", "words", "words1", "words2", "negation", "overlap"):
         frame[column] = examples[column].take(ex).reset_index(drop=True)
-    if task == "sst":
+    if get_task(task).multiclass:
         frame = frame.drop(columns=["sentence2", "words2", "overlap"])
     cols.update({c: frame[c].to_numpy() for c in ("pred", "gold", "correct", "error", "abs_error", "conf", *scores)})
 
@@ -181,9 +182,9 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
     wide_correct = np.zeros((n_ex, n_var), dtype=bool)
     wide_correct[ex, var] = correct
     wide_score = None
-    if task != "sst":
+    if not get_task(task).multiclass:
         wide_score = np.full((n_ex, n_var), np.nan)
-        wide_score[ex, var] = scores["prob"] if task == "quora" else pred
+        wide_score[ex, var] = scores["prob"] if get_task(task).binary else pred
     td = TaskData(
         task=task, source=source, examples=examples, frame=frame, variants=variants, ranges=ranges,
         present=present, pred=wide_pred, score=wide_score, correct=wide_correct, cols=cols,

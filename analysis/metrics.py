@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from minibert import metrics as F
+from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
 from .schema import QUORA_NOTE, QUORA_THRESHOLD, SCORE_COLUMNS, SST_CLASSES, check_task
@@ -35,9 +36,9 @@ def confusion(a: Analysis, task: str, variant: str, threshold: float = QUORA_THR
     td = a.task(task)
     rows = _rows(td, variant)
     gold = td.cols["gold"][rows]
-    if task == "sst":
+    if get_task(task).multiclass:
         n, g, p = 5, gold.astype(np.int64), td.cols["pred"][rows].astype(np.int64)
-    elif task == "quora":
+    elif get_task(task).binary:
         n, g, p = 2, gold.astype(np.int64), _quora_pred(td, rows, threshold)
     else:
         n, g, p = 6, sts_bin(gold), sts_bin(td.cols["pred"][rows])
@@ -55,11 +56,11 @@ def per_class(a: Analysis, variant: str) -> pd.DataFrame:
 def calibration(a: Analysis, task: str, variant: str, n_bins: int = 10, threshold: float = QUORA_THRESHOLD,
                 ) -> tuple[float, pd.DataFrame]:
     """(ECE, reliability bins) of the confidence in the predicted class (SST, Quora)."""
-    if task not in ("sst", "quora"):
+    if get_task(task).regression:
         raise ValueError(f"calibration is for the classifiers (sst, quora), not {task!r}")
     td = a.task(task)
     rows = _rows(td, variant)
-    if task == "sst":
+    if get_task(task).multiclass:
         conf, correct = td.cols["conf"][rows], td.cols["correct"][rows]
     else:
         prob = td.cols["prob"][rows].astype(np.float64)
@@ -82,9 +83,9 @@ def residuals(a: Analysis, variant: str) -> pd.DataFrame:
 def _scalars(td: TaskData, variant: str, threshold: float) -> dict:
     rows = _rows(td, variant)
     gold = td.cols["gold"][rows]
-    if td.task == "sst":
+    if get_task(td.task).multiclass:
         return F.sst_scalars(gold, td.cols["pred"][rows], td.cols["conf"][rows])
-    if td.task == "quora":
+    if get_task(td.task).binary:
         return F.quora_scalars(gold, td.cols["prob"][rows], threshold)
     return F.sts_scalars(gold, td.cols["pred"][rows])
 
@@ -96,13 +97,13 @@ def metrics(a: Analysis, task: str, variant: str, threshold: float = QUORA_THRES
     td = a.task(task)
     out = _scalars(td, variant, threshold)
     out["confusion"] = confusion(a, task, variant, threshold)
-    if task == "sst":
+    if get_task(task).multiclass:
         out["per_class"] = per_class(a, variant)
-    if task in ("sst", "quora"):
+    if not get_task(task).regression:
         out["reliability"] = calibration(a, task, variant, threshold=threshold)[1]
     else:
         out["residuals"] = residuals(a, variant)
-    if task == "quora":
+    if get_task(task).binary:
         out["note"] = QUORA_NOTE
     return out
 

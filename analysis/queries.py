@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from minibert.tasks import task as get_task
+
 from .core import Analysis, TaskData
 from .metrics import sts_bin
 from .schema import QUORA_THRESHOLD, STS_TOLERANCE
@@ -19,14 +21,14 @@ SORTS = ("confidence", "error", "id", None)
 def _pred_correct(td: TaskData, rows: np.ndarray | slice, threshold: float):
     """pred and correct of the given long-frame rows (Quora at `threshold`)."""
     c = td.cols
-    if td.task == "quora" and threshold != QUORA_THRESHOLD:
+    if get_task(td.task).binary and threshold != QUORA_THRESHOLD:
         pred = (c["prob"][rows] >= threshold).astype(np.int8)
         return pred, pred == c["gold"][rows]
     return c["pred"][rows], c["correct"][rows]
 
 
 def _wide_pred_correct(td: TaskData, vi: int, threshold: float):
-    if td.task == "quora" and threshold != QUORA_THRESHOLD:
+    if get_task(td.task).binary and threshold != QUORA_THRESHOLD:
         pred = np.where(td.present[:, vi], (td.score[:, vi] >= threshold).astype(np.float64), np.nan)
         gold = td.examples["gold"].to_numpy()
         return pred, (pred == gold) & td.present[:, vi]
@@ -124,10 +126,10 @@ def errors(
     if relation is not None and variant is None:
         raise ValueError("a relation compares `variant` (A) with `other` (B): give both")
     if sort == "auto":
-        sort = "error" if task == "sts" else "confidence"
+        sort = "error" if get_task(task).regression else "confidence"
     if sort not in SORTS:
         raise ValueError(f"sort must be one of confidence, error, id, None, not {sort!r}")
-    if sort == "confidence" and task == "sts":
+    if sort == "confidence" and get_task(task).regression:
         raise ValueError("STS predictions have no confidence: sort by 'error'")
 
     c = td.cols
@@ -141,9 +143,9 @@ def errors(
     if only_errors is None:
         only_errors = cell is None and relation is None
     if only_errors:
-        if task == "sst":
+        if get_task(task).multiclass:
             keep &= np.abs(pred.astype(np.int16) - gold) >= (1 if min_error is None else min_error)
-        elif task == "sts":
+        elif get_task(task).regression:
             keep &= c["abs_error"][rows] > (STS_TOLERANCE if min_error is None else min_error)
         else:
             keep &= ~correct
@@ -151,7 +153,7 @@ def errors(
         keep &= (pred > gold) if DIRECTIONS[direction] == "over" else (pred < gold)
     if cell is not None:
         g, p = cell
-        if task == "sts":
+        if get_task(task).regression:
             keep &= (sts_bin(gold) == g) & (sts_bin(pred) == p)
         else:
             keep &= (gold == g) & (pred == p)
@@ -166,7 +168,7 @@ def errors(
         b_pred_wide, b_correct_wide = _wide_pred_correct(td, bi, threshold)
         b_present = td.present[ex, bi]
         b_pred, b_correct = b_pred_wide[ex], b_correct_wide[ex]
-        if task == "sts":
+        if get_task(task).regression:
             agree = np.abs(pred - b_pred) <= STS_TOLERANCE
         else:
             agree = pred == b_pred
@@ -190,7 +192,7 @@ def errors(
     if limit is not None:
         local = local[:limit]
     out = td.frame.iloc[start + local].reset_index(drop=True)
-    if task == "quora" and threshold != QUORA_THRESHOLD:
+    if get_task(task).binary and threshold != QUORA_THRESHOLD:
         out["pred"] = pred[local]
         out["correct"] = correct[local]
         prob = out["prob"].to_numpy()
@@ -212,7 +214,7 @@ def example_across_variants(a: Analysis, task: str, example_id: str, threshold: 
     e = int(index[0])
     rows = np.flatnonzero(td.cols["ex"] == e)
     out = td.frame.iloc[rows].reset_index(drop=True)
-    if task == "quora" and threshold != QUORA_THRESHOLD:
+    if get_task(task).binary and threshold != QUORA_THRESHOLD:
         pred, correct = _pred_correct(td, rows, threshold)
         out["pred"], out["correct"] = pred, correct
     out["variant"] = out["variant"].astype(str)

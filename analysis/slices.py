@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from minibert import metrics as F
+from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
 from .schema import PAIR_TASKS, QUORA_CLASSES, SST_CLASSES, STS_TOLERANCE, TASKS, check_task
@@ -91,7 +92,7 @@ STS_GOLD = ((0.0, 1.0, 2.0, 3.0, 4.0, 5.0), ("gold 0-1", "gold 1-2", "gold 2-3",
           # Both tasks' buckets in one list, by lower bound: each task shows its own, in length order.
           order=sorted(set(SST_LENGTH[1] + PAIR_LENGTH[1]), key=lambda label: int(re.match(r"\d+", label).group())))
 def _length(td: TaskData):
-    edges, labels = SST_LENGTH if td.task == "sst" else PAIR_LENGTH
+    edges, labels = PAIR_LENGTH if get_task(td.task).pair else SST_LENGTH
     return _cut(td.examples["words"].to_numpy(np.float64), edges, labels)
 
 
@@ -111,9 +112,9 @@ def _overlap(td: TaskData):
           order=tuple(f"{i} {c}" for i, c in enumerate(SST_CLASSES)) + QUORA_CLASSES + STS_GOLD[1])
 def _gold(td: TaskData):
     gold = td.examples["gold"].to_numpy()
-    if td.task == "sst":
+    if get_task(td.task).multiclass:
         return np.asarray([f"{i} {c}" for i, c in enumerate(SST_CLASSES)], dtype=object)[gold.astype(int)]
-    if td.task == "quora":
+    if get_task(td.task).binary:
         return np.asarray(QUORA_CLASSES, dtype=object)[gold.astype(int)]
     return _cut(gold.astype(np.float64), *STS_GOLD, right=False)
 
@@ -132,7 +133,7 @@ def _agreement(td: TaskData):
         high = np.nanmax(np.where(td.present, td.pred, -np.inf), axis=1)
         low = np.nanmin(np.where(td.present, td.pred, np.inf), axis=1)
     spread = high - low
-    disagree = spread > (STS_TOLERANCE if td.task == "sts" else 0)
+    disagree = spread > (STS_TOLERANCE if get_task(td.task).regression else 0)
     return np.where(disagree, "variants disagree", "variants agree")
 
 
@@ -141,9 +142,9 @@ def _agreement(td: TaskData):
 
 def _subset_metrics(task: str, cols: dict, rows: np.ndarray, threshold: float) -> dict:
     gold = cols["gold"][rows]
-    if task == "sst":
+    if get_task(task).multiclass:
         return F.sst_scalars(gold, cols["pred"][rows])
-    if task == "quora":
+    if get_task(task).binary:
         out = F.binary(gold, cols["prob"][rows], threshold)
         return {k: out[k] for k in ("n", "accuracy", "precision", "recall", "f1", "roc_auc")}
     return F.sts_scalars(gold, cols["pred"][rows])

@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.tasks import task as get_task
+
 from .examples import data_identity, read_dev_split
 from .schema import TASKS
 from .tables import empty_manifest, read_manifest, write_examples, write_manifest, write_table
@@ -71,9 +73,9 @@ def make_data_dir(
                 s2 = " ".join(shared + _sentence(rng, int(rng.integers(3, 20))).split())
             identifier = fake_id(task, i)
             task_ids.append(identifier)
-            if task == "sst":
+            if get_task(task).multiclass:
                 rows.append([i, identifier, s1, int(rng.integers(0, 5))])
-            elif task == "quora":
+            elif get_task(task).binary:
                 rows.append([i, identifier, s1, s2, f"{float(rng.random() < 0.37):.1f}"])
             else:
                 rows.append([i, identifier, s1, s2, f"{rng.uniform(0, 5):.2f}"])
@@ -92,13 +94,13 @@ def fake_predictions(
     (n, 5) noise common to several variants makes them err on the same examples, as models do."""
     n = len(gold)
     common = np.zeros((n, 5)) if shared is None else shared
-    if task == "sst":
+    if get_task(task).multiclass:
         logits = rng.normal(size=(n, 5)) + 1.5 * common + skill * np.eye(5)[gold.astype(int)]
         probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
         out = {"pred": probs.argmax(axis=1)}
         out.update({f"p{k}": probs[:, k] for k in range(5)})
         return out
-    if task == "quora":
+    if get_task(task).binary:
         prob = 1 / (1 + np.exp(-(rng.normal(size=n) + 1.5 * common[:, 0] + skill * (2 * gold - 1))))
         return {"pred": (prob >= 0.5).astype(int), "prob": prob}
     return {"pred": np.clip(gold + rng.normal(scale=1.5 / skill, size=n) + common[:, 0], 0, 5)}

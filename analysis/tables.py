@@ -43,6 +43,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from minibert.tasks import task as get_task
+
 from .examples import add_features, from_stored, stored_columns
 from .schema import (
     FORMAT_VERSION,
@@ -143,7 +145,7 @@ def normalize_table(task: str, frame: pd.DataFrame) -> pd.DataFrame:
     if missing:
         raise TableError(f"{task} table lacks column(s) {', '.join(missing)}")
     out = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
-    out["pred"] = frame["pred"].to_numpy().astype(np.float32 if task == "sts" else np.int8)
+    out["pred"] = frame["pred"].to_numpy().astype(np.float32 if get_task(task).regression else np.int8)
     for column in SCORE_COLUMNS[task]:
         out[column] = frame[column].to_numpy().astype(np.float32)
     return out

@@ -231,9 +231,9 @@ def confusion_counts(a: A.Analysis, task: str, variant: str) -> pd.DataFrame:
 
 
 def _axis_labels(task: str, n: int) -> list[str]:
-    if task == "sst":
+    if get_task(task).multiclass:
         return list(SHORT_SST)
-    if task == "quora":
+    if get_task(task).binary:
         return ["0 not dup.", "1 duplicate"]
     return [str(i) for i in range(n)]
 
@@ -282,7 +282,7 @@ def describe_cell(task: str, cell: object) -> str:
     if cell is None:
         return ""
     g, p = cell
-    if task == "sts":
+    if get_task(task).regression:
         return f"gold ≈ {g}, predicted ≈ {p}"
     return f"gold {get_task(task).label_text(g)} → predicted {get_task(task).label_text(p)}"
 
@@ -375,13 +375,13 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     """The columns a person reads, labels instead of codes; the id last (a row click uses it)."""
     r = rows.head(limit)
     out = pd.DataFrame({"variant": r["variant"].astype(str)})
-    if task == "sst":
+    if get_task(task).multiclass:
         out["gold"] = [get_task("sst").label_text(g) for g in r["gold"]]
         out["predicted"] = [get_task("sst").label_text(p) for p in r["pred"]]
         out["P(pred)"] = r["conf"].astype(float).round(3)
         out["off by"] = r["error"].astype(int)
         out["sentence"] = r["sentence1"].astype(str)
-    elif task == "quora":
+    elif get_task(task).binary:
         out["gold"] = [get_task("quora").label_text(g) for g in r["gold"]]
         out["P(duplicate)"] = r["prob"].astype(float).round(3)
         out["sentence 1"] = r["sentence1"].astype(str)
@@ -395,7 +395,7 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     if "other_pred" in r.columns:
         op = r["other_pred"].to_numpy()
         out[f"{r['other'].iloc[0] if len(r) else 'other'} predicted"] = (
-            [get_task(task).label_text(x) for x in op] if task != "sts" else np.round(op.astype(float), 2))
+            [get_task(task).label_text(x) for x in op] if not get_task(task).regression else np.round(op.astype(float), 2))
     out["words"] = r["words"].astype(int)
     out["id"] = r["id"].astype(str)  # last: a row click reads it (shown cut, see ui.CSS)
     return out
@@ -422,7 +422,7 @@ def count_line(rows: pd.DataFrame, filters: Filters, notes: list[str], seconds: 
     cell = f" · cell: {describe_cell(filters.task, filters.cell)}" if filters.cell is not None else ""
     line = (f"**{n:,} rows** ({examples:,} distinct examples) of {who} on {get_task(filters.task).long_title}{cell}{shown}"
             f" · filtered in {seconds * 1000:.0f} ms")
-    if filters.task == "quora":
+    if filters.task == "quora":  # the dataset's caveat, not a property of binary tasks
         line += " · Quora numbers are optimistic (see the note above)."
     return "\n\n".join([line] + [f"⚠ {I.escape_md(n)}" for n in notes])
 
@@ -522,11 +522,11 @@ def example_view(a: A.Analysis, task: str, example_id: str) -> tuple[str, pd.Dat
     s2 = str(first["sentence2"]) if "sentence2" in rows.columns else ""
     gold = get_task(task).label_text(first["gold"])
     table = pd.DataFrame({"variant": rows["variant"].astype(str)})
-    if task == "sst":
+    if get_task(task).multiclass:
         table["predicted"] = [get_task("sst").label_text(p) for p in rows["pred"]]
         for k in range(5):
             table[f"P({SHORT_SST[k]})"] = rows[f"p{k}"].astype(float).round(3)
-    elif task == "quora":
+    elif get_task(task).binary:
         table["predicted"] = [get_task("quora").label_text(p) for p in rows["pred"]]
         table["P(duplicate)"] = rows["prob"].astype(float).round(3)
     else:

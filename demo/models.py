@@ -12,6 +12,7 @@ from plotly.subplots import make_subplots
 from minibert.predict import Ensemble
 from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
+from minibert.tasks import task as get_task
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
 OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
@@ -95,7 +96,7 @@ def training_curve(variant: str) -> go.Figure | None:
     for task in tasks:
         ys = [(h.get("train_loss") or {}).get(task) for h in history]
         fig.add_scatter(x=epochs, y=ys, mode="lines", name=f"train loss {task}",
-                        line=dict(dash="dot", color=CURVE_COLORS.get(f"{task}_acc", "#888") if task != "sts"
+                        line=dict(dash="dot", color=CURVE_COLORS.get(f"{task}_acc", "#888") if not get_task(task).regression
                                   else CURVE_COLORS["sts_pearson"]), secondary_y=True)
     best = variant.config.get("training", {}).get("best_epoch")
     if best is not None:

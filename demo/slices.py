@@ -105,6 +105,6 @@ def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str)
     doc = (f"**{html.escape(name)}**: {html.escape(slice_doc(name))}. Each cell: {metric} of the variant on that "
            f"bucket, and in brackets its difference from **{html.escape(reference)}** "
            f"(green: better than the reference, red: worse). `n` is the number of dev examples in the bucket.")
-    if task == "quora":
+    if task == "quora":  # the dataset's caveat, not a property of binary tasks
         doc += " Quora numbers are optimistic: see the note in the Errors tab."
     return styler, slice_figure(a, task, name, reference, metric, long), doc

@@ -8,6 +8,7 @@ from pathlib import Path
 from .checkpoint import STORAGE_DTYPES
 from .data import BadDataError, DataFileMissing, read_split, resolve_data_dir
 from .recipes import RECIPES, TRIALS, get_recipe
+from .tasks import TASK_NAMES, TASKS
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -183,7 +184,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from .predict import warm_frozen_features
     variants, wanted = _load(args)
     data_dir = resolve_data_dir(args.data_dir)
-    splits = {t: read_split(t, args.split, data_dir, strict=args.strict) for t in ("sst", "quora", "sts")}
+    splits = {t: read_split(t, args.split, data_dir, strict=args.strict) for t in TASK_NAMES}
     warm_frozen_features(variants, splits.values())
     print(f"{'variant':<16} {'SST acc':>8} {'Quora acc':>9} {'STS r':>7} {'overall':>8}")
     for name in wanted:
@@ -200,16 +201,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
     variant = variants[name]
     data_dir = resolve_data_dir(args.data_dir)
     for split in (["dev", "test"] if args.split == "both" else [args.split]):
-        for task in ("sst", "quora", "sts"):
+        for spec in TASKS:
+            task = spec.name
             s = read_split(task, split, data_dir, strict=args.strict)
             warm_frozen_features(variants, [s])
             ex = s.examples
-            if task == "sst":
-                preds = variant.sentiment([e.sentence for e in ex]).argmax(1)
-            elif task == "quora":
-                preds = (variant.paraphrase([(e.sentence1, e.sentence2) for e in ex]) >= 0.5).astype(int)
-            else:
-                preds = variant.similarity([(e.sentence1, e.sentence2) for e in ex])
+            inputs = [(e.sentence1, e.sentence2) if spec.pair else e.sentence for e in ex]
+            preds = [spec.decide(output) for output in variant.score(task, inputs)]
             path = submission_path(args.out, task, split)
             write_submission(path, task, [e.id for e in ex], preds)
             print(f"wrote {path} ({len(ex)} rows{'; ' + str(len(s.bad_rows)) + ' bad rows skipped' if s.bad_rows else ''})")

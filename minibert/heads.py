@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from minibert.tasks import task as get_task
+
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
     """Mean over real tokens only ([CLS] and [SEP] included, as sentence-transformers does)."""
@@ -156,7 +158,7 @@ def start_at(head: nn.Module, value: float) -> None:
 def smoothed_loss(task: str, out: torch.Tensor, labels: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
     """The classification losses, with label smoothing: SST's 5-class cross-entropy against
     (1 - e) one-hot + e / 5, Quora's binary cross-entropy against y (1 - e) + e / 2."""
-    if task == "sst":
+    if get_task(task).multiclass:
         return F.cross_entropy(out, labels, label_smoothing=smoothing)
     return F.binary_cross_entropy_with_logits(out, labels * (1 - smoothing) + smoothing / 2)
 

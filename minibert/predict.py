@@ -7,9 +7,9 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -17,8 +17,14 @@ import torch
 from .backbone import loaded_weights_sha256
 from .batching import map_in_batches
 from .checkpoint import load_checkpoint
-from .checkpoint_config import (CheckpointConfig, CheckpointError, checkpoint_hash, default_checkpoints_dir,
-                                ensemble_hash, scan_checkpoints)
+from .checkpoint_config import (
+    CheckpointConfig,
+    CheckpointError,
+    checkpoint_hash,
+    default_checkpoints_dir,
+    ensemble_hash,
+    scan_checkpoints,
+)
 from .features import EmbeddingMemo
 from .network import MultitaskModel
 from .recipes import Recipe

@@ -82,6 +82,16 @@ class Task:
     def regression(self) -> bool:
         return not self.classes
 
+    @property
+    def binary(self) -> bool:
+        """A yes/no answer, decided by a threshold on one probability (Quora)."""
+        return len(self.classes) == 2
+
+    @property
+    def multiclass(self) -> bool:
+        """One of several graded classes, decided by the most probable (SST)."""
+        return len(self.classes) > 2
+
     def file_name(self, split: str) -> str:
         return dict(self.files)[split]
 
@@ -90,7 +100,7 @@ class Task:
         probabilities), duplicate when P(duplicate) >= QUORA_THRESHOLD, the score itself (STS)."""
         if self.regression:
             return float(output)
-        if len(self.classes) == 2:
+        if self.binary:
             return int(float(output) >= QUORA_THRESHOLD)
         return max(range(len(self.classes)), key=lambda c: float(output[c]))
 
@@ -98,7 +108,7 @@ class Task:
         """A classifier's output as one probability per class (Quora's P(duplicate) p is [1-p, p])."""
         if self.regression:
             raise ValueError(f"{self.name} is a regression task: it has no classes")
-        if len(self.classes) == 2:
+        if self.binary:
             return [1.0 - float(output), float(output)]
         return [float(output[c]) for c in range(len(self.classes))]
 
@@ -112,7 +122,7 @@ class Task:
         if not 0 <= int(value) < len(self.classes):
             raise ValueError(f"{self.name} class {value!r} is not one of 0..{len(self.classes) - 1}")
         # a graded scale reads with its number ("3 positive"); a yes/no answer without ("duplicate")
-        return f"{int(value)} {self.classes[int(value)]}" if len(self.classes) > 2 else self.classes[int(value)]
+        return f"{int(value)} {self.classes[int(value)]}" if self.multiclass else self.classes[int(value)]
 
 
 SST = Task("sst", "Sentiment", "SST", False,
