@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from .tasks import task as get_task
 from .tokenizer import Batch
 
 if TYPE_CHECKING:
@@ -34,10 +35,11 @@ def _model_of(scorer: Scorer) -> MultitaskModel:
 
 def model_inputs(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[Batch]:
     """The batches (of one row each) the scorer's encoder reads for one input of `task`."""
-    if task != "sst" and text2 is None:
+    pair = get_task(task).pair
+    if pair and text2 is None:
         raise ValueError(f"task {task!r} needs two sentences")
     tok = scorer.tokenizer
-    if task == "sst":
+    if not pair:
         batches = [tok([text])]
     elif scorer.recipe.pair_encoding == "cross":
         batches = [tok([text], [text2])]
@@ -70,7 +72,7 @@ def gradient_x_input(scorer: Scorer, task: str, text: str, text2: str | None = N
     with _eval_mode(model), torch.enable_grad():
         embeds = [model.token_embeddings(b).detach().requires_grad_(True) for b in batches]
         pooled = [model.embed(b, inputs_embeds=e) for b, e in zip(batches, embeds)]
-        if task == "sst":
+        if not get_task(task).pair:
             logits = model.sst_head(pooled[0])[0]
             target = logits[logits.argmax()]
         else:

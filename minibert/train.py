@@ -36,6 +36,7 @@ from .pcgrad import assign_flat_grad, flat_grad, pcgrad
 from .predict import Scorer
 from .recipes import Recipe
 from .tasks import TASK_NAMES
+from .tasks import task as get_task
 from .tokenizer import Batch, Tokenizer
 
 
@@ -87,9 +88,10 @@ class TaskStream:
         self.n_batches = math.ceil(len(examples) / recipe.batch_size)
         self.batch_size = recipe.pair_batch_sizes.get(task, recipe.batch_size)
         self.cross = recipe.pair_encoding == "cross"
-        if recipe.swap_pairs and task != "sst":
+        spec = get_task(task)
+        if recipe.swap_pairs and spec.pair:
             examples = [*examples, *(replace(e, sentence1=e.sentence2, sentence2=e.sentence1) for e in examples)]
-        if task == "sst":
+        if not spec.pair:
             self.encoded = tokenizer.encode_ids([e.sentence for e in examples])
             self.lengths = [len(ids) for ids, _, _ in self.encoded]
         elif self.cross:
@@ -100,7 +102,9 @@ class TaskStream:
             seconds = tokenizer.encode_ids([e.sentence2 for e in examples])
             self.encoded = list(zip(firsts, seconds))
             self.lengths = [max(len(a[0]), len(b[0])) for a, b in self.encoded]
-        self.labels = torch.tensor([e.label for e in examples], dtype=torch.long if task == "sst" else torch.float32)
+        # class indices for a cross-entropy over several classes; floats for a logit or a score
+        self.labels = torch.tensor([e.label for e in examples], dtype=torch.long if spec.multiclass else torch.float32)
+        self.pair = spec.pair
         self._batches: list[list[int]] = []
 
     def next(self) -> tuple[Batch, int | None, torch.Tensor]:
@@ -113,7 +117,7 @@ class TaskStream:
 
     def batch(self, idx: list[int]) -> tuple[Batch, int | None, torch.Tensor]:
         labels = self.labels[idx]
-        if self.task == "sst" or self.cross:
+        if not self.pair or self.cross:
             return self.tokenizer.collate([self.encoded[i] for i in idx]), None, labels
         # Both sentences of the pairs in one padded batch: one encoder call instead of two.
         both = [self.encoded[i][0] for i in idx] + [self.encoded[i][1] for i in idx]
@@ -149,12 +153,13 @@ def task_loss(model: MultitaskModel, task: str, batch: Batch, n_pairs: int, labe
     # R-Drop: the batch twice in one encoder call (one launch sequence, independent dropout
     # masks per row), on the classification tasks only: its regulariser on STS's MSE is what
     # cluebbers/deepnlp-ss23 found to hurt STS.
-    passes = 2 if recipe.rdrop_alpha and task != "sts" and model.training else 1
+    spec = get_task(task)
+    passes = 2 if recipe.rdrop_alpha and not spec.regression and model.training else 1
     if passes == 2:
         batch = Batch(*(torch.cat([t, t]) for t in (batch.input_ids, batch.attention_mask, batch.token_type_ids)),
                       list(batch.truncated) * 2)
     u = v = None
-    if task == "sst":
+    if not spec.pair:
         out = model.sentiment_logits(batch).float()
     elif n_pairs is None:  # cross-encoder: one joint sequence per pair
         out = model.pair_output(task, batch).float()
@@ -162,7 +167,7 @@ def task_loss(model: MultitaskModel, task: str, batch: Batch, n_pairs: int, labe
         pooled = model.embed(batch).reshape(passes, 2, n_pairs, -1)
         u, v = pooled[0, 0], pooled[0, 1]
         out = model.pair_heads[task](pooled[:, 0].flatten(0, 1), pooled[:, 1].flatten(0, 1)).float()
-    if task == "sts":
+    if spec.regression:
         return F.mse_loss(out, labels) * weight
     outs = out.chunk(passes)
     loss = sum(smoothed_loss(task, o, labels, recipe.label_smoothing) for o in outs) / passes
@@ -491,7 +496,7 @@ def _feature_sets(model: MultitaskModel, splits: dict, memo: EmbeddingMemo) -> d
         if not any(True for _ in heads[task].parameters()):
             continue  # a parameter-free head (5 x cosine) has nothing to learn
         ex = split.examples
-        if task == "sst":
+        if not get_task(task).pair:
             sets[task] = (memo.embed([e.sentence for e in ex], recipe.pooling), None,
                           torch.tensor([e.label for e in ex]))
         else:
@@ -509,11 +514,11 @@ def _frozen_round(model: MultitaskModel, sets: dict, recipe: Recipe, rng: random
     losses = {}
     for task, (u, v, y) in sets.items():
         idx = torch.tensor(rng.sample(range(len(y)), min(recipe.batch_size, len(y))))
-        if task == "sst":
+        if not get_task(task).pair:
             losses[task] = F.cross_entropy(model.sst_head(u[idx].to(device)), y[idx].to(device))
         else:
             out = model.pair_heads[task](u[idx].to(device), v[idx].to(device))
             target = y[idx].to(device)
-            losses[task] = (F.binary_cross_entropy_with_logits(out, target) if task == "quora"
+            losses[task] = (F.binary_cross_entropy_with_logits(out, target) if get_task(task).binary
                             else F.mse_loss(out, target))
     return losses
