@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.predictor import Predictor, ensemble_mean
+
 from .examples import data_identity, read_dev_split
 from .schema import (
     DEFAULT_TABLES_DIR,
@@ -66,7 +68,8 @@ def _up_to_date(path: Path, entry: dict | None, **expected) -> bool:
     return all(entry.get(key) == value and embedded.get(key) == value for key, value in expected.items())
 
 
-def predict_table(variant, task: str, frame: pd.DataFrame, advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
+def predict_table(variant: Predictor, task: str, frame: pd.DataFrame,
+                  advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
     """Run one variant over a dev frame (id, sentence1, sentence2) -> table (id, pred, scores)."""
     s1 = frame["sentence1"].tolist()
     s2 = frame["sentence2"].tolist()
@@ -100,10 +103,10 @@ def table_from_scores(name: str, task: str, frame: pd.DataFrame, scores: np.ndar
     return table
 
 
-def compose_ensemble_table(ensemble, task: str, frame: pd.DataFrame, tables_dir: Path, manifest: dict,
+def compose_ensemble_table(ensemble: Predictor, task: str, frame: pd.DataFrame, tables_dir: Path, manifest: dict,
                            data: dict) -> pd.DataFrame | None:
-    """An ensemble's table as the mean of its members' current tables, exactly as
-    `Ensemble` averages their outputs, without running a model; None when a member's table is
+    """An ensemble's table as the mean of its members' current tables (`ensemble_mean`, the rule
+    `Ensemble` applies to their outputs), without running a model; None when a member's table is
     not current (then the caller runs the ensemble)."""
     columns = SCORE_COLUMNS[task] or ("pred",)  # the STS score is its prediction
     outputs = []
@@ -118,7 +121,7 @@ def compose_ensemble_table(ensemble, task: str, frame: pd.DataFrame, tables_dir:
         except KeyError:
             return None
         outputs.append(values if task == "sst" else values[:, 0])
-    return table_from_scores(ensemble.name, task, frame, np.mean(outputs, axis=0).astype(np.float32))
+    return table_from_scores(ensemble.name, task, frame, ensemble_mean(outputs))
 
 
 def build(
@@ -133,7 +136,7 @@ def build(
 ) -> BuildReport:
     from minibert.checkpoint_config import default_checkpoints_dir
     from minibert.data import resolve_data_dir
-    from minibert.predict import Ensemble, load_variants
+    from minibert.predict import load_variants
 
     tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
     checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
@@ -182,7 +185,7 @@ def build(
 
     jobs = []
     # Models first: an ensemble's table is then composed from its members' fresh tables.
-    for name, variant in sorted(variants.items(), key=lambda item: isinstance(item[1], Ensemble)):
+    for name, variant in sorted(variants.items(), key=lambda item: bool(item[1].members)):
         for task in TASKS:
             rel = table_relpath(name, task)
             entry = manifest["tables"].get(rel)
@@ -199,7 +202,7 @@ def build(
         for name, variant, task, rel in jobs:
             bar.set_postfix_str(f"{name}/{task}")
             table = None
-            if isinstance(variant, Ensemble):
+            if variant.members:
                 table = compose_ensemble_table(variant, task, frames[task], tables_dir, manifest, data[task])
             if table is None:
                 table = predict_table(variant, task, frames[task], bar.update)

@@ -1,6 +1,6 @@
 """Choose an ensemble's members on the dev sets, from the prediction tables alone.
 
-An `ensemble` checkpoint averages its members' outputs (`minibert.predict.Ensemble`: the mean of
+An `ensemble` checkpoint averages its members' outputs (`minibert.predictor.ensemble_mean`: the mean of
 SST class probabilities, of Quora P(duplicate), of STS scores), so its dev predictions follow from
 the members' tables without running a model. `select_members` is greedy forward selection
 (Caruana et al., 2004, without replacement): start from the best single variant by the CS224N
@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from minibert import metrics as F
+from minibert.predictor import ensemble_mean
 
 from .core import Analysis, TaskData
 from .schema import QUORA_THRESHOLD, SCORE_COLUMNS, TASKS
@@ -72,7 +73,7 @@ class _Scorer:
             self.covered[task] = covered
 
     def mean(self, members: list[str]) -> dict[str, np.ndarray]:
-        return {t: np.mean([self.outputs[t][m] for m in members], axis=0).astype(np.float32) for t in TASKS}
+        return {t: ensemble_mean([self.outputs[t][m] for m in members]) for t in TASKS}
 
     def step(self, members: list[str]) -> Step:
         return _score(members, self.mean(members), self.gold)

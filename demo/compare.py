@@ -7,8 +7,8 @@ Plain functions, no Gradio:
     compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
 
 Batching: every variant is called once per task with the inputs of all the requests that want
-that task; an ensemble whose members were just scored is their mean (what `Ensemble` computes)
-instead of a second pass through its members.
+that task; an ensemble whose members were just scored is their mean (`ensemble_mean`, the rule `Ensemble`
+applies) instead of a second pass through its members.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ import plotly.io as pio
 
 from analysis.schema import STS_TOLERANCE
 from minibert import explain as X
-from minibert.predict import Ensemble
+from minibert.predictor import ensemble_mean
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
@@ -115,7 +115,7 @@ def truncation_notes(variants: dict, names: list[str], request: Request) -> list
     models = {}
     for name in names:
         variant = variants[name]
-        for member in (variant.members if isinstance(variant, Ensemble) else [variant]):
+        for member in variant.members or [variant]:
             models[member.name] = member
     notes, seen = [], set()
     for member in models.values():
@@ -143,9 +143,8 @@ def _needed(variants: dict, names: list[str]) -> list[str]:
     """Names to run, models first; members of a selected ensemble are run too (once)."""
     need = dict.fromkeys(n for n in names if n in variants)
     for n in list(need):
-        if isinstance(variants[n], Ensemble):
-            need.update(dict.fromkeys(m.name for m in variants[n].members if m.name in variants))
-    return sorted(need, key=lambda n: (isinstance(variants[n], Ensemble), n))
+        need.update(dict.fromkeys(m.name for m in variants[n].members if m.name in variants))
+    return sorted(need, key=lambda n: (bool(variants[n].members), n))
 
 
 def score_requests(variants: dict, names: list[str], requests: list[Request | None]) -> list[dict]:
@@ -163,10 +162,9 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
     for name in _needed(variants, names):
         variant = variants[name]
         try:
-            members = [m.name for m in variant.members] if isinstance(variant, Ensemble) else None
+            members = [m.name for m in variant.members]
             if members and all(isinstance(outputs.get(m), dict) for m in members):
-                outputs[name] = {t: np.mean([outputs[m][t] for m in members], axis=0).astype(np.float32)
-                                 for t in inputs}
+                outputs[name] = {t: ensemble_mean([outputs[m][t] for m in members]) for t in inputs}
             else:
                 outputs[name] = variant.score_tasks(inputs)
         except Exception as exc:  # one broken variant must not take the others down
@@ -202,7 +200,7 @@ def majority(task: str, outputs: dict, voters: list[str]) -> tuple[object, list[
 
 
 def _voters(variants: dict, names: list[str]) -> list[str]:
-    models = [n for n in names if not isinstance(variants[n], Ensemble)]
+    models = [n for n in names if not variants[n].members]
     return models if len(models) >= 2 else list(names)
 
 
@@ -441,11 +439,11 @@ def explain(variants: dict, name: str | None, task_choice: str, a, b, method: st
         return '<div class="attr-box">No variants are loaded.</div>'
     if name in (None, ""):
         return '<div class="attr-box">Pick a variant to explain.</div>'
-    if isinstance(variants.get(name) if isinstance(name, str) else None, Ensemble):
+    if isinstance(name, str) and name in variants and not variants[name].can_explain:
         return ('<div class="attr-box">An ensemble averages its members and has no single gradient: pick one of '
                 f'its members ({html.escape(", ".join(m.name for m in variants[name].members))}).</div>')
     try:
-        name = I.choice(name, [n for n, v in variants.items() if not isinstance(v, Ensemble)], "variant")
+        name = I.choice(name, [n for n, v in variants.items() if v.can_explain], "variant")
         method = I.choice(method, METHODS, "method", default=METHODS[0])
     except I.BadInput as exc:
         return f'<div class="attr-box">{I.as_html(str(exc))}</div>'

@@ -1,7 +1,7 @@
 """What the app loads once at start-up: every variant, the load failures, the analysis tables.
 
     ctx = load_context(checkpoints="checkpoints", tables=None, data=None)
-    ctx.variants     {name: Variant | Ensemble}, in a stable display order
+    ctx.variants     {name: Predictor (a Variant or an Ensemble)}, in a stable display order
     ctx.failures     [LoadFailure(name, path, reason)]
     ctx.analysis     analysis.Analysis, or None when the tables could not be read at all
     ctx.load_seconds time to load the variants (and the tables)
@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from minibert.checkpoint_config import default_checkpoints_dir
-from minibert.predict import Ensemble, LoadFailure, default_device, load_variants
+from minibert.predict import LoadFailure, default_device, load_variants
 
 
 def limit_malloc_arenas(arenas: int = 2) -> bool:
@@ -71,7 +71,7 @@ class AppContext:
 
     def model_names(self) -> list[str]:
         """Variants with their own gradients (everything but ensembles): for attributions."""
-        return [n for n, v in self.variants.items() if not isinstance(v, Ensemble)]
+        return [n for n, v in self.variants.items() if not v.members]
 
     def status_line(self) -> str:
         parts = []
@@ -90,8 +90,8 @@ class AppContext:
 
 def order_variants(variants: dict) -> dict:
     """Models first in name order, ensembles last (they are composed from the others)."""
-    models = sorted(n for n, v in variants.items() if not isinstance(v, Ensemble))
-    ensembles = sorted(n for n, v in variants.items() if isinstance(v, Ensemble))
+    models = sorted(n for n, v in variants.items() if not v.members)
+    ensembles = sorted(n for n, v in variants.items() if v.members)
     return {n: variants[n] for n in models + ensembles}
 
 

@@ -9,7 +9,6 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from minibert.predict import Ensemble
 from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
@@ -64,7 +63,7 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
         row = {"variant": name, "in one line": (r.summary if r else "")}
         for key, label in DEV_KEYS:
             row[label] = _fmt(dev.get(key))
-        if isinstance(v, Ensemble):
+        if v.members:
             row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
         else:
             epochs = len(v.config.get("history") or []) or (r.epochs if r else 0)
@@ -137,7 +136,7 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
                      + "  \n<small>* Quora is optimistic: the backbone was trained on Quora duplicates.</small>")
     else:
         lines.append("**Dev metrics:** none stored in this checkpoint.")
-    if isinstance(v, Ensemble):
+    if v.members:
         lines.append("**Members:** " + ", ".join(e(m.name) for m in v.members))
     elif t:
         keep = [("hardware", "hardware"), ("best_epoch", "best epoch (kept)"),
@@ -157,6 +156,6 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
     lines.append(f"<small>checkpoint `{e(str(getattr(v, 'directory', '')))}` · hash `{e(v.checkpoint_hash[:12])}`</small>")
     curve = training_curve(v)
     if curve is None:
-        curve = empty_figure("composed at load time: no training curve" if isinstance(v, Ensemble)
+        curve = empty_figure("composed at load time: no training curve" if v.members
                              else "no training history stored in this checkpoint")
     return "\n\n".join(lines), curve

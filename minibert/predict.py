@@ -27,6 +27,7 @@ from .checkpoint_config import (
 )
 from .features import EmbeddingMemo
 from .network import MultitaskModel
+from .predictor import Predictor, ensemble_mean
 from .recipes import Recipe
 from .tokenizer import Tokenizer
 
@@ -136,7 +137,11 @@ class LoadFailure:
 
 
 class Variant(Scorer):
-    """A loaded checkpoint: a `Scorer` plus its name, config (config.json's content) and hash."""
+    """A loaded checkpoint: a `Scorer` plus its name, config (config.json's content) and hash.
+    A `Predictor` with no members."""
+
+    members: tuple[()] = ()
+    can_explain = True
 
     def __init__(self, name: str, directory: Path, config: CheckpointConfig, model, tokenizer, device, memo=None):
         super().__init__(model, tokenizer, device, memo=memo)
@@ -147,7 +152,9 @@ class Variant(Scorer):
 
 
 class Ensemble:
-    """The mean of its members' outputs; composed at load time, never trained."""
+    """The mean of its members' outputs; composed at load time, never trained. A `Predictor`."""
+
+    can_explain = False
 
     def __init__(self, name: str, directory: Path, config: CheckpointConfig, members: list[Variant]):
         if not members:
@@ -159,30 +166,30 @@ class Ensemble:
         self.recipe = Recipe.from_dict(config.recipe)
         self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
 
-    def sentiment(self, sentences):
+    def sentiment(self, sentences: Sequence[str]) -> np.ndarray:
         return self.score("sst", sentences)
 
-    def paraphrase(self, pairs):
+    def paraphrase(self, pairs: Sequence[Pair]) -> np.ndarray:
         return self.score("quora", pairs)
 
-    def similarity(self, pairs):
+    def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
         return self.score("sts", pairs)
 
-    def score(self, task: str, inputs) -> np.ndarray:
+    def score(self, task: str, inputs: Sequence) -> np.ndarray:
         return self.score_tasks({task: inputs})[task]
 
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
         outputs = [m.score_tasks(inputs) for m in self.members]
-        return {t: np.mean([o[t] for o in outputs], axis=0).astype(np.float32) for t in outputs[0]}
+        return {t: ensemble_mean([o[t] for o in outputs]) for t in outputs[0]}
 
 
 def load_variants(checkpoints_dir: str | Path | None = None, device: str | None = None,
-                  ) -> tuple[dict[str, Variant | Ensemble], list[LoadFailure]]:
+                  ) -> tuple[dict[str, Predictor], list[LoadFailure]]:
     """Load every `checkpoints_dir/NAME/` once. A checkpoint that fails is reported in the
     failures list with its reason; the others still load."""
     root = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
     device = device or default_device()
-    variants: dict[str, Variant | Ensemble] = {}
+    variants: dict[str, Predictor] = {}
     failures: list[LoadFailure] = []
     scan = scan_checkpoints(root)
     failures += [LoadFailure(d.name, d, f"{type(exc).__name__}: {exc}") for d, exc in scan.unreadable]
@@ -201,7 +208,7 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
             failures.append(LoadFailure(directory.name, directory, f"{type(exc).__name__}: {exc}"))
     failures.sort(key=lambda f: f.name)  # folder order, as the scan met them
     for directory, config in scan.ensembles:
-        wanted = config.ensemble_members([n for n, v in variants.items() if isinstance(v, Variant)])
+        wanted = config.ensemble_members([n for n, v in variants.items() if not v.members])
         missing = [m for m in wanted if m not in variants]
         if missing:
             failures.append(LoadFailure(directory.name, directory,

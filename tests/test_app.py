@@ -457,7 +457,7 @@ def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_train
     config["metrics"]["dev"] = {"sst_acc": 0.111, "quora_acc": 0.222, "sts_pearson": 0.333, "overall": 0.444}
     shipped = copy.copy(ctx.variants["tiny-cls"])
     shipped.config = config
-    untabled = SimpleNamespace(name="no-tables", config=config)
+    untabled = SimpleNamespace(name="no-tables", config=config, members=())
     table = overview({"tiny-cls": shipped, "no-tables": untabled}, [], overall).set_index("variant")
     assert table.loc["tiny-cls", "SST acc"] == f"{overall.loc['tiny-cls', 'sst_accuracy']:.3f}" != "0.111"
     assert table.loc["no-tables", "SST acc"] == "0.111"
@@ -495,8 +495,9 @@ def test_models_overview_says_when_a_run_was_cut_short_by_its_time_budget(ctx):
     config["recipe"]["epochs"] = 4
     config["history"] = config["history"][:1] or [{"epoch": 1}]
     config["training"]["stopped_early"] = "time budget of 60 s: 1 of 4 epochs run"
-    cut = SimpleNamespace(name="cut", config=config)
-    whole = SimpleNamespace(name="whole", config={**config, "training": {**config["training"], "stopped_early": None}})
+    cut = SimpleNamespace(name="cut", config=config, members=())
+    whole = SimpleNamespace(name="whole", config={**config, "training": {**config["training"], "stopped_early": None}},
+                            members=())
     table = overview({"cut": cut, "whole": whole}, []).set_index("variant")
     assert table.loc["cut", "trained"].startswith("1 of 4 (time budget) epochs")
     assert table.loc["whole", "trained"].startswith("1 epoch,")

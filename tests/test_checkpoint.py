@@ -110,6 +110,24 @@ def test_ensemble_is_the_mean_of_its_members(tiny_world):
         assert np.allclose(getattr(variants["ensemble"], method)(inputs), expected, atol=1e-6)
 
 
+def test_models_and_ensembles_declare_what_readers_branch_on(tiny_world):
+    from minibert.predictor import ensemble_mean
+
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    ensemble = variants["ensemble"]
+    assert [m.name for m in ensemble.members] == ["tiny-cls", "tiny-mean", "tiny-cross"]
+    assert not ensemble.can_explain and ensemble.recipe.kind == "ensemble"
+    for name in ("tiny-cls", "tiny-mean", "tiny-cross"):
+        assert len(variants[name].members) == 0 and variants[name].can_explain
+    from minibert.explain import gradient_x_input
+
+    with pytest.raises(ValueError, match="no single model"):
+        gradient_x_input(ensemble, "sst", "good film")
+    # worked by hand: the mean of 0, 1 and 5 is 2; of 1, 1 and 4 is 2
+    mean = ensemble_mean([np.array([0.0, 1.0]), np.array([1.0, 1.0]), np.array([5.0, 4.0])])
+    assert mean.dtype == np.float32 and mean.tolist() == [2.0, 2.0]
+
+
 def test_scores_have_the_promised_shapes_and_ranges(tiny_world):
     variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
     for v in variants.values():

@@ -1,0 +1,42 @@
+"""What the app and the analysis layer may ask of a loaded variant, a model or an ensemble alike,
+and the one rule that makes an ensemble's output: the mean of its members'. No torch here: the
+analysis layer averages stored tables with the same rule."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .recipes import Recipe
+
+
+class Predictor(Protocol):
+    """A loaded variant (`minibert.predict.Variant` or `Ensemble`). Readers branch on what it
+    declares (`members`, `can_explain`), never on its class."""
+
+    name: str
+    directory: Path
+    config: dict            # config.json's content, as stored
+    checkpoint_hash: str    # what the analysis tables were predicted with
+    # The models whose outputs it averages; empty for a model, which predicts by itself.
+    members: Sequence[Predictor]
+    # Whether `minibert.explain` can attribute its outputs: an ensemble has no single model.
+    can_explain: bool
+
+    @property
+    def recipe(self) -> Recipe: ...
+
+    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        """{task: sentences or pairs} -> {task: outputs}: SST (n, 5) probabilities, Quora (n,)
+        P(duplicate), STS (n,) score in [0, 5]."""
+        ...
+
+    def score(self, task: str, inputs: Sequence) -> np.ndarray: ...
+
+
+def ensemble_mean(outputs: Sequence[np.ndarray]) -> np.ndarray:
+    """An ensemble's output from its members' outputs for the same inputs (one array each, in
+    member order): their mean, as float32."""
+    return np.mean(outputs, axis=0).astype(np.float32)
