@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from minibert.predictor import Predictor, ensemble_mean
+from minibert.tasks import task as get_task
 
 from .examples import data_identity, read_dev_split
 from .schema import (
@@ -71,31 +72,27 @@ def _up_to_date(path: Path, entry: dict | None, **expected) -> bool:
 def predict_table(variant: Predictor, task: str, frame: pd.DataFrame,
                   advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
     """Run one variant over a dev frame (id, sentence1, sentence2) -> table (id, pred, scores)."""
+    spec = get_task(task)
     s1 = frame["sentence1"].tolist()
-    s2 = frame["sentence2"].tolist()
+    inputs = list(zip(s1, frame["sentence2"].tolist())) if spec.pair else s1
     outputs = []
-    for start in range(0, len(s1), CHUNK):
-        if task == "sst":
-            out = variant.sentiment(s1[start : start + CHUNK])
-        else:
-            pairs = list(zip(s1[start : start + CHUNK], s2[start : start + CHUNK]))
-            out = variant.paraphrase(pairs) if task == "quora" else variant.similarity(pairs)
-        outputs.append(np.asarray(out, dtype=np.float32))
+    for start in range(0, len(inputs), CHUNK):
+        outputs.append(np.asarray(variant.score(task, inputs[start : start + CHUNK]), dtype=np.float32))
         advance(len(outputs[-1]))
-    scores = np.concatenate(outputs) if outputs else np.zeros((0, 5) if task == "sst" else 0, np.float32)
+    scores = np.concatenate(outputs) if outputs else np.zeros((0, len(spec.classes)) if spec.multiclass else 0, np.float32)
     return table_from_scores(variant.name, task, frame, scores)
 
 
 def table_from_scores(name: str, task: str, frame: pd.DataFrame, scores: np.ndarray) -> pd.DataFrame:
-    expected = (len(frame), 5) if task == "sst" else (len(frame),)
+    expected = (len(frame), 5) if get_task(task).multiclass else (len(frame),)
     if scores.shape != expected:
         raise BuildError(f"variant {name!r} returned shape {scores.shape} for {task}, expected {expected}")
     table = pd.DataFrame({"id": frame["id"].astype(str).to_numpy()})
-    if task == "sst":
+    if get_task(task).multiclass:
         table["pred"] = scores.argmax(axis=1).astype(np.int8)
         for k in range(5):
             table[f"p{k}"] = scores[:, k]
-    elif task == "quora":
+    elif get_task(task).binary:
         table["pred"] = (scores >= QUORA_THRESHOLD).astype(np.int8)
         table["prob"] = scores
     else:
@@ -120,7 +117,7 @@ def compose_ensemble_table(ensemble: Predictor, task: str, frame: pd.DataFrame, 
             values = table.loc[frame["id"].astype(str), columns].to_numpy(np.float32)
         except KeyError:
             return None
-        outputs.append(values if task == "sst" else values[:, 0])
+        outputs.append(values if get_task(task).multiclass else values[:, 0])
     return table_from_scores(ensemble.name, task, frame, ensemble_mean(outputs))
 
 

@@ -25,6 +25,7 @@ import numpy as np
 
 from minibert import metrics as F
 from minibert.predictor import ensemble_mean
+from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
 from .schema import QUORA_THRESHOLD, SCORE_COLUMNS, TASKS
@@ -47,12 +48,12 @@ def _outputs(td: TaskData, variant: str) -> np.ndarray:
     NaN where it has no prediction."""
     rows = td.rows(variant)
     ex = td.cols["ex"][rows]
-    if td.task == "sst":
+    if get_task(td.task).multiclass:
         out = np.full((len(td.examples), 5), np.nan)
         out[ex] = np.stack([td.cols[c][rows] for c in SCORE_COLUMNS["sst"]], axis=1)
     else:
         out = np.full(len(td.examples), np.nan)
-        out[ex] = td.cols["prob" if td.task == "quora" else "pred"][rows]
+        out[ex] = td.cols["prob" if get_task(td.task).binary else "pred"][rows]
     return out
 
 
@@ -81,9 +82,9 @@ class _Scorer:
 
 def _answers(task: str, mean: np.ndarray) -> np.ndarray:
     """What is scored: SST's class, Quora's 0/1 answer, STS's score."""
-    if task == "sst":
+    if get_task(task).multiclass:
         return mean.argmax(axis=1)
-    return (mean >= QUORA_THRESHOLD).astype(np.int64) if task == "quora" else mean
+    return (mean >= QUORA_THRESHOLD).astype(np.int64) if get_task(task).binary else mean
 
 
 def _score(members: list[str], mean: dict[str, np.ndarray], gold: dict[str, np.ndarray]) -> Step:

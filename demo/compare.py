@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -72,7 +73,7 @@ class CompareResult:
     seconds: float = 0.0
 
 
-def clean_text(text, what: str = "The text") -> tuple[str, bool]:
+def clean_text(text: object, what: str = "The text") -> tuple[str, bool]:
     """Strip the input and cut it at MAX_CHARS; returns (text, was_cut). BadInput for a
     value that is not text."""
     text = I.text(text, what).strip()
@@ -81,7 +82,7 @@ def clean_text(text, what: str = "The text") -> tuple[str, bool]:
     return text, False
 
 
-def parse_request(task_choice, text_a, text_b) -> tuple[Request | None, list[str]]:
+def parse_request(task_choice: object, text_a: object, text_b: object) -> tuple[Request | None, list[str]]:
     """Validate one input. Returns (None, [reason]) when nothing can be scored; every reason
     is safe to show as Markdown."""
     try:
@@ -246,7 +247,7 @@ def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
 
 
 def _score_figure(outputs: dict, disagree: list[str], title: str, xmax: float, ref: float, ref_label: str,
-                  fmt, ticks: list[float]) -> go.Figure:
+                  fmt: Callable[[float], str], ticks: list[float]) -> go.Figure:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
     values = [float(outputs[n]) for n in names]
     bar = {"type": "bar", "y": _ylabels(names, disagree), "x": values, "orientation": "h",
@@ -293,21 +294,21 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
             if isinstance(o, dict):
                 rows[n][get_task(task).title] = f"error: {o['error']}"
                 continue
-            if task == "sst":
+            if get_task(task).multiclass:
                 c = int(np.argmax(o))
                 rows[n]["Sentiment"] = flag + SST.label_text(c)
                 rows[n]["P(class)"] = round(float(o[c]), 3)
-            elif task == "quora":
+            elif get_task(task).binary:
                 rows[n]["Paraphrase"] = flag + ("duplicate" if float(o) >= 0.5 else "not duplicate")
                 rows[n]["P(duplicate)"] = round(float(o), 3)
             else:
                 rows[n]["Similarity (0-5)"] = flag + f"{float(o):.2f}"
-        if task == "sst":
+        if get_task(task).multiclass:
             figures[task] = sst_figure(outputs, against)
             answer = SST.classes[win] if win is not None else "?"
             agree = len(ok) - len(against)
             lines.append(f"**Sentiment**: {agree} of {len(ok)} say **{answer}**" + _against(against))
-        elif task == "quora":
+        elif get_task(task).binary:
             figures[task] = quora_figure(outputs, against)
             answer = "duplicate" if win == 1 else "not duplicate"
             lines.append(f"**Paraphrase**: {len(ok) - len(against)} of {len(ok)} say **{answer}**" + _against(against))
@@ -431,7 +432,7 @@ def attribution_html(tokens: list[tuple[str, float]], what: str, rollout: bool =
 METHODS = ("gradient × input", "attention rollout")  # minibert.explain's two methods
 
 
-def explain(variants: dict, name: str | None, task_choice: str, a, b, method: str = METHODS[0]) -> str:
+def explain(variants: dict, name: str | None, task_choice: str, a: object, b: object, method: str = METHODS[0]) -> str:
     """Token attributions of one variant for the first task of `task_choice`, as HTML:
     gradient × input (signed, for the variant's own output) or attention rollout (unsigned,
     which tokens flow into the pooled sentence vector)."""
@@ -455,15 +456,15 @@ def explain(variants: dict, name: str | None, task_choice: str, a, b, method: st
     rollout = method == METHODS[1]
     try:
         if rollout:
-            tokens = X.attention_rollout(variant, task, request.a, request.b if task != "sst" else None)
+            tokens = X.attention_rollout(variant, task, request.a, request.b if get_task(task).pair else None)
             head = (f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)} · attention '
                     "rollout</div>")
             return head + attribution_html(tokens, "", rollout=True)
-        tokens = X.gradient_x_input(variant, task, request.a, request.b if task != "sst" else None)
-        if task == "sst":
+        tokens = X.gradient_x_input(variant, task, request.a, request.b if get_task(task).pair else None)
+        if get_task(task).multiclass:
             c = int(np.argmax(variant.sentiment([request.a])[0]))
             what = f"{name}'s score for “{SST.classes[c]}” (its prediction)"
-        elif task == "quora":
+        elif get_task(task).binary:
             what = f"{name}'s paraphrase logit (towards “duplicate”)"
         else:
             what = f"{name}'s similarity score"

@@ -7,9 +7,10 @@
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -29,7 +30,11 @@ from .features import EmbeddingMemo
 from .network import MultitaskModel
 from .predictor import Predictor, ensemble_mean
 from .recipes import Recipe
+from .tasks import task as get_task
 from .tokenizer import Tokenizer
+
+if TYPE_CHECKING:  # annotations only
+    from .data import Split
 
 Pair = tuple[str, str]
 TASK_METHODS = {"sst": "sentiment", "quora": "paraphrase", "sts": "similarity"}
@@ -76,7 +81,7 @@ class Scorer:
     def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
         return self.score("sts", pairs)
 
-    def score(self, task: str, inputs) -> np.ndarray:
+    def score(self, task: str, inputs: Sequence) -> np.ndarray:
         if not len(inputs):
             raise ValueError("nothing to score: the input list is empty")
         return self.score_tasks({task: inputs})[task]
@@ -87,7 +92,7 @@ class Scorer:
         few times as the recipe allows: a bi-encoder encodes every distinct sentence of every task
         in one batched pass and all heads read from it; a cross-encoder encodes each joint pair
         once for both pair tasks. Same outputs as `score` per task (padding aside, ~1e-6)."""
-        inputs = {t: (list(x) if t == "sst" else [tuple(p) for p in x]) for t, x in inputs.items() if len(x)}
+        inputs = {t: ([tuple(p) for p in x] if get_task(t).pair else list(x)) for t, x in inputs.items() if len(x)}
         unknown = set(inputs) - set(TASK_METHODS)
         if unknown:
             raise ValueError(f"unknown task(s): {', '.join(sorted(unknown))}")
@@ -143,7 +148,8 @@ class Variant(Scorer):
     members: tuple[()] = ()
     can_explain = True
 
-    def __init__(self, name: str, directory: Path, config: CheckpointConfig, model, tokenizer, device, memo=None):
+    def __init__(self, name: str, directory: Path, config: CheckpointConfig, model: MultitaskModel, tokenizer: Tokenizer,
+                 device: str | torch.device, memo: EmbeddingMemo | None = None) -> None:
         super().__init__(model, tokenizer, device, memo=memo)
         self.name = name
         self.directory = directory
@@ -221,7 +227,7 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
     return variants, failures
 
 
-def warm_frozen_features(variants: dict, splits, cache_dir=None) -> int:
+def warm_frozen_features(variants: dict, splits: Iterable[Split], cache_dir: Path | None = None) -> int:
     """Fill the memo that frozen-encoder variants share from the on-disk feature cache (computing
     and caching what is missing), so scoring whole data files does not re-encode them."""
     memos = {id(v.memo): v.memo for v in variants.values() if getattr(v, "memo", None) is not None}
