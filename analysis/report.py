@@ -5,12 +5,12 @@
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from minibert.metrics import overall_score
 from minibert.reruns import describe, describe_lr_tries
 
+from .formatting import duration, metric
 from .schema import DEFAULT_TABLES_DIR
 from .tables import read_summary
 
@@ -23,16 +23,6 @@ PUBLISHED = [
     ("minBERT and Downstream Tasks (CS224N 2023), dev set", 0.508, 0.783, 0.657, None, True),
     ("Reference fine-tune of this backbone (HANDBOOK section 3), dev set", 0.497, 0.847, 0.865, 0.755, False),
 ]
-
-
-def _fmt(x: float | None) -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.3f}"
-
-
-def _duration(seconds: float) -> str:
-    if not seconds:
-        return "n/a"
-    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
 def _throughput(training: dict) -> str:
@@ -52,9 +42,9 @@ def results_table(summary: dict) -> str:
         tasks = item.get("tasks", {})
         training = item.get("training") or {}
         hardware = training.get("hardware") or ("composed at prediction time" if name == "ensemble" else "n/a")
-        rows.append(f"| `{name}` | {_fmt(tasks.get('sst', {}).get('accuracy'))} | "
-                    f"{_fmt(tasks.get('quora', {}).get('accuracy'))} | {_fmt(tasks.get('sts', {}).get('pearson'))} | "
-                    f"{_fmt(item.get('overall'))} | {_duration(training.get('wall_seconds'))} | "
+        rows.append(f"| `{name}` | {metric(tasks.get('sst', {}).get('accuracy'))} | "
+                    f"{metric(tasks.get('quora', {}).get('accuracy'))} | {metric(tasks.get('sts', {}).get('pearson'))} | "
+                    f"{metric(item.get('overall'))} | {duration(training.get('wall_seconds'))} | "
                     f"{_throughput(training)} | {hardware} |")
     for source, sst, quora, sts, overall, computed in PUBLISHED:
         if overall is None:

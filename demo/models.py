@@ -3,12 +3,12 @@ training curve (from the checkpoint's config.json; no model is run)."""
 from __future__ import annotations
 
 import html
-import math
 
 import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.formatting import duration, metric
 from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
@@ -38,19 +38,12 @@ def dev_metrics(variant: str, analysis_overall: pd.DataFrame | None = None) -> d
     return dict(stored.get("dev") or stored.get("dev_at_training") or {})
 
 
-def _fmt(x: float | None) -> str:
-    try:
-        return "–" if x is None or math.isnan(float(x)) else f"{float(x):.3f}"
-    except (TypeError, ValueError):
-        return "–"
+def _fmt(x: object) -> str:
+    return metric(x, missing="–")
 
 
-def _duration(seconds: float | None) -> str:
-    try:
-        s = float(seconds)
-    except (TypeError, ValueError):
-        return ""
-    return f"{s / 60:.1f} min" if s >= 90 else f"{s:.0f} s"
+def _duration(seconds: object) -> str:
+    return duration(seconds, missing="")
 
 
 def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None) -> pd.DataFrame:

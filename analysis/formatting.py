@@ -1,0 +1,24 @@
+"""How a metric and a duration read to a person: one rule for the README table and the app."""
+from __future__ import annotations
+
+import math
+
+
+def metric(x: object, missing: str = "n/a") -> str:
+    """Three decimals; `missing` for None, NaN or a value that is not a number."""
+    try:
+        value = float(x)
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(value) else f"{value:.3f}"
+
+
+def duration(seconds: object, missing: str = "n/a") -> str:
+    """Seconds up to two minutes, then minutes to one decimal; `missing` for none or zero."""
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return missing
+    if not s or math.isnan(s):
+        return missing
+    return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
