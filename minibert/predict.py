@@ -50,7 +50,28 @@ def _check_texts(texts: Sequence[str], what: str) -> None:
             raise TypeError(f"{what}[{i}] is {type(t).__name__}, expected str")
 
 
-class Scorer:
+class ByTask:
+    """One task at a time, for anything with `score_tasks` (a model or an ensemble)."""
+
+    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def score(self, task: str, inputs: Sequence) -> np.ndarray:
+        if not len(inputs):
+            raise ValueError("nothing to score: the input list is empty")
+        return self.score_tasks({task: inputs})[task]
+
+    def sentiment(self, sentences: Sequence[str]) -> np.ndarray:
+        return self.score("sst", sentences)
+
+    def paraphrase(self, pairs: Sequence[Pair]) -> np.ndarray:
+        return self.score("quora", pairs)
+
+    def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
+        return self.score("sts", pairs)
+
+
+class Scorer(ByTask):
     """Scores sentences and pairs with one `MultitaskModel` (in eval mode, no gradients)."""
 
     def __init__(self, model: MultitaskModel, tokenizer: Tokenizer, device: str | torch.device = "cpu",
@@ -71,20 +92,6 @@ class Scorer:
             return self.memo.embed(texts, self.recipe.pooling).to(self.device)
         return map_in_batches(list(texts), [len(t) for t in texts], self.batch_size,
                               lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device))).to(self.device)
-
-    def sentiment(self, sentences: Sequence[str]) -> np.ndarray:
-        return self.score("sst", sentences)
-
-    def paraphrase(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self.score("quora", pairs)
-
-    def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self.score("sts", pairs)
-
-    def score(self, task: str, inputs: Sequence) -> np.ndarray:
-        if not len(inputs):
-            raise ValueError("nothing to score: the input list is empty")
-        return self.score_tasks({task: inputs})[task]
 
     @torch.no_grad()
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
@@ -157,7 +164,7 @@ class Variant(Scorer):
         self.checkpoint_hash = checkpoint_hash(config)
 
 
-class Ensemble:
+class Ensemble(ByTask):
     """The mean of its members' outputs; composed at load time, never trained. A `Predictor`."""
 
     can_explain = False
@@ -171,18 +178,6 @@ class Ensemble:
         self.members = members
         self.recipe = Recipe.from_dict(config.recipe)
         self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
-
-    def sentiment(self, sentences: Sequence[str]) -> np.ndarray:
-        return self.score("sst", sentences)
-
-    def paraphrase(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self.score("quora", pairs)
-
-    def similarity(self, pairs: Sequence[Pair]) -> np.ndarray:
-        return self.score("sts", pairs)
-
-    def score(self, task: str, inputs: Sequence) -> np.ndarray:
-        return self.score_tasks({task: inputs})[task]
 
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
         outputs = [m.score_tasks(inputs) for m in self.members]
