@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -178,6 +179,7 @@ def main() -> int:
         outcome: Counter = Counter()
         failures: list[str] = []
         messages: Counter = Counter()
+        tally = threading.Lock()  # 50 client threads count into these
 
         def client_loop(k: int) -> None:
             client = Client(url, verbose=False, download_files=False)
@@ -188,18 +190,20 @@ def main() -> int:
                     result = client.predict(*call, api_name=endpoint)
                 except Exception as exc:  # noqa: BLE001 (counted by kind below)
                     busy = "Queue is full" in str(exc)
-                    outcome["busy" if busy else ("failed" if good else "malformed: exception")] += 1
-                    if not busy and good:
-                        failures.append(f"{endpoint}: {type(exc).__name__}: {str(exc)[:120]}")
+                    with tally:
+                        outcome["busy" if busy else ("failed" if good else "malformed: exception")] += 1
+                        if not busy and good:
+                            failures.append(f"{endpoint}: {type(exc).__name__}: {str(exc)[:120]}")
                     continue
                 ms = (time.perf_counter() - start) * 1000
-                if good:
-                    latencies[endpoint].append(ms)
-                    text = message_of(endpoint, result)
-                    outcome["refused: export too large" if "would be larger" in text else "ok"] += 1
-                else:
-                    outcome["malformed: answered with a message"] += 1
-                    messages[f"{endpoint}: {message_of(endpoint, result)[:90]}"] += 1
+                with tally:
+                    if good:
+                        latencies[endpoint].append(ms)
+                        text = message_of(endpoint, result)
+                        outcome["refused: export too large" if "would be larger" in text else "ok"] += 1
+                    else:
+                        outcome["malformed: answered with a message"] += 1
+                        messages[f"{endpoint}: {message_of(endpoint, result)[:90]}"] += 1
 
         begin = time.perf_counter()
         threads = [threading.Thread(target=client_loop, args=(k,)) for k in range(args.clients)]
@@ -238,6 +242,7 @@ def main() -> int:
               "RSS growth < 10 %": rss1 < 1.1 * rss0,
               "temporary files < 50 MB": temp1 < 50}
     print("targets: " + "; ".join(f"{k}: {'met' if ok else 'NOT met'}" for k, ok in checks.items()))
+    shutil.rmtree(temp, ignore_errors=True)  # the app's exports and Gradio's cache, measured above
     return 0
 
 

@@ -13,7 +13,9 @@ applies) instead of a second pass through its members.
 from __future__ import annotations
 
 import html
+import logging
 import time
+import traceback
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -53,6 +55,7 @@ EXAMPLES = [
     ("Emoji", "Sentiment", "Loved every minute of it 😍🔥", ""),
 ]
 DEFAULT_EXAMPLE = EXAMPLES[4]
+log = logging.getLogger("minibert.app")
 
 
 @dataclass(frozen=True)
@@ -287,6 +290,9 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
             continue
         outputs = scored[task]
         win, against = majority(task, outputs, voters)
+        if win is None:  # every variant failed on this task: their rows say why
+            lines.append(f"**{get_task(task).title}**: no variant could score it.")
+            continue
         disagree[task] = against
         ok = [n for n, o in outputs.items() if not isinstance(o, dict)]
         for n, o in outputs.items():
@@ -360,14 +366,27 @@ def compare_many(variants: dict, inputs: list[tuple]) -> list[CompareResult]:
             results[i] = message(notes[0], notes[1:])
             continue
         groups.setdefault(tuple(names), []).append((i, request, notes))
-    for names, members in groups.items():
+    for key, members in groups.items():
+        names = list(key)
         start = time.perf_counter()
-        scored = score_requests(variants, list(names), [r for _, r, _ in members])
+        scored = score_requests(variants, names, [r for _, r, _ in members])
+        if len(members) > 1 and any(_failed(out) for out in scored):
+            # One request the checks did not foresee can fail a variant for the whole group: score
+            # each request alone then, so that a fault stays with the request that caused it.
+            scored = [score_requests(variants, names, [r])[0] for _, r, _ in members]
         seconds = (time.perf_counter() - start) / len(members)
         for (i, request, notes), out in zip(members, scored):
-            notes = notes + truncation_notes(variants, list(names), request)
-            results[i] = result_for(variants, list(names), request, out, notes, seconds)
+            try:
+                results[i] = result_for(variants, names, request, out, notes + truncation_notes(variants, names, request),
+                                        seconds)
+            except Exception:  # a fault of ours with this request: logged, and only its sender is told
+                log.error("compare: a request could not be answered:\n%s", traceback.format_exc())
+                results[i] = message(I.SERVER_TROUBLE)
     return results
+
+
+def _failed(scored: dict) -> bool:
+    return any(isinstance(o, dict) for outputs in scored.values() for o in outputs.values())
 
 
 def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b: str) -> CompareResult:

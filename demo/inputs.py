@@ -18,6 +18,9 @@ from typing import Any
 
 import gradio as gr
 
+# What a user is told when the fault is ours: never the exception's text (it may hold another
+# user's data); the traceback goes to the server's log.
+SERVER_TROUBLE = "Something went wrong on the server while answering this request; it has been logged. Try again."
 MAX_TEXT = 100_000  # what a text field is read of before anything else; the models read far less
 
 
@@ -123,7 +126,13 @@ def text(value: object, what: str) -> str:
         return ""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadInput(f"{what} must be text, not {type(value).__name__} {_shown(value)}.")
-    return str(value)[:MAX_TEXT].replace("\x00", "")
+    value = str(value)[:MAX_TEXT].replace("\x00", "")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:  # a lone surrogate: JSON can carry one, no tokenizer reads it
+        raise BadInput(f"{what} holds a character that is not valid Unicode (at position {exc.start:,}): "
+                       "retype or paste it again.") from None
+    return value
 
 
 def whole_number(value: object, what: str, minimum: int = 0, maximum: int = 100_000) -> int | None:
@@ -134,7 +143,7 @@ def whole_number(value: object, what: str, minimum: int = 0, maximum: int = 100_
         raise BadInput(f"{what} must be a whole number, not {_shown(value)}.")
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int of hundreds of digits
         raise BadInput(f"{what} must be a whole number, not {_shown(value)}.") from None
     if not math.isfinite(number) or number != int(number) or not minimum <= number <= maximum:
         raise BadInput(f"{what} must be a whole number from {minimum} to {maximum:,}, not {_shown(value)}.")

@@ -10,6 +10,7 @@ from collections.abc import Callable
 import gradio as gr
 
 from . import inputs as I
+from .inputs import SERVER_TROUBLE
 
 log = logging.getLogger("minibert.app")
 
@@ -29,7 +30,6 @@ TABLE_QUEUE = {"concurrency_limit": 1, "concurrency_id": "table", "trigger_mode"
 # says "This application is currently busy. Please try again.", gradio_client raises QueueError
 # "Queue is full! Please try again.") instead of waiting without bound.
 QUEUE_MAX = int(os.environ.get("MINIBERT_QUEUE_MAX", "64"))
-SERVER_TROUBLE = "Something went wrong on the server while answering this request; it has been logged. Try again."
 
 
 def cache_sweep() -> tuple[int, int]:

@@ -9,6 +9,7 @@ gives them (so a change to how text is read can never reuse stale vectors) and t
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -52,6 +53,9 @@ class EmbeddingMemo:
         self.batch_size = batch_size
         self.max_entries = max_entries
         self._memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        # The app scores with two model calls at once, and frozen variants share this memo: the
+        # look-up, the fill and the clearing must not interleave.
+        self._lock = threading.Lock()
 
     @torch.no_grad()
     def _compute(self, texts: list[str]) -> torch.Tensor:
@@ -64,13 +68,14 @@ class EmbeddingMemo:
     def embed(self, texts: Sequence[str], pooling: str) -> torch.Tensor:
         """(n, hidden) float32 on the CPU."""
         which = POOLINGS.index(pooling)
-        missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-        if missing:
-            if len(self._memo) + len(missing) > self.max_entries:
-                self._memo.clear()  # a long-running app must not grow without bound
-            for text, both in zip(missing, self._compute(missing)):
-                self._memo[text] = (both[0], both[1])
-        return torch.stack([self._memo[t][which] for t in texts])
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
+            if missing:
+                if len(self._memo) + len(missing) > self.max_entries:
+                    self._memo.clear()  # a long-running app must not grow without bound
+                for text, both in zip(missing, self._compute(missing)):
+                    self._memo[text] = (both[0], both[1])
+            return torch.stack([self._memo[t][which] for t in texts])
 
     def warm_from_split(self, split: str, cache_dir: Path | None = None) -> Path:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""

@@ -99,7 +99,7 @@ class Task:
         """How a model's output becomes an answer: the most probable class (SST's five
         probabilities), duplicate when P(duplicate) >= QUORA_THRESHOLD, the score itself (STS)."""
         if self.regression:
-            return float(output)
+            return output  # as given: a float32 stays one, and prints as the model gave it
         if self.binary:
             return int(float(output) >= QUORA_THRESHOLD)
         return max(range(len(self.classes)), key=lambda c: float(output[c]))

@@ -38,3 +38,12 @@ def test_how_an_output_becomes_an_answer_and_reads():
         quora.label_text(2)
     with pytest.raises(ValueError, match="regression"):
         sts.class_probabilities(1.0)
+
+
+def test_a_decided_similarity_prints_as_the_model_gave_it(tmp_path):
+    # decide() keeps STS's float32: a Python float of it would print as 3.4000000953674316
+    from minibert.submission import write_submission
+
+    path = tmp_path / "sts-dev-output.csv"
+    write_submission(path, "sts", ["a"], [task("sts").decide(o) for o in np.float32([3.4])])
+    assert path.read_text().splitlines()[-1].split(",")[1].strip() == "3.4"
