@@ -53,8 +53,8 @@ class EmbeddingMemo:
         self.batch_size = batch_size
         self.max_entries = max_entries
         self._memo: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
-        # The app scores with two model calls at once, and frozen variants share this memo: the
-        # look-up, the fill and the clearing must not interleave.
+        # The app scores with two model calls at once, and frozen variants share this memo: a
+        # look-up must not see it half cleared, so it is read and written under a lock.
         self._lock = threading.Lock()
 
     @torch.no_grad()
@@ -68,14 +68,18 @@ class EmbeddingMemo:
     def embed(self, texts: Sequence[str], pooling: str) -> torch.Tensor:
         """(n, hidden) float32 on the CPU."""
         which = POOLINGS.index(pooling)
+        wanted = list(dict.fromkeys(texts))
         with self._lock:
-            missing = list(dict.fromkeys(t for t in texts if t not in self._memo))
-            if missing:
+            known = {t: self._memo[t] for t in wanted if t in self._memo}
+        missing = [t for t in wanted if t not in known]
+        if missing:  # encoded outside the lock: the other model call need not wait for it
+            for text, both in zip(missing, self._compute(missing)):
+                known[text] = (both[0], both[1])
+            with self._lock:
                 if len(self._memo) + len(missing) > self.max_entries:
                     self._memo.clear()  # a long-running app must not grow without bound
-                for text, both in zip(missing, self._compute(missing)):
-                    self._memo[text] = (both[0], both[1])
-            return torch.stack([self._memo[t][which] for t in texts])
+                self._memo.update((t, known[t]) for t in missing)
+        return torch.stack([known[t][which] for t in texts])
 
     def warm_from_split(self, split: str, cache_dir: Path | None = None) -> Path:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""

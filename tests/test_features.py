@@ -51,3 +51,35 @@ def test_features_computed_under_a_compact_copy_never_pass_for_the_packages(tiny
     assert torch.allclose(under_copy, fresh_copy, atol=1e-6)
     assert torch.allclose(under_package, fresh_package, atol=1e-6)
     assert not torch.allclose(under_copy, under_package, atol=1e-6)  # fp16 weights give other vectors
+
+
+def test_two_callers_share_a_memo_that_keeps_clearing(tiny_world):
+    """The app runs two model calls at once and the frozen variants share one memo: with room for
+    only a few sentences it clears all the time, and every caller still gets its own vectors."""
+    import threading
+
+    backbone = tiny_world["backbone"]
+    model = build_model(get_recipe("frozen-mean"), backbone)
+    tok = Tokenizer(backbone, max_length=32)
+    memo = EmbeddingMemo(model.encoder, tok, "tiny", max_entries=4)
+    texts = [f"sentence number {i}" for i in range(12)]
+    expected = EmbeddingMemo(model.encoder, tok, "tiny").embed(texts, "mean")
+    problems = []
+
+    def caller(offset):
+        for k in range(20):
+            chosen = [texts[(offset + k + j) % len(texts)] for j in range(3)]
+            try:
+                got = memo.embed(chosen, "mean")
+                want = torch.stack([expected[texts.index(t)] for t in chosen])
+                if not torch.allclose(got, want, atol=1e-5):
+                    problems.append(f"wrong vectors for {chosen}")
+            except Exception as exc:
+                problems.append(repr(exc))
+
+    threads = [threading.Thread(target=caller, args=(o,)) for o in (0, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert problems == []
