@@ -373,16 +373,17 @@ def error_rows(a: A.Analysis, filters: Filters) -> tuple[pd.DataFrame, list[str]
 
 def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.DataFrame:
     """The columns a person reads, labels instead of codes; the id last (a row click uses it)."""
+    spec = get_task(task)
     r = rows.head(limit)
     out = pd.DataFrame({"variant": r["variant"].astype(str)})
-    if get_task(task).multiclass:
-        out["gold"] = [get_task("sst").label_text(g) for g in r["gold"]]
-        out["predicted"] = [get_task("sst").label_text(p) for p in r["pred"]]
+    if spec.multiclass:
+        out["gold"] = [spec.label_text(g) for g in r["gold"]]
+        out["predicted"] = [spec.label_text(p) for p in r["pred"]]
         out["P(pred)"] = r["conf"].astype(float).round(3)
         out["off by"] = r["error"].astype(int)
         out["sentence"] = r["sentence1"].astype(str)
-    elif get_task(task).binary:
-        out["gold"] = [get_task("quora").label_text(g) for g in r["gold"]]
+    elif spec.binary:
+        out["gold"] = [spec.label_text(g) for g in r["gold"]]
         out["P(duplicate)"] = r["prob"].astype(float).round(3)
         out["sentence 1"] = r["sentence1"].astype(str)
         out["sentence 2"] = r["sentence2"].astype(str)
@@ -395,7 +396,7 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     if "other_pred" in r.columns:
         op = r["other_pred"].to_numpy()
         out[f"{r['other'].iloc[0] if len(r) else 'other'} predicted"] = (
-            [get_task(task).label_text(x) for x in op] if not get_task(task).regression else np.round(op.astype(float), 2))
+            [spec.label_text(x) for x in op] if not spec.regression else np.round(op.astype(float), 2))
     out["words"] = r["words"].astype(int)
     out["id"] = r["id"].astype(str)  # last: a row click reads it (shown cut, see ui.CSS)
     return out
@@ -520,21 +521,22 @@ def example_view(a: A.Analysis, task: str, example_id: str) -> tuple[str, pd.Dat
     first = rows.iloc[0]
     s1 = str(first["sentence1"])
     s2 = str(first["sentence2"]) if "sentence2" in rows.columns else ""
-    gold = get_task(task).label_text(first["gold"])
+    spec = get_task(task)
+    gold = spec.label_text(first["gold"])
     table = pd.DataFrame({"variant": rows["variant"].astype(str)})
-    if get_task(task).multiclass:
-        table["predicted"] = [get_task("sst").label_text(p) for p in rows["pred"]]
+    if spec.multiclass:
+        table["predicted"] = [spec.label_text(p) for p in rows["pred"]]
         for k in range(5):
             table[f"P({SHORT_SST[k]})"] = rows[f"p{k}"].astype(float).round(3)
-    elif get_task(task).binary:
-        table["predicted"] = [get_task("quora").label_text(p) for p in rows["pred"]]
+    elif spec.binary:
+        table["predicted"] = [spec.label_text(p) for p in rows["pred"]]
         table["P(duplicate)"] = rows["prob"].astype(float).round(3)
     else:
         table["predicted"] = rows["pred"].astype(float).round(2)
         table["error"] = rows["error"].astype(float).round(2)
     table["right?"] = np.where(rows["correct"].to_numpy(dtype=bool), "✓ right", "✗ wrong")
     n_right = int(rows["correct"].sum())
-    lines = [f'<div class="ex-meta">{html.escape(get_task(task).long_title)} · dev id <code>{html.escape(example_id)}</code>'
+    lines = [f'<div class="ex-meta">{html.escape(spec.long_title)} · dev id <code>{html.escape(example_id)}</code>'
              f' · gold: <b>{html.escape(gold)}</b> · right for {n_right} of {len(rows)} variants</div>',
              f'<div class="ex-text"><span class="ex-label">{"A" if s2 else ""}</span>{html.escape(s1)}</div>']
     if s2:

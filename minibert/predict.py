@@ -37,7 +37,6 @@ if TYPE_CHECKING:  # annotations only
     from .data import Split
 
 Pair = tuple[str, str]
-TASK_METHODS = {"sst": "sentiment", "quora": "paraphrase", "sts": "similarity"}
 
 
 def default_device() -> str:
@@ -99,13 +98,11 @@ class Scorer(ByTask):
         few times as the recipe allows: a bi-encoder encodes every distinct sentence of every task
         in one batched pass and all heads read from it; a cross-encoder encodes each joint pair
         once for both pair tasks. Same outputs as `score` per task (padding aside, ~1e-6)."""
+        # get_task refuses an unknown task by name
         inputs = {t: ([tuple(p) for p in x] if get_task(t).pair else list(x)) for t, x in inputs.items() if len(x)}
-        unknown = set(inputs) - set(TASK_METHODS)
-        if unknown:
-            raise ValueError(f"unknown task(s): {', '.join(sorted(unknown))}")
         sentences = list(inputs.get("sst", []))
         _check_texts(sentences, "sentences")
-        pair_tasks = [t for t in ("quora", "sts") if t in inputs]
+        pair_tasks = [t for t in inputs if get_task(t).pair]
         for t in pair_tasks:
             _check_texts([a for a, _ in inputs[t]], "pairs[*][0]")
             _check_texts([b for _, b in inputs[t]], "pairs[*][1]")
