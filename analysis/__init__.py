@@ -15,6 +15,15 @@ the data we commit, so a Space without a data directory can still show errors), 
 (checkpoint name + hash and data file + sha256 of every table) and `summary.json` (numbers
 only). Only tables whose checkpoint or data changed are rebuilt, unless --force.
 
+Importing a model's own predictions (predictions only: no checkpoint, never rescored)
+-------------------------------------------------------------------------------------
+    python -m analysis import --name NAME sst-dev-output.csv para-dev-output.csv sts-dev-output.csv
+
+reads CS224N dev prediction files (`analysis.imported`: format, optional probability columns)
+into `predictions/NAME/<task>.parquet`; `build` keeps them. `a.imported()` lists such variants,
+`a.has_probabilities(task, variant)` says whether one carries scores (else: no calibration, ECE
+or ROC AUC; left out of ensemble selection and label-error evidence).
+
 Loading
 -------
     a = analysis.load(tables_dir=None, data_dir=None, checkpoints=None, include_stale=False)

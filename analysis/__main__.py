@@ -1,4 +1,4 @@
-"""`python -m analysis build | status | report | ensemble` (see `python -m analysis -h`)."""
+"""`python -m analysis build | status | report | ensemble | import` (see `python -m analysis -h`)."""
 
 from __future__ import annotations
 
@@ -34,7 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--halves", action="store_true",
                    help="also the honest figure: members chosen on one half of dev and scored on the other, and the "
                         "reverse, with bootstrap intervals, beside the dev-chosen one")
+    i = sub.add_parser("import", help="add your own model's CS224N dev prediction files as a variant (predictions only)")
+    i.add_argument("--name", required=True, help="the variant's name: lowercase letters, digits, hyphens, at most 40")
+    i.add_argument("files", nargs="+", metavar="FILE",
+                   help="1 to 3 of sst-dev-output.csv, para-dev-output.csv, sts-dev-output.csv")
+    i.add_argument("--replace", action="store_true", help="replace an earlier import of the same name")
+    i.add_argument("--tables", help="tables folder (default analysis/tables/)")
+    i.add_argument("--checkpoints", help="checkpoints folder whose names are taken (default $MINIBERT_CHECKPOINTS "
+                                         "or checkpoints/)")
     args = parser.parse_args(argv)
+
+    if args.command == "import":
+        return _import(args)
 
     if args.command == "ensemble":
         return _ensemble(args)
@@ -70,6 +81,34 @@ def main(argv: list[str] | None = None) -> int:
     if a.tasks:
         print(overall(a).round(4).to_string())
     return 1 if a.problems else 0
+
+
+def _import(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from minibert.checkpoint_config import default_checkpoints_dir
+
+    from .imported import PredictionFileError, import_variant
+    from .schema import DEFAULT_TABLES_DIR
+
+    tables = Path(args.tables) if args.tables else DEFAULT_TABLES_DIR
+    checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
+    try:
+        files = [(Path(f).name, Path(f).read_bytes()) for f in args.files]
+        lines = import_variant(args.name, files, tables, checkpoints, replace=args.replace)
+    except OSError as error:
+        print(f"error: cannot read {error.filename}: {error.strerror}; nothing imported", file=sys.stderr)
+        return 2
+    except PredictionFileError as error:
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("nothing imported", file=sys.stderr)
+        return 2
+    for line in lines:
+        print(line)
+    print(f"imported {args.name!r} into {tables} (predictions only); it shows in the app's Errors, Slices and Models "
+          "tabs")
+    return 0
 
 
 def _ensemble(args: argparse.Namespace) -> int:

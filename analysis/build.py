@@ -22,6 +22,7 @@ from minibert.predictor import Predictor, ensemble_mean
 from minibert.tasks import task as get_task
 
 from .examples import data_identity, read_dev_split
+from .imported import imported_variants
 from .schema import (
     DEFAULT_TABLES_DIR,
     MANIFEST_NAME,
@@ -213,7 +214,7 @@ def build(
             report.built.append(rel)
 
     # 4. tables of variants that no longer exist
-    keep = set(variants) | {f.name for f in failures}
+    keep = set(variants) | {f.name for f in failures} | imported_variants(manifest)  # an import has no checkpoint
     for rel, entry in list(manifest["tables"].items()):
         if entry.get("variant") not in keep:
             remove_table(tables_dir, manifest, rel)

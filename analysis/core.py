@@ -36,6 +36,10 @@ class TaskData:
     slices: dict[str, pd.Series] = field(default_factory=dict)
     # the long frame's columns as numpy arrays, for fast filtering
     cols: dict[str, np.ndarray] = field(default_factory=dict)
+    # variants read from a user's prediction files (predictions only: no checkpoint, never rescored)
+    imported: frozenset[str] = frozenset()
+    # variants with hard labels only (no probabilities): no confidence, calibration or ROC AUC
+    hard_labels: frozenset[str] = frozenset()
 
     def variant_index(self, variant: str) -> int:
         try:
@@ -95,6 +99,18 @@ class Analysis:
         for td in self.tasks.values():
             seen.update(dict.fromkeys(td.variants))
         return sorted(seen)
+
+    def imported(self) -> list[str]:
+        """Variants imported from prediction files (`python -m analysis import`): predictions only,
+        left out of ensemble selection, calibration and label-error evidence."""
+        return sorted({v for td in self.tasks.values() for v in td.imported})
+
+    def has_probabilities(self, task: str, variant: str) -> bool:
+        """Whether `variant`'s `task` predictions carry model scores (a confidence to calibrate or
+        to weigh label-error evidence with); False for an import of hard labels."""
+        td = self.task(task)
+        td.variant_index(variant)
+        return variant not in td.hard_labels
 
     def wide(self, task: str, column: str = "pred") -> pd.DataFrame:
         """One row per example, one column per variant: `pred`, `correct`, or a score column."""

@@ -97,12 +97,14 @@ def _score(members: list[str], mean: dict[str, np.ndarray], gold: dict[str, np.n
 
 
 def candidates_of(a: Analysis, exclude: tuple[str, ...] = ()) -> list[str]:
-    """Variants with tables for all three tasks, minus `exclude` (ensembles are excluded by the caller)."""
+    """Variants with tables for all three tasks, minus `exclude` (ensembles are excluded by the caller)
+    and imported ones."""
     if not all(a.has(task) for task in TASKS):
         missing = [task for task in TASKS if not a.has(task)]
         raise ValueError(f"no tables loaded for {', '.join(missing)}: run `python -m analysis build` first")
     common = set.intersection(*(set(a.task(task).variants) for task in TASKS))
-    return sorted(common - set(exclude))
+    # an imported variant has no checkpoint an ensemble could load
+    return sorted(common - set(exclude) - set(a.imported()))
 
 
 def select_members(a: Analysis, candidates: list[str], max_members: int | None = None) -> list[Step]:

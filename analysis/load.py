@@ -23,6 +23,7 @@ from minibert.tasks import task as get_task
 from . import slices as _slices
 from .core import Analysis, TaskData
 from .examples import add_features, read_dev_split
+from .imported import has_probabilities, is_imported
 from .schema import DEFAULT_TABLES_DIR, MANIFEST_NAME, SCORE_COLUMNS, STS_TOLERANCE, TASKS, examples_relpath
 from .tables import (
     TableError,
@@ -118,8 +119,12 @@ def _match_ids(task: str, rel_path: str, table: pd.DataFrame, id_index: pd.Index
     return ex, keep
 
 
-def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[str, np.ndarray, pd.DataFrame]]) -> TaskData:
-    """Build the long frame and the wide arrays from per-variant (name, ex, table) parts."""
+def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[str, np.ndarray, pd.DataFrame]],
+              imported: set[str] = frozenset(), hard: set[str] = frozenset()) -> TaskData:
+    """Build the long frame and the wide arrays from per-variant (name, ex, table) parts.
+    `imported`: variants read from a user's files; `hard`: those of them with hard labels only
+    (their NaN probabilities give NaN confidence; a Quora hard label stands in for its P(duplicate),
+    so thresholds and errors read the label)."""
     variants = [name for name, _, _ in parts]
     n_ex, n_var = len(examples), len(variants)
     ranges, start = {}, 0
@@ -144,6 +149,9 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
             c: (np.concatenate([p[2][c].to_numpy(np.float32) for p in parts]) if parts else np.zeros(0, np.float32))
             for c in SCORE_COLUMNS[task]
         }
+        if get_task(task).binary and hard:
+            prob = scores["prob"]
+            scores["prob"] = np.where(np.isnan(prob), pred, prob).astype(np.float32)
         gold = gold.astype(np.int8)
         correct = pred == gold
         if get_task(task).multiclass:
@@ -154,6 +162,8 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
         else:
             prob = scores["prob"]
             conf = np.where(pred == 1, prob, 1.0 - prob).astype(np.float32)
+            if hard:  # a hard label carries no confidence
+                conf[np.isin(var, [variants.index(v) for v in hard])] = np.nan
             error = (prob - gold).astype(np.float32)
             abs_error = np.abs(error)
     columns = {
@@ -188,6 +198,7 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
     td = TaskData(
         task=task, source=source, examples=examples, frame=frame, variants=variants, ranges=ranges,
         present=present, pred=wide_pred, score=wide_score, correct=wide_correct, cols=cols,
+        imported=frozenset(imported), hard_labels=frozenset(hard),
     )
     td.slices = _slices.compute_all(td)
     return td
@@ -248,7 +259,7 @@ def load(
             continue
         examples, examples_sha, sources[task] = found_examples
         id_index = pd.Index(examples["id"].astype(str))
-        parts = []
+        parts, imported, hard = [], set(), set()
         for rel, entry in sorted(entries.items(), key=lambda kv: kv[1].get("variant", "")):
             where = tables_dir / rel
             variant = entry.get("variant")
@@ -277,7 +288,7 @@ def load(
                     "rebuild with `python -m analysis build`"
                 )
                 continue
-            if current is not None:
+            if current is not None and not is_imported(entry):  # an import has no checkpoint to go stale
                 if variant not in current:
                     problems.append(
                         f"{task}: {where}: no checkpoint {variant!r} in {checkpoints_label}; "
@@ -298,10 +309,14 @@ def load(
                 problems.append(f"{task}: {where} shares no ids with the dev data: left out")
                 continue
             parts.append((variant, ex[keep], table[keep].reset_index(drop=True)))
+            if is_imported(entry):
+                imported.add(variant)
+            if not has_probabilities(entry):
+                hard.add(variant)
         if not parts:
             problems.append(f"{task}: no usable prediction tables")
             continue
-        tasks[task] = _assemble(task, sources[task], examples, parts)
+        tasks[task] = _assemble(task, sources[task], examples, parts, imported, hard)
 
     summary, found = read_summary(tables_dir)
     if manifest["tables"]:

@@ -60,6 +60,9 @@ def calibration(a: Analysis, task: str, variant: str, n_bins: int = 10, threshol
         raise ValueError(f"calibration is for the classifiers (sst, quora), not {task!r}")
     td = a.task(task)
     rows = _rows(td, variant)
+    if variant in td.hard_labels:
+        raise ValueError(f"{variant} has hard {task} labels only (imported without probabilities): "
+                         "there is no confidence to calibrate")
     if get_task(task).multiclass:
         conf, correct = td.cols["conf"][rows], td.cols["correct"][rows]
     else:
@@ -83,11 +86,18 @@ def residuals(a: Analysis, variant: str) -> pd.DataFrame:
 def _scalars(td: TaskData, variant: str, threshold: float) -> dict:
     rows = _rows(td, variant)
     gold = td.cols["gold"][rows]
+    hard = variant in td.hard_labels  # hard labels rank nothing and carry no confidence
     if get_task(td.task).multiclass:
-        return F.sst_scalars(gold, td.cols["pred"][rows], td.cols["conf"][rows])
-    if get_task(td.task).binary:
-        return F.quora_scalars(gold, td.cols["prob"][rows], threshold)
-    return F.sts_scalars(gold, td.cols["pred"][rows])
+        out = F.sst_scalars(gold, td.cols["pred"][rows], None if hard else td.cols["conf"][rows])
+    elif get_task(td.task).binary:
+        out = F.quora_scalars(gold, td.cols["prob"][rows], threshold)
+    else:
+        return F.sts_scalars(gold, td.cols["pred"][rows])
+    if hard:
+        out["ece"] = math.nan
+        if "roc_auc" in out:
+            out["roc_auc"] = math.nan
+    return out
 
 
 def metrics(a: Analysis, task: str, variant: str, threshold: float = QUORA_THRESHOLD) -> dict:
@@ -99,7 +109,7 @@ def metrics(a: Analysis, task: str, variant: str, threshold: float = QUORA_THRES
     out["confusion"] = confusion(a, task, variant, threshold)
     if get_task(task).multiclass:
         out["per_class"] = per_class(a, variant)
-    if not get_task(task).regression:
+    if not get_task(task).regression and variant not in td.hard_labels:
         out["reliability"] = calibration(a, task, variant, threshold=threshold)[1]
     else:
         out["residuals"] = residuals(a, variant)

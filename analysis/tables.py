@@ -28,6 +28,12 @@ manifest.json:
          "rows", "bytes", "built"}},
      "examples": {<task>: {"file": "examples/<task>.parquet", "rows", "bytes",
                            "data": {"file", "sha256", "read_sha256"}, "built"}}}
+
+A table imported from a user's prediction files (`python -m analysis import`, `analysis.imported`)
+has checkpoint {"name": null, "hash": null} and three more keys: "kind": "imported",
+"probabilities" (false when the file had hard labels only: its score columns are NaN) and
+"source": {"file", "sha256"}. `analysis.imported.is_imported(entry)` and
+`has_probabilities(entry)` are the predicates to ask.
 """
 
 from __future__ import annotations
@@ -158,12 +164,15 @@ def write_table(
     variant: str,
     task: str,
     frame: pd.DataFrame,
-    checkpoint_name: str,
-    checkpoint_hash: str,
+    checkpoint_name: str | None,
+    checkpoint_hash: str | None,
     data: dict,
+    extra: dict | None = None,
 ) -> dict:
     """Write one prediction table and record it in `manifest` (the caller saves the manifest).
-    `data` names the dev file it was predicted from: {"file", "sha256"[, "read_sha256"]}."""
+    `data` names the dev file it was predicted from: {"file", "sha256"[, "read_sha256"]};
+    `extra` is more provenance (an imported table's kind, source file and sha256; see
+    `analysis.imported`)."""
     rel = table_relpath(variant, task)
     path = Path(tables_dir) / rel
     provenance = {
@@ -171,6 +180,7 @@ def write_table(
         "task": task,
         "checkpoint": {"name": checkpoint_name, "hash": checkpoint_hash},
         "data": dict(data),
+        **(extra or {}),
     }
     rows, size = _write_parquet(normalize_table(task, frame), provenance, path)
     entry = {**provenance, "rows": rows, "bytes": size, "built": now()}

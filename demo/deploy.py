@@ -5,7 +5,8 @@
 
 The deploy set is exactly what the Space runs: `app.py`, `requirements.txt`, `README.md` (its YAML
 header configures the Space), the code of `minibert/`, `analysis/` and `demo/`, every checkpoint
-under `checkpoints/` with the files its config lists, the analysis tables the manifest lists, and a
+under `checkpoints/` with the files its config lists, the analysis tables the manifest lists (those of
+variants imported from prediction files only with `--with-imported`), and a
 generated `.gitattributes` that stores binary files through LFS/Xet, as the Hub requires. The same
 checks run before every upload, so a broken set is never uploaded; an upload replaces every file
 of the Space that is not in the set.
@@ -117,10 +118,15 @@ def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:
     return files
 
 
-def _table_files(root: Path, problems: list[str]) -> list[DeployFile]:
-    """The manifest, the summary and every table the manifest lists."""
+def _table_files(root: Path, problems: list[str], with_imported: bool = False) -> list[DeployFile]:
+    """The manifest, the summary and every table the manifest lists. Variants imported from
+    prediction files (`python -m analysis import`) are someone's own results: they ship only when
+    asked, else the manifest and summary go without them."""
+    import json
+
+    from analysis.imported import imported_variants
     from analysis.schema import MANIFEST_NAME, SUMMARY_NAME
-    from analysis.tables import read_manifest
+    from analysis.tables import jsonable, read_manifest
 
     folder = root / TABLES
     manifest_path = folder / MANIFEST_NAME
@@ -128,20 +134,36 @@ def _table_files(root: Path, problems: list[str]) -> list[DeployFile]:
     if found:
         problems += [f"analysis tables: {p}" for p in found]
         return []
-    listed = [MANIFEST_NAME, SUMMARY_NAME, *sorted(manifest["tables"])]
+    left_out = set() if with_imported else imported_variants(manifest)
+    tables = {rel: e for rel, e in manifest["tables"].items() if e.get("variant") not in left_out}
+    listed = [*([] if left_out else [MANIFEST_NAME, SUMMARY_NAME]), *sorted(tables)]
     listed += sorted(entry["file"] for entry in manifest["examples"].values() if entry)
-    return _present(root, [folder / rel for rel in listed], problems,
-                    f"is missing (listed in {manifest_path}); run `python -m analysis build`")
+    files = _present(root, [folder / rel for rel in listed], problems,
+                     f"is missing (listed in {manifest_path}); run `python -m analysis build`")
+    if left_out:
+        def generated(name: str, obj: dict) -> DeployFile:
+            text = json.dumps(jsonable(obj), indent=1, sort_keys=True, allow_nan=False) + "\n"
+            return DeployFile(f"{TABLES}/{name}", None, text.encode())
+
+        files.append(generated(MANIFEST_NAME, {**manifest, "tables": tables}))
+        summary_path = folder / SUMMARY_NAME
+        if summary_path.is_file():
+            summary = json.loads(summary_path.read_text())
+            summary["variants"] = {v: x for v, x in summary.get("variants", {}).items() if v not in left_out}
+            files.append(generated(SUMMARY_NAME, summary))
+        else:
+            problems.append(f"{summary_path} is missing (listed in {manifest_path}); run `python -m analysis build`")
+    return files
 
 
-def deploy_set(root: Path = ROOT) -> tuple[list[DeployFile], list[str]]:
+def deploy_set(root: Path = ROOT, with_imported: bool = False) -> tuple[list[DeployFile], list[str]]:
     """Every file a Space needs, and the problems met while collecting them."""
     root = Path(root)
     problems: list[str] = []
     files = _present(root, [root / name for name in TOP_FILES], problems, "is missing")
     files += _code_files(root)
     files += _checkpoint_files(root, problems)
-    files += _table_files(root, problems)
+    files += _table_files(root, problems, with_imported)
     files.append(DeployFile(".gitattributes", None, gitattributes()))
     return sorted(files, key=lambda f: f.path), problems
 
@@ -325,6 +347,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dry-run", action="store_true", help="list the deploy set with sizes and check it; upload nothing")
     p.add_argument("--private", action="store_true", help="create the Space as private (an existing Space keeps its setting)")
     p.add_argument("--token", default=None, help="Hugging Face token with write access (default $HF_TOKEN or the saved login)")
+    p.add_argument("--with-imported", action="store_true",
+                   help="also ship the variants imported with `python -m analysis import` (left out by default)")
     p.add_argument("--root", default=str(ROOT), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if not SPACE_ID.match(args.space):
@@ -335,7 +359,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        files, problems = deploy_set(Path(args.root))
+        files, problems = deploy_set(Path(args.root), args.with_imported)
         print(describe(files))
         problems += check(files)
         if problems:

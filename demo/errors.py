@@ -300,13 +300,15 @@ def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go
     fig = go.Figure()
     fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="#999"), name="perfect",
                     hoverinfo="skip")
-    names = variants_of(a, task)
+    hard = a.task(task).hard_labels  # imported hard labels: no confidence to draw
+    names = [v for v in variants_of(a, task) if v not in hard]
     colors = variant_colors(a.variants())
     if focus in names:
         shown = {focus}
     else:
         col = get_task(task).metric
-        shown = set(A.metrics_table(a, task)[col].astype(float).sort_values(ascending=False).index[:RELIABILITY_SHOWN])
+        table = A.metrics_table(a, task).loc[names]
+        shown = set(table[col].astype(float).sort_values(ascending=False).index[:RELIABILITY_SHOWN])
     for v in names:
         ece, bins = A.calibration(a, task, v)
         b = bins[bins["n"] > 0]

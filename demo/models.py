@@ -71,6 +71,26 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
     return pd.DataFrame(rows)
 
 
+def imported_overview(manifest: dict, analysis_overall: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per variant imported from prediction files: where it came from and its dev metrics
+    (from its tables; predictions only, so no recipe and no training)."""
+    from analysis.imported import imported_sources
+
+    rows = []
+    for name, sources in imported_sources(manifest).items():
+        files = "; ".join(f"{s['file']} (sha256 {str(s['sha256'])[:12]})" for s in sources)
+        hard = [s["task"] for s in sources if not s["probabilities"]]
+        row = {"variant": name, "in one line": f"imported predictions only: {files}"
+               + (f"; hard labels for {', '.join(hard)}" if hard else "")}
+        known = analysis_overall is not None and name in analysis_overall.index
+        scores = analysis_overall.loc[name] if known else pd.Series(dtype=float)
+        for key, label in DEV_KEYS:
+            row[label] = _fmt(scores.get({"sst_acc": "sst_accuracy", "quora_acc": "quora_accuracy"}.get(key, key)))
+        row["trained"] = "elsewhere (python -m analysis import)"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def training_curve(variant: str) -> go.Figure | None:
     """Dev metrics per epoch (left axis) and the training loss per task (right axis); None when
     the checkpoint has no history (an ensemble, a test checkpoint)."""

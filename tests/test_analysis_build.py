@@ -133,6 +133,30 @@ def test_removed_variant_and_failed_variant(built, tmp_path):
     assert not (tables / "predictions/tiny-mean").exists()
 
 
+def test_an_imported_variant_survives_builds_and_is_never_rescored(built, tmp_path):
+    from analysis.imported import import_variant
+    from minibert.submission import write_submission
+
+    root, _, _ = built
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    examples = pd.read_parquet(tables / "examples/sst.parquet")
+    path = write_submission(tmp_path / "sst-dev-output.csv", "sst", examples["id"], [2] * len(examples))
+    import_variant("mine", [(path.name, path.read_bytes())], tables, checkpoints)
+    with pytest.raises(ValueError, match="'tiny-cls' is a shipped variant's"):
+        import_variant("tiny-cls", [(path.name, path.read_bytes())], tables, checkpoints)
+    stored = (tables / "predictions/mine/sst.parquet").read_bytes()
+    for force in (False, True):
+        report = build(checkpoints, data, tables, force=force, device="cpu", progress=False, log=lambda s: None)
+        assert report.removed == [] and report.problems == []
+        assert not any("mine" in rel for rel in report.built)
+        assert (tables / "predictions/mine/sst.parquet").read_bytes() == stored
+    a = A.load(tables, data, checkpoints=checkpoints)
+    assert a.imported() == ["mine"] and "mine" in a.variants("sst") and "mine" not in a.variants("sts")
+    assert not a.problems
+    assert json.loads((tables / "summary.json").read_text())["variants"]["mine"]["tasks"]["sst"]["accuracy"] == (
+        pytest.approx(float(np.mean(examples["gold"].to_numpy() == 2))))
+
+
 def test_force_and_changed_data_rebuild_everything(built, tmp_path):
     root, _, _ = built
     checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")

@@ -191,3 +191,24 @@ def test_upload_creates_the_space_and_replaces_its_files_with_the_deploy_set(rea
     assert kwargs["repo_id"] == "someone/minibert-explorer" and kwargs["repo_type"] == "space"
     assert kwargs["delete_patterns"] == "*"  # files no longer in the set leave the Space
     assert uploaded == sorted(f.path for f in real_set)
+
+
+def test_imported_variants_ship_only_when_asked(space_root):
+    from analysis.imported import import_variant
+
+    tables = space_root / "analysis" / "tables"
+    example = ROOT / "tests" / "data" / "my-model"
+    import_variant("mine", [(p.name, p.read_bytes()) for p in sorted(example.glob("*-dev-output.csv"))], tables,
+                   space_root / "checkpoints")
+    files, problems = deploy.deploy_set(space_root)
+    assert not problems
+    by_path = {f.path: f for f in files}
+    assert not any("/mine/" in path for path in by_path)
+    manifest = json.loads(by_path["analysis/tables/manifest.json"].text())
+    assert not any(e["variant"] == "mine" for e in manifest["tables"].values()) and manifest["tables"]
+    assert "mine" not in json.loads(by_path["analysis/tables/summary.json"].text())["variants"]
+    assert not deploy.check(files)
+    files, problems = deploy.deploy_set(space_root, with_imported=True)
+    assert not problems and {f"analysis/tables/predictions/mine/{t}.parquet" for t in ("sst", "quora", "sts")} <= {
+        f.path for f in files}
+    assert not deploy.check(files)

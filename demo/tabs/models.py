@@ -48,7 +48,10 @@ def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
         if not variants and not ctx.failures:
             gr.Markdown(f"No checkpoints in `{html.escape(str(ctx.checkpoints_dir))}`.")
             return None
-        gr.Dataframe(M.overview(variants, ctx.failures, overall), interactive=False, elem_id="models-table",
+        table = M.overview(variants, ctx.failures, overall)
+        if a is not None:  # variants imported from prediction files have tables but no checkpoint
+            table = pd.concat([table, M.imported_overview(a.manifest, overall)], ignore_index=True)
+        gr.Dataframe(table, interactive=False, elem_id="models-table",
                      wrap=True, show_label=False, column_widths=M.OVERVIEW_WIDTHS)
         if not variants:
             return None
