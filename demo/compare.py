@@ -2,7 +2,8 @@
 
 Plain functions, no Gradio:
     parse_request(task_choice, text_a, text_b)  -> (Request | None, [messages])
-    compare_many(variants, [(task_choice, a, b, names)])  -> one CompareResult per user
+    compare_many(variants, [(task_choice, a, b, names)], trust)  -> one CompareResult per user
+                                                   (trust: demo.trust.trust_of, for dev records and muting)
     score_requests(variants, names, requests)   -> one {task: {variant: output}} per request
     compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
 
@@ -16,7 +17,6 @@ import html
 import logging
 import time
 import traceback
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,21 +25,24 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from analysis.schema import STS_TOLERANCE
 from minibert import explain as X
 from minibert.predictor import ensemble_mean
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
 from . import inputs as I
+from .trust import MUTED_MARK, dev_cell
+from .verdict import verdict
 
 ALL = "All three"
 TASK_CHOICES = [ALL] + [t.title for t in TASKS]
 CHOICE_TASKS = {ALL: TASK_NAMES, **{t.title: (t.name,) for t in TASKS}}
 MAX_CHARS = 5000          # what is read of an input; the models see at most 128 tokens of it anyway
-SST_COLORS = ("#c0392b", "#e8846b", "#b8b8b8", "#7fbf7b", "#1b7837")
+# Orange (negative) to blue (positive): readable with red-green colour blindness.
+SST_COLORS = ("#b35806", "#f1a340", "#bababa", "#67a9cf", "#2166ac")
 SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
-AGREE_COLOR, DISAGREE_COLOR = "#4c78a8", "#f58518"
+AGREE_COLOR, DISAGREE_COLOR, MUTED_COLOR = "#4c78a8", "#f58518", "#bbbbbb"
+DEV_COLUMNS = {t.name: f"{t.dataset} dev{'*' if t.name == 'quora' else ''}" for t in TASKS}
 
 # label, task choice, sentence A, sentence B
 EXAMPLES = [
@@ -180,34 +183,6 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
     return results
 
 
-# --- majority and disagreement -----------------------------------------------------------------
-
-def majority(task: str, outputs: dict, voters: list[str]) -> tuple[object, list[str]]:
-    """(majority answer, variants that disagree with it). SST: plurality class (ties broken by
-    mean probability); Quora: plurality decision at 0.5; STS: median score, and a variant
-    disagrees when it is more than STS_TOLERANCE away from it."""
-    ok = {n: o for n, o in outputs.items() if not isinstance(o, dict)}
-    vote = [n for n in voters if n in ok] or list(ok)
-    if not vote:
-        return None, []
-    spec = get_task(task)
-    if spec.regression:
-        med = float(np.median([float(ok[n]) for n in vote]))
-        return med, [n for n in ok if abs(float(ok[n]) - med) > STS_TOLERANCE] if len(vote) > 1 else []
-    preds = {n: spec.decide(o) for n, o in ok.items()}
-    tie_break = np.mean([spec.class_probabilities(ok[n]) for n in vote], axis=0)
-    counts = Counter(preds[n] for n in vote)
-    top = max(counts.values())
-    winners = [c for c, k in counts.items() if k == top]
-    win = max(winners, key=lambda c: tie_break[c])
-    return win, ([n for n in ok if preds[n] != win] if len(vote) > 1 else [])
-
-
-def _voters(variants: dict, names: list[str]) -> list[str]:
-    models = [n for n in names if not variants[n].members]
-    return models if len(models) >= 2 else list(names)
-
-
 # --- figures -----------------------------------------------------------------------------------
 
 # A click draws three charts; plotly's validation of every property and a deep copy of the whole
@@ -231,14 +206,14 @@ def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
     return go.Figure({"data": data, "layout": {**base, **layout}}, _validate=False)
 
 
-def _ylabels(names: list[str], disagree: list[str]) -> list[str]:
-    return [f"⚠ {n}" if n in disagree else n for n in names]
+def _ylabels(names: list[str], disagree: list[str], muted: dict) -> list[str]:
+    return [f"⚠ {n}" if n in disagree else f"{MUTED_MARK} {n}" if n in muted else n for n in names]
 
 
-def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
+def sst_figure(outputs: dict, disagree: list[str], muted: dict | None = None) -> go.Figure:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
     probs = np.array([outputs[n] for n in names]).reshape(len(names), 5)
-    labels = _ylabels(names, disagree)
+    labels = _ylabels(names, disagree, muted or {})
     data = [{"type": "bar", "y": labels, "x": probs[:, c].tolist(), "orientation": "h", "name": SHORT_CLASSES[c],
              "marker": {"color": SST_COLORS[c]}, "text": [f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]],
              "textposition": "inside", "insidetextanchor": "middle",
@@ -249,12 +224,13 @@ def sst_figure(outputs: dict, disagree: list[str]) -> go.Figure:
                                "font": {"size": 11}}})
 
 
-def _score_figure(outputs: dict, disagree: list[str], title: str, xmax: float, ref: float, ref_label: str,
+def _score_figure(outputs: dict, disagree: list[str], muted: dict, title: str, xmax: float, ref: float, ref_label: str,
                   fmt: Callable[[float], str], ticks: list[float]) -> go.Figure:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
     values = [float(outputs[n]) for n in names]
-    bar = {"type": "bar", "y": _ylabels(names, disagree), "x": values, "orientation": "h",
-           "marker": {"color": [DISAGREE_COLOR if n in disagree else AGREE_COLOR for n in names]},
+    colors = [DISAGREE_COLOR if n in disagree else MUTED_COLOR if n in muted else AGREE_COLOR for n in names]
+    bar = {"type": "bar", "y": _ylabels(names, disagree, muted), "x": values, "orientation": "h",
+           "marker": {"color": colors},
            "text": [fmt(v) for v in values], "textposition": "outside", "cliponaxis": False,
            "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     line = {"type": "line", "x0": ref, "x1": ref, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
@@ -266,13 +242,13 @@ def _score_figure(outputs: dict, disagree: list[str], title: str, xmax: float, r
                     "xaxis": {"range": [0, xmax * 1.12], "tickvals": ticks}})
 
 
-def quora_figure(outputs: dict, disagree: list[str]) -> go.Figure:
-    return _score_figure(outputs, disagree, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
+def quora_figure(outputs: dict, disagree: list[str], muted: dict | None = None) -> go.Figure:
+    return _score_figure(outputs, disagree, muted or {}, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
                          lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}", [0, 0.25, 0.5, 0.75, 1.0])
 
 
-def sts_figure(outputs: dict, disagree: list[str], median: float | None) -> go.Figure:
-    return _score_figure(outputs, disagree, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
+def sts_figure(outputs: dict, disagree: list[str], median: float | None, muted: dict | None = None) -> go.Figure:
+    return _score_figure(outputs, disagree, muted or {}, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
                          median if median is not None else 2.5, f"median {median:.2f}" if median is not None else "",
                          lambda v: f"{v:.2f}", [0, 1, 2, 3, 4, 5])
 
@@ -280,62 +256,60 @@ def sts_figure(outputs: dict, disagree: list[str], median: float | None) -> go.F
 # --- one input, end to end ---------------------------------------------------------------------
 
 def result_for(variants: dict, names: list[str], request: Request, scored: dict, notes: list[str],
-               seconds: float) -> CompareResult:
-    """Table, figures and summary of one scored request."""
-    voters = _voters(variants, names)
+               seconds: float, trust: dict | None = None) -> CompareResult:
+    """Table, figures and summary of one scored request. `trust` ({variant: {task: HeadTrust}},
+    demo.trust) adds each variant's dev record and leaves muted heads out of the vote."""
+    trust = trust or {}
+    singles = [n for n in names if not variants[n].members]
+    ensembles = [n for n in names if variants[n].members]
     rows = {n: {"variant": n} for n in names}
     figures, disagree, lines = {}, {}, []
     for task in TASK_NAMES:
         if task not in scored:
             continue
+        spec = get_task(task)
         outputs = scored[task]
-        win, against = majority(task, outputs, voters)
-        if win is None:  # every variant failed on this task: their rows say why
-            lines.append(f"**{get_task(task).title}**: no variant could score it.")
-            continue
-        disagree[task] = against
-        ok = [n for n, o in outputs.items() if not isinstance(o, dict)]
+        heads = {n: (trust.get(n) or {}).get(task) for n in names}
+        muted = {n: h.muted for n, h in heads.items() if h is not None and h.muted}
+        v = verdict(task, outputs, singles, ensembles, muted)
+        lines.append(v.text)
+        disagree[task] = v.disagree
         for n, o in outputs.items():
-            flag = "⚠ " if n in against else ""
+            flag = "⚠ " if n in v.disagree else f"{MUTED_MARK} " if n in muted else ""
             if isinstance(o, dict):
-                rows[n][get_task(task).title] = f"error: {o['error']}"
-                continue
-            if get_task(task).multiclass:
+                rows[n][spec.title] = f"error: {o['error']}"
+            elif spec.multiclass:
                 c = int(np.argmax(o))
                 rows[n]["Sentiment"] = flag + SST.label_text(c)
                 rows[n]["P(class)"] = round(float(o[c]), 3)
-            elif get_task(task).binary:
+            elif spec.binary:
                 rows[n]["Paraphrase"] = flag + ("duplicate" if float(o) >= 0.5 else "not duplicate")
                 rows[n]["P(duplicate)"] = round(float(o), 3)
             else:
                 rows[n]["Similarity (0-5)"] = flag + f"{float(o):.2f}"
-        if get_task(task).multiclass:
-            figures[task] = sst_figure(outputs, against)
-            answer = SST.classes[win] if win is not None else "?"
-            agree = len(ok) - len(against)
-            lines.append(f"**Sentiment**: {agree} of {len(ok)} say **{answer}**" + _against(against))
-        elif get_task(task).binary:
-            figures[task] = quora_figure(outputs, against)
-            answer = "duplicate" if win == 1 else "not duplicate"
-            lines.append(f"**Paraphrase**: {len(ok) - len(against)} of {len(ok)} say **{answer}**" + _against(against))
+            if trust:
+                rows[n][DEV_COLUMNS[task]] = dev_cell(heads[n])
+        if all(isinstance(o, dict) for o in outputs.values()):
+            continue
+        if spec.multiclass:
+            figures[task] = sst_figure(outputs, v.disagree, muted)
+        elif spec.binary:
+            figures[task] = quora_figure(outputs, v.disagree, muted)
         else:
-            figures[task] = sts_figure(outputs, against, win)
-            vals = [float(outputs[n]) for n in ok]
-            spread = f" (range {min(vals):.2f}-{max(vals):.2f})" if len(vals) > 1 else ""
-            lines.append(f"**Similarity**: median **{win:.2f}** / 5{spread}" +
-                         (f"; more than {STS_TOLERANCE:g} away: {', '.join(against)}" if against else ""))
+            figures[task] = sts_figure(outputs, v.disagree, v.centre, muted)
     table = pd.DataFrame(list(rows.values()))
     errors = {n for t in scored.values() for n, o in t.items() if isinstance(o, dict)}
     head = (f"{len(names)} variant{'s' if len(names) != 1 else ''} × {len(scored)} task{'s' if len(scored) != 1 else ''}"
             f" in {seconds * 1000:.0f} ms" + (f" · {len(errors)} failed" if errors else ""))
-    summary = "\n\n".join(lines + [f"<small>{head}. ⚠ marks a variant that disagrees with the majority "
-                                   "of the models.</small>"])
+    legend = ("⚠ marks a variant against the majority of the trusted single variants (for sentiment: against "
+              f"the majority polarity); {MUTED_MARK} a head no better than a trivial baseline on dev, shown but "
+              "left out of the vote. * Quora dev numbers are optimistic: the backbone saw Quora duplicates in "
+              "pre-training." if trust else
+              "⚠ marks a variant against the majority of the single variants. No dev metrics are at hand "
+              "(no analysis tables), so every head votes.")
+    summary = "\n\n".join(lines + [f"<small>{head}. {legend}</small>"])
     return CompareResult(summary=summary, table=table, figures=figures, notes=notes, disagree=disagree,
                          outputs=scored, seconds=seconds)
-
-
-def _against(names: list[str]) -> str:
-    return f"; disagreeing: ⚠ {', '.join(names)}" if names else "; all agree"
 
 
 def message(text: str, notes: list[str] | None = None) -> CompareResult:
@@ -343,7 +317,7 @@ def message(text: str, notes: list[str] | None = None) -> CompareResult:
     return CompareResult(summary=text, table=pd.DataFrame(), notes=list(notes or []))
 
 
-def compare_many(variants: dict, inputs: list[tuple]) -> list[CompareResult]:
+def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None) -> list[CompareResult]:
     """The batched entry point: inputs are (task_choice, sentence A, sentence B, variant names),
     one per user. Each is validated on its own: a malformed one is answered with its own message
     and never changes what the others get. Requests that chose the same variants are scored
@@ -378,7 +352,7 @@ def compare_many(variants: dict, inputs: list[tuple]) -> list[CompareResult]:
         for (i, request, notes), out in zip(members, scored):
             try:
                 results[i] = result_for(variants, names, request, out, notes + truncation_notes(variants, names, request),
-                                        seconds)
+                                        seconds, trust)
             except Exception:  # a fault of ours with this request: logged, and only its sender is told
                 log.error("compare: a request could not be answered:\n%s", traceback.format_exc())
                 results[i] = message(I.SERVER_TROUBLE)
@@ -389,8 +363,9 @@ def _failed(scored: dict) -> bool:
     return any(isinstance(o, dict) for outputs in scored.values() for o in outputs.values())
 
 
-def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b: str) -> CompareResult:
-    return compare_many(variants, [(task_choice, a, b, list(variants) if names is None else names)])[0]
+def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b: str,
+            trust: dict | None = None) -> CompareResult:
+    return compare_many(variants, [(task_choice, a, b, list(variants) if names is None else names)], trust)[0]
 
 
 # --- attributions ------------------------------------------------------------------------------

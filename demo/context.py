@@ -73,6 +73,13 @@ class AppContext:
         """Variants with their own gradients (everything but ensembles): for attributions."""
         return [n for n, v in self.variants.items() if not v.members]
 
+    def trust(self) -> dict:
+        """{variant: {task: HeadTrust}} from the analysis summary (demo.trust); empty without one."""
+        from .trust import trust_of
+
+        summary = getattr(self.analysis, "summary", None)
+        return trust_of(self.variants, summary) if summary else {}
+
     def status_line(self) -> str:
         parts = []
         if self.variants:

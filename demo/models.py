@@ -13,6 +13,8 @@ from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
 
+from .trust import MUTED_MARK, muted_lines, seed_key
+
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
 OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
 CURVE_COLORS = {"overall": "#222222", "sst_acc": "#c0392b", "quora_acc": "#4c78a8", "sts_pearson": "#1b7837"}
@@ -46,16 +48,19 @@ def _duration(seconds: object) -> str:
     return duration(seconds, missing="")
 
 
-def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per variant (and per load failure): the idea, dev metrics and how it was trained."""
+def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None,
+             trust: dict | None = None) -> pd.DataFrame:
+    """One row per variant (and per load failure): the idea, dev metrics (🔇 on a muted head, from
+    `trust`: demo.trust.trust_of) and how it was trained."""
     rows = []
     for name, v in variants.items():
         r = recipe_of(v)
         dev = dev_metrics(v, analysis_overall)
         t = v.config.get("training") or {}
         row = {"variant": name, "in one line": (r.summary if r else "")}
+        muted = {seed_key(t) for t, h in ((trust or {}).get(name) or {}).items() if h.muted}
         for key, label in DEV_KEYS:
-            row[label] = _fmt(dev.get(key))
+            row[label] = (f"{MUTED_MARK} " if key in muted else "") + _fmt(dev.get(key))
         if v.members:
             row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
         else:
@@ -130,8 +135,10 @@ def empty_figure(message: str) -> go.Figure:
     return fig
 
 
-def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = None) -> tuple[str, go.Figure]:
-    """(markdown card, training curve) of one variant."""
+def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = None,
+            trust: dict | None = None) -> tuple[str, go.Figure]:
+    """(markdown card, training curve) of one variant; with `trust`, what Compare leaves out of its
+    verdict and why."""
     if name not in variants:
         return "Pick a variant.", empty_figure("no variant selected")
     v = variants[name]
@@ -149,6 +156,7 @@ def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = N
                      + "  \n<small>* Quora is optimistic: the backbone was trained on Quora duplicates.</small>")
     else:
         lines.append("**Dev metrics:** none stored in this checkpoint.")
+    lines += [e(line) for line in muted_lines(trust or {}, name)]
     if v.members:
         lines.append("**Members:** " + ", ".join(e(m.name) for m in v.members))
     elif t:

@@ -130,9 +130,9 @@ def test_compare_all_three_tasks_side_by_side(app, ctx):
     for r in got:
         v = ctx.variants[r["variant"]]
         assert r["P(duplicate)"] == pytest.approx(float(v.paraphrase([PAIR])[0]), abs=1e-3)
-        assert float(r["Similarity (0-5)"].lstrip("⚠ ")) == pytest.approx(float(v.similarity([PAIR])[0]), abs=1e-2)
+        assert float(r["Similarity (0-5)"].lstrip("⚠🔇 ")) == pytest.approx(float(v.similarity([PAIR])[0]), abs=1e-2)
         probs = v.sentiment([PAIR[0]])[0]
-        assert r["Sentiment"].lstrip("⚠ ").startswith(str(int(np.argmax(probs))))
+        assert r["Sentiment"].lstrip("⚠🔇 ").startswith(str(int(np.argmax(probs))))
     for plot in (sst, quora, sts):
         assert plot["visible"] is True and plot["value"]["type"] == "plotly"
     assert "very negative" in sst["value"]["plot"] and "threshold 0.5" in quora["value"]["plot"]
@@ -141,17 +141,37 @@ def test_compare_all_three_tasks_side_by_side(app, ctx):
 def test_disagreeing_variants_are_marked(app, ctx):
     _, client = app
     _, _, table, *_ = compare(client, "All three", *PAIR)
-    result = C.compare(ctx.variants, ALL_NAMES, "All three", *PAIR)
+    result = C.compare(ctx.variants, ALL_NAMES, "All three", *PAIR, ctx.trust())
     for task, column in (("sst", "Sentiment"), ("quora", "Paraphrase"), ("sts", "Similarity (0-5)")):
         marked = {r["variant"] for r in rows(table) if str(r[column]).startswith("⚠")}
         assert marked == set(result.disagree[task])
+
+
+def test_each_answer_shows_its_dev_record_and_muted_heads_do_not_vote(app, ctx):
+    """The tiny tables mute tiny-cls's and tiny-cross's sentiment heads (no better than the majority
+    class on the tiny dev set) and leave tiny-mean's: only tiny-mean votes."""
+    _, client = app
+    trust = ctx.trust()
+    assert trust["tiny-cls"]["sst"].muted and trust["tiny-cross"]["sst"].muted and not trust["tiny-mean"]["sst"].muted
+    summary, _, table, *_ = compare(client, "Sentiment", "a fine film")
+    got = {r["variant"]: r for r in rows(table)}
+    for name in ALL_NAMES:
+        assert got[name]["SST dev"].lstrip("🔇 muted·").startswith(f"acc {trust[name]['sst'].value:.3f}")
+    assert got["tiny-cls"]["Sentiment"].startswith("🔇") and got["tiny-cls"]["SST dev"].startswith("🔇 muted")
+    assert not got["tiny-mean"]["Sentiment"].startswith("🔇")
+    assert "member" in got["ensemble"]["SST dev"] and "tiny-cls" in got["ensemble"]["SST dev"]
+    text = plain(summary)
+    assert "(1 single variant voting)" in text and "Left out of the vote" in text
+    assert f"tiny-cls ({trust['tiny-cls']['sst'].muted}" in text.replace("&quot;", '"')
+    card, _ = client.predict("tiny-cls", api_name="/model")
+    assert "Sentiment head muted" in card and "leaves it out of the verdict" in card
 
 
 def test_one_task_and_a_subset_of_variants(app):
     _, client = app
     summary, _, table, sst, quora, sts = compare(client, "Similarity", *PAIR, names=["tiny-mean", "ensemble"])
     assert [r["variant"] for r in rows(table)] == ["tiny-mean", "ensemble"]
-    assert set(data(table)["headers"]) == {"variant", "Similarity (0-5)"}
+    assert set(data(table)["headers"]) == {"variant", "Similarity (0-5)", "STS dev"}
     assert sst["visible"] is False and quora["visible"] is False and sts["visible"] is True
     assert "Similarity" in summary and "Sentiment" not in summary
 
@@ -239,7 +259,7 @@ def test_concurrent_clicks_are_queued_and_batched(app, ctx):
         variant.score_tasks = original
     for t, (_, _, table, *_) in zip(texts, results):
         got = rows(table)[0]
-        assert int(got["Sentiment"].lstrip("⚠ ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
+        assert int(got["Sentiment"].lstrip("⚠🔇 ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
     assert max(sizes) > 1 and len(sizes) < len(texts), sizes
 
 
@@ -252,15 +272,6 @@ def test_batch_scoring_matches_one_at_a_time_and_the_ensemble(ctx):
             np.testing.assert_allclose(out["sst"][name], v.sentiment([r.a])[0], atol=1e-5)
             np.testing.assert_allclose(out["sts"][name], v.similarity([(r.a, r.b)])[0], atol=1e-5)
             np.testing.assert_allclose(out["quora"][name], v.paraphrase([(r.a, r.b)])[0], atol=1e-5)
-
-
-def test_majority_rules():
-    probs = {"a": np.array([.1, .1, .1, .6, .1]), "b": np.array([.1, .1, .1, .6, .1]), "c": np.array([.7, .1, .1, .05, .05])}
-    assert C.majority("sst", probs, ["a", "b", "c"]) == (3, ["c"])
-    assert C.majority("quora", {"a": .9, "b": .2, "c": .7}, ["a", "b", "c"]) == (1, ["b"])
-    med, against = C.majority("sts", {"a": 1.0, "b": 1.5, "c": 4.0}, ["a", "b", "c"])
-    assert med == 1.5 and against == ["c"]
-    assert C.majority("quora", {"a": .9}, ["a"]) == (1, [])  # one variant: nobody to disagree with
 
 
 def test_a_failing_variant_does_not_take_the_others_down(ctx):

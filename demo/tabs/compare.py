@@ -79,12 +79,12 @@ def cleared() -> tuple:
     return "", "", "", "", gr.Dataframe(visible=False), hidden, hidden, hidden, ""
 
 
-def model_calls(variants: dict) -> tuple[Callable, Callable]:
+def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Callable]:
     """The model calls, and only they, run under ZeroGPU's decorator when there is one. They take
     names and texts, never the models: ZeroGPU pickles the arguments into its GPU worker."""
     @on_gpu
     def score(items: list) -> list:
-        return C.compare_many(variants, items)
+        return C.compare_many(variants, items, trust)
 
     @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')
     @on_gpu
@@ -105,7 +105,9 @@ def build(ctx: AppContext) -> CompareTab | None:
             return None
         _, choice, first, second = C.DEFAULT_EXAMPLE
         gr.Markdown("Type a sentence (sentiment) or two (paraphrase and similarity), pick the task, and every "
-                    "selected variant scores it at once. Variants that disagree with the majority are marked ⚠.",
+                    "selected variant scores it at once. Beside each answer: that variant's dev metric for the task. ⚠ marks "
+                    "an answer against the majority; 🔇 a head no better than a trivial baseline on dev, left out "
+                    "of the verdict.",
                     elem_classes=["intro"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
@@ -127,7 +129,7 @@ def build(ctx: AppContext) -> CompareTab | None:
                 summary = gr.Markdown("Click **Compare all variants** to score the sentences above.",
                                       elem_id="compare-summary")
                 notes = gr.Markdown(elem_classes=["notes"], elem_id="compare-notes")
-        table = gr.Dataframe(label="Predictions (⚠ = disagrees with the majority)", interactive=False,
+        table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · 🔇 muted head)", interactive=False,
                              elem_id="compare-table", wrap=True, visible=False)
         with gr.Row():
             plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst")
@@ -147,7 +149,7 @@ def build(ctx: AppContext) -> CompareTab | None:
             explain_btn = gr.Button("Explain", scale=1)
         attributions = gr.HTML(elem_id="attributions")
 
-    score, attribute = model_calls(variants)
+    score, attribute = model_calls(variants, ctx.trust())
     handles = CompareTab(task=task, text_a=text_a, text_b=text_b, chosen=chosen,
                          outputs=[summary, notes, table, plot_sst, plot_quora, plot_sts],
                          explain_inputs=[explain_variant, explain_task, explain_method, text_a, text_b],

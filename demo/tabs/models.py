@@ -24,8 +24,8 @@ class ModelsTab:
 
 
 @guarded(lambda m: (f"⚠ {m}", M.empty_figure("")))
-def model_card(variants: dict, overall: pd.DataFrame | None, name: str) -> tuple:
-    return M.details(variants, I.choice(name, list(variants), "variant"), overall)
+def model_card(variants: dict, overall: pd.DataFrame | None, trust: dict, name: str) -> tuple:
+    return M.details(variants, I.choice(name, list(variants), "variant"), overall, trust)
 
 
 def overall_of(a: A.Analysis | None) -> pd.DataFrame | None:
@@ -41,6 +41,7 @@ def overall_of(a: A.Analysis | None) -> pd.DataFrame | None:
 def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
     variants = ctx.variants
     overall = overall_of(a)
+    trust = ctx.trust()
     with gr.Tab("Models", id="models"):
         gr.Markdown("Each variant: its recipe in plain words, the paper idea it reproduces, its dev metrics and "
                     "its training curve. \\* Quora numbers are optimistic (the backbone saw Quora duplicates in "
@@ -48,7 +49,7 @@ def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
         if not variants and not ctx.failures:
             gr.Markdown(f"No checkpoints in `{html.escape(str(ctx.checkpoints_dir))}`.")
             return None
-        table = M.overview(variants, ctx.failures, overall)
+        table = M.overview(variants, ctx.failures, overall, trust)
         if a is not None:  # variants imported from prediction files have tables but no checkpoint
             table = pd.concat([table, M.imported_overview(a.manifest, overall)], ignore_index=True)
         gr.Dataframe(table, interactive=False, elem_id="models-table",
@@ -57,11 +58,11 @@ def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
             return None
         names = list(variants)
         pick = I.LenientDropdown(names, value=names[0], label="Variant", elem_id="models-variant")
-        card0, curve0 = M.details(variants, names[0], overall)
+        card0, curve0 = M.details(variants, names[0], overall, trust)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
                 card = gr.Markdown(card0, elem_id="models-card")
             with gr.Column(scale=3):
                 curve = gr.Plot(curve0, show_label=False, elem_id="models-curve")
-    pick.change(bind(model_card, variants, overall), pick, [card, curve], api_name="model")
+    pick.change(bind(model_card, variants, overall, trust), pick, [card, curve], api_name="model")
     return ModelsTab(pick=pick, card=card, curve=curve)
