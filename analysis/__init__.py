@@ -100,6 +100,16 @@ Slices (analysis.slices; all defined in that one module, add one with @register)
     slice_metrics(a, task, name, variants=None, threshold=0.5) -> DataFrame
         one row per (bucket, variant), bucket "(all)" first: slice, bucket, variant, n, metrics.
 
+Intervals (analysis.uncertainty; written at build time to `intervals.parquet`)
+    a.intervals -> Intervals | None   None when the table is missing or was computed from other
+        prediction tables (then a.problems says so).
+    a.intervals.value(task, metric, variant, slice="(all)", bucket="(all)") -> (lo, hi) | None
+    a.intervals.delta(task, metric, variant, reference, slice="(all)", bucket="(all)") -> (lo, hi) | None
+        95 % intervals: Wilson for a proportion, percentile bootstrap over the examples (fixed
+        seed) otherwise; paired bootstrap for variant minus reference. Task "overall" holds the
+        CS224N overall score. summary.json carries the whole-dev ones as
+        variants[v]["tasks"][t]["ci"] = {metric: [lo, hi]} and variants[v]["overall_ci"].
+
 Quora numbers are optimistic (the backbone saw Quora duplicates in pre-training; our Quora train
 split is partial): show `schema.QUORA_NOTE` next to them.
 """

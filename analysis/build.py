@@ -25,6 +25,7 @@ from .examples import data_identity, read_dev_split
 from .imported import imported_variants
 from .schema import (
     DEFAULT_TABLES_DIR,
+    INTERVALS_NAME,
     MANIFEST_NAME,
     QUORA_THRESHOLD,
     SCORE_COLUMNS,
@@ -34,11 +35,13 @@ from .schema import (
     table_relpath,
 )
 from .tables import (
+    current_intervals,
     embedded_provenance,
     empty_manifest,
     read_manifest,
     remove_table,
     write_examples,
+    write_intervals,
     write_json,
     write_manifest,
     write_table,
@@ -175,12 +178,6 @@ def build(
         log(f"cannot load variant {failure.name} from {failure.path}: {failure.reason}; its old tables are kept")
     if not variants:
         raise BuildError(f"no loadable checkpoints in {checkpoints}" + (f" ({len(failures)} failed)" if failures else ""))
-    # Frozen-encoder variants share sentence features: reuse the training run's disk cache.
-    from minibert.data import read_split
-    from minibert.predict import warm_frozen_features
-
-    warm_frozen_features(variants, [read_split(task, "dev", data_path) for task in TASKS])
-
     jobs = []
     # Models first: an ensemble's table is then composed from its members' fresh tables.
     for name, variant in sorted(variants.items(), key=lambda item: bool(item[1].members)):
@@ -192,6 +189,14 @@ def build(
                 report.skipped.append(rel)
             else:
                 jobs.append((name, variant, task, rel))
+
+    if jobs:
+        # Frozen-encoder variants share sentence features: reuse the training run's disk cache.
+        # (Only when something is predicted: encoding Quora dev takes minutes on a CPU.)
+        from minibert.data import read_split
+        from minibert.predict import warm_frozen_features
+
+        warm_frozen_features(variants, [read_split(task, "dev", data_path) for task in TASKS])
 
     from tqdm.auto import tqdm
 
@@ -225,9 +230,16 @@ def build(
     # 5. the numbers-only summary, computed from the tables just written
     from .load import load
     from .metrics import summarize
+    from .uncertainty import METHOD, interval_table
 
     hashes = {name: v.checkpoint_hash for name, v in variants.items()}
     analysis = load(tables_dir, data_path, checkpoints=hashes)
+    if not current_intervals(tables_dir, manifest, METHOD):
+        log("computing the 95 % intervals (bootstrap over the dev examples)")
+        entry = write_intervals(tables_dir, manifest, interval_table(analysis), METHOD)
+        write_manifest(tables_dir, manifest)
+        log(f"wrote {tables_dir / INTERVALS_NAME} ({entry['rows']} intervals, {entry['bytes'] / 1e6:.2f} MB)")
+        analysis = load(tables_dir, data_path, checkpoints=hashes)
     report.problems = [p for p in analysis.problems if "summary" not in p]
     training = {name: dict(v.config.get("training") or {}) for name, v in variants.items()}
     write_json(tables_dir / SUMMARY_NAME, summarize(analysis, training))

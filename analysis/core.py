@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,7 @@ class Analysis:
     stale: dict[str, str]
     manifest: dict
     summary: dict | None
+    intervals: Any = None  # analysis.uncertainty.Intervals, when tables/intervals.parquet is current
 
     def has(self, task: str) -> bool:
         return check_task(task) in self.tasks

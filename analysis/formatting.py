@@ -22,3 +22,25 @@ def duration(seconds: object, missing: str = "n/a") -> str:
     if not s or math.isnan(s):
         return missing
     return f"{s:.0f} s" if s < 120 else f"{s / 60:.1f} min"
+
+
+def signed(x: object, missing: str = "n/a") -> str:
+    """A difference to three decimals with its sign; one that rounds to zero reads "0.000", not
+    "-0.000" or "+0.000"."""
+    text = metric(x, missing)
+    if text == missing:
+        return missing
+    value = float(text)
+    return "0.000" if value == 0 else f"{value:+.3f}"
+
+
+def interval(bounds: object, difference: bool = False, missing: str = "") -> str:
+    """"[lo, hi]" to three decimals (signed for a difference); `missing` when there is none."""
+    try:
+        lo, hi = (float(b) for b in bounds)  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        return missing
+    if math.isnan(lo) or math.isnan(hi):
+        return missing
+    show = signed if difference else metric
+    return f"[{show(lo)}, {show(hi)}]"

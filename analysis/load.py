@@ -29,11 +29,13 @@ from .tables import (
     TableError,
     listed_tables,
     read_examples,
+    read_intervals,
     read_manifest,
     read_summary,
     read_table,
     unlisted_tables,
 )
+from .uncertainty import Intervals
 
 MAX_LISTED_IDS = 3
 
@@ -321,6 +323,12 @@ def load(
     summary, found = read_summary(tables_dir)
     if manifest["tables"]:
         problems += found
+    intervals = None
+    if manifest["tables"]:
+        table, found, said = read_intervals(tables_dir, manifest)
+        problems += found
+        notes += said
+        intervals = Intervals(table) if table is not None else None
     return Analysis(
         tables_dir=tables_dir,
         data_dir=data_path if data_present else None,
@@ -331,6 +339,7 @@ def load(
         stale=stale,
         manifest=manifest,
         summary=summary,
+        intervals=intervals,
     )
 
 

@@ -12,6 +12,7 @@ from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
 from .schema import QUORA_NOTE, QUORA_THRESHOLD, SCORE_COLUMNS, SST_CLASSES, check_task
+from .uncertainty import NOTE, summary_intervals
 
 
 def sts_bin(score: np.ndarray) -> np.ndarray:
@@ -155,13 +156,18 @@ def summarize(a: Analysis, training: dict[str, dict] | None = None) -> dict:
     for entry in a.manifest.get("tables", {}).values():
         table_of.setdefault(entry.get("variant"), {})[entry.get("task")] = entry.get("checkpoint")
     scores = overall(a)
+    ci = summary_intervals(a.intervals.table) if a.intervals is not None else {}
     variants = {}
     for variant in a.variants():
         item: dict = {"tasks": {}, "overall": scores.loc[variant, "overall"]}
+        if "overall" in ci.get(variant, {}):
+            item["overall_ci"] = ci[variant]["overall"]["overall"]
         for task in a.tasks:
             if variant in a.task(task).variants:
                 scalars = _scalars(a.task(task), variant, QUORA_THRESHOLD)
                 scalars["confusion"] = confusion(a, task, variant).to_numpy().tolist()
+                if task in ci.get(variant, {}):
+                    scalars["ci"] = ci[variant][task]
                 item["tasks"][task] = scalars
         checkpoints = {c.get("hash") for c in table_of.get(variant, {}).values() if c}
         item["checkpoint"] = next(iter(table_of.get(variant, {}).values()), None) if len(checkpoints) == 1 else None
@@ -170,6 +176,7 @@ def summarize(a: Analysis, training: dict[str, dict] | None = None) -> dict:
     return {
         "variants": variants,
         "notes": {"quora": QUORA_NOTE, "overall": "(SST accuracy + Quora accuracy + (STS Pearson + 1) / 2) / 3",
-                  "sts_confusion": "rows gold, columns prediction, both rounded to the nearest integer, halves up"},
+                  "sts_confusion": "rows gold, columns prediction, both rounded to the nearest integer, halves up",
+                  "ci": NOTE},
         "score_columns": {k: list(v) for k, v in SCORE_COLUMNS.items()},
     }

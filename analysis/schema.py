@@ -27,6 +27,7 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_TABLES_DIR = PACKAGE_DIR / "tables"
 MANIFEST_NAME = "manifest.json"
 SUMMARY_NAME = "summary.json"
+INTERVALS_NAME = "intervals.parquet"  # 95 % intervals of every metric, slice and pair (analysis.uncertainty)
 EXAMPLES_DIR = "examples"
 PREDICTIONS_DIR = "predictions"
 MAX_TABLE_BYTES = 10 * 1024 * 1024

@@ -6,6 +6,7 @@ Layout (all paths relative to the tables folder):
     predictions/<variant>/<task>.parquet one row per dev example: id, pred, scores
     examples/<task>.parquet             one row per dev example: text, gold, features
     summary.json                        numbers only, for when no data is at hand
+    intervals.parquet                   95 % intervals (analysis.uncertainty), from the predictions
 
 A prediction table holds no text and no gold label. Its columns are `id` (string), `pred`
 (int8 class for SST / Quora at threshold 0.5, float32 score for STS) and the scores
@@ -27,18 +28,26 @@ manifest.json:
          "variant", "task", "checkpoint": {"name", "hash"}, "data": {"file", "sha256", "read_sha256"},
          "rows", "bytes", "built"}},
      "examples": {<task>: {"file": "examples/<task>.parquet", "rows", "bytes",
-                           "data": {"file", "sha256", "read_sha256"}, "built"}}}
+                           "data": {"file", "sha256", "read_sha256"}, "built"}},
+     "intervals": {"file", "rows", "bytes", "built", "method": {"n_resamples", "seed", "level"},
+                   "sources": {<prediction table>: digest of its manifest entry}}}
 
 A table imported from a user's prediction files (`python -m analysis import`, `analysis.imported`)
 has checkpoint {"name": null, "hash": null} and three more keys: "kind": "imported",
 "probabilities" (false when the file had hard labels only: its score columns are NaN) and
 "source": {"file", "sha256"}. `analysis.imported.is_imported(entry)` and
 `has_probabilities(entry)` are the predicates to ask.
+
+The intervals table is computed from the prediction tables in its `sources`. The build
+recomputes it unless those are exactly the tables the manifest lists; the loader uses it while
+every table the manifest lists is one of them, unchanged (a manifest that lists fewer, as a
+deploy without the imported variants writes, still matches).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -54,6 +63,7 @@ from minibert.tasks import task as get_task
 from .examples import add_features, from_stored, stored_columns
 from .schema import (
     FORMAT_VERSION,
+    INTERVALS_NAME,
     MANIFEST_NAME,
     MAX_TABLE_BYTES,
     PREDICTIONS_DIR,
@@ -303,6 +313,62 @@ def _require_columns(path: Path, frame: pd.DataFrame, columns: list[str]) -> Non
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise TableError(f"table {path} lacks column(s) {', '.join(missing)}; rebuild with `python -m analysis build --force`")
+
+
+# --- intervals ------------------------------------------------------------------------------
+
+
+def interval_sources(manifest: dict) -> dict[str, str]:
+    """What the intervals are computed from: a digest of each prediction table's manifest entry
+    (checkpoint, data, rows, ...; not when it was written)."""
+    def digest(entry: dict) -> str:
+        kept = {k: v for k, v in entry.items() if k != "built"}
+        return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()[:16]
+
+    return {rel: digest(entry) for rel, entry in sorted(manifest["tables"].items())}
+
+
+def write_intervals(tables_dir: Path, manifest: dict, frame: pd.DataFrame, method: dict) -> dict:
+    """Write `intervals.parquet` (computed from the tables `manifest` lists) and record it."""
+    sources = interval_sources(manifest)
+    rows, size = _write_parquet(frame, {"kind": "intervals", "method": method, "sources": sources},
+                                Path(tables_dir) / INTERVALS_NAME)
+    entry = {"file": INTERVALS_NAME, "rows": rows, "bytes": size, "built": now(), "method": method,
+             "sources": sources}
+    manifest["intervals"] = entry
+    return entry
+
+
+def current_intervals(tables_dir: Path, manifest: dict, method: dict | None = None, exact: bool = True) -> bool:
+    """Whether `intervals.parquet` exists and was computed from the prediction tables the
+    manifest lists now (`exact`), or from a set that holds each of them unchanged; and, when
+    given, with `method`."""
+    entry = manifest.get("intervals") or {}
+    path = Path(tables_dir) / INTERVALS_NAME
+    sources, now_listed = entry.get("sources") or {}, interval_sources(manifest)
+    if not path.is_file() or not isinstance(sources, dict):
+        return False
+    if sources != now_listed if exact else any(sources.get(rel) != d for rel, d in now_listed.items()):
+        return False
+    embedded = embedded_provenance(path)
+    same = embedded.get("sources") == sources and embedded.get("method") == entry.get("method")
+    return same and (method is None or entry.get("method") == method)
+
+
+def read_intervals(tables_dir: Path, manifest: dict) -> tuple[pd.DataFrame | None, list[str], list[str]]:
+    """(the intervals table or None, problems, notes)."""
+    path = Path(tables_dir) / INTERVALS_NAME
+    if not path.is_file():
+        return None, [], [f"no intervals table at {path}: numbers are shown without intervals; "
+                          "run `python -m analysis build`"]
+    if not current_intervals(tables_dir, manifest, exact=False):
+        return None, [f"{path} was computed from other prediction tables than {MANIFEST_NAME} lists: left out; "
+                      "run `python -m analysis build`"], []
+    try:
+        frame, _ = _read_parquet(path)
+    except TableError as error:
+        return None, [str(error)], []
+    return frame, [], []
 
 
 # --- summary --------------------------------------------------------------------------------

@@ -138,6 +138,8 @@ def _table_files(root: Path, problems: list[str], with_imported: bool = False) -
     tables = {rel: e for rel, e in manifest["tables"].items() if e.get("variant") not in left_out}
     listed = [*([] if left_out else [MANIFEST_NAME, SUMMARY_NAME]), *sorted(tables)]
     listed += sorted(entry["file"] for entry in manifest["examples"].values() if entry)
+    if (manifest.get("intervals") or {}).get("file"):
+        listed.append(manifest["intervals"]["file"])  # still current for a manifest that lists fewer tables
     files = _present(root, [folder / rel for rel in listed], problems,
                      f"is missing (listed in {manifest_path}); run `python -m analysis build`")
     if left_out:

@@ -17,6 +17,7 @@ import pytest
 pytest.importorskip("torch")
 
 import analysis as A  # noqa: E402
+from analysis import uncertainty as U  # noqa: E402
 from analysis.__main__ import main  # noqa: E402
 from analysis.build import build  # noqa: E402
 from minibert.predict import load_variants  # noqa: E402
@@ -97,6 +98,34 @@ def test_tables_hold_what_the_variants_predict(built):
     sts = a.frame("sts")
     assert ((sts["pred"] >= 0) & (sts["pred"] <= 5)).all()
     assert A.current_checkpoint_hashes(root / "checkpoints") == ({n: v.checkpoint_hash for n, v in variants.items()}, [])
+
+
+def test_build_writes_95_percent_intervals_into_the_summary_and_keeps_them_while_the_tables_stand(built, tmp_path):
+    root, _, logs = built
+    summary = json.loads((root / "tables" / "summary.json").read_text())
+    for name, item in summary["variants"].items():
+        lo, hi = item["overall_ci"]
+        assert lo <= item["overall"] <= hi, name
+        for task, scalars in item["tasks"].items():
+            assert set(scalars["ci"]) == set(U.METRICS[task])
+            for metric, (lo, hi) in scalars["ci"].items():
+                assert lo <= scalars[metric] <= hi, (name, task, metric)
+    a = A.load(root / "tables", root / "data", checkpoints=root / "checkpoints")
+    assert a.intervals is not None and a.intervals.delta("sst", "accuracy", "tiny-cls", "tiny-mean") is not None
+    assert any("computing the 95 % intervals" in line for line in logs)
+
+    checkpoints, data, tables = copy(root, tmp_path, "checkpoints", "data", "tables")
+    before = (tables / "intervals.parquet").read_bytes()
+    again: list[str] = []
+    build(checkpoints, data, tables, device="cpu", progress=False, log=again.append)
+    assert not any("intervals" in line for line in again) and (tables / "intervals.parquet").read_bytes() == before
+    assert json.loads((tables / "summary.json").read_text()) == summary
+    # a manifest listing a table the intervals were not computed from: they are left out, with the remedy
+    manifest = json.loads((tables / "manifest.json").read_text())
+    manifest["tables"]["predictions/tiny-cls/sst.parquet"]["rows"] += 1
+    (tables / "manifest.json").write_text(json.dumps(manifest))
+    a = A.load(tables, data, checkpoints=checkpoints)
+    assert a.intervals is None and any("intervals.parquet" in p and "python -m analysis build" in p for p in a.problems)
 
 
 def test_rebuild_only_what_changed_and_report_stale_tables(built, tmp_path):

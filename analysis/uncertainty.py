@@ -1,0 +1,388 @@
+"""95 % intervals of every compared metric, from the stored prediction tables (no model runs).
+
+    table = interval_table(a)          # at build time: one row per (task, slice, bucket, metric,
+                                       # variant, reference); written to tables/intervals.parquet
+    ci = summary_intervals(table)      # {variant: {task: {metric: [lo, hi]}}, plus "overall"}
+    look = Intervals(table)            # what the app reads: look.value(...) / look.delta(...)
+
+Methods (one rule each, so every view says the same thing):
+- A proportion of one variant (accuracy, off-by-one accuracy, precision, recall): Wilson score
+  interval (`scipy.stats.binomtest(...).proportion_ci(method="wilson")`); precision's trials are
+  the predicted positives, recall's the gold positives.
+- Any other metric of one variant (macro-F1, F1, ROC-AUC, Pearson, Spearman, MSE) and the overall
+  score: percentile bootstrap over the examples (`scipy.stats.bootstrap`, N_RESAMPLES resamples,
+  numpy's default_rng seeded by SEED and the cell's name, so a rebuild writes the same numbers).
+  Percentile, not BCa: BCa's jackknife costs one evaluation per example (20,212 on Quora).
+- A difference from a reference variant: paired percentile bootstrap, the same resampled examples
+  for both variants (every variant is scored on each resample, so every pair is paired).
+- The overall score resamples each task on its own (the three dev sets are independent).
+
+Each interval is for its own cell; none is adjusted for the many cells shown at once.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from minibert import metrics as F
+from minibert.tasks import task as get_task
+
+from .core import Analysis, TaskData
+from .schema import QUORA_THRESHOLD
+
+LEVEL = 0.95
+SEED = 18
+N_RESAMPLES = 1000
+SMALL_N = 100  # buckets smaller than this are flagged in the app
+ALL = "(all)"  # the slice and bucket name of the whole dev set
+OVERALL = "overall"  # the task name under which the overall score's rows are stored
+
+METRICS: dict[str, tuple[str, ...]] = {
+    "sst": ("accuracy", "macro_f1", "off_by_one_accuracy"),
+    "quora": ("accuracy", "precision", "recall", "f1", "roc_auc"),
+    "sts": ("pearson", "spearman", "mse"),
+}
+METHOD = {"n_resamples": N_RESAMPLES, "seed": SEED, "level": LEVEL}  # recorded with the table
+PROPORTIONS = frozenset({"accuracy", "off_by_one_accuracy", "precision", "recall"})
+# The task metrics the overall score is made of, and how it combines them (minibert.metrics).
+OVERALL_PARTS = (("sst", "accuracy"), ("quora", "accuracy"), ("sts", "pearson"))
+NOTE = ("95 % intervals: Wilson for a proportion of one variant, percentile bootstrap over the dev "
+        f"examples ({N_RESAMPLES} resamples, fixed seed) for other metrics, paired bootstrap for a "
+        "difference from the reference. Each interval is per cell, not adjusted for multiple comparisons.")
+COLUMNS = ["task", "slice", "bucket", "metric", "variant", "reference", "n", "value", "lo", "hi", "method"]
+
+
+def wilson(k: int, n: int, level: float = LEVEL) -> tuple[float, float]:
+    """Wilson score interval of k successes in n trials; (nan, nan) when n is 0."""
+    if n <= 0:
+        return math.nan, math.nan
+    ci = stats.binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method="wilson")
+    return float(ci.low), float(ci.high)
+
+
+# --- metrics of weighted examples -----------------------------------------------------------
+# A bootstrap resample repeats some examples and drops others: it is the original examples with
+# integer weights (how often each was drawn). Computing every metric from weights lets one
+# resample score all variants by matrix products instead of copying the data once per variant.
+
+
+def _counts(index: np.ndarray, m: int) -> np.ndarray:
+    """(m, b) float weights (one column per resample) from (b, m) resampled example indices."""
+    b = index.shape[0]
+    flat = (index + np.arange(b)[:, None] * m).ravel()
+    return np.bincount(flat, minlength=b * m).reshape(b, m).T.astype(np.float64, order="C")
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    """num / den, 0 where den is 0 (minibert.metrics' rule for precision, recall, F1)."""
+    out = np.zeros(np.broadcast(num, den).shape)
+    np.divide(num, den, out=out, where=den != 0)
+    return out
+
+
+def _runs(values: np.ndarray, w: np.ndarray, order: np.ndarray | None = None,
+          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(order, run id of each sorted position, weight of each run of equal values (runs, b)):
+    the examples sorted by value (`order` when already known), ties grouped."""
+    order = np.argsort(values, kind="mergesort") if order is None else order
+    s = values[order]
+    is_start = np.r_[True, s[1:] != s[:-1]] if len(s) else np.zeros(0, bool)
+    ws = w[order]
+    per_run = ws if is_start.all() else np.add.reduceat(ws, np.flatnonzero(is_start), axis=0)
+    return order, np.cumsum(is_start) - 1, per_run
+
+
+def weighted_ranks(values: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """(m, b) mid-ranks each example would have in the sample its weights (m, b) describe (ties
+    share the mean of their ranks, as `minibert.metrics.average_ranks`)."""
+    order, run, per_run = _runs(values, w)
+    rank = np.cumsum(per_run, axis=0) - per_run + (per_run + 1) / 2
+    out = np.empty_like(w)
+    out[order] = rank[run]
+    return out
+
+
+def weighted_pearson(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Pearson's r of each weighted sample, (b,); x, y (m, b) or (m, 1); NaN for a constant side."""
+    total = w.sum(axis=0)
+    mx, my = (w * x).sum(axis=0) / total, (w * y).sum(axis=0) / total
+    dx, dy = x - mx, y - my
+    sxy, sxx, syy = (w * dx * dy).sum(axis=0), (w * dx * dx).sum(axis=0), (w * dy * dy).sum(axis=0)
+    den = np.sqrt(sxx * syy)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, sxy / np.where(den > 0, den, 1), np.nan)
+
+
+def weighted_auc(gold: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """ROC-AUC of each weighted sample, (b,) (ties count one half); NaN when a class is absent."""
+    order, _, every = _runs(score, w)
+    _, _, pos = _runs(score, w * gold[:, None], order)
+    neg = every - pos
+    below = np.cumsum(neg, axis=0) - neg
+    n_pos, n_neg = pos.sum(axis=0), neg.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where((n_pos > 0) & (n_neg > 0), (pos * (below + neg / 2)).sum(axis=0) / (n_pos * n_neg), np.nan)
+
+
+def weighted_metrics(task: str, gold: np.ndarray, pred: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
+    """Each metric of `METRICS[task]` as (V, b): the V variants' outputs `pred` (m, V) (Quora:
+    P(duplicate); others: the prediction) on the b weighted samples `w` (m, b)."""
+    spec = get_task(task)
+    total = w.sum(axis=0)
+    out: dict[str, np.ndarray] = {}
+    if spec.multiclass:
+        g, p = gold.astype(np.int64), pred.astype(np.int64)
+        out["accuracy"] = (p == g[:, None]).T.astype(np.float64) @ w / total
+        out["off_by_one_accuracy"] = (np.abs(p - g[:, None]) <= 1).T.astype(np.float64) @ w / total
+        f1 = []
+        for v in range(p.shape[1]):
+            onehot = np.zeros((25, len(g)))
+            onehot[g * 5 + p[:, v], np.arange(len(g))] = 1
+            cm = (onehot @ w).T.reshape(-1, 5, 5)
+            tp = np.diagonal(cm, axis1=1, axis2=2)
+            precision, recall = _ratio(tp, cm.sum(axis=1)), _ratio(tp, cm.sum(axis=2))
+            f1.append(_ratio(2 * precision * recall, precision + recall).mean(axis=1))
+        out["macro_f1"] = np.stack(f1)
+    elif spec.binary:
+        g = gold.astype(bool)[:, None]
+        yes = pred >= QUORA_THRESHOLD
+
+        def total_of(mask: np.ndarray) -> np.ndarray:
+            return mask.T.astype(np.float64) @ w
+
+        tp, fp, fn = total_of(g & yes), total_of(~g & yes), total_of(g & ~yes)
+        out["accuracy"] = total_of(g == yes) / total
+        out["precision"], out["recall"] = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+        out["f1"] = _ratio(2 * out["precision"] * out["recall"], out["precision"] + out["recall"])
+        gf = gold.astype(np.float64)
+        out["roc_auc"] = np.stack([weighted_auc(gf, pred[:, v], w) for v in range(pred.shape[1])])
+    else:
+        gf = gold.astype(np.float64)
+        gold_ranks = weighted_ranks(gf, w)
+        out["pearson"] = np.stack([weighted_pearson(gf[:, None], pred[:, v][:, None], w) for v in range(pred.shape[1])])
+        out["spearman"] = np.stack([weighted_pearson(gold_ranks, weighted_ranks(pred[:, v], w), w)
+                                    for v in range(pred.shape[1])])
+        out["mse"] = ((pred - gf[:, None]) ** 2).T @ w / total
+    return {name: out[name] for name in METRICS[task]}
+
+
+def proportion_counts(task: str, metric: str, gold: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
+    """(successes, trials) behind a proportion metric of one variant's predictions `pred` (m,)."""
+    spec = get_task(task)
+    if spec.multiclass:
+        g, p = gold.astype(np.int64), pred.astype(np.int64)
+        hits = p == g if metric == "accuracy" else np.abs(p - g) <= 1
+        return int(hits.sum()), len(g)
+    g, yes = gold.astype(bool), pred >= QUORA_THRESHOLD
+    if metric == "accuracy":
+        return int((g == yes).sum()), len(g)
+    tp = int((g & yes).sum())
+    return (tp, int(yes.sum())) if metric == "precision" else (tp, int(g.sum()))
+
+
+# --- the bootstrap --------------------------------------------------------------------------
+
+
+def _seed(*names: str) -> np.random.Generator:
+    """A generator fixed by SEED and the cell's name, so one cell's numbers do not depend on
+    which other cells were computed before it."""
+    return np.random.default_rng([SEED, zlib.crc32("/".join(names).encode())])
+
+
+@dataclass
+class Cell:
+    """The bootstrap of one bucket: observed values, intervals and the resampled distribution,
+    each (n_metrics, V) for values and (n_metrics, V, V) for differences [variant, reference]."""
+
+    metrics: tuple[str, ...]
+    value: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    delta: np.ndarray
+    delta_lo: np.ndarray
+    delta_hi: np.ndarray
+    distribution: np.ndarray  # (n_metrics, V, n_resamples)
+
+
+def bootstrap_cell(task: str, gold: np.ndarray, pred: np.ndarray, rng: np.random.Generator,
+                   n_resamples: int = N_RESAMPLES, level: float = LEVEL) -> Cell:
+    """Percentile bootstrap over the m examples of every metric of every variant (`pred` (m, V))
+    and of every difference between two variants, all on the same resamples."""
+    names = METRICS[task]
+    m, n_var = pred.shape
+    k = len(names)
+
+    def statistic(index: np.ndarray, axis: int = -1) -> np.ndarray:
+        index = np.asarray(index)
+        flat = index.reshape(-1, m)
+        values = np.stack(list(weighted_metrics(task, gold, pred, _counts(flat, m)).values()))  # (k, V, b)
+        deltas = values[:, :, None, :] - values[:, None, :, :]  # (k, V, V, b): variant minus reference
+        out = np.concatenate([values.reshape(k * n_var, -1), deltas.reshape(k * n_var * n_var, -1)])
+        return out.reshape(out.shape[0], *index.shape[:-1])
+
+    batch = max(1, min(n_resamples, 2_000_000 // max(m, 1)))
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN on a resample without a class etc.
+        observed = statistic(np.arange(m))
+        if m < 2:  # one example: nothing to resample
+            low = high = np.full_like(observed, np.nan)
+            draws = np.full((len(observed), n_resamples), np.nan)
+        else:
+            result = stats.bootstrap((np.arange(m),), statistic, n_resamples=n_resamples, batch=batch,
+                                     confidence_level=level, method="percentile", vectorized=True, rng=rng)
+            low, high = result.confidence_interval.low, result.confidence_interval.high
+            draws = result.bootstrap_distribution
+    split = k * n_var
+    return Cell(
+        names, observed[:split].reshape(k, n_var), low[:split].reshape(k, n_var), high[:split].reshape(k, n_var),
+        observed[split:].reshape(k, n_var, n_var), low[split:].reshape(k, n_var, n_var),
+        high[split:].reshape(k, n_var, n_var), draws[:split].reshape(k, n_var, -1),
+    )
+
+
+def percentile_interval(draws: np.ndarray, level: float = LEVEL) -> tuple[np.ndarray, np.ndarray]:
+    """The percentile interval of bootstrap draws along the last axis (scipy's percentile method)."""
+    alpha = (1 - level) / 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.percentile(draws, 100 * alpha, axis=-1), np.percentile(draws, 100 * (1 - alpha), axis=-1)
+
+
+# --- the table ------------------------------------------------------------------------------
+
+
+def _buckets(td: TaskData) -> Iterable[tuple[str, str, np.ndarray]]:
+    yield ALL, ALL, np.arange(len(td.examples))
+    for name, labels in td.slices.items():
+        codes = labels.cat.codes.to_numpy()
+        for code, bucket in enumerate(labels.cat.categories):
+            yield name, str(bucket), np.flatnonzero(codes == code)
+
+
+def _outputs(td: TaskData) -> np.ndarray:
+    """(examples, variants): Quora's P(duplicate), else the prediction."""
+    return td.score if get_task(td.task).binary else td.pred
+
+
+def _rows(task: str, slice_: str, bucket: str, variants: list[str], cell: Cell, gold: np.ndarray,
+          outputs: np.ndarray) -> list[tuple]:
+    rows = []
+    n = len(gold)
+    for i, metric in enumerate(cell.metrics):
+        for a, variant in enumerate(variants):
+            lo, hi, method = cell.lo[i, a], cell.hi[i, a], "bootstrap"
+            if metric in PROPORTIONS:
+                lo, hi = wilson(*proportion_counts(task, metric, gold, outputs[:, a]))
+                method = "wilson"
+            rows.append((task, slice_, bucket, metric, variant, "", n, cell.value[i, a], lo, hi, method))
+            for b, reference in enumerate(variants):
+                if b != a:
+                    rows.append((task, slice_, bucket, metric, variant, reference, n, cell.delta[i, a, b],
+                                 cell.delta_lo[i, a, b], cell.delta_hi[i, a, b], "paired bootstrap"))
+    return rows
+
+
+def interval_table(a: Analysis, n_resamples: int = N_RESAMPLES, level: float = LEVEL) -> pd.DataFrame:
+    """Every interval the app shows, for every task, slice bucket (and the whole dev set, slice
+    and bucket "(all)"), metric, variant and reference variant (reference "" for the variant's
+    own value; else the difference variant minus reference), plus the overall score (task
+    "overall"). Only variants with a prediction for every example of a task take part."""
+    # One BLAS thread: the products here are small, and on a shared 2-core machine a second
+    # thread made them about 50x slower (0.12 s instead of 2.5 ms for a 12 x 20,212 x 98 product).
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        return _interval_table(a, n_resamples, level)
+
+
+def _interval_table(a: Analysis, n_resamples: int, level: float) -> pd.DataFrame:
+    rows: list[tuple] = []
+    whole: dict[str, tuple[list[str], Cell]] = {}
+    for task, td in a.tasks.items():
+        variants = [v for i, v in enumerate(td.variants) if td.present[:, i].all()]
+        columns = [td.variant_index(v) for v in variants]
+        gold = td.examples["gold"].to_numpy()
+        outputs = _outputs(td)[:, columns]
+        for slice_, bucket, idx in _buckets(td):
+            if not len(idx) or not variants:
+                continue
+            cell = bootstrap_cell(task, gold[idx], outputs[idx], _seed(task, slice_, bucket), n_resamples, level)
+            if slice_ == ALL:
+                whole[task] = (variants, cell)
+            rows += _rows(task, slice_, bucket, variants, cell, gold[idx], outputs[idx])
+    rows += _overall_rows(whole, level)
+    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+    for column in ("task", "slice", "bucket", "metric", "variant", "reference", "method"):
+        frame[column] = frame[column].astype("category")
+    frame["n"] = frame["n"].astype(np.int32)
+    return frame
+
+
+def _overall_rows(whole: dict[str, tuple[list[str], Cell]], level: float) -> list[tuple]:
+    """The overall score's intervals: each task's resamples are independent, so the r-th overall
+    draw combines the r-th draw of each task."""
+    if not all(task in whole for task, _ in OVERALL_PARTS):
+        return []
+    variants = [v for v in whole["sst"][0] if all(v in whole[t][0] for t, _ in OVERALL_PARTS)]
+    parts = []
+    for task, metric in OVERALL_PARTS:
+        names, cell = whole[task]
+        i = cell.metrics.index(metric)
+        pick = [names.index(v) for v in variants]
+        parts.append((cell.value[i, pick], cell.distribution[i, pick]))
+    value = F.overall_score(*(p[0] for p in parts))
+    draws = F.overall_score(*(p[1] for p in parts))  # (V, n_resamples)
+    lo, hi = percentile_interval(draws, level)
+    dlo, dhi = percentile_interval(draws[:, None, :] - draws[None, :, :], level)
+    n = 0  # three dev sets: the overall score has no single n
+    rows = []
+    for a, variant in enumerate(variants):
+        rows.append((OVERALL, ALL, ALL, OVERALL, variant, "", n, value[a], lo[a], hi[a], "bootstrap"))
+        for b, reference in enumerate(variants):
+            if a != b:
+                rows.append((OVERALL, ALL, ALL, OVERALL, variant, reference, n, value[a] - value[b], dlo[a, b],
+                             dhi[a, b], "paired bootstrap"))
+    return rows
+
+
+def summary_intervals(table: pd.DataFrame) -> dict[str, dict]:
+    """{variant: {task: {metric: [lo, hi]}}} of the whole dev set (the agreed summary.json
+    schema, variants[v]["tasks"][t]["ci"]), with task "overall" holding {"overall": [lo, hi]}."""
+    own = table[(table["slice"] == ALL) & (table["reference"] == "")]
+    out: dict[str, dict] = {}
+    for row in own.itertuples(index=False):
+        out.setdefault(row.variant, {}).setdefault(row.task, {})[row.metric] = [float(row.lo), float(row.hi)]
+    return out
+
+
+class Intervals:
+    """Lookups into the interval table: the value interval of a cell and the paired interval of
+    its difference from a reference."""
+
+    def __init__(self, table: pd.DataFrame) -> None:
+        self.table = table
+        keyed = table.set_index(["task", "slice", "bucket", "metric", "variant", "reference"])[["lo", "hi", "n"]]
+        self._index = {key: (float(lo), float(hi)) for key, lo, hi in
+                       zip(keyed.index, keyed["lo"].to_numpy(), keyed["hi"].to_numpy())}
+
+    def value(self, task: str, metric: str, variant: str, slice_: str = ALL, bucket: str = ALL,
+              ) -> tuple[float, float] | None:
+        return self._index.get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, ""))
+
+    def delta(self, task: str, metric: str, variant: str, reference: str, slice_: str = ALL, bucket: str = ALL,
+              ) -> tuple[float, float] | None:
+        """The 95 % paired interval of variant minus reference; None when not computed."""
+        return self._index.get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, reference))
+
+
+def excludes_zero(interval: tuple[float, float] | None) -> bool:
+    """Whether an interval of a difference lies wholly on one side of 0 (a difference worth shading)."""
+    return interval is not None and all(np.isfinite(interval)) and (interval[0] > 0 or interval[1] < 0)
