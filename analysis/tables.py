@@ -39,9 +39,11 @@ has checkpoint {"name": null, "hash": null} and three more keys: "kind": "import
 `has_probabilities(entry)` are the predicates to ask.
 
 The intervals table is computed from the prediction tables in its `sources`. The build
-recomputes it unless those are exactly the tables the manifest lists; the loader uses it while
-every table the manifest lists is one of them, unchanged (a manifest that lists fewer, as a
-deploy without the imported variants writes, still matches).
+recomputes it unless those are exactly the tables the manifest lists; the loader uses it unless
+one of them has changed (a manifest that lists fewer, as a deploy without the imported variants
+writes, or more, as an import writes, still matches: the new tables have no intervals, and a
+slice whose buckets depend on the set of variants is checked by its size, see
+`analysis.uncertainty.Intervals`).
 """
 
 from __future__ import annotations
@@ -341,14 +343,16 @@ def write_intervals(tables_dir: Path, manifest: dict, frame: pd.DataFrame, metho
 
 def current_intervals(tables_dir: Path, manifest: dict, method: dict | None = None, exact: bool = True) -> bool:
     """Whether `intervals.parquet` exists and was computed from the prediction tables the
-    manifest lists now (`exact`), or from a set that holds each of them unchanged; and, when
+    manifest lists now (`exact`), or else from none of them as they were before a change (a table
+    added since, as `python -m analysis import` adds one, simply has no intervals); and, when
     given, with `method`."""
     entry = manifest.get("intervals") or {}
     path = Path(tables_dir) / INTERVALS_NAME
     sources, now_listed = entry.get("sources") or {}, interval_sources(manifest)
     if not path.is_file() or not isinstance(sources, dict):
         return False
-    if sources != now_listed if exact else any(sources.get(rel) != d for rel, d in now_listed.items()):
+    changed = any(rel in sources and sources[rel] != d for rel, d in now_listed.items())
+    if sources != now_listed if exact else changed:
         return False
     embedded = embedded_provenance(path)
     same = embedded.get("sources") == sources and embedded.get("method") == entry.get("method")
@@ -368,7 +372,9 @@ def read_intervals(tables_dir: Path, manifest: dict) -> tuple[pd.DataFrame | Non
         frame, _ = _read_parquet(path)
     except TableError as error:
         return None, [str(error)], []
-    return frame, [], []
+    missing = sorted(set(manifest["tables"]) - set(manifest["intervals"]["sources"]))
+    notes = [f"no intervals yet for {', '.join(missing)}: run `python -m analysis build`"] if missing else []
+    return frame, [], notes
 
 
 # --- summary --------------------------------------------------------------------------------

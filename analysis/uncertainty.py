@@ -365,22 +365,31 @@ def summary_intervals(table: pd.DataFrame) -> dict[str, dict]:
 
 class Intervals:
     """Lookups into the interval table: the value interval of a cell and the paired interval of
-    its difference from a reference."""
+    its difference from a reference. Given the bucket's size `n`, a cell computed on a bucket of
+    another size gives None: the buckets of "all_wrong" and "agreement" change when a variant is
+    added, and an interval of other examples must not be shown as this bucket's."""
 
     def __init__(self, table: pd.DataFrame) -> None:
         self.table = table
-        keyed = table.set_index(["task", "slice", "bucket", "metric", "variant", "reference"])[["lo", "hi", "n"]]
-        self._index = {key: (float(lo), float(hi)) for key, lo, hi in
-                       zip(keyed.index, keyed["lo"].to_numpy(), keyed["hi"].to_numpy())}
+        keys = zip(*(table[c].astype(str) for c in ("task", "slice", "bucket", "metric", "variant", "reference")))
+        self._index = {key: (float(lo), float(hi), int(n)) for key, lo, hi, n in
+                       zip(keys, table["lo"].to_numpy(), table["hi"].to_numpy(), table["n"].to_numpy())}
 
-    def value(self, task: str, metric: str, variant: str, slice_: str = ALL, bucket: str = ALL,
+    def _get(self, key: tuple, n: int | None) -> tuple[float, float] | None:
+        hit = self._index.get(key)
+        if hit is None or (n is not None and hit[2] != n):
+            return None
+        return hit[0], hit[1]
+
+    def value(self, task: str, metric: str, variant: str, slice_: str = ALL, bucket: str = ALL, n: int | None = None,
               ) -> tuple[float, float] | None:
-        return self._index.get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, ""))
+        """The 95 % interval of one variant's metric on a bucket; None when not computed."""
+        return self._get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, ""), n)
 
     def delta(self, task: str, metric: str, variant: str, reference: str, slice_: str = ALL, bucket: str = ALL,
-              ) -> tuple[float, float] | None:
+              n: int | None = None) -> tuple[float, float] | None:
         """The 95 % paired interval of variant minus reference; None when not computed."""
-        return self._index.get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, reference))
+        return self._get((task, ALL if bucket == ALL else slice_, bucket, metric, variant, reference), n)
 
 
 def excludes_zero(interval: tuple[float, float] | None) -> bool:

@@ -145,6 +145,9 @@ def test_interval_table_covers_every_cell_and_holds_its_values(small):
     ab, ba = look.delta("sts", "pearson", "a", "b"), look.delta("sts", "pearson", "b", "a")
     assert ab == pytest.approx((-ba[1], -ba[0]))
     assert look.delta("sts", "pearson", "a", "a") is None
+    # a bucket of another size (the set of variants changed since) gets no interval
+    n_all = len(a.examples("sts"))
+    assert look.value("sts", "pearson", "a", n=n_all) is not None and look.value("sts", "pearson", "a", n=n_all + 1) is None
 
 
 def test_overall_interval_and_the_summary_schema(small):
