@@ -20,12 +20,14 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 import analysis as A
+from analysis import uncertainty as U
+from analysis.formatting import interval, metric, signed
 from analysis.schema import QUORA_NOTE, STS_TOLERANCE
 from minibert.tasks import TASK_NAMES, task_titled
 from minibert.tasks import task as get_task
 
 from . import inputs as I
-from .palette import variant_colors
+from .palette import BETTER, WORSE, themed, tint, variant_colors
 
 ALL_VARIANTS = "(all variants)"
 NO_OTHER = "(none)"
@@ -190,11 +192,19 @@ def slice_choices(a: A.Analysis, task: str) -> list[str]:
 
 # --- metrics ----------------------------------------------------------------------------------
 
-def metrics_overview(a: A.Analysis) -> pd.DataFrame:
-    """One row per variant: the CS224N overall score and the main metric of each task, sorted by
-    overall. Quora columns carry a * (see QUORA_NOTE)."""
-    if a is None or not a.tasks:
-        return pd.DataFrame()
+# The metrics table's columns: (task, metric) of analysis.uncertainty, None where no interval is computed.
+OVERVIEW_COLUMNS = {
+    "overall (CS224N)": ("overall", "overall"), "SST acc": ("sst", "accuracy"), "SST macro-F1": ("sst", "macro_f1"),
+    "SST ECE": None, "Quora acc*": ("quora", "accuracy"), "Quora F1*": ("quora", "f1"),
+    "Quora AUC*": ("quora", "roc_auc"), "STS Pearson": ("sts", "pearson"), "STS Spearman": ("sts", "spearman"),
+    "STS MSE": ("sts", "mse"),
+}
+LOWER_IS_BETTER = {"SST ECE", "STS MSE"}
+
+
+def metrics_numbers(a: A.Analysis) -> pd.DataFrame:
+    """One row per variant (index): the CS224N overall score and the main metrics of each task,
+    sorted by overall."""
     out = A.overall(a).rename(columns={"overall": "overall (CS224N)", "sst_accuracy": "SST acc",
                                        "quora_accuracy": "Quora acc*", "sts_pearson": "STS Pearson"})
     extra = []
@@ -209,15 +219,62 @@ def metrics_overview(a: A.Analysis) -> pd.DataFrame:
         extra.append(t[["spearman", "mse"]].rename(columns={"spearman": "STS Spearman", "mse": "STS MSE"}))
     for e in extra:
         out = out.join(e, how="left")
-    cols = ["overall (CS224N)", "SST acc", "SST macro-F1", "SST ECE", "Quora acc*", "Quora F1*", "Quora AUC*",
-            "STS Pearson", "STS Spearman", "STS MSE"]
-    out = out[[c for c in cols if c in out.columns]].sort_values("overall (CS224N)", ascending=False)
-    return out.reset_index().round(3)
+    out = out[[c for c in OVERVIEW_COLUMNS if c in out.columns]]
+    return out.sort_values("overall (CS224N)", ascending=False)
 
 
-METRICS_NOTE = ("Dev-set metrics from the precomputed prediction tables. Overall (CS224N) = (SST accuracy + "
-                "Quora accuracy + (STS Pearson + 1) / 2) / 3. Sort or filter with the ⋮ menu of a column header. "
-                f"\\* {QUORA_NOTE}")
+def metrics_overview(a: A.Analysis, reference: str | None = None) -> Styler | pd.DataFrame:
+    """The metrics table: one row per variant, each metric with its 95 % interval, and the
+    difference in overall score from `reference` (default: the best on dev) with its paired 95 %
+    interval. A cell is tinted only when its paired interval against the reference excludes 0
+    (green better, red worse). Quora columns carry a * (see QUORA_NOTE)."""
+    if a is None or not a.tasks:
+        return pd.DataFrame()
+    numbers = metrics_numbers(a)
+    reference = reference if reference in numbers.index else str(numbers.index[0])
+    look = a.intervals
+    text = pd.DataFrame(index=numbers.index, columns=numbers.columns, dtype=object)
+    better = pd.DataFrame(np.nan, index=numbers.index, columns=numbers.columns)
+    delta_column = f"Δ overall vs {reference}"
+    deltas = []
+    for v in numbers.index:
+        for column in numbers.columns:
+            key = OVERVIEW_COLUMNS[column]
+            own = look.value(key[0], key[1], v) if look and key else None
+            text.loc[v, column] = f"{metric(numbers.loc[v, column], missing='–')} {interval(own)}".strip()
+            paired = look.delta(key[0], key[1], v, reference) if look and key and v != reference else None
+            if U.excludes_zero(paired):
+                better.loc[v, column] = 1 if (paired[0] > 0) != (column in LOWER_IS_BETTER) else -1
+        if v == reference:
+            deltas.append("(reference)")
+            continue
+        d = numbers.loc[v, "overall (CS224N)"] - numbers.loc[reference, "overall (CS224N)"]
+        paired = look.delta("overall", "overall", v, reference) if look else None
+        deltas.append(f"{signed(d, missing='–')} {interval(paired, difference=True)}".strip())
+    text.insert(1, delta_column, deltas)
+    out = text.reset_index()
+
+    def shade(data: pd.DataFrame) -> pd.DataFrame:
+        css = pd.DataFrame("", index=data.index, columns=data.columns)
+        for i, v in enumerate(numbers.index):
+            for column in numbers.columns:
+                b = better.loc[v, column]
+                if pd.notna(b):
+                    css.iloc[i, data.columns.get_loc(column)] = tint(BETTER if b > 0 else WORSE, 0.3)
+                    if column == "overall (CS224N)":
+                        css.iloc[i, data.columns.get_loc(delta_column)] = tint(BETTER if b > 0 else WORSE, 0.3)
+        return css
+
+    return out.style.apply(shade, axis=None)
+
+
+METRICS_NOTE = ("Dev-set metrics from the precomputed prediction tables, each with its 95 % interval (Wilson for "
+                "accuracies, percentile bootstrap over the dev examples otherwise; ECE has none). A cell is tinted "
+                "only when the paired 95 % interval of its difference from the reference (the best variant on dev) "
+                "excludes 0: green better, red worse. Intervals are per cell, not adjusted for multiple comparisons, "
+                "and the reference was picked as the best on these same dev sets, so its lead is optimistic. "
+                "Overall (CS224N) = (SST accuracy + Quora accuracy + (STS Pearson + 1) / 2) / 3. Sort or filter "
+                f"with the ⋮ menu of a column header. \\* {QUORA_NOTE}")
 
 
 # --- confusion grid ---------------------------------------------------------------------------
@@ -252,12 +309,11 @@ def confusion_grid(a: A.Analysis, task: str, variant: str) -> Styler:
     def shade(data: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=data.index, columns=data.columns)
         for i in range(n):
-            css.iloc[i, 0] = "font-weight: 600; background-color: #f3f4f6"
+            # theme colours, so the gold column reads in dark mode too
+            css.iloc[i, 0] = "font-weight: 600; background-color: var(--background-fill-secondary); color: var(--body-text-color)"
             for j in range(n):
                 s = share[i, j]
-                rgb = "27,120,55" if i == j else "192,57,43"
-                color = "white" if s > 0.55 else "inherit"
-                css.iloc[i, j + 1] = f"background-color: rgba({rgb},{min(0.9, 0.08 + s):.2f}); color: {color}" if s > 0 else ""
+                css.iloc[i, j + 1] = tint(BETTER if i == j else WORSE, 0.08 + s) if s > 0 else ""
         return css
 
     return frame.style.apply(shade, axis=None)
@@ -319,12 +375,12 @@ def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go
     lo = 1 / len(get_task(task).classes)  # chance: the lowest confidence a top class can have
     fig.update_layout(title=dict(text=f"Reliability: is a {int(lo * 100)}-100% confident answer right that often?",
                                  x=0, font=dict(size=14)),
-                      template="plotly_white", height=380, margin=dict(l=10, r=10, t=50, b=40),
+                      height=380, margin=dict(l=10, r=10, t=50, b=40),
                       xaxis_title="confidence in the predicted class", yaxis_title="accuracy",
                       legend=dict(font=dict(size=11)))
     fig.update_xaxes(range=[lo - 0.02, 1.01])
     fig.update_yaxes(range=[0, 1.01])
-    return fig
+    return themed(fig)
 
 
 def sts_scatter(a: A.Analysis, variant: str) -> go.Figure:
@@ -351,12 +407,12 @@ def sts_scatter(a: A.Analysis, variant: str) -> go.Figure:
                               hovertemplate=f"{v}<br>gold %{{x:.2f}}<br>pred %{{y:.2f}}<extra></extra>")
     pearson = A.metrics_table(a, "sts")["pearson"]
     title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), template="plotly_white", height=380,
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=380,
                       margin=dict(l=10, r=10, t=50, b=40), xaxis_title="gold (0-5)", yaxis_title="predicted (0-5)",
                       legend=dict(font=dict(size=11)))
     fig.update_xaxes(range=[-0.1, 5.1])
     fig.update_yaxes(range=[-0.1, 5.1])
-    return fig
+    return themed(fig)
 
 
 def diagnostic_figure(a: A.Analysis, task: str, variant: str) -> go.Figure:

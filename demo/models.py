@@ -8,11 +8,12 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.formatting import duration, metric
+from analysis.formatting import duration, interval, metric
 from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
 
+from .palette import themed
 from .trust import MUTED_MARK, muted_lines, seed_key
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
@@ -48,10 +49,16 @@ def _duration(seconds: object) -> str:
     return duration(seconds, missing="")
 
 
+# Where each dev metric's 95 % interval is kept (analysis.uncertainty's task and metric).
+DEV_INTERVALS = {"overall": ("overall", "overall"), "sst_acc": ("sst", "accuracy"), "quora_acc": ("quora", "accuracy"),
+                 "sts_pearson": ("sts", "pearson")}
+
+
 def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None,
-             trust: dict | None = None) -> pd.DataFrame:
+             trust: dict | None = None, intervals: object | None = None) -> pd.DataFrame:
     """One row per variant (and per load failure): the idea, dev metrics (🔇 on a muted head, from
-    `trust`: demo.trust.trust_of) and how it was trained."""
+    `trust`: demo.trust.trust_of; with their 95 % intervals when `intervals`, an
+    analysis.uncertainty.Intervals, has them) and how it was trained."""
     rows = []
     for name, v in variants.items():
         r = recipe_of(v)
@@ -60,7 +67,8 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
         row = {"variant": name, "in one line": (r.summary if r else "")}
         muted = {seed_key(t) for t, h in ((trust or {}).get(name) or {}).items() if h.muted}
         for key, label in DEV_KEYS:
-            row[label] = (f"{MUTED_MARK} " if key in muted else "") + _fmt(dev.get(key))
+            ci = intervals.value(*DEV_INTERVALS[key][:2], name) if intervals is not None and dev.get("_from") else None
+            row[label] = ((f"{MUTED_MARK} " if key in muted else "") + _fmt(dev.get(key)) + " " + interval(ci)).strip()
         if v.members:
             row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
         else:
@@ -118,21 +126,21 @@ def training_curve(variant: str) -> go.Figure | None:
     best = variant.config.get("training", {}).get("best_epoch")
     if best is not None:
         fig.add_vline(x=best, line_dash="dash", line_color="#999", annotation_text=f"kept: epoch {best}")
-    fig.update_layout(template="plotly_white", height=360, margin=dict(l=10, r=10, t=50, b=40),
+    fig.update_layout(height=360, margin=dict(l=10, r=10, t=50, b=40),
                       title=dict(text=f"{variant.name}: training curve", x=0, font=dict(size=14)),
                       legend=dict(orientation="h", y=-0.2), xaxis_title="epoch")
     fig.update_yaxes(title_text="dev metric", secondary_y=False)
     fig.update_yaxes(title_text="train loss", secondary_y=True, showgrid=False)
-    return fig
+    fig.update_xaxes(dtick=1, tick0=1)  # epochs are whole numbers
+    return themed(fig)
 
 
 def empty_figure(message: str) -> go.Figure:
     fig = go.Figure()
     fig.add_annotation(text=message, x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
                        font=dict(size=14, color="#666"))
-    fig.update_layout(template="plotly_white", height=200, xaxis_visible=False, yaxis_visible=False,
-                      margin=dict(l=10, r=10, t=10, b=10))
-    return fig
+    fig.update_layout(height=200, xaxis_visible=False, yaxis_visible=False, margin=dict(l=10, r=10, t=10, b=10))
+    return themed(fig)
 
 
 def details(variants: dict, name: str, analysis_overall: pd.DataFrame | None = None,

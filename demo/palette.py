@@ -2,6 +2,7 @@
 colours, so with a dozen variants two would share one."""
 from __future__ import annotations
 
+import plotly.graph_objects as go
 from plotly.colors import qualitative
 
 # D3's ten, then Dark2's eight: 18 colours no two of which are near each other.
@@ -11,3 +12,34 @@ PALETTE = list(dict.fromkeys(qualitative.D3 + qualitative.Dark2))
 def variant_colors(names: list[str]) -> dict[str, str]:
     """Colours by sorted name, so that a variant keeps its colour whichever chart lists it."""
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(names))}
+
+BETTER, WORSE = "27,120,55", "192,57,43"  # green, red (RGB)
+MAX_TINT = 0.6  # strongest share of a tint: with the theme's text colour, WCAG AA in light and dark
+
+
+def tint(rgb: str, strength: float) -> str:
+    """CSS for a cell tinted `strength` (0-1) of the way from the theme's background towards `rgb`,
+    in the theme's text colour. Capped at MAX_TINT: at 60 % the green and the red keep a contrast
+    of 4.5:1 or more with the text of both Gradio themes (checked by the browser tests)."""
+    share = round(100 * min(MAX_TINT, max(0.0, strength)))
+    return (f"background-color: color-mix(in srgb, rgb({rgb}) {share}%, var(--background-fill-primary)); "
+            "color: var(--body-text-color)")
+
+
+def themed(fig: go.Figure) -> go.Figure:
+    """A chart that follows the page's theme: no background of its own (the page shows through),
+    and in dark mode the CSS of demo.ui (PLOT_CSS) recolours its text and grid lines. Plotly
+    cannot read the page's theme, and Gradio draws the figure as sent."""
+    fig.update_layout(template="plotly_white", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    return fig
+
+
+# Dark mode for every Plotly chart of the app, whoever drew it: Plotly writes its colours as
+# inline SVG styles, which a stylesheet's !important overrides. Gradio marks dark mode with .dark.
+PLOT_CSS = """
+.dark .js-plotly-plot .main-svg { background: transparent !important; }
+.dark .js-plotly-plot rect.bg { fill: transparent !important; }
+.dark .js-plotly-plot text { fill: var(--body-text-color) !important; }
+.dark .js-plotly-plot .gridlayer path, .dark .js-plotly-plot .zerolinelayer path { stroke: rgba(255,255,255,0.14) !important; }
+.dark .js-plotly-plot .legend rect.bg { stroke: transparent !important; }
+"""

@@ -14,6 +14,7 @@ import html
 import gradio as gr
 
 from .context import AppContext
+from .palette import PLOT_CSS
 from .serving import cache_sweep
 from .tabs import compare, errors, models, slices
 
@@ -41,13 +42,31 @@ CSS = """
 """
 
 
+# Phones: the page never scrolls sideways; a wide table scrolls inside its own box. A cell's
+# value and its difference from the reference sit on two lines (Slices).
+LAYOUT_CSS = """
+.gradio-container { max-width: min(1400px, 100vw) !important; min-width: 0 !important; }
+.gradio-container .wide-table, .gradio-container .wide-table .table-wrap,
+#errors-table .table-wrap, #confusion .table-wrap { max-width: 100%; overflow-x: auto; }
+.gradio-container .form, .gradio-container .block { min-width: 0; }
+#slices-table [role="gridcell"] span { white-space: pre-line; }
+#metrics-table [role="gridcell"] span, #metrics-table [role="columnheader"] span { white-space: nowrap; }
+/* a header breaks between words, never inside one ("P(duplicate)") */
+.gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
+@media (max-width: 720px) {
+  #errors-table table { min-width: 680px; }
+  #confusion table { min-width: 340px; }
+}
+"""
+
+
 def launch_options() -> dict:
     """theme and css for `launch()` (Gradio 6 moved them there); system fonts, so nothing is
     fetched from the network."""
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     return {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-            "css": CSS}
+            "css": CSS + PLOT_CSS + LAYOUT_CSS}
 
 
 def _failures_md(ctx: AppContext) -> str:

@@ -405,10 +405,51 @@ def test_slices_with_deltas_against_a_reference(app, ctx):
     got = rows(table)
     assert got[0]["bucket"] == "(all)" and "tiny-cls (reference)" in table["headers"]
     other = next(h for h in table["headers"] if h in ("tiny-cross", "tiny-mean"))
-    assert "(+" in got[0][other] or "(-" in got[0][other]
-    assert "negation" in doc and plot["type"] == "plotly"
+    value, delta = got[0][other].split("\n")
+    assert re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", value)  # with its 95 % interval
+    assert re.fullmatch(r"Δ ([+-]\d\.\d{3}|0\.000) \[\S+, \S+\]", delta)  # paired interval of the difference
+    assert "negation" in doc and plot["type"] == "plotly" and "not adjusted for multiple comparisons" in doc
+    table, _, _ = client.predict("Sentiment (SST)", "negation", "tiny-cls", "accuracy", ["tiny-mean"], api_name="/slices")
+    assert [h for h in table["headers"] if h not in ("bucket", "n")] == ["tiny-cls (reference)", "tiny-mean"]
     table, _, _ = client.predict("Similarity (STS)", "overlap", "ensemble", "mse", api_name="/slices")
     assert "ensemble (reference)" in table["headers"]
+
+
+def test_slice_cells_carry_intervals_shade_only_clear_differences_and_say_why_a_cell_is_empty(ctx):
+    from analysis import uncertainty as U
+    from demo import slices as S
+
+    a = ctx.analysis
+    assert S.default_variants(a, "sst", "tiny-cls")[0] == "tiny-cls"
+    assert len(S.default_variants(a, "sst", "tiny-cls")) == min(1 + S.DEFAULT_OTHERS, len(a.variants("sst")))
+    styler, _, notes = S.slice_table(a, "sts", "gold", "tiny-cls", "pearson", ["tiny-cls", "tiny-mean"])
+    frame, css = styler.data, styler._compute().ctx  # (row, col) -> [(property, value)]
+    assert all(n.endswith("⚠") for n in frame["n"])  # 24 examples: every bucket is under 100
+    for i, b in enumerate(frame["bucket"]):
+        cell = frame.loc[i, "tiny-mean"]
+        tinted = any("color-mix" in v for _, v in css.get((i, 3), []))
+        paired = a.intervals.delta("sts", "pearson", "tiny-mean", "tiny-cls", "gold", b)
+        assert tinted == U.excludes_zero(paired)
+        if cell.startswith("–"):
+            assert any(note.startswith(f"{b},") for note in notes)
+    _, _, doc = S.slice_view(a, "sts", "gold", "tiny-cls", "pearson", ["tiny-cls", "tiny-mean"])
+    assert "restricted range" in doc and "not adjusted for multiple comparisons" in doc
+
+
+def test_metrics_table_gives_each_metric_its_interval_and_the_paired_difference_from_the_reference(ctx):
+    from demo import errors as E
+
+    a = ctx.analysis
+    frame = E.metrics_overview(a).data.set_index("variant")
+    best = frame.index[0]
+    assert frame.loc[best, f"Δ overall vs {best}"] == "(reference)"
+    other = frame.index[1]
+    assert re.fullmatch(r"(-\d\.\d{3}|0\.000) \[\S+, \S+\]", frame.loc[other, f"Δ overall vs {best}"])
+    assert re.fullmatch(r"\d\.\d{3} \[\d\.\d{3}, \d\.\d{3}\]", frame.loc[other, "SST acc"])
+    assert re.fullmatch(r"\d\.\d{3}", frame.loc[other, "SST ECE"])  # no interval computed for ECE
+    grid = E.confusion_grid(a, "sst", best)._compute().ctx
+    gold_column = dict(grid[(0, 0)])
+    assert gold_column["background-color"].startswith("var(") and gold_column["color"].startswith("var(")
 
 
 def test_models_tab_describes_each_variant(app, ctx):

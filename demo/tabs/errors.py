@@ -129,6 +129,7 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
                 gr.Markdown("\n".join(f"- {html.escape(p)}" for p in a.problems))
         with gr.Accordion("Metrics of every variant (dev sets)", open=True):
             metrics = gr.Dataframe(E.metrics_overview(a), interactive=False, elem_id="metrics-table",
+                                   elem_classes=["wide-table"],
                                    label="Sort: the ⋮ menu of a column header")
             gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
         with gr.Row():

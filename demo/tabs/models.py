@@ -45,14 +45,15 @@ def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
     with gr.Tab("Models", id="models"):
         gr.Markdown("Each variant: its recipe in plain words, the paper idea it reproduces, its dev metrics and "
                     "its training curve. \\* Quora numbers are optimistic (the backbone saw Quora duplicates in "
-                    "pre-training).", elem_classes=["intro"])
+                    "pre-training). Brackets: 95 % intervals from the dev tables (per cell, not adjusted for multiple "
+                    "comparisons).", elem_classes=["intro"])
         if not variants and not ctx.failures:
             gr.Markdown(f"No checkpoints in `{html.escape(str(ctx.checkpoints_dir))}`.")
             return None
-        table = M.overview(variants, ctx.failures, overall, trust)
+        table = M.overview(variants, ctx.failures, overall, trust, a.intervals if a is not None else None)
         if a is not None:  # variants imported from prediction files have tables but no checkpoint
             table = pd.concat([table, M.imported_overview(a.manifest, overall)], ignore_index=True)
-        gr.Dataframe(table, interactive=False, elem_id="models-table",
+        gr.Dataframe(table, interactive=False, elem_id="models-table", elem_classes=["wide-table"],
                      wrap=True, show_label=False, column_widths=M.OVERVIEW_WIDTHS)
         if not variants:
             return None

@@ -21,7 +21,7 @@ from . import bind
 @dataclass
 class SlicesTab:
     task: gr.Radio
-    inputs: list           # task, slice, reference, metric
+    inputs: list           # task, slice, reference, metric, variants
     outputs: list          # table, chart, description
 
 
@@ -29,18 +29,21 @@ def on_task(a: A.Analysis, task_name: str) -> tuple:
     spec = task_titled(task_name)
     t = spec.name if spec else None
     if t is None:
-        return gr.skip(), gr.skip(), gr.skip()
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    reference = E.best_variant(a, t)
     return (gr.Dropdown(choices=A.slice_names(t), value=A.slice_names(t)[0]),
-            gr.Dropdown(choices=a.variants(t), value=E.best_variant(a, t)),
-            gr.Dropdown(choices=S.METRICS[t], value=S.METRICS[t][0]))
+            gr.Dropdown(choices=a.variants(t), value=reference),
+            gr.Dropdown(choices=S.METRICS[t], value=S.METRICS[t][0]),
+            gr.Dropdown(choices=a.variants(t), value=S.default_variants(a, t, reference)))
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
-def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str) -> tuple:
+def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, variants: object = None) -> tuple:
     t = E.parse_task(a, task_name)
-    return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"),
-                        I.choice(reference, a.variants(t), "reference variant"),
-                        I.choice(metric, S.METRICS[t], "metric"))
+    reference = I.choice(reference, a.variants(t), "reference variant")
+    shown = I.names(variants, a.variants(t)) if variants else None
+    return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"), reference,
+                        I.choice(metric, S.METRICS[t], "metric"), shown)
 
 
 def build(a: A.Analysis) -> SlicesTab | None:
@@ -64,17 +67,22 @@ def build(a: A.Analysis) -> SlicesTab | None:
                                           elem_id="slices-reference", allow_custom_value=True)
             metric = I.LenientDropdown(S.METRICS[first], value=S.METRICS[first][0], label="Metric",
                                        elem_id="slices-metric", allow_custom_value=True)
-        styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0])
+        shown0 = S.default_variants(a, first, reference0)
+        shown = I.LenientDropdown(a.variants(first), value=shown0, multiselect=True, label="Variants shown",
+                                  info=f"default: the reference and the {S.DEFAULT_OTHERS} best by dev overall score",
+                                  elem_id="slices-variants")
+        styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0], shown0)
         doc_md = gr.Markdown(doc)
-        table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True)
+        table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True,
+                             elem_classes=["wide-table"])
         plot = gr.Plot(fig, show_label=False, elem_id="slices-plot")
         slices_api = gr.Button(visible=False)
 
-    handles = SlicesTab(task=task, inputs=[task, name, reference, metric], outputs=[table, plot, doc_md])
+    handles = SlicesTab(task=task, inputs=[task, name, reference, metric, shown], outputs=[table, plot, doc_md])
     show = bind(view, a)
-    task.change(bind(on_task, a), task, [name, reference, metric], api_visibility="private") \
+    task.change(bind(on_task, a), task, [name, reference, metric, shown], api_visibility="private") \
         .then(show, handles.inputs, handles.outputs, api_visibility="private")
-    for box in (name, reference, metric):
+    for box in (name, reference, metric, shown):
         box.input(show, handles.inputs, handles.outputs, api_visibility="private")
     slices_api.click(show, handles.inputs, handles.outputs, api_name="slices")
     return handles
