@@ -36,6 +36,7 @@ from minibert.submission import HEADERS
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
+from .core import Analysis
 from .schema import QUORA_THRESHOLD, SCORE_COLUMNS
 
 MAX_FILE_BYTES = 10 * 2**20  # a CS224N dev file is about 0.9 MB (Quora); ten times that is no prediction file
@@ -382,3 +383,32 @@ def import_variant(name: str, files: Iterable[tuple[str, bytes]], tables_dir: Pa
         lines.append(pf.summary(gold.get(task)))
     write_manifest(tables_dir, manifest)
     return lines
+
+
+def with_predictions(a: Analysis, name: str, tables: Mapping[str, pd.DataFrame], hard: Iterable[str] = (),
+                     tasks: Iterable[str] | None = None) -> Analysis:
+    """`a` with one more imported variant held in memory (an upload), joined by id with the dev
+    examples of `tasks` (default: every task `tables` has); `hard`: the tasks it has hard labels
+    for. The other tasks' data are shared with `a`, not copied; `a` itself is unchanged."""
+    from dataclasses import replace
+
+    from .load import _assemble
+
+    joined = dict(a.tasks)
+    hard = set(hard)
+    for task in tables if tasks is None else tasks:
+        if task not in tables or task not in a.tasks:
+            continue
+        td = a.tasks[task]
+        columns = ["id", "pred", *SCORE_COLUMNS[task]]
+        parts = []
+        for variant in td.variants:
+            rows = td.frame.iloc[td.rows(variant)]
+            parts.append((variant, rows["ex"].to_numpy(), rows[columns].reset_index(drop=True)))
+        table = tables[task]
+        ex = pd.Index(td.examples["id"].astype(str)).get_indexer(table["id"].astype(str))
+        keep = ex >= 0
+        parts.append((name, ex[keep], table.loc[keep, columns].reset_index(drop=True)))
+        joined[task] = _assemble(task, td.source, td.examples, parts, set(td.imported) | {name},
+                                 set(td.hard_labels) | ({name} if task in hard else set()))
+    return replace(a, tasks=joined)

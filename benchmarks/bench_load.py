@@ -4,7 +4,9 @@ then C clients each send R requests, the next as soon as the last is answered.
     python -m benchmarks.bench_load [--clients 50] [--requests 20] [--malformed 0.1] [--seed 0]
 
 The mix: Compare (every variant, all three tasks, a sentence pair never sent before) at least
-40 %, Errors filters, confusion-cell clicks and CSV exports; a share of the requests malformed
+40 %, Errors filters, confusion-cell clicks and CSV exports; one client in UPLOAD_EVERY first
+uploads the three example prediction files of tests/data/my-model (issue 20) and then asks about
+its upload in half of its Errors requests (joined with the shared tables at query time); a share of the requests malformed
 (None or unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside
 the grid). Prints per endpoint p50 / p95 / max, well-formed requests that failed, "busy" answers
 (counted apart), the messages the malformed ones got, throughput, the app's RSS before and after
@@ -41,6 +43,9 @@ KINDS = {"sst": ["wrong", "too positive (pred > gold)", "off by 2+ classes", "al
          "quora": ["wrong", "false positives", "false negatives"],
          "sts": ["|error| > 1", "|error| > 2", "too high (pred > gold)"]}
 GRID = GRID_SIZE
+UPLOAD_EVERY = 10  # one client in ten uploads its own predictions first
+UPLOAD_NAME = "my-upload"
+UPLOAD_FILES = sorted((Path(__file__).resolve().parents[1] / "tests" / "data" / "my-model").glob("*-dev-output.csv"))
 
 
 def rss_mb(pid: int) -> float:
@@ -139,12 +144,23 @@ class HttpClient:
     gradio_client.Client.predict, so `--client gradio` can still measure the old way."""
 
     def __init__(self, url: str, pool) -> None:
-        self.url, self.pool = url.rstrip("/"), pool
+        import uuid
+
+        # one session per simulated user, as a browser tab has: an upload is that session's
+        self.url, self.pool, self.session = url.rstrip("/"), pool, uuid.uuid4().hex[:12]
+
+    def upload_files(self, paths: list[Path]) -> list[dict]:
+        files = [("files", (p.name, p.read_bytes(), "text/csv")) for p in paths]
+        post = self.pool.post(f"{self.url}/gradio_api/upload", files=files, timeout=None)
+        post.raise_for_status()
+        return [{"path": server, "orig_name": p.name, "meta": {"_type": "gradio.FileData"}}
+                for server, p in zip(post.json(), paths)]
 
     def predict(self, *data, api_name: str) -> list:
         import json
 
-        post = self.pool.post(f"{self.url}/gradio_api/call{api_name}", json={"data": list(data)}, timeout=None)
+        post = self.pool.post(f"{self.url}/gradio_api/call{api_name}",
+                              json={"data": list(data), "session_hash": self.session}, timeout=None)
         if post.status_code == 503:
             raise RuntimeError("Queue is full! Please try again.")
         post.raise_for_status()
@@ -162,7 +178,20 @@ class HttpClient:
         raise RuntimeError(f"the event stream of {api_name} ended without a result (last event {event!r})")
 
 
+def upload_call(client) -> list:
+    """The /upload arguments: the example prediction files sent the way this client sends files."""
+    if isinstance(client, HttpClient):
+        files = client.upload_files(UPLOAD_FILES)
+    else:
+        from gradio_client import handle_file
+
+        files = [handle_file(str(p)) for p in UPLOAD_FILES]
+    return [files, UPLOAD_NAME, TASKS["sst"]]
+
+
 def message_of(endpoint: str, result) -> str:
+    if endpoint == "/upload":  # the REST answer carries the session state's slot as null, gradio_client's not
+        return " ".join(x for x in result if isinstance(x, str))
     if endpoint == "/compare":
         return str(result[0])
     if endpoint == "/export_csv":
@@ -225,9 +254,16 @@ def main() -> int:
 
         def client_loop(k: int) -> None:
             client = new_client(url)
-            for _ in range(args.requests):
+            uploads = k % UPLOAD_EVERY == 0
+            for i in range(args.requests):
                 endpoint, call, good = plan.next()
+                if uploads and i == 0:
+                    endpoint, good = "/upload", True
+                elif uploads and good and endpoint in ("/errors", "/cell_click") and plan.rng.random() < 0.5:
+                    call[1] = UPLOAD_NAME  # this session's own variant
                 start = time.perf_counter()
+                if endpoint == "/upload":
+                    call = upload_call(client)
                 try:
                     result = client.predict(*call, api_name=endpoint)
                 except Exception as exc:  # noqa: BLE001 (counted by kind below)
@@ -242,6 +278,10 @@ def main() -> int:
                     if good:
                         latencies[endpoint].append(ms)
                         text = message_of(endpoint, result)
+                        if endpoint == "/upload" and "ids matched" not in text:
+                            outcome["failed"] += 1
+                            failures.append(f"/upload: {text[:120]}")
+                            continue
                         outcome["refused: export too large" if "would be larger" in text else "ok"] += 1
                     else:
                         outcome["malformed: answered with a message"] += 1

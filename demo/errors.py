@@ -153,13 +153,24 @@ def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: objec
         raise I.BadInput(f"Text contains is at most {MAX_SEARCH:,} characters (got {len(search):,}).")
     low = I.whole_number(min_words, "Min words")
     high = I.whole_number(max_words, "Max words")
-    return Filters(task=task, variant=I.choice(variant, [ALL_VARIANTS] + names, "variant", default=ALL_VARIANTS),
+    return Filters(task=task, variant=pick_variant(a, task, variant),
                    kind=I.choice(kind, list(ERROR_KINDS[task]), "error kind", default=next(iter(ERROR_KINDS[task]))),
                    search=search, min_words=low, max_words=high,
                    other=I.choice(other, [NO_OTHER] + names, "other variant", default=NO_OTHER),
                    relation=I.choice(relation, list(RELATIONS), "relation", default=next(iter(RELATIONS))),
                    slice=I.choice(slice_name, slice_choices(a, task), "slice", default=NO_SLICE),
                    cell=parse_cell(task, cell))
+
+
+def pick_variant(a: A.Analysis, task: str, variant: object) -> str:
+    """The variant picker's value checked against `task`'s variants (an upload of this session
+    included); a name that is none of them, such as another tab's upload, is said so."""
+    from .upload import missing_variant_note
+
+    note = missing_variant_note(a, task, variant)
+    if note:
+        raise I.BadInput(note)
+    return I.choice(variant, [ALL_VARIANTS] + variants_of(a, task), "variant", default=ALL_VARIANTS)
 
 
 def tasks_of(a: A.Analysis) -> list[str]:

@@ -17,6 +17,7 @@ from .context import AppContext
 from .palette import PLOT_CSS
 from .serving import cache_sweep
 from .tabs import compare, errors, models, slices
+from .upload import max_file_size, uploads_enabled
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -62,11 +63,14 @@ LAYOUT_CSS = """
 
 def launch_options() -> dict:
     """theme and css for `launch()` (Gradio 6 moved them there); system fonts, so nothing is
-    fetched from the network."""
+    fetched from the network; the largest file an upload may send."""
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
-    return {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-            "css": CSS + PLOT_CSS + LAYOUT_CSS}
+    options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
+               "css": CSS + PLOT_CSS + LAYOUT_CSS}
+    if uploads_enabled():  # Gradio refuses a larger file before the app reads it
+        options["max_file_size"] = max_file_size()
+    return options
 
 
 def _failures_md(ctx: AppContext) -> str:

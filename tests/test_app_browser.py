@@ -165,3 +165,21 @@ def test_slices_and_models(page, shots):
     page.wait_for_selector("#models-curve .js-plotly-plot")
     page.screenshot(path=str(shots / "models.png"), full_page=True)
     assert not page.js_errors, page.js_errors
+
+
+def test_an_upload_becomes_a_variant_of_this_tab(page, shots, tmp_path):
+    from minibert.submission import write_submission
+
+    sst = page.app_ctx.analysis.task("sst").examples
+    path = write_submission(tmp_path / "sst-dev-output.csv", "sst", sst["id"], [2] * len(sst))
+    tab(page, "Errors")
+    page.get_by_text("Analyse your own model's predictions").click()
+    page.locator("#upload-files input[type=file]").set_input_files(str(path))
+    page.locator("#upload-name input, #upload-name textarea").first.fill("my-model")
+    page.click("#upload-button")
+    expect(page.locator("#upload-message")).to_contain_text(f"sst: {len(sst)} of {len(sst)} ids matched")
+    expect(page.locator("#upload-message")).to_contain_text("a reload (or closing the tab) forgets it")
+    expect(page.locator("#errors-count")).to_contain_text("of my-model on Sentiment")
+    expect(page.locator("#metrics-table")).to_contain_text("my-model")
+    page.screenshot(path=str(shots / "errors-upload.png"), full_page=True)
+    assert not page.js_errors, page.js_errors

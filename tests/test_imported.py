@@ -78,20 +78,21 @@ def replace_line(text: str, number: int, new: str) -> str:
     return "\n".join(lines)
 
 
-# (case, file name, function of (good sst text, good sts text, ids) -> bytes, expected message parts)
+# (case, file name, function of (good sst text, good sts text, ids) -> bytes, expected message parts;
+# "{id}" stands for the first SST dev id, "{n}" for the number of SST dev ids: see `expected_parts`)
 BAD_FILES = [
     ("wrong header", "sst-dev-output.csv",
      lambda sst, sts, ids: replace_line(sst, 1, "id \t Predicted_Sentimental ").encode(),
      ["sst-dev-output.csv:1:", "not a CS224N prediction header", "Predicted_Similiary"]),
     ("missing ids", "sst-dev-output.csv",
      lambda sst, sts, ids: "\n".join(lines_of(sst)[:-4] + [""]).encode(),
-     ["sst-dev-output.csv:", "3 of the 30 sst dev ids have no prediction"]),
+     ["sst-dev-output.csv:", "3 of the {n} sst dev ids have no prediction"]),
     ("id not in dev", "sst-dev-output.csv",
      lambda sst, sts, ids: replace_line(sst, 5, "ffffffffffffffffffffffff0 , 2 ").encode(),
      ["sst-dev-output.csv:5:", "id ffffffffffffffffffffffff0 is not in the sst dev set"]),
     ("duplicate id", "sst-dev-output.csv",
      lambda sst, sts, ids: replace_line(sst, 7, f"{ids['sst'][0]} , 1 ").encode(),
-     ["sst-dev-output.csv:7:", f"id {'{}'} repeated (first on line 2)"]),
+     ["sst-dev-output.csv:7:", "id {id} repeated (first on line 2)"]),
     ("class out of range", "sst-dev-output.csv",
      lambda sst, sts, ids: replace_line(sst, 4, f"{ids['sst'][2]} , 5 ").encode(),
      ["sst-dev-output.csv:4:", "sentiment '5' is not a class 0..4"]),
@@ -131,6 +132,10 @@ BAD_FILES = [
 ]
 
 
+def expected_parts(expected: list[str], ids: dict[str, list[str]]) -> list[str]:
+    return [part.replace("{id}", ids["sst"][0]).replace("{n}", str(len(ids["sst"]))) for part in expected]
+
+
 @pytest.mark.parametrize("case,name,make,expected", BAD_FILES, ids=[c[0] for c in BAD_FILES])
 def test_a_bad_file_is_refused_with_its_file_line_and_problem(world, tmp_path, case, name, make, expected):
     _, ids, _ = world
@@ -139,8 +144,8 @@ def test_a_bad_file_is_refused_with_its_file_line_and_problem(world, tmp_path, c
     with pytest.raises(PredictionFileError) as raised:
         read_prediction_files([(name, data)], dev_ids)
     message = str(raised.value)
-    for part in expected:
-        assert part.replace("{}", ids["sst"][0]) in message, message
+    for part in expected_parts(expected, ids):
+        assert part in message, message
 
 
 @pytest.mark.parametrize("case,name,make,expected", BAD_FILES, ids=[c[0] for c in BAD_FILES])
@@ -156,8 +161,8 @@ def test_the_cli_refuses_a_bad_file_and_writes_nothing(world, tables, tmp_path, 
                  str(bad), str(files["sts"] if name != "sts-dev-output.csv" else files["sst"])])
     err = capsys.readouterr().err
     assert code == 2 and "nothing imported" in err
-    for part in expected:
-        assert part.replace("{}", ids["sst"][0]) in err, err
+    for part in expected_parts(expected, ids):
+        assert part in err, err
     assert (tables / "manifest.json").read_bytes() == before
     assert not (tables / "predictions" / "mine").exists()
 
@@ -298,3 +303,31 @@ def test_the_models_tab_lists_an_import_with_its_files_and_metrics(world, tables
     sha = __import__("hashlib").sha256(files["sst"].read_bytes()).hexdigest()[:12]
     assert f"sst-dev-output.csv (sha256 {sha})" in line and "hard labels for sst, quora" in line
     assert rows.loc["mine", "SST acc"] == f"{A.overall(a).loc['mine', 'sst_accuracy']:.3f}"
+
+
+def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tables, tmp_path):
+    from demo import upload as U
+
+    files = good_files(world, tmp_path / "good")
+    import_variant("mine", [(p.name, p.read_bytes()) for p in files.values()], tables)
+    on_disk = A.load(tables, tmp_path / "no-data", checkpoints=False)
+    shared = A.load(world[0] / "tables", tmp_path / "no-data", checkpoints=False)
+    copies = []
+    for p in files.values():  # the upload's files are temporary copies, removed once read
+        copy = tmp_path / "upload" / p.name
+        copy.parent.mkdir(exist_ok=True)
+        copies.append(shutil.copy(p, copy))
+    upload = U.read_upload(shared, copies, "mine")
+    assert not any(Path(c).exists() for c in copies)
+    in_memory = U.joined(shared, upload)
+    for task in ("sst", "quora", "sts"):
+        pd.testing.assert_frame_equal(A.metrics_table(in_memory, task), A.metrics_table(on_disk, task))
+    assert in_memory.imported() == ["mine"] and shared.variants() == ["a", "b", "c"]  # the shared one unchanged
+    assert U.joined(shared, upload) is in_memory  # cached
+    assert U.joined(shared, None) is shared
+    U.forget(upload)
+    assert U.joined(shared, upload) is not in_memory
+    for task in ("sst", "quora", "sts", None):
+        U.joined(shared, upload, task)
+    assert U.cached_joins() <= U.JOIN_CACHE_SIZE
+    U.forget(upload)

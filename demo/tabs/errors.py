@@ -18,6 +18,7 @@ from .. import models as M
 from ..context import AppContext
 from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
 from . import bind
+from . import upload as U
 from .compare import CompareTab, rerun_one
 
 NO_EXAMPLE = '<div class="ex-card intro">Click a row of the error table.</div>'
@@ -59,7 +60,7 @@ def on_task(a: A.Analysis, task_name: str) -> tuple:
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
 def views(a: A.Analysis, task_name: str, variant: str) -> tuple:
     t = E.parse_task(a, task_name)
-    v = I.choice(variant, [E.ALL_VARIANTS] + E.variants_of(a, t), "variant", default=E.ALL_VARIANTS)
+    v = E.pick_variant(a, t, variant)
     return (gr.Dataframe(E.confusion_grid(a, t, v), column_widths=E.confusion_widths(t)),
             E.diagnostic_figure(a, t, v))
 
@@ -124,6 +125,7 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
         gr.Markdown("Where the variants go wrong on the dev sets (precomputed predictions). Pick a task and a "
                     "variant, click a confusion-matrix cell to list its examples, filter the table, and click a "
                     "row to see that example across all variants.", elem_classes=["intro"])
+        panel = U.build(a)
         if a.problems:
             with gr.Accordion(f"⚠ {len(a.problems)} problem(s) with the prediction tables", open=False):
                 gr.Markdown("\n".join(f"- {html.escape(p)}" for p in a.problems))
@@ -185,15 +187,18 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
 
     handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
                                             slice_, cell_box], table=table, count=count)
-    filters_in = handles.filters
-    refresh = bind(refresh_table, a)
-    view = bind(views, a)
+    # Every query joins the session's upload (if any) into the shared tables: [state, *inputs].
+    state = panel.state
+    filters_in = [state, *handles.filters]
+    refresh = U.per_session(refresh_table, a)
+    view = U.per_session(views, a)
     table_out = [table, count, cell_note, clear_cell]
-    task.change(bind(on_task, a), task, [variant, kind, slice_, other, cell_box], api_visibility="private") \
-        .then(view, [task, variant], [confusion, diagnostic], api_name="confusion") \
+    task.change(U.per_session(on_task, a), [state, task], [variant, kind, slice_, other, cell_box],
+                api_visibility="private") \
+        .then(view, [state, task, variant], [confusion, diagnostic], api_name="confusion") \
         .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE)
     variant.input(lambda: "", None, cell_box, api_visibility="private", queue=False) \
-        .then(view, [task, variant], [confusion, diagnostic], api_visibility="private") \
+        .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private") \
         .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
     for box in (kind, slice_, other, relation):
         box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
@@ -204,11 +209,15 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
         .then(refresh, filters_in, table_out, api_name="cell_click", **TABLE_QUEUE)
     clear_cell.click(lambda: "", None, cell_box, api_visibility="private", queue=False) \
         .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
-    export.click(bind(export_csv, a), filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
+    export.click(U.per_session(export_csv, a), filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
     table.select(on_row_click, None, example_id, api_visibility="private") \
-        .then(bind(show_example, a, compare is not None), [task, example_id],
+        .then(U.per_session(show_example, a, compare is not None), [state, task, example_id],
               [example_card, example_table, example_state, send], api_name="example", **TABLE_QUEUE)
-    metrics_api.click(bind(E.metrics_overview, a), None, metrics, api_name="metrics")
+    metrics_api.click(bind(U.metrics, a), state, metrics, api_name="metrics")
+    U.wire(panel, a, task, variant, other, lambda event: event
+           .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
+           .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+           .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
 
     if compare is not None:
         send.click(to_compare, example_state, [compare.task, compare.text_a, compare.text_b, tabs],

@@ -1,0 +1,156 @@
+"""A visitor's own CS224N dev prediction files, analysed in their browser session only (no Gradio here).
+
+An upload is read by the one parser (`analysis.imported`), checked against the dev ids of the
+loaded analysis, and kept as an `Upload`: only the uploaded predictions (for Quora's 20,214 ids
+about 2 MB), never a copy of the shared tables. Each query joins it with the shared analysis
+(`joined`); the last few joins are kept in a small cache shared by all sessions, bounded so that
+memory does not grow with the number of visitors, and dropped when their session ends.
+
+The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+import analysis as A
+from analysis.imported import (
+    MAX_FILE_BYTES,
+    PredictionFile,
+    PredictionFileError,
+    check_name,
+    read_prediction_files,
+    with_predictions,
+)
+from minibert.tasks import TASK_NAMES
+
+UPLOADS_ENV = "MINIBERT_UPLOADS"
+MAX_FILES = 3
+DEFAULT_NAME = "my-model"
+JOIN_CACHE_SIZE = 2  # joined analyses kept (a joined Quora task is about 50 MB)
+# A browser tab's upload is dropped when the tab closes or reloads (Gradio's heartbeat ends the
+# session); a client without a heartbeat (the REST API) would keep it for ever, so it also goes
+# this long after it was made.
+TIME_TO_LIVE_S = 3600
+FORGOTTEN = ("Held in this browser tab only: other visitors never see it, and a reload (or closing the tab) "
+             "forgets it, as does an hour's time.")
+
+
+def uploads_enabled() -> bool:
+    return os.environ.get(UPLOADS_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def max_file_size() -> int:
+    """For `launch(max_file_size=...)`: Gradio refuses a larger file before it is read."""
+    return MAX_FILE_BYTES
+
+
+_tokens = itertools.count(1)
+
+
+@dataclass(eq=False)
+class Upload:
+    name: str
+    files: dict[str, PredictionFile]  # by task
+    summary: list[str] = field(default_factory=list)
+    token: int = field(default_factory=lambda: next(_tokens))  # keys the join cache (an id() may be reused)
+
+    @property
+    def hard(self) -> set[str]:
+        return {t for t, f in self.files.items() if f.probabilities is None and t != "sts"}
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {t: f.table() for t, f in self.files.items()}
+
+
+def _read_and_remove(paths: list[str]) -> list[tuple[str, bytes]]:
+    """The uploaded files' bytes; each temporary copy Gradio made is deleted once read."""
+    out = []
+    for path in paths:
+        p = Path(path)
+        try:
+            out.append((p.name, p.read_bytes()))
+        finally:
+            p.unlink(missing_ok=True)
+    return out
+
+
+def read_upload(a: A.Analysis, paths: list[str], name: str) -> Upload:
+    """Check the uploaded files against `a`'s dev ids; PredictionFileError lists every problem."""
+    paths = [str(p) for p in (paths or [])]
+    files = _read_and_remove(paths)  # removed whatever happens next
+    name = (name or DEFAULT_NAME).strip()
+    why = check_name(name, a.variants())
+    if why:
+        raise PredictionFileError([why.replace("a shipped variant's", "taken by a variant of this app")])
+    if len(files) > MAX_FILES:
+        raise PredictionFileError([f"{len(files)} files: give at most {MAX_FILES}, one per task"])
+    dev_ids = {t: pd.Index(a.task(t).examples["id"].astype(str)) for t in TASK_NAMES if a.has(t)}
+    parsed = read_prediction_files(files, dev_ids)
+    upload = Upload(name, parsed)
+    for task in TASK_NAMES:
+        if task in parsed:
+            examples = a.task(task).examples
+            gold = pd.Series(examples["gold"].to_numpy(), index=examples["id"].astype(str))
+            upload.summary.append(parsed[task].summary(gold))
+    return upload
+
+
+_cache: OrderedDict[tuple[int, str], A.Analysis] = OrderedDict()  # (upload token, tasks) -> joined
+_lock = threading.Lock()
+
+
+def joined(a: A.Analysis, upload: Upload | None, task: str | None = None) -> A.Analysis:
+    """`a` with the session's upload joined for `task` (every task when None); `a` when there is none."""
+    if upload is None or not isinstance(upload, Upload):
+        return a
+    tasks = [t for t in ([task] if task else TASK_NAMES) if t in upload.files]
+    if not tasks:
+        return a
+    key = (upload.token, ",".join(tasks))
+    with _lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    result = with_predictions(a, upload.name, upload.tables, upload.hard, tasks)
+    with _lock:
+        _cache[key] = result
+        while len(_cache) > JOIN_CACHE_SIZE:
+            _cache.popitem(last=False)
+    return result
+
+
+def forget(upload: Upload | None) -> None:
+    """Drop an ended session's joins (Gradio calls this when the session's State is deleted)."""
+    if isinstance(upload, Upload):
+        with _lock:
+            for key in [k for k in _cache if k[0] == upload.token]:
+                del _cache[key]
+
+
+def cached_joins() -> int:
+    with _lock:
+        return len(_cache)
+
+
+def summary_text(upload: Upload) -> str:
+    from .inputs import escape_md
+
+    return f"Read **{escape_md(upload.name)}**: " + "; ".join(upload.summary) + f". {FORGOTTEN}"
+
+
+def missing_variant_note(a: A.Analysis, task: str, name: object) -> str | None:
+    """What to say when a link or a request names a variant this session does not have, and the
+    name could be an upload's (another tab's, or this tab's before a reload); None otherwise."""
+    if not isinstance(name, str) or check_name(name) is not None or (a.has(task) and name in a.variants(task)):
+        return None
+    return (f"Unknown variant {name!r}: it may have been uploaded in another browser tab, and an upload lives only "
+            "in the tab that made it (a shared link or a reload opens without it). Upload its prediction files "
+            "again under \"Analyse your own model's predictions\", or pick a shipped variant.")
