@@ -1,6 +1,7 @@
 """MiniBERT Explorer: every variant side by side, their dev-set errors, slices and training.
 
     python app.py [--host 0.0.0.0] [--port 7860] [--checkpoints DIR] [--tables DIR] [--data-dir DIR]
+                  [--live module:factory ...]
 
 Serves on 127.0.0.1:7860 by default; GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (which Hugging Face
 Spaces set) are honoured. Every variant in $MINIBERT_CHECKPOINTS (default checkpoints/) is loaded
@@ -32,6 +33,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="CS224N data folder for dev-set text (default $MINIBERT_DATA)")
     p.add_argument("--device", default=None, help="torch device (default cuda when available, else cpu)")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default $MINIBERT_THREADS or cores/2)")
+    p.add_argument("--live", action="append", default=[], metavar="MODULE:FACTORY",
+                   help="also score your own model in Compare (runs your code; see minibert/live.py); repeatable; "
+                        "$MINIBERT_LIVE adds more, comma-separated")
     return p.parse_args(argv)
 
 
@@ -44,7 +48,7 @@ def main(argv: list[str] | None = None) -> None:
 
     limit_malloc_arenas()
     threads = configure_threads(args.threads)
-    ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device)
+    ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device, live=args.live)
     demo = build_demo(ctx)
     configure_queue(demo)
     print(f"MiniBERT Explorer: {len(ctx.variants)} variant(s) from {ctx.checkpoints_dir} on {ctx.device} "

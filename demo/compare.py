@@ -126,7 +126,9 @@ def truncation_notes(variants: dict, names: list[str], request: Request) -> list
             models[member.name] = member
     notes, seen = [], set()
     for member in models.values():
-        tok = member.tokenizer
+        tok = getattr(member, "tokenizer", None)
+        if tok is None:  # a live model tokenizes in its own way, unseen here
+            continue
         cross = pairs and member.recipe.pair_encoding == "cross"
         key = (tok.max_length, cross)
         if key in seen:
@@ -435,6 +437,8 @@ def explain(variants: dict, name: str | None, task_choice: str, a: object, b: ob
     if name in (None, ""):
         return '<div class="attr-box">Pick a variant to explain.</div>'
     if isinstance(name, str) and name in variants and not variants[name].can_explain:
+        if not variants[name].members:
+            return '<div class="attr-box">A live model is scored through its three calls only: no attributions.</div>'
         return ('<div class="attr-box">An ensemble averages its members and has no single gradient: pick one of '
                 f'its members ({html.escape(", ".join(m.name for m in variants[name].members))}).</div>')
     try:

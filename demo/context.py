@@ -70,8 +70,8 @@ class AppContext:
         return list(self.variants)
 
     def model_names(self) -> list[str]:
-        """Variants with their own gradients (everything but ensembles): for attributions."""
-        return [n for n, v in self.variants.items() if not v.members]
+        """Variants with their own gradients (not ensembles, not live models): for attributions."""
+        return [n for n, v in self.variants.items() if v.can_explain]
 
     def trust(self) -> dict:
         """{variant: {task: HeadTrust}} from the analysis summary (demo.trust); empty without one."""
@@ -104,9 +104,10 @@ def order_variants(variants: dict) -> dict:
 
 def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.PathLike | None = None,
                  data: str | os.PathLike | None = None, device: str | None = None,
-                 with_analysis: bool = True) -> AppContext:
-    """Load every variant once (on the GPU when there is one) and the analysis tables.
-    Never raises for a bad checkpoint or missing tables: both are reported in the context."""
+                 with_analysis: bool = True, live: list[str] | None = None) -> AppContext:
+    """Load every variant once (on the GPU when there is one) and the analysis tables, and the
+    live models the host asked for (`live` specs, then $MINIBERT_LIVE; `minibert.live`).
+    Never raises for a bad checkpoint, live model or missing tables: each is reported in the context."""
     checkpoints_dir = Path(checkpoints) if checkpoints else default_checkpoints_dir()
     tables_dir = tables or os.environ.get("MINIBERT_TABLES") or None
     data_dir = data or os.environ.get("MINIBERT_DATA") or None
@@ -118,6 +119,15 @@ def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.
         variants, failures = load_variants(checkpoints_dir, device=device)
     except Exception as exc:  # a broken folder must not stop the app from starting
         variants, failures = {}, [LoadFailure(checkpoints_dir.name, checkpoints_dir, f"{type(exc).__name__}: {exc}")]
+    from minibert.live import LiveModelError, live_specs, load_live
+
+    for spec in live_specs(live):  # the host's own code, run because the host asked for it
+        try:
+            model = load_live(spec, list(variants))
+        except LiveModelError as exc:
+            failures.append(LoadFailure(spec, Path(spec), str(exc)))
+            continue
+        variants[model.name] = model
     ctx.variants, ctx.failures = order_variants(variants), failures
     ctx.load_seconds = time.perf_counter() - start
     if with_analysis:

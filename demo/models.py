@@ -64,7 +64,9 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
         r = recipe_of(v)
         dev = dev_metrics(v, analysis_overall)
         t = v.config.get("training") or {}
-        row = {"variant": name, "in one line": (r.summary if r else "")}
+        live = v.config.get("live")  # minibert.live: the host's own model, scored in Compare only
+        row = {"variant": name, "in one line": (r.summary if r else f"live model {live}: scored in Compare only"
+                                                if live else "")}
         muted = {seed_key(t) for t, h in ((trust or {}).get(name) or {}).items() if h.muted}
         for key, label in DEV_KEYS:
             ci = intervals.value(*DEV_INTERVALS[key][:2], name) if intervals is not None and dev.get("_from") else None

@@ -331,3 +331,21 @@ def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tabl
         U.joined(shared, upload, task)
     assert U.cached_joins() <= U.JOIN_CACHE_SIZE
     U.forget(upload)
+
+
+def test_the_readme_commands_print_what_the_readme_says(tmp_path, capsys):
+    """The README's "Analyse your own model" example, on a copy of the shipped tables."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copytree(root / "analysis" / "tables", tmp_path / "tables")
+    readme = (root / "README.md").read_text()
+    example = root / "tests" / "data" / "my-model"
+    files = [str(example / f"{p}-dev-output.csv") for p in ("sst", "para", "sts")]
+    assert main(["import", "--name", "word-overlap", "--tables", str(tmp_path / "tables"), *files]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    for line in printed[:3]:
+        assert f"    {line}\n" in readme, line
+    bad = tmp_path / "sst-dev-output.csv"
+    bad.write_text("id \t Predicted_Sentiment \nnot-a-dev-id , 7 \n")
+    assert main(["import", "--name", "broken", "--tables", str(tmp_path / "tables"), str(bad)]) == 2
+    for line in capsys.readouterr().err.splitlines():
+        assert f"    {line}\n" in readme, line
