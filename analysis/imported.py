@@ -182,9 +182,12 @@ def parse_prediction_file(name: str, data: bytes, dev_ids: Mapping[str, pd.Index
         problems.add(None, f"a test-set file (its name says so); give the dev file "
                            f"{get_task(task).output_prefix}-dev-output.csv")
     spec = get_task(task)
+    if task not in dev_ids:
+        problems.add(None, f"a {task} file, but no {task} dev examples are loaded here to check it against")
+        raise PredictionFileError(problems.lines())
     width = 2 + len(extra)
     ids, preds, probs, seen = [], [], [], {}
-    known = dev_ids.get(task)
+    known = dev_ids[task]
     unknown: list[tuple[int, str]] = []
     for number, raw in enumerate(lines[1:], start=2):
         line = raw.rstrip("\r")
@@ -200,7 +203,7 @@ def parse_prediction_file(name: str, data: bytes, dev_ids: Mapping[str, pd.Index
             problems.add(number, f"id {example_id} repeated (first on line {seen[example_id]})")
             continue
         seen[example_id] = number
-        if known is not None and example_id not in known:
+        if example_id not in known:
             unknown.append((number, example_id))
         label = _prediction(spec.name, value)
         if isinstance(label, str):
@@ -215,7 +218,7 @@ def parse_prediction_file(name: str, data: bytes, dev_ids: Mapping[str, pd.Index
         probs.append(row_probs)
     if not seen:
         problems.add(None, "a header but no predictions")
-    if known is not None and seen:
+    if seen:
         if unknown and len(unknown) == len(seen):
             problems.add(unknown[0][0], f"none of the {len(seen):,} ids is a {task} dev id (e.g. {unknown[0][1]}): "
                                         "is this a test-set file? The dev file is "

@@ -349,3 +349,10 @@ def test_the_readme_commands_print_what_the_readme_says(tmp_path, capsys):
     assert main(["import", "--name", "broken", "--tables", str(tmp_path / "tables"), str(bad)]) == 2
     for line in capsys.readouterr().err.splitlines():
         assert f"    {line}\n" in readme, line
+
+
+def test_a_task_without_dev_examples_here_is_refused(world, tmp_path):
+    _, ids, _ = world
+    with pytest.raises(PredictionFileError, match="sst-dev-output.csv: a sst file, but no sst dev examples are loaded"):
+        read_prediction_files([("sst-dev-output.csv", text_of(world, "sst", tmp_path).encode())],
+                              {"sts": pd.Index(ids["sts"])})
