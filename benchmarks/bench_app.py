@@ -4,7 +4,9 @@
 
 1. "Compare all variants" for all three tasks on every variant in $MINIBERT_CHECKPOINTS (default
    checkpoints/), through the very function the button calls (demo.ui's batched handler, which
-   also builds the table and the three plotly figures), then through gradio_client against the
+   also builds the table and the three plotly figures) followed by the step the browser runs
+   after every scoring (before -> after and the default attributions: gradient x input of the two
+   variants that disagree most), and, in turn, without that step; then through gradio_client against the
    app served on localhost (HTTP, queue, JSON of the figures included). Every click has a new
    sentence pair (real dev sentences when $MINIBERT_DATA is set), so the frozen variants'
    embedding memo cannot answer from a previous click. Prints p50 and p95.
@@ -58,14 +60,22 @@ def inputs(n: int, data_dir: str | None, seed: int = 0) -> list[tuple[str, str]]
     return out
 
 
-def button_function(variants: dict):
-    """What the "Compare all variants" button runs for one click: the batched scoring and the
-    table and charts the event returns (demo.ui's handler is these two calls)."""
-    from demo import compare as C
-    from demo.tabs.compare import compare_outputs
+def button_function(variants: dict, trust: dict | None = None, attributions: bool = True):
+    """What the "Compare all variants" button runs for one click: the batched scoring with the
+    table and charts the event returns, then (with `attributions`) the step that follows every
+    scoring in the browser: before -> after and the default attributions (gradient x input of
+    the two variants that disagree most, on sentiment). The tab's own handlers, not copies."""
+    from demo.attributions import GRADIENT
+    from demo.tabs.compare import compare_outputs, model_calls
+
+    score, _, after = model_calls(variants, trust)
 
     def click(choices, as_, bs, names_):
-        return compare_outputs(C.compare_many(variants, list(zip(choices, as_, bs, names_))))
+        out = compare_outputs(score(list(zip(choices, as_, bs, names_))))
+        if attributions:
+            for choice, a, b, names in zip(choices, as_, bs, names_):
+                after(None, choice, a, b, names, [], "Sentiment", GRADIENT)
+        return out
     return click
 
 
@@ -86,28 +96,34 @@ def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
     target = CLICK_TARGET_GPU_MS if gpu else CLICK_TARGET_CPU_MS
     p95_target = None if gpu else CLICK_P95_TARGET_CPU_MS
     pairs = inputs(n + client_n + 3, data_dir)
-    fn = button_function(ctx.variants)
+    trust = ctx.trust()
+    fn, bare = button_function(ctx.variants, trust), button_function(ctx.variants, trust, attributions=False)
     for a, b in pairs[:3]:  # warm-up: first-call allocations, lazy imports
         fn(["All three"], [a], [b], [names])
-    ms = []
-    for a, b in pairs[3:3 + n]:
+    ms, bare_ms = [], []
+    for k, (a, b) in enumerate(pairs[3:3 + n]):  # the two kinds of click taken in turn, on new pairs
         start = time.perf_counter()
-        fn(["All three"], [a], [b], [names])
-        ms.append((time.perf_counter() - start) * 1000)
-    lines.append(report(f"click -> result, button function ({len(names)} variants x 3 tasks)", ms, target,
+        (fn if k % 2 == 0 else bare)(["All three"], [a], [b], [names])
+        (ms if k % 2 == 0 else bare_ms).append((time.perf_counter() - start) * 1000)
+    lines.append(report(f"click -> result + default attributions ({len(names)} variants x 3 tasks)", ms, target,
                         p95_target))
+    lines.append(report("click -> result, without the attribution step", bare_ms, target, p95_target))
 
     from gradio_client import Client
 
     with serve(ctx) as (url, _):
         client = Client(url, verbose=False)
         client.predict("All three", "warm up", "the client", names, api_name="/compare")
-        ms = []
+        ms, explain_ms = [], []
         for a, b in pairs[3 + n:]:
             start = time.perf_counter()
             client.predict("All three", a, b, names, api_name="/compare")
             ms.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            client.predict([], "Sentiment", "gradient × input", a, b, api_name="/explain")
+            explain_ms.append((time.perf_counter() - start) * 1000)
         lines.append(report("click -> result, gradio_client over HTTP (queue, JSON)", ms, target))
+        lines.append(report("  then its attributions (/explain: 2 variants, gradient x input)", explain_ms))
         # concurrent users: 8 clicks at once, batched into shared model calls
         jobs_ms = []
         for round_ in range(3):

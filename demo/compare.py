@@ -13,10 +13,11 @@ applies) instead of a second pass through its members.
 """
 from __future__ import annotations
 
-import html
 import logging
+import threading
 import time
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -25,7 +26,6 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from minibert import explain as X
 from minibert.predictor import ensemble_mean
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
@@ -77,6 +77,16 @@ class CompareResult:
     disagree: dict = field(default_factory=dict)   # task -> [variant names against the majority]
     outputs: dict = field(default_factory=dict)    # task -> {variant: np.ndarray output}
     seconds: float = 0.0
+    request: Request | None = None                 # what was scored (None: nothing could be)
+
+    def scores(self) -> dict | None:
+        """What the attributions and the next comparison need of this result, as plain JSON: the
+        sentences scored and every variant's output per task (a failed one left out)."""
+        if self.request is None:
+            return None
+        return {"a": self.request.a, "b": self.request.b,
+                "outputs": {t: {n: np.asarray(o).tolist() for n, o in outs.items() if not isinstance(o, dict)}
+                            for t, outs in self.outputs.items()}}
 
 
 def clean_text(text: object, what: str = "The text") -> tuple[str, bool]:
@@ -311,7 +321,7 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
               "(no analysis tables), so every head votes.")
     summary = "\n\n".join(lines + [f"<small>{head}. {legend}</small>"])
     return CompareResult(summary=summary, table=table, figures=figures, notes=notes, disagree=disagree,
-                         outputs=scored, seconds=seconds)
+                         outputs=scored, seconds=seconds, request=request)
 
 
 def message(text: str, notes: list[str] | None = None) -> CompareResult:
@@ -370,103 +380,31 @@ def compare(variants: dict, names: list[str] | None, task_choice: str, a: str, b
     return compare_many(variants, [(task_choice, a, b, list(variants) if names is None else names)], trust)[0]
 
 
-# --- attributions ------------------------------------------------------------------------------
+class RecentScores:
+    """The outputs of the last few hundred inputs Compare scored, by their sentences: what the
+    steps after a scoring (before -> after, the two variants that disagree most) read instead of
+    scoring again. A batched event cannot hand them on in per-user state (Gradio runs a batch in
+    one session's state), and a variant's output for a sentence does not depend on who asked."""
 
-SPECIAL = {"[CLS]", "[SEP]", "[PAD]"}
+    def __init__(self, size: int = 256):
+        self.size = size
+        self._items: OrderedDict[tuple[str, str], dict] = OrderedDict()
+        self._lock = threading.Lock()
 
+    def put(self, result: CompareResult) -> None:
+        scores = result.scores()
+        if scores is None:
+            return
+        key = (scores["a"], scores["b"])
+        with self._lock:
+            merged = self._items.pop(key, {"a": scores["a"], "b": scores["b"], "outputs": {}})
+            for t, outs in scores["outputs"].items():
+                merged["outputs"].setdefault(t, {}).update(outs)
+            self._items[key] = merged
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
 
-def merge_wordpieces(tokens: list[tuple[str, float]]) -> list[list[tuple[str, float]]]:
-    """Split at [SEP] into sentences, merge "##" pieces into words (weights summed), drop
-    [CLS]/[SEP]/[PAD]. Returns one list of (word, weight) per sentence."""
-    segments, words = [], []
-    for tok, w in tokens:
-        if tok == "[SEP]":
-            if words:
-                segments.append(words)
-            words = []
-            continue
-        if tok in SPECIAL:
-            continue
-        if tok.startswith("##") and words:
-            prev, pw = words[-1]
-            words[-1] = (prev + tok[2:], pw + w)
-        else:
-            words.append((tok, w))
-    if words:
-        segments.append(words)
-    return segments
-
-
-def attribution_html(tokens: list[tuple[str, float]], what: str, rollout: bool = False) -> str:
-    """Highlighted text: green pushes `what` up, red pushes it down (or, for attention rollout,
-    blue: how much of the sentence vector comes from the word). Every token is escaped."""
-    segments = merge_wordpieces(tokens)
-    scale = max((abs(w) for seg in segments for _, w in seg), default=0.0) or 1.0
-    parts = []
-    for k, seg in enumerate(segments):
-        spans = []
-        for word, w in seg:
-            x = w / scale
-            rgb = "58,100,200" if rollout else ("27,120,55" if x >= 0 else "192,57,43")
-            alpha = min(0.85, abs(x) * 0.85)
-            spans.append(f'<span class="attr-tok" style="background: rgba({rgb},{alpha:.2f})" '
-                         f'title="{x:+.2f}">{html.escape(word)}</span>')
-        label = f'<span class="attr-label">{"AB"[k] if len(segments) > 1 and k < 2 else ""}</span>' if len(segments) > 1 else ""
-        parts.append(f'<div class="attr-line">{label}{" ".join(spans)}</div>')
-    if rollout:
-        legend = ('<div class="attr-legend"><span class="attr-tok" style="background: rgba(58,100,200,.6)">blue'
-                  "</span>: how much of the pooled sentence vector flows from the word through the attention "
-                  "layers (attention rollout, scaled to the largest). It shows where the encoder looks, not "
-                  "which way a word pushes the answer.</div>")
-        return f'<div class="attr-box">{"".join(parts) or "<em>no tokens</em>"}{legend}</div>'
-    legend = (f'<div class="attr-legend"><span class="attr-tok" style="background: rgba(27,120,55,.6)">green</span> '
-              f'pushes {html.escape(what)} up, <span class="attr-tok" style="background: rgba(192,57,43,.6)">red</span> '
-              "pushes it down; hover a word for its weight (gradient × input, scaled to ±1).</div>")
-    return f'<div class="attr-box">{"".join(parts) or "<em>no tokens</em>"}{legend}</div>'
-
-
-METHODS = ("gradient × input", "attention rollout")  # minibert.explain's two methods
-
-
-def explain(variants: dict, name: str | None, task_choice: str, a: object, b: object, method: str = METHODS[0]) -> str:
-    """Token attributions of one variant for the first task of `task_choice`, as HTML:
-    gradient × input (signed, for the variant's own output) or attention rollout (unsigned,
-    which tokens flow into the pooled sentence vector)."""
-    if not variants:
-        return '<div class="attr-box">No variants are loaded.</div>'
-    if name in (None, ""):
-        return '<div class="attr-box">Pick a variant to explain.</div>'
-    if isinstance(name, str) and name in variants and not variants[name].can_explain:
-        if not variants[name].members:
-            return '<div class="attr-box">A live model is scored through its three calls only: no attributions.</div>'
-        return ('<div class="attr-box">An ensemble averages its members and has no single gradient: pick one of '
-                f'its members ({html.escape(", ".join(m.name for m in variants[name].members))}).</div>')
-    try:
-        name = I.choice(name, [n for n, v in variants.items() if v.can_explain], "variant")
-        method = I.choice(method, METHODS, "method", default=METHODS[0])
-    except I.BadInput as exc:
-        return f'<div class="attr-box">{I.as_html(str(exc))}</div>'
-    variant = variants[name]
-    request, notes = parse_request(task_choice, a, b)
-    if request is None:
-        return f'<div class="attr-box">{I.as_html(notes[0])}</div>'
-    task = request.tasks[0]
-    rollout = method == METHODS[1]
-    try:
-        if rollout:
-            tokens = X.attention_rollout(variant, task, request.a, request.b if get_task(task).pair else None)
-            head = (f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)} · attention '
-                    "rollout</div>")
-            return head + attribution_html(tokens, "", rollout=True)
-        tokens = X.gradient_x_input(variant, task, request.a, request.b if get_task(task).pair else None)
-        if get_task(task).multiclass:
-            c = int(np.argmax(variant.sentiment([request.a])[0]))
-            what = f"{name}'s score for “{SST.classes[c]}” (its prediction)"
-        elif get_task(task).binary:
-            what = f"{name}'s paraphrase logit (towards “duplicate”)"
-        else:
-            what = f"{name}'s similarity score"
-    except Exception as exc:
-        return f'<div class="attr-box">Attributions failed: {html.escape(f"{type(exc).__name__}: {exc}")}</div>'
-    head = f'<div class="attr-head">{html.escape(get_task(task).title)} · {html.escape(name)}</div>'
-    return head + attribution_html(tokens, what)
+    def get(self, a: str, b: str) -> dict | None:
+        with self._lock:
+            found = self._items.get((a, b))
+            return None if found is None else {**found, "outputs": {t: dict(o) for t, o in found["outputs"].items()}}

@@ -611,4 +611,22 @@ def example_view(a: A.Analysis, task: str, example_id: str) -> tuple[str, pd.Dat
     if s2:
         lines.append(f'<div class="ex-text"><span class="ex-label">B</span>{html.escape(s2)}</div>')
     card = f'<div class="ex-card">{"".join(lines)}</div>'
-    return card, table, {"task": task, "sentence1": s1, "sentence2": s2}
+    return card, table, {"task": task, "sentence1": s1, "sentence2": s2, "id": example_id,
+                         "gold": _plain(first["gold"]), "outputs": stored_outputs(spec, rows)}
+
+
+def _plain(value: object) -> object:
+    """A table's number as plain JSON (a numpy scalar is not)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def stored_outputs(spec: object, rows: pd.DataFrame) -> dict:
+    """Every variant's stored output for one example, as Compare's models give it (SST's five
+    probabilities, P(duplicate), the similarity score): the "before" of a counterfactual."""
+    if spec.multiclass:
+        values = rows[list(spec.score_columns)].astype(float).to_numpy().tolist()
+    elif spec.binary:
+        values = rows["prob"].astype(float).tolist()
+    else:
+        values = rows["pred"].astype(float).tolist()
+    return dict(zip(rows["variant"].astype(str), values))

@@ -56,7 +56,7 @@ DEV_INTERVALS = {"overall": ("overall", "overall"), "sst_acc": ("sst", "accuracy
 
 def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None,
              trust: dict | None = None, intervals: object | None = None) -> pd.DataFrame:
-    """One row per variant (and per load failure): the idea, dev metrics (🔇 on a muted head, from
+    """One row per variant (and per load failure): the idea, dev metrics (⊘ on a muted head, from
     `trust`: demo.trust.trust_of; with their 95 % intervals when `intervals`, an
     analysis.uncertainty.Intervals, has them) and how it was trained."""
     rows = []

@@ -16,7 +16,7 @@ from analysis.trust import muted_reason
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
-MUTED_MARK = "🔇"
+MUTED_MARK = "⊘"
 SHORT_METRIC = {"accuracy": "acc", "pearson": "r"}
 
 

@@ -32,6 +32,22 @@ CSS = """
 .attr-line { margin-bottom: 4px; }
 .attr-label, .ex-label { display: inline-block; min-width: 1.4em; font-weight: 700; color: #888; margin-right: 6px; }
 .attr-legend { font-size: 0.85em; color: var(--body-text-color-subdued); line-height: 1.8; margin-top: 6px; }
+.attr-title { font-weight: 600; }
+.attr-note, .attr-foot, .attr-answer { font-size: 0.85em; color: var(--body-text-color-subdued); line-height: 1.6; }
+.attr-answer { font-weight: 400; margin-left: 6px; }
+.attr-grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(260px, 1fr)); gap: 10px; margin-top: 6px; }
+.attr-panel { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 4px 10px; }
+.cf-box { padding: 8px 12px; border: 1px solid var(--border-color-primary); border-radius: 8px; overflow-x: auto; }
+.cf-text { margin: 2px 0; }
+.cf-arrow { color: var(--body-text-color-subdued); margin: 0 4px; }
+.cf-total { font-weight: 600; margin: 6px 0 4px; }
+.cf-table { border-collapse: collapse; font-size: 0.92em; }
+.cf-table th, .cf-table td { padding: 3px 10px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
+.cf-flipped { background: rgba(230,97,1,0.14); }
+.cf-flip { color: #b35806; }
+/* Compare's table has a column per task and one of dev metrics per task: on a phone it scrolls
+   inside its box instead of widening the page (its block otherwise grows to the table's width). */
+#compare-table { max-width: calc(100vw - 64px) !important; }
 .ex-card { padding: 10px 14px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .ex-meta { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
 .ex-text { font-size: 1.05em; margin: 4px 0; }

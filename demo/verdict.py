@@ -82,7 +82,7 @@ def verdict(task: str, outputs: dict, singles: list[str], ensembles: list[str], 
     n = len(voters)
     head = f"**{spec.title}** ({n} single variant{'s' if n != 1 else ''} voting): "
     apart = [e for e in ensembles if e in ok and e not in voters]
-    left_out = [m for m in muted if m in ok and m not in voters]
+    left_out = [m for m in singles if m in muted and m in ok and m not in voters]  # an ensemble never votes
     if spec.multiclass:
         text, disagree, centre = _sst(ok, voters, apart)
     elif spec.binary:
@@ -90,7 +90,7 @@ def verdict(task: str, outputs: dict, singles: list[str], ensembles: list[str], 
     else:
         text, disagree, centre = _sts(ok, voters, apart)
     if left_out:
-        text += (" Left out of the vote (🔇 no better than a trivial baseline on dev): "
+        text += (" Left out of the vote (⊘ no better than a trivial baseline on dev): "
                  + "; ".join(f"{html.escape(m)} ({html.escape(muted[m])})" for m in left_out) + ".")
     return Verdict(head + text + fallback, disagree, centre)
 

@@ -1,7 +1,12 @@
 """Token attributions of one scorer's output: which word pieces an answer came from.
 
-    gradient_x_input(scorer, "sst", "a fine film")             -> [(token, weight in [-1, 1]), ...]
-    attention_rollout(scorer, "quora", "q1", "q2")             -> [(token, weight in [0, 1]), ...]
+    gradient_attribution(scorer, "sst", "a fine film")         -> Attribution(tokens, weights, output)
+    integrated_gradients(scorer, "sts", "a", "b", steps=32)    -> Attribution (+ baseline_output)
+    rollout_attribution(scorer, "quora", "q1", "q2")           -> Attribution (shares of the pooled vector)
+    gradient_x_input / attention_rollout                       -> the same scaled to [-1, 1] / [0, 1]
+
+Weights are in the units of the explained output (`explained_output`: SST's expected class,
+Quora's logit, STS's score), so attributions of several scorers of one task share a scale.
 
 Like LIT's interpreters, these read only what a scorer declares: its `tokenizer`, `device`,
 `recipe` (pooling, pair encoding) and `model`'s public surface (`token_embeddings`, `embed` with
@@ -11,14 +16,18 @@ pair, two ([CLS] ... [SEP] each) for a bi-encoded pair.
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import torch
 
 from .tasks import task as get_task
 from .tokenizer import Batch
+
+# Kept as they are in Integrated Gradients' baseline: the frame of a sentence, not its words.
+KEPT = frozenset({"[CLS]", "[SEP]", "[PAD]"})
 
 if TYPE_CHECKING:
     from .network import MultitaskModel
@@ -63,29 +72,108 @@ def _eval_mode(model: MultitaskModel) -> Iterator[None]:
         model.train(was_training)
 
 
-def gradient_x_input(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
-    """Gradient x input on the word embeddings, summed over the hidden size, scaled to [-1, 1]:
-    positive tokens push the shown output (the predicted class's logit, the paraphrase logit, or
-    the similarity score) up."""
+@dataclass
+class Attribution:
+    """Per token, how much of `output` (the explained quantity, in its own units) it accounts for.
+    Unscaled, so that attributions of several scorers of the same task share one scale."""
+    tokens: list[str]
+    weights: list[float]
+    output: float                       # the explained quantity at the input
+    baseline_output: float | None = None  # Integrated Gradients: the quantity at the baseline
+    steps: int = 0                      # Integrated Gradients: points on the path
+
+    @property
+    def completeness_gap(self) -> float | None:
+        """|sum of the weights - (output - baseline output)|, relative to the output's change
+        (Integrated Gradients only; 0 for an exact path integral)."""
+        if self.baseline_output is None:
+            return None
+        change = self.output - self.baseline_output
+        return abs(sum(self.weights) - change) / max(abs(change), 1e-12)
+
+
+def explained_output(model: MultitaskModel, task: str, pooled: list[torch.Tensor]) -> torch.Tensor:
+    """The one number per row that the attributions explain, the same for every scorer of a task:
+    SST the expected class (sum of c x P(c), 0-4: higher is more positive; the gradient of one
+    class's logit says little, since a softmax ignores what all logits share), Quora the
+    paraphrase logit (towards "duplicate"), STS the similarity score."""
+    if not get_task(task).pair:
+        probs = torch.softmax(model.sst_head(pooled[0]), dim=-1)
+        return probs @ torch.arange(probs.shape[-1], dtype=probs.dtype, device=probs.device)
+    return model.pair_heads[task](*pooled).reshape(-1)
+
+
+def _repeat(batch: Batch, n: int) -> Batch:
+    return Batch(batch.input_ids.expand(n, -1), batch.attention_mask.expand(n, -1), batch.token_type_ids.expand(n, -1),
+                 batch.truncated * n)
+
+
+def _forward(model: MultitaskModel, task: str, batches: list[Batch]) -> Callable[..., torch.Tensor]:
+    """The explained output as a function of the word embeddings of each batch (any number of rows)."""
+    def forward(*embeds: torch.Tensor) -> torch.Tensor:
+        pooled = [model.embed(_repeat(b, e.shape[0]), inputs_embeds=e) for b, e in zip(batches, embeds)]
+        return explained_output(model, task, pooled)
+    return forward
+
+
+def gradient_attribution(scorer: Scorer, task: str, text: str, text2: str | None = None) -> Attribution:
+    """Gradient x input on the word embeddings, summed over the hidden size: positive tokens push
+    the explained output (`explained_output`) up."""
     model = _model_of(scorer)
     batches = model_inputs(scorer, task, text, text2)
     with _eval_mode(model), torch.enable_grad():
         embeds = [model.token_embeddings(b).detach().requires_grad_(True) for b in batches]
-        pooled = [model.embed(b, inputs_embeds=e) for b, e in zip(batches, embeds)]
-        if not get_task(task).pair:
-            logits = model.sst_head(pooled[0])[0]
-            target = logits[logits.argmax()]
-        else:
-            target = model.pair_heads[task](*pooled)[0]
+        target = _forward(model, task, batches)(*embeds)[0]
         # Gradients to the embeddings only: a serving model's parameters keep no .grad.
         grads = torch.autograd.grad(target, embeds)
     weights = [w for g, e in zip(grads, embeds) for w in (g[0] * e[0]).sum(-1).detach().cpu().tolist()]
-    scale = max((abs(w) for w in weights), default=0.0) or 1.0
-    return [(t, w / scale) for t, w in zip(_tokens(scorer, batches), weights)]
+    return Attribution(_tokens(scorer, batches), weights, float(target.detach()))
+
+
+def gradient_x_input(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+    """`gradient_attribution` scaled to [-1, 1], as (token, weight) pairs."""
+    return _scaled(gradient_attribution(scorer, task, text, text2))
+
+
+def _scaled(attr: Attribution) -> list[tuple[str, float]]:
+    scale = max((abs(w) for w in attr.weights), default=0.0) or 1.0
+    return [(t, w / scale) for t, w in zip(attr.tokens, attr.weights)]
+
+
+def integrated_gradients(scorer: Scorer, task: str, text: str, text2: str | None = None,
+                         steps: int = 32) -> Attribution:
+    """Integrated Gradients (captum, imported here: the app pays for it only when asked) on the word
+    embeddings, from a baseline in which every word piece is [PAD] ([CLS] and [SEP] kept), with
+    `steps` points of captum's Gauss-Legendre rule. The weights sum to output - baseline_output up
+    to the integral's error (`completeness_gap`)."""
+    from captum.attr import IntegratedGradients
+
+    model = _model_of(scorer)
+    batches = model_inputs(scorer, task, text, text2)
+    tokens = _tokens(scorer, batches)
+    with _eval_mode(model), torch.enable_grad():
+        embeds = tuple(model.token_embeddings(b).detach() for b in batches)
+        baselines = tuple(model.token_embeddings(_blanked(scorer, b)).detach() for b in batches)
+        forward = _forward(model, task, batches)
+        attrs = IntegratedGradients(forward).attribute(embeds, baselines=baselines, n_steps=steps,
+                                                       internal_batch_size=steps)
+        with torch.no_grad():
+            output, base = float(forward(*embeds)[0]), float(forward(*baselines)[0])
+    attrs = attrs if isinstance(attrs, tuple) else (attrs,)
+    weights = [w for a in attrs for w in a[0].sum(-1).detach().cpu().tolist()]
+    return Attribution(tokens, weights, output, base, steps)
+
+
+def _blanked(scorer: Scorer, batch: Batch) -> Batch:
+    """The batch with every word piece replaced by [PAD]; [CLS], [SEP] and the padding kept."""
+    ids = batch.input_ids.clone()
+    keep = torch.tensor([t in KEPT for t in scorer.tokenizer.id_tokens(ids[0].tolist())], device=ids.device)
+    ids[0, ~keep] = scorer.tokenizer.pad_id
+    return Batch(ids, batch.attention_mask, batch.token_type_ids, batch.truncated)
 
 
 @torch.no_grad()
-def attention_rollout(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+def rollout_attribution(scorer: Scorer, task: str, text: str, text2: str | None = None) -> Attribution:
     """Attention rollout (Abnar & Zuidema 2020) through every layer of the scorer's encoder:
     per layer, the head-averaged attention plus the identity (the residual), rows renormalised,
     multiplied from the first layer up; a token's weight is how much of the pooled vector flows
@@ -108,5 +196,9 @@ def attention_rollout(scorer: Scorer, task: str, text: str, text2: str | None = 
         else:
             flow = rollout[batch.attention_mask[0].bool()].mean(0)
         weights += flow.cpu().tolist()
-    scale = max(weights, default=0.0) or 1.0
-    return [(tk, w / scale) for tk, w in zip(_tokens(scorer, batches), weights)]
+    return Attribution(_tokens(scorer, batches), weights, float("nan"))
+
+
+def attention_rollout(scorer: Scorer, task: str, text: str, text2: str | None = None) -> list[tuple[str, float]]:
+    """`rollout_attribution` scaled to [0, 1], as (token, weight) pairs."""
+    return _scaled(rollout_attribution(scorer, task, text, text2))

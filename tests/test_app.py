@@ -17,9 +17,12 @@ pytest.importorskip("gradio")
 
 from gradio_client import Client  # noqa: E402
 
+import analysis as A_  # noqa: E402
+from demo import attributions as A  # noqa: E402
 from demo import compare as C  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from demo.testing import free_port, make_world, run_app_py, serve  # noqa: E402
+from minibert import explain as X  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
@@ -130,9 +133,9 @@ def test_compare_all_three_tasks_side_by_side(app, ctx):
     for r in got:
         v = ctx.variants[r["variant"]]
         assert r["P(duplicate)"] == pytest.approx(float(v.paraphrase([PAIR])[0]), abs=1e-3)
-        assert float(r["Similarity (0-5)"].lstrip("⚠🔇 ")) == pytest.approx(float(v.similarity([PAIR])[0]), abs=1e-2)
+        assert float(r["Similarity (0-5)"].lstrip("⚠⊘ ")) == pytest.approx(float(v.similarity([PAIR])[0]), abs=1e-2)
         probs = v.sentiment([PAIR[0]])[0]
-        assert r["Sentiment"].lstrip("⚠🔇 ").startswith(str(int(np.argmax(probs))))
+        assert r["Sentiment"].lstrip("⚠⊘ ").startswith(str(int(np.argmax(probs))))
     for plot in (sst, quora, sts):
         assert plot["visible"] is True and plot["value"]["type"] == "plotly"
     assert "very negative" in sst["value"]["plot"] and "threshold 0.5" in quora["value"]["plot"]
@@ -156,9 +159,9 @@ def test_each_answer_shows_its_dev_record_and_muted_heads_do_not_vote(app, ctx):
     summary, _, table, *_ = compare(client, "Sentiment", "a fine film")
     got = {r["variant"]: r for r in rows(table)}
     for name in ALL_NAMES:
-        assert got[name]["SST dev"].lstrip("🔇 muted·").startswith(f"acc {trust[name]['sst'].value:.3f}")
-    assert got["tiny-cls"]["Sentiment"].startswith("🔇") and got["tiny-cls"]["SST dev"].startswith("🔇 muted")
-    assert not got["tiny-mean"]["Sentiment"].startswith("🔇")
+        assert got[name]["SST dev"].lstrip("⊘ muted·").startswith(f"acc {trust[name]['sst'].value:.3f}")
+    assert got["tiny-cls"]["Sentiment"].startswith("⊘") and got["tiny-cls"]["SST dev"].startswith("⊘ muted")
+    assert not got["tiny-mean"]["Sentiment"].startswith("⊘")
     assert "member" in got["ensemble"]["SST dev"] and "tiny-cls" in got["ensemble"]["SST dev"]
     text = plain(summary)
     assert "(1 single variant voting)" in text and "Left out of the vote" in text
@@ -220,21 +223,81 @@ def test_pair_task_without_second_sentence(app):
 
 def test_attributions_are_escaped_highlighted_text(app, ctx):
     _, client = app
-    grad, rollout = C.METHODS
-    out = client.predict("tiny-cls", "Sentiment", grad, "the <script>alert(1)</script> film", "", api_name="/explain")
+    out = client.predict(["tiny-cls"], "Sentiment", A.GRADIENT, "the <script>alert(1)</script> film", "",
+                         api_name="/explain")
     assert "attr-tok" in out and "<script" not in out
     # whatever the vocabulary, tokens are escaped ("<" is [UNK] in the tiny one)
-    html_ = C.attribution_html([("[CLS]", 0.1), ("<script>", 0.9), ("##x", 0.1), ("[SEP]", 0.5)], "the <b>score</b>")
-    assert "<script>" not in html_ and "&lt;script&gt;x" in html_ and "<b>" not in html_
-    pair = client.predict("tiny-cross", "Similarity", grad, *PAIR, api_name="/explain")
+    segments = A.merge_wordpieces([("[CLS]", 0.1), ("<script>", 0.9), ("##x", 0.1), ("[SEP]", 0.5)])
+    assert segments == [[("<script>x", 1.0)]]
+    html_ = A._lines(segments, 1.0, True)
+    assert "<script>" not in html_ and "&lt;script&gt;x" in html_
+    pair = client.predict(["tiny-cross"], "Similarity", A.GRADIENT, *PAIR, api_name="/explain")
     assert pair.count('class="attr-line"') == 2  # sentence A and sentence B
     for name in ("tiny-cls", "tiny-mean", "tiny-cross"):  # cls / mean pooling, bi- and cross-encoder
-        out = client.predict(name, "Paraphrase", rollout, *PAIR, api_name="/explain")
+        out = client.predict([name], "Paraphrase", A.ROLLOUT, *PAIR, api_name="/explain")
         assert "attention rollout" in out and out.count('class="attr-line"') == 2
-    # the dropdown offers models only; the function itself explains why an ensemble has none
-    assert "no single gradient" in C.explain(ctx.variants, "ensemble", "Sentiment", "a fine film", "")
-    empty = client.predict("tiny-cls", "Paraphrase", grad, "one", "", api_name="/explain")
+    # the picker offers models only; the function itself explains why an ensemble has none
+    assert "no single gradient" in A.explain(ctx.variants, ["ensemble"], "Sentiment", "a fine film", "")
+    empty = client.predict(["tiny-cls"], "Paraphrase", A.GRADIENT, "one", "", api_name="/explain")
     assert "Sentence B" in empty
+
+
+def panel_names(html_: str) -> list[str]:
+    return re.findall(r'<div class="attr-head">([^<]+)', html_)
+
+
+def test_attributions_of_several_variants_share_one_scale(app, ctx):
+    _, client = app
+    text = "the film was not good"
+    out = client.predict(["tiny-cls", "tiny-mean", "tiny-cross"], "Sentiment", A.GRADIENT, text, "",
+                         api_name="/explain")
+    assert [n.strip() for n in panel_names(out)] == ["tiny-cls", "tiny-mean", "tiny-cross"]
+    # one scale: the largest word weight of all three panels is full colour, and only it
+    weights = {n: X.gradient_attribution(ctx.variants[n], "sst", text) for n in ("tiny-cls", "tiny-mean", "tiny-cross")}
+    words = {n: A.merge_wordpieces(list(zip(a.tokens, a.weights))) for n, a in weights.items()}
+    top = max(abs(w) for segs in words.values() for seg in segs for _, w in seg)
+    assert f"full colour is ±{top:.3g}" in out
+    assert out.count("rgba(33,102,172,0.85)") + out.count("rgba(230,97,1,0.85)") == 1
+    # blue / orange, never red / green
+    assert "192,57,43" not in out and "27,120,55" not in out
+    five = {f"v{i}": ctx.variants["tiny-cls"] for i in range(5)}
+    out = A.explain(five, list(five), "Sentiment", text, "", A.GRADIENT)
+    assert "Only the first 4" in out and len(panel_names(out)) == 4
+
+
+def test_by_default_the_two_that_disagree_most_are_explained(app, ctx):
+    _, client = app
+    text = "a dull and lifeless film"
+    out = client.predict([], "Paraphrase", A.GRADIENT, text, PAIR[1], api_name="/explain")
+    muted = {n for n in MODELS if ctx.trust()[n]["quora"].muted}
+    candidates = [n for n in MODELS if n not in muted]
+    candidates = candidates if len(candidates) >= 2 else MODELS
+    p = {n: float(ctx.variants[n].paraphrase([(text, PAIR[1])])[0]) for n in candidates}
+    expected = sorted(candidates, key=p.get)
+    assert {n.strip() for n in panel_names(out)} == ({expected[0], expected[-1]} if len(candidates) > 1 else set(candidates))
+    assert A.most_apart("sts", {"a": 1.0, "b": 4.0, "c": 2.0, "d": {"error": "x"}}, ["a", "b", "c", "d"]) == ["a", "b"]
+    # SST: by the expected class, so "very negative" and "very positive" are furthest apart
+    sst = {"neg": [1, 0, 0, 0, 0], "mid": [0, 0, 1, 0, 0], "pos": [0, 0, 0, 0, 1]}
+    assert A.most_apart("sst", sst, ["mid", "neg", "pos"]) == ["neg", "pos"]
+
+
+def test_integrated_gradients_on_request_with_their_completeness(app):
+    _, client = app
+    out = client.predict(["tiny-mean"], "Similarity", A.IG, *PAIR, api_name="/explain")
+    gap = float(re.search(r"completeness gap ([\d.]+)%", out).group(1))
+    assert "Integrated Gradients" in out and gap <= 5.0
+
+
+def test_captum_is_not_imported_at_start_up(world):
+    """The app starts without paying for captum: it is imported when Integrated Gradients runs."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from demo.context import load_context; from demo.ui import build_demo; "
+            f"build_demo(load_context({str(world['checkpoints'])!r}, {str(world['tables'])!r}, "
+            f"{str(world['data'])!r}, device='cpu')); print('captum' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert out.stdout.strip().splitlines()[-1] == "False", out.stderr[-2000:]
 
 
 def test_concurrent_clicks_are_queued_and_batched(app, ctx):
@@ -259,7 +322,7 @@ def test_concurrent_clicks_are_queued_and_batched(app, ctx):
         variant.score_tasks = original
     for t, (_, _, table, *_) in zip(texts, results):
         got = rows(table)[0]
-        assert int(got["Sentiment"].lstrip("⚠🔇 ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
+        assert int(got["Sentiment"].lstrip("⚠⊘ ")[0]) == int(np.argmax(variant.sentiment([t])[0]))
     assert max(sizes) > 1 and len(sizes) < len(texts), sizes
 
 
@@ -395,6 +458,23 @@ def test_one_example_across_variants_and_back_to_compare(app, ctx):
     assert [r["variant"] for r in rows(table)] == sorted(ALL_NAMES)
     card, *_ = client.predict("Sentiment (SST)", "no-such-id", api_name="/example")
     assert "no sst dev example" in card
+
+
+def test_a_dev_example_keeps_its_id_gold_and_stored_predictions_in_compare(ctx):
+    from demo import counterfactuals as CF
+    from demo import errors as E
+
+    a = ctx.analysis
+    ex_id = str(a.task("sst").examples["id"].iloc[0])
+    _, table, ex = E.example_view(a, "sst", ex_id)
+    frame = A_.example_across_variants(a, "sst", ex_id).set_index("variant")
+    assert ex["id"] == ex_id and ex["gold"] == int(frame["gold"].iloc[0])
+    for name in ALL_NAMES:
+        np.testing.assert_allclose(ex["outputs"][name], frame.loc[name, ["p0", "p1", "p2", "p3", "p4"]].astype(float))
+    # opened in Compare and rescored unchanged: before (stored) and after (now) agree, no flips
+    result = C.compare(ctx.variants, ALL_NAMES, "Sentiment", ex["sentence1"], "", ctx.trust())
+    out = CF.changes_html(CF.dev_reference(ex), result.scores())
+    assert ex_id in out and "Sentiment: 0 of 4 flipped" in out
 
 
 # --- Slices and Models ------------------------------------------------------------------------

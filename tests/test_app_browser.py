@@ -72,6 +72,45 @@ def test_compare_shows_every_variant_side_by_side(page, shots):
     page.screenshot(path=str(shots / "compare.png"), full_page=True)
 
 
+def test_every_rescoring_refreshes_the_attributions(page, shots):
+    """The issue's stale case: score one sentence with the button, replace it and press
+    Shift+Enter: the attributions follow (the shortcut is on the page); a one-click edit is scored
+    with before -> after; Integrated Gradients runs only on request and is cleared, never left
+    stale, by the next scoring."""
+    expect(page.locator("#compare-shortcut")).to_contain_text("Shift+Enter")
+    page.locator("#compare-task label", has_text="Sentiment").click()
+    box = page.locator("#sentence-a textarea")
+    box.fill("The acting was wonderful and the story moved me.")
+    page.click("#compare-button")
+    attributions = page.locator("#attributions")
+    expect(attributions).to_contain_text("wonderful")
+    expect(attributions.locator(".attr-panel")).to_have_count(2)  # the two that disagree most
+    expect(page.locator("#compare-table")).to_contain_text("SST dev")
+    box.fill("A dull, lifeless mess of a film")
+    box.press("Shift+Enter")
+    expect(attributions).to_contain_text("lifeless")
+    expect(attributions).not_to_contain_text("wonderful")
+    expect(box).to_have_value("A dull, lifeless mess of a film")  # Shift+Enter scored, added no line
+    changes = page.locator("#compare-changes")
+    expect(changes).to_contain_text("your previous input")
+    expect(changes).to_contain_text("wonderful")
+    page.click("#perturb-negate")
+    expect(box).to_have_value("It is not true that a dull, lifeless mess of a film")
+    expect(attributions).to_contain_text("true")
+    expect(changes).to_contain_text("flipped")
+    expect(page.locator("#edit-note")).to_contain_text("negate")
+    page.screenshot(path=str(shots / "compare-counterfactual.png"), full_page=True)
+    # Integrated Gradients: on request, with its completeness; the next scoring clears it
+    page.locator("#explain-method label", has_text="Integrated Gradients").click()
+    page.click("#explain-button")
+    expect(attributions).to_contain_text("completeness gap")
+    page.screenshot(path=str(shots / "compare-ig.png"), full_page=True)
+    page.click("#compare-button")
+    expect(attributions).to_contain_text("runs only when you press")
+    page.locator("#explain-method label", has_text="gradient ×").click()
+    assert not page.js_errors, page.js_errors
+
+
 def test_an_example_is_one_click_away(page, shots):
     page.get_by_role("button", name="Negation").click()
     expect(page.locator("#sentence-a textarea")).to_have_value("The plot is not bad at all, and the acting is never boring.")
@@ -151,6 +190,15 @@ def test_errors_cell_row_and_back_to_compare(page, shots):
     expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#sentence-a textarea")).to_have_value(sentence)
     expect(page.locator("#compare-summary")).to_contain_text("Sentiment")
+    # the example's id, gold label and stored predictions came along: before -> after
+    changes = page.locator("#compare-changes")
+    expect(changes).to_contain_text("dev example")
+    expect(changes).to_contain_text("gold")
+    expect(changes).to_contain_text("0 of 4 flipped")  # rescored unchanged
+    page.locator("#sentence-a textarea").fill(sentence + " not")
+    page.click("#compare-button")
+    expect(changes).to_contain_text(sentence + " not")
+    expect(changes).to_contain_text("dev example")  # still the reference after an edit
     page.screenshot(path=str(shots / "errors-to-compare.png"), full_page=True)
 
 
@@ -182,4 +230,19 @@ def test_an_upload_becomes_a_variant_of_this_tab(page, shots, tmp_path):
     expect(page.locator("#errors-count")).to_contain_text("of my-model on Sentiment")
     expect(page.locator("#metrics-table")).to_contain_text("my-model")
     page.screenshot(path=str(shots / "errors-upload.png"), full_page=True)
+    assert not page.js_errors, page.js_errors
+
+
+def test_compare_screenshots_wide_narrow_light_dark(page, shots):
+    """Compare after a scoring at 1440 and 390 px, light and dark: look at them."""
+    base = page.url.split("?")[0]
+    for theme in ("light", "dark"):
+        page.goto(base + ("?__theme=dark" if theme == "dark" else ""))
+        page.wait_for_selector("#compare-button")
+        page.click("#compare-button")
+        expect(page.locator("#attributions .attr-panel")).to_have_count(2)
+        for width in (1440, 390):
+            page.set_viewport_size({"width": width, "height": 1000})
+            page.screenshot(path=str(shots / f"compare-{width}-{theme}.png"), full_page=True)
+    page.set_viewport_size({"width": 1400, "height": 1000})
     assert not page.js_errors, page.js_errors

@@ -17,6 +17,7 @@ pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
+from demo import attributions as A  # noqa: E402
 from demo import compare as C  # noqa: E402
 from demo import errors as E  # noqa: E402
 from demo.context import load_context  # noqa: E402
@@ -160,8 +161,8 @@ WRONG_TYPES = [None, 123, ["a", "list"], {"k": "v"}, True]
 ENDPOINTS = {
     "/compare": ({"task": "All three", "a": "a fine film", "b": "a good film", "names": MODELS},
                  {"task", "names"}, lambda r: r[0] + r[1], True),
-    "/explain": ({"variant": "tiny-cls", "which": "Sentiment", "method": C.METHODS[0], "a": "a fine film",
-                  "b": "a good film"}, {"variant", "which", "method"}, lambda r: r, False),
+    "/explain": ({"names": ["tiny-cls"], "which": "Sentiment", "method": A.GRADIENT, "a": "a fine film",
+                  "b": "a good film"}, {"names", "which", "method"}, lambda r: r, False),
     "/confusion": ({"task": "Sentiment (SST)", "variant": "tiny-cls"}, {"task", "variant"},
                    lambda r: json.dumps(r[1], ensure_ascii=False), False),
     "/errors": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell"}, lambda r: r[1], True),

@@ -126,3 +126,38 @@ def test_attention_rollout_by_hand(variants):
     cls, other = (1 - keep) / t + keep, (1 - keep) / t
     assert [tk for tk, _ in tokens][0] == "[CLS]"
     np.testing.assert_allclose([w for _, w in tokens], [1.0] + [other / cls] * (t - 1), rtol=1e-5)
+
+
+@pytest.mark.parametrize("name, task, second", [("tiny-cls", "sst", None), ("tiny-mean", "quora", "a good film"),
+                                                ("tiny-cross", "sts", "a good film")])
+def test_integrated_gradients_are_complete(variants, name, task, second):
+    """Completeness: the attributions add up to the output's change from the baseline (every word
+    piece [PAD]) within 5 %, both outputs computed here from the model, not from captum."""
+    pytest.importorskip("captum")
+    variant = variants[name]
+    text = "the film was not good at all"
+    attr = X.integrated_gradients(variant, task, text, second, steps=32)
+    batches = X.model_inputs(variant, task, text, second)
+    model = variant.model
+    pad = variant.tokenizer.pad_id
+    with torch.no_grad():
+        def output(batches):
+            pooled = [model.embed(b) for b in batches]
+            if task == "sst":
+                return float(torch.softmax(model.sst_head(pooled[0]), -1)[0] @ torch.arange(5.0))
+            return float(model.pair_heads[task](*pooled).reshape(-1)[0])
+
+        blank = []
+        for b in batches:
+            ids = b.input_ids.clone()
+            words = [i for i, tk in enumerate(variant.tokenizer.id_tokens(ids[0].tolist())) if tk not in ("[CLS]", "[SEP]")]
+            ids[0, words] = pad
+            blank.append(type(b)(ids, b.attention_mask, b.token_type_ids, b.truncated))
+        change = output(batches) - output(blank)
+    if task == "sst":  # the explained output is the expected class of the probabilities the app shows
+        assert attr.output == pytest.approx(float(variant.sentiment([text])[0] @ np.arange(5)), abs=1e-4)
+    assert attr.output - attr.baseline_output == pytest.approx(change, abs=1e-5)
+    assert abs(change) > 1e-4
+    assert abs(sum(attr.weights) - change) <= 0.05 * abs(change)
+    assert attr.completeness_gap <= 0.05
+    assert len(attr.weights) == len(attr.tokens)

@@ -1,5 +1,6 @@
-"""Compare tab: a sentence or a pair scored by every selected variant at once, and token
-attributions of one of them."""
+"""Compare tab: a sentence or a pair scored by every selected variant at once, each answer beside
+its dev record; before -> after for edits and one-click perturbations; token attributions of up
+to four variants side by side."""
 from __future__ import annotations
 
 import html
@@ -9,7 +10,11 @@ from dataclasses import dataclass
 
 import gradio as gr
 
+from minibert.tasks import task as get_task
+
+from .. import attributions as A
 from .. import compare as C
+from .. import counterfactuals as CF
 from .. import inputs as I
 from ..context import AppContext
 from ..gpu import on_gpu
@@ -21,17 +26,18 @@ EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
 
 @dataclass
 class CompareTab:
-    """The Compare tab's components and the two model calls, for the Errors tab's "open in
-    Compare" to fill and rerun."""
+    """The Compare tab's components and its model calls, for the Errors tab's "open in Compare" to
+    fill, rerun and explain."""
     task: gr.Radio
     text_a: gr.Textbox
     text_b: gr.Textbox
     chosen: gr.CheckboxGroup
     outputs: list                  # summary, notes, table, the three charts
-    explain_inputs: list
-    attributions: gr.HTML
+    reference: gr.State            # the "before" of a counterfactual (demo.counterfactuals)
+    after_inputs: list             # what `after` reads
+    after_outputs: list            # before -> after, the reference, the attributions
     score: Callable                # items -> [CompareResult]
-    attribute: Callable            # (name, task choice, method, a, b) -> HTML
+    after: Callable                # the step after every scoring: before -> after and attributions
 
 
 def notes_md(notes: list[str]) -> str:
@@ -76,22 +82,78 @@ def follow_task(choice: str) -> str:
 
 def cleared() -> tuple:
     hidden = gr.Plot(visible=False)
-    return "", "", "", "", gr.Dataframe(visible=False), hidden, hidden, hidden, ""
+    return "", "", "", "", gr.Dataframe(visible=False), hidden, hidden, hidden, "", "", None
 
 
-def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Callable]:
-    """The model calls, and only they, run under ZeroGPU's decorator when there is one. They take
-    names and texts, never the models: ZeroGPU pickles the arguments into its GPU worker."""
+SHORTCUT = "**Shift+Enter** in either sentence box scores it too (Enter starts a new line)."
+IG_ON_REQUEST = ('<div class="attr-box">Integrated Gradients takes seconds a variant on a CPU, so it runs only when '
+                 "you press <b>Explain</b>.</div>")
+
+
+def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Callable, Callable]:
+    """Returns (score, attribute, after). The model calls, and only they, run under ZeroGPU's
+    decorator when there is one; they take names, texts and plain data, never the models (ZeroGPU
+    pickles the arguments into its GPU worker), and the memo of recent scores stays out here, in
+    the app's own process."""
+    trust = trust or {}
+    muted = {t: sorted(n for n, heads in trust.items() if heads[t].muted) for t in C.TASK_NAMES}
+    recent = C.RecentScores()
+
     @on_gpu
-    def score(items: list) -> list:
+    def compare_on_device(items: list) -> list:
         return C.compare_many(variants, items, trust)
 
-    @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')
     @on_gpu
-    def attribute(name: str, which: str, method: str, x: str, y: str) -> str:
-        return C.explain(variants, name, which, x, y, method)
+    def explain_on_device(names: list, which: str, method: str, x: str, y: str, scored: dict | None) -> str:
+        return A.explain(variants, names, which, x, y, method, scored, muted)
 
-    return score, attribute
+    def score(items: list) -> list:
+        results = compare_on_device(items)
+        for r in results:
+            recent.put(r)
+        return results
+
+    def explain(names: list, which: str, method: str, x: str, y: str) -> str:
+        request, _ = C.parse_request(which, x, y)
+        return explain_on_device(names, which, method, x, y, recent.get(request.a, request.b) if request else None)
+
+    @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')
+    def attribute(names: list, which: str, method: str, x: str, y: str) -> str:
+        return explain(names, which, method, x, y)
+
+    @guarded(lambda m: ("", gr.skip(), f'<div class="attr-box">{I.as_html(m)}</div>'))
+    def after(reference: dict | None, choice: str, x: str, y: str, chosen: list, names: list, which: str,
+              method: str) -> tuple:
+        """After any scoring: before -> after against the reference, the next reference, and fresh
+        attributions (for Integrated Gradients an empty panel until asked: never stale ones)."""
+        request, _ = C.parse_request(choice, x, y)
+        scores = recent.get(request.a, request.b) if request else None
+        if scores is not None:
+            keep = set(chosen or [])
+            scores = {**scores, "outputs": {t: {n: o for n, o in outs.items() if n in keep}
+                                            for t, outs in scores["outputs"].items() if t in request.tasks}}
+        panel = IG_ON_REQUEST if method == A.IG else explain(names, which, method, x, y)
+        return CF.changes_html(reference, scores), CF.next_reference(reference, scores), panel
+
+    return score, attribute, after
+
+
+def perturbed(kind: str, choice: str, a: str, b: str) -> tuple:
+    """The edited input; an edit that does not apply stops the chain (nothing is rescored) and says why."""
+    try:
+        new_a, new_b, done = CF.perturb(kind, choice, a, b)
+    except I.BadInput as exc:
+        raise gr.Error(str(exc), title="Nothing to edit") from None
+    return new_a, new_b, f"Edit: {done}."
+
+
+def dev_example(ex: dict | None) -> tuple:
+    """Errors' "open in Compare": the example's task and text, and the example itself as the
+    reference of the comparisons that follow."""
+    if not ex:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return (get_task(ex["task"]).title, ex["sentence1"], ex["sentence2"], CF.dev_reference(ex),
+            gr.Tabs(selected="compare"))
 
 
 def build(ctx: AppContext) -> CompareTab | None:
@@ -105,10 +167,9 @@ def build(ctx: AppContext) -> CompareTab | None:
             return None
         _, choice, first, second = C.DEFAULT_EXAMPLE
         gr.Markdown("Type a sentence (sentiment) or two (paraphrase and similarity), pick the task, and every "
-                    "selected variant scores it at once. Beside each answer: that variant's dev metric for the task. ⚠ marks "
-                    "an answer against the majority; 🔇 a head no better than a trivial baseline on dev, left out "
-                    "of the verdict.",
-                    elem_classes=["intro"])
+                    "selected variant scores it at once. Beside each answer: that variant's dev metric for the task. "
+                    "⚠ marks an answer against the majority; ⊘ a head no better than a trivial baseline on dev, left "
+                    "out of the verdict.", elem_classes=["intro"])
         with gr.Row(equal_height=False):
             with gr.Column(scale=3):
                 task = I.LenientRadio(C.TASK_CHOICES, value=choice, label="Task", elem_id="compare-task")
@@ -119,6 +180,12 @@ def build(ctx: AppContext) -> CompareTab | None:
                 with gr.Row():
                     run = gr.Button("Compare all variants", variant="primary", elem_id="compare-button", scale=3)
                     clear = gr.Button("Clear", scale=1)
+                gr.Markdown(f"⌨ {SHORTCUT}", elem_classes=["intro"], elem_id="compare-shortcut")
+                with gr.Row(elem_id="perturb-row"):
+                    edits = {kind: gr.Button(label, size="sm", elem_id=f"perturb-{kind}", min_width=90)
+                             for kind, label in CF.PERTURBATIONS.items()}
+                edit_note = gr.Markdown("One-click edits of the input, each scored by every variant: before → after "
+                                        "below, flips marked ⟲.", elem_classes=["intro"], elem_id="edit-note")
                 chosen = I.LenientCheckboxGroup(list(variants), value=list(variants), label="Variants to run",
                                                 elem_id="compare-variants")
             with gr.Column(scale=2):
@@ -129,43 +196,57 @@ def build(ctx: AppContext) -> CompareTab | None:
                 summary = gr.Markdown("Click **Compare all variants** to score the sentences above.",
                                       elem_id="compare-summary")
                 notes = gr.Markdown(elem_classes=["notes"], elem_id="compare-notes")
-        table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · 🔇 muted head)", interactive=False,
-                             elem_id="compare-table", wrap=True, visible=False)
+        changes = gr.HTML(elem_id="compare-changes")
+        table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · ⊘ muted head)",
+                             interactive=False, elem_id="compare-table", wrap=True, visible=False)
         with gr.Row():
             plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst")
             plot_quora = gr.Plot(label="Paraphrase", show_label=False, elem_id="plot-quora")
             plot_sts = gr.Plot(label="Similarity", show_label=False, elem_id="plot-sts")
 
         models = ctx.model_names()
-        gr.Markdown("### Why? Token attributions\nWhich words pushed a variant's answer up or down "
-                    "(gradient × input on the word embeddings), or where its encoder looked (attention rollout).",
-                    elem_classes=["intro"])
+        gr.Markdown("### Why do they disagree? Token attributions\nWhich words pushed each variant's answer up or "
+                    "down, side by side on one scale. With no variant ticked, the two whose answers lie furthest "
+                    "apart on this input are shown. Every scoring refreshes them.", elem_classes=["intro"])
         with gr.Row():
-            explain_variant = I.LenientDropdown(models, value=models[0] if models else None, label="Variant",
-                                                elem_id="explain-variant", scale=2)
-            explain_task = I.LenientRadio(EXPLAINED_TASKS, value="Sentiment", label="Output to explain", scale=2)
-            explain_method = I.LenientRadio(list(C.METHODS), value=C.METHODS[0], label="Method", scale=2,
+            explain_variants = I.LenientCheckboxGroup(models, value=[], label=f"Variants to explain (up to "
+                                                      f"{A.MAX_VARIANTS}; none: the two that disagree most)",
+                                                      elem_id="explain-variants", scale=3)
+            explain_task = I.LenientRadio(EXPLAINED_TASKS, value="Sentiment", label="Output to explain", scale=1)
+            explain_method = I.LenientRadio(list(A.METHODS), value=A.GRADIENT, label="Method", scale=2,
                                             elem_id="explain-method")
-            explain_btn = gr.Button("Explain", scale=1)
+            explain_btn = gr.Button("Explain", scale=1, elem_id="explain-button")
         attributions = gr.HTML(elem_id="attributions")
+        reference = gr.State(None)
 
-    score, attribute = model_calls(variants, ctx.trust())
-    handles = CompareTab(task=task, text_a=text_a, text_b=text_b, chosen=chosen,
-                         outputs=[summary, notes, table, plot_sst, plot_quora, plot_sts],
-                         explain_inputs=[explain_variant, explain_task, explain_method, text_a, text_b],
-                         attributions=attributions, score=score, attribute=attribute)
+    score, attribute, after = model_calls(variants, ctx.trust())
+    outputs = [summary, notes, table, plot_sst, plot_quora, plot_sts]
+    explain_inputs = [explain_variants, explain_task, explain_method, text_a, text_b]
+    handles = CompareTab(task=task, text_a=text_a, text_b=text_b, chosen=chosen, outputs=outputs,
+                         reference=reference,
+                         after_inputs=[reference, task, text_a, text_b, chosen, explain_variants, explain_task,
+                                       explain_method],
+                         after_outputs=[changes, reference, attributions], score=score, after=after)
     batch = bind(run_batch, score)
     compare_inputs = [task, text_a, text_b, chosen]
-    run.click(batch, compare_inputs, handles.outputs, api_name="compare", **BATCHED) \
-        .then(attribute, handles.explain_inputs, attributions, api_name="explain_after_compare",
-              api_visibility="private", **MODEL_QUEUE)
-    # one click on an example fills the inputs and scores them
-    examples.load_input_event.then(batch, compare_inputs, handles.outputs, api_visibility="private", **BATCHED) \
-        .then(attribute, handles.explain_inputs, attributions, api_name="explain_after_example",
-              api_visibility="private", **MODEL_QUEUE)
-    text_a.submit(batch, compare_inputs, handles.outputs, api_visibility="private", **BATCHED)
-    explain_btn.click(attribute, handles.explain_inputs, attributions, api_name="explain", **MODEL_QUEUE)
-    task.change(follow_task, task, explain_task, api_visibility="private", queue=False)
-    clear.click(cleared, None, [text_a, text_b, summary, notes, table, plot_sst, plot_quora, plot_sts, attributions],
-                api_visibility="private", queue=False)
+    private = {"api_visibility": "private"}
+
+    def then_after(event: object) -> None:
+        event.then(after, handles.after_inputs, handles.after_outputs, **private, **MODEL_QUEUE)
+
+    # Every path that scores is followed by the same step: before -> after, and the attributions.
+    then_after(run.click(batch, compare_inputs, outputs, api_name="compare", **BATCHED))
+    for box in (text_a, text_b):  # Shift+Enter (a multi-line box submits on Shift+Enter)
+        then_after(box.submit(batch, compare_inputs, outputs, **private, **BATCHED))
+    # one click on an example fills the inputs and scores them: a new input, so no "before"
+    then_after(examples.load_input_event.then(lambda: None, None, reference, **private, queue=False)
+               .then(batch, compare_inputs, outputs, **private, **BATCHED))
+    for kind, button in edits.items():
+        then_after(button.click(bind(perturbed, kind), [task, text_a, text_b], [text_a, text_b, edit_note],
+                                **private, queue=False)
+                   .success(batch, compare_inputs, outputs, **private, **BATCHED))
+    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **MODEL_QUEUE)
+    task.change(follow_task, task, explain_task, **private, queue=False)
+    clear.click(cleared, None, [text_a, text_b, summary, notes, table, plot_sst, plot_quora, plot_sts, attributions,
+                                changes, reference], **private, queue=False)
     return handles

@@ -19,7 +19,7 @@ from ..context import AppContext
 from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
 from . import bind
 from . import upload as U
-from .compare import CompareTab, rerun_one
+from .compare import CompareTab, dev_example, rerun_one
 
 NO_EXAMPLE = '<div class="ex-card intro">Click a row of the error table.</div>'
 
@@ -94,12 +94,6 @@ def export_csv(a: A.Analysis, *values: object) -> tuple:
     if path is None:
         return gr.File(value=None, visible=False), "⚠ No rows match these filters: nothing to export."
     return gr.File(value=str(path), visible=True), ""
-
-
-def to_compare(ex: dict | None) -> tuple:
-    if not ex:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return get_task(ex["task"]).title, ex["sentence1"], ex["sentence2"], gr.Tabs(selected="compare")
 
 
 def no_tables(ctx: AppContext) -> None:
@@ -220,10 +214,11 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
            .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
 
     if compare is not None:
-        send.click(to_compare, example_state, [compare.task, compare.text_a, compare.text_b, tabs],
+        # the example's id, gold label and stored predictions go along: the "before" in Compare
+        send.click(dev_example, example_state, [compare.task, compare.text_a, compare.text_b, compare.reference, tabs],
                    api_visibility="private") \
             .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
                   compare.outputs, api_visibility="private", **MODEL_QUEUE) \
-            .then(compare.attribute, compare.explain_inputs, compare.attributions, api_visibility="private",
+            .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
                   **MODEL_QUEUE)
     return handles
