@@ -108,10 +108,10 @@ def test_scoring_and_attributions_run_under_spaces_gpu(fake_spaces, tiny_world, 
         client = Client(url, verbose=False)
         _, _, table, *_ = client.predict("Sentiment", "a fine film", "", list(ctx.variants), api_name="/compare")
         assert len(rows(table)) == len(ctx.variants)
-        assert fake_spaces == ["score"]
-        html = client.predict(ctx.model_names()[0], "Sentiment", "gradient × input", "a fine film", "",
+        assert fake_spaces == ["compare_on_device"]
+        html = client.predict([ctx.model_names()[0]], "Sentiment", "gradient × input", "a fine film", "",
                               api_name="/explain")
-        assert "attr" in html and fake_spaces == ["score", "attribute"]
+        assert "attr" in html and fake_spaces == ["compare_on_device", "explain_on_device"]
 
 
 def test_on_gpu_hardware_the_models_are_loaded_on_cuda(monkeypatch, tmp_path):

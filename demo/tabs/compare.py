@@ -144,7 +144,7 @@ def perturbed(kind: str, choice: str, a: str, b: str) -> tuple:
         new_a, new_b, done = CF.perturb(kind, choice, a, b)
     except I.BadInput as exc:
         raise gr.Error(str(exc), title="Nothing to edit") from None
-    return new_a, new_b, f"Edit: {done}."
+    return new_a, new_b, f"Last one-click edit: {done}."
 
 
 def dev_example(ex: dict | None) -> tuple:
