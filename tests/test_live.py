@@ -10,6 +10,7 @@ import pytest
 
 pytest.importorskip("torch")
 
+from demo import attributions as A  # noqa: E402
 from demo import compare as C  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from minibert.live import LiveModelError, live_specs, load_live  # noqa: E402
@@ -76,7 +77,7 @@ def test_a_live_model_is_scored_in_compare_beside_the_shipped_variants(tiny_worl
     assert result.outputs["sst"]["word-counter"].argmax() == 4
     assert float(result.outputs["quora"]["word-counter"]) == pytest.approx(2 / 4)
     assert float(result.outputs["sts"]["word-counter"]) == pytest.approx(2.5)
-    assert "no attributions" in C.explain(ctx.variants, "word-counter", "Sentiment", C.METHODS[0], "good", "")
+    assert "no attributions" in A.explain(ctx.variants, ["word-counter"], "Sentiment", "good", "", A.GRADIENT)
 
 
 def test_only_what_the_host_asks_for_is_loaded(tiny_world, scorer_module, monkeypatch):
