@@ -63,6 +63,7 @@ class BuildReport:
     failures: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     examples_written: list[str] = field(default_factory=list)
+    derived: list[str] = field(default_factory=list)
 
 
 def _up_to_date(path: Path, entry: dict | None, **expected) -> bool:
@@ -242,7 +243,13 @@ def build(
         analysis = load(tables_dir, data_path, checkpoints=hashes)
     report.problems = [p for p in analysis.problems if "summary" not in p]
     training = {name: dict(v.config.get("training") or {}) for name, v in variants.items()}
-    write_json(tables_dir / SUMMARY_NAME, summarize(analysis, training))
+    analysis.summary = summarize(analysis, training)
+    write_json(tables_dir / SUMMARY_NAME, analysis.summary)
+
+    # 6. tables derived from the predictions and the variants (label errors, behavioural tests)
+    from .derived import build_derived
+
+    report.derived = build_derived(analysis, variants, tables_dir, log)
     log(
         f"built {len(report.built)} table(s), {len(report.skipped)} up to date, {len(report.removed)} removed; "
         f"summary at {tables_dir / SUMMARY_NAME}"

@@ -7,6 +7,7 @@ Layout (all paths relative to the tables folder):
     examples/<task>.parquet             one row per dev example: text, gold, features
     summary.json                        numbers only, for when no data is at hand
     intervals.parquet                   95 % intervals (analysis.uncertainty), from the predictions
+    label_errors/<task>.parquet         derived: likely label errors (analysis.label_errors)
 
 A prediction table holds no text and no gold label. Its columns are `id` (string), `pred`
 (int8 class for SST / Quora at threshold 0.5, float32 score for STS) and the scores

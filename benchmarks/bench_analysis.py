@@ -88,6 +88,7 @@ def main() -> int:
         "errors(sts, |error| > 1.5)": lambda: A.errors(a, "sts", va, min_error=1.5),
         **{f"slice_metrics(quora, {name})": (lambda name=name: A.slice_metrics(a, q, name)) for name in A.slice_names(q)},
     }
+    queries.update(derived_queries(a, variants))
     print(f"load (3 tasks, {n_rows:,} Quora rows = {SIZES['quora']:,} pairs x {len(variants)} variants): "
           f"{load_s * 1000:.0f} ms (budget {LOAD_BUDGET_S * 1000:.0f} ms)")
     worst = 0.0
@@ -100,6 +101,52 @@ def main() -> int:
     ok = load_s < LOAD_BUDGET_S and worst < QUERY_BUDGET_S
     print("OK" if ok else "OVER BUDGET")
     return 0 if ok else 1
+
+
+def derived_queries(a: A.Analysis, variants: list[str]) -> dict:
+    """The Label errors tab's queries on tables derived from these predictions (skipped, with a
+    line saying so, without the build-only library)."""
+    try:
+        import cleanlab  # noqa: F401
+    except ImportError:
+        print("label-error queries skipped: cleanlab is not installed (pip install -r requirements-dev.txt)")
+        return {}
+    from analysis.label_errors import label_error_table, write_label_errors
+    from demo import label_errors as L
+
+    models = {v: f"hash-{v}" for v in variants if v != "ensemble"}
+    for task in a.tasks:
+        write_label_errors(a.tables_dir, task, *label_error_table(a, task, models, {"ensemble"}))
+    le = L.LabelErrors.load(a)
+    return {**behaviour_queries(a, variants),
+        "label errors: load the three tables": lambda: L.LabelErrors.load(a),
+        "label errors(quora), flagged": lambda: L.view(le, "quora", L.FLAGGED, "", None),
+        "label errors(quora), every example ranked": lambda: L.view(le, "quora", L.ALL_RANKED, "", None),
+        "label errors(quora), search + min 5 against": lambda: L.view(le, "quora", L.ALL_RANKED, "how do i", 5),
+    }
+
+
+def behaviour_queries(a: A.Analysis, variants: list[str]) -> dict:
+    """The Tests tab's queries on results for the real suite, every case scored by a random fake
+    (no model: the tab reads stored results, whatever made them)."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.behaviour import make_suite, suite_hash, write_behaviour
+    from demo import behaviour as B
+
+    suite = make_suite({t: a.task(t).examples for t in a.tasks})
+    rng = np.random.default_rng(0)
+    results = pd.concat([pd.DataFrame({"variant": v, "case": suite["case"], "decision_a": rng.integers(0, 2, len(suite)),
+                                       "value_a": rng.random(len(suite)), "decision_b": 1.0, "value_b": 0.5,
+                                       "passed": rng.random(len(suite)) < 0.8}) for v in variants], ignore_index=True)
+    write_behaviour(a.tables_dir, suite, results, {"suite": suite_hash(suite), "variants": {}})
+    b = B.Behaviour.load(a)
+    return {
+        "tests: load results, every rate and interval": lambda: B.Behaviour.load(a),
+        "tests: grid(quora)": lambda: B.grid(b, "quora"),
+        "tests: failing cases of one variant and test": lambda: B.failing(b, "quora", "typo", variants[0]),
+    }
 
 
 if __name__ == "__main__":

@@ -475,10 +475,10 @@ FIXED_WIDTHS = {"variant": 10, "gold": 10, "predicted": 10, "P(pred)": 6, "off b
                 "words": 6, "id": 9}
 
 
-def column_widths(columns: list[str]) -> list[str]:
-    """Widths (percent) for the error table: fixed ones for the short columns, the rest shared
-    by the sentences."""
-    fixed = {c: FIXED_WIDTHS.get(c, 10) for c in columns if not c.startswith("sentence")}
+def column_widths(columns: list[str], widths: dict[str, int] = FIXED_WIDTHS) -> list[str]:
+    """Widths (percent) for a table of examples: fixed ones (`widths`) for the short columns, the
+    rest shared by the sentences."""
+    fixed = {c: widths.get(c, 10) for c in columns if not c.startswith("sentence")}
     sentences = [c for c in columns if c.startswith("sentence")]
     rest = max(20, 100 - sum(fixed.values()))
     return [f"{fixed[c]}%" if c in fixed else f"{rest / max(1, len(sentences)):.0f}%" for c in columns]
@@ -536,23 +536,30 @@ def _file_name(filters: Filters) -> str:
 
 def write_csv(a: A.Analysis, filters: Filters, folder: str | Path | None = None, max_bytes: int | None = None) -> Path | None:
     """Every filtered row (not only the shown ones) as a CSV file; None when nothing matches.
-    BadInput, and no file, when the CSV would pass `max_bytes` (default `export_limit_bytes()`).
+    BadInput, and no file, when the CSV would pass `max_bytes` (default `export_limit_bytes()`)."""
+    if a is None or not a.has(filters.task):
+        return None
+    rows, _ = error_rows(a, filters)
+    return write_rows_csv(rows, [c for c in CSV_COLUMNS if c in rows.columns], _file_name(filters), folder, max_bytes,
+                          "for example to one variant, an error kind, a slice or a text search")
+
+
+def write_rows_csv(rows: pd.DataFrame, cols: list[str], name: str, folder: str | Path | None = None,
+                   max_bytes: int | None = None, narrow: str = "") -> Path | None:
+    """`rows[cols]` as the CSV file `name` in the export folder; None when `rows` is empty. BadInput
+    (`narrow` says how to make it smaller), and no file, when it would pass `max_bytes`.
 
     The folder holds one export at a time: the previous file is deleted first. That is safe in
     the app because exports run one at a time (the table queue) and Gradio has copied the file
     into its own cache (which `delete_cache` sweeps) before the event that made it ends."""
-    if a is None or not a.has(filters.task):
-        return None
-    rows, _ = error_rows(a, filters)
     if rows.empty:
         return None
-    cols = [c for c in CSV_COLUMNS if c in rows.columns]
     limit = export_limit_bytes() if max_bytes is None else max_bytes
     folder = Path(folder) if folder else export_folder()
     folder.mkdir(parents=True, exist_ok=True)
-    for old in folder.glob("errors-*.csv"):
+    for old in folder.glob("*.csv"):
         old.unlink(missing_ok=True)
-    path = folder / _file_name(filters)
+    path = folder / name
     with open(path, "w", newline="", encoding="utf-8") as out:
         for start in range(0, len(rows), 2000):  # in chunks, so an export too large stops early
             rows[cols].iloc[start:start + 2000].to_csv(out, index=False, header=start == 0)
@@ -562,7 +569,7 @@ def write_csv(a: A.Analysis, filters: Filters, folder: str | Path | None = None,
     if size > limit:
         path.unlink(missing_ok=True)
         raise I.BadInput(f"The export would be larger than {limit / 1e6:g} MB ({len(rows):,} rows): narrow it, "
-                         "for example to one variant, an error kind, a slice or a text search.")
+                         f"{narrow}.")
     return path
 
 

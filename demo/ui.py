@@ -5,7 +5,7 @@
     demo.launch(**launch_options())         # theme and css go to launch() in Gradio 6
 
 API names (gradio_client): compare, explain, metrics, confusion, errors, cell_click, export_csv,
-example, slices, model.
+example, slices, model, label_errors, label_errors_csv, tests, failing_cases, test_case.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import gradio as gr
 from .context import AppContext
 from .palette import PLOT_CSS
 from .serving import cache_sweep
-from .tabs import compare, errors, models, slices
+from .tabs import behaviour, compare, errors, label_errors, models, slices
 from .upload import max_file_size, uploads_enabled
 
 CSS = """
@@ -53,8 +53,9 @@ CSS = """
 .ex-text { font-size: 1.05em; margin: 4px 0; }
 .notes { color: #b35900; }
 .gradio-container [role="gridcell"] span, .gradio-container [role="columnheader"] span { font-family: var(--font) !important; }
-#confusion [role="gridcell"], #errors-table [role="gridcell"] { cursor: pointer; }
-#errors-table [role="gridcell"]:last-child span { white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
+#confusion [role="gridcell"], #errors-table [role="gridcell"], #le-table [role="gridcell"] { cursor: pointer; }
+#errors-table [role="gridcell"]:last-child span, #le-table [role="gridcell"]:last-child span {
+  white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   display: block; color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
 
@@ -114,5 +115,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             compare_tab = compare.build(ctx)
             errors.build(ctx, a, tabs, compare_tab)
             slices.build(a)
+            label_errors.build(a, tabs, compare_tab)
+            behaviour.build(a, tabs, compare_tab)
             models.build(ctx, a)
     return demo

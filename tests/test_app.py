@@ -728,3 +728,56 @@ def test_uploads_off_removes_the_panel_and_its_endpoint(ctx, monkeypatch):
     assert "max_file_size" not in launch_options()
     monkeypatch.setenv("MINIBERT_UPLOADS", "1")
     assert launch_options()["max_file_size"] == 10 * 2**20
+
+
+# --- Label errors -----------------------------------------------------------------------------
+
+def test_label_errors_ranked_with_evidence_and_exported(app, ctx):
+    """The tiny world's build wrote SST and STS label-error tables (its Quora heads are all muted:
+    no evidence, so no Quora table); the tab lists them by rank, filters, and exports the CSV."""
+    _, client = app
+    pytest.importorskip("cleanlab")
+    shown, count, note = client.predict("Sentiment (SST)", "every example, ranked", "", 0, api_name="/label_errors")
+    got = rows(shown)
+    assert [r["rank"] for r in got] == list(range(1, len(ctx.analysis.task("sst").examples) + 1))
+    assert {"gold", "suggested", "P(gold)", "variants against gold", "sentence", "id"} <= set(got[0])
+    assert "Evidence from" in note and "ensemble" in note  # the ensemble is named as left out
+    flagged, *_ = client.predict("Sentiment (SST)", "flagged as likely errors", "", 0, api_name="/label_errors")
+    assert 0 < len(rows(flagged)) <= len(got)
+    against, *_ = client.predict("Similarity (STS)", "every example, ranked", "", 1, api_name="/label_errors")
+    assert all(int(r["variants off by > 1"].split()[0]) >= 1 for r in rows(against))
+    path, msg = client.predict("Sentiment (SST)", "every example, ranked", "", 0, api_name="/label_errors_csv")
+    path = path["value"] if isinstance(path, dict) else path
+    with open(path, newline="") as handle:
+        exported = list(csv.DictReader(handle))
+    assert msg == "" and len(exported) == len(got) and {"rank", "quality", "suggested", "sentence1"} <= set(exported[0])
+    _, bad, _ = client.predict("Paraphrase (Quora)", "every example, ranked", "", 0, api_name="/label_errors")
+    assert bad.startswith("⚠")
+
+
+# --- Tests (behavioural) ----------------------------------------------------------------------
+
+def test_behavioural_tests_grid_failing_cases_and_one_case(app, ctx):
+    """The tiny world's build ran the behavioural suite on every variant; the tab shows each test's
+    failure rate per variant with an interval, a variant's failing cases and one case's inputs."""
+    _, client = app
+    grid, note, *_ = client.predict("Sentiment (SST)", api_name="/tests")
+    got = rows(grid)
+    from analysis import behaviour as AB
+
+    names = [r["test"] for r in got]  # tiny dev sentences hold no numbers: that test has no cases there
+    assert names == [t.name for t in AB.tests_of("sst") if t.name in names] and len(names) >= 6
+    columns = {c.removesuffix(" †"): c for c in got[0]}  # † marks a muted head (the tiny ones mostly are)
+    assert {"kind", "cases", "ensemble", "tiny-cls"} <= set(columns)
+    assert re.fullmatch(r"\d+% \(\d+%–\d+%\)", got[0][columns["tiny-cls"]])
+    assert "Wilson" in note
+    shown, line = client.predict("Paraphrase (Quora)", "questions swapped", "tiny-cross", api_name="/failing_cases")
+    failed = int(re.search(r"fails \*\*(\d+) of", line).group(1))
+    assert len(rows(shown)) == failed
+    if failed:
+        first = rows(shown)[0]
+        assert " ‖ " in first["input"] and first["case"].startswith("quora/questions swapped/")
+        card, *_ = client.predict(first["case"], api_name="/test_case")
+        assert "perturbed" in card and "INV" in card
+    _, bad = client.predict("Paraphrase (Quora)", "no such test", "tiny-cross", api_name="/failing_cases")
+    assert bad.startswith("⚠")

@@ -55,7 +55,7 @@ def page(tiny_world, tmp_path_factory):
 
 
 def tab(page, name: str) -> None:
-    page.get_by_role("tab", name=name).click()
+    page.get_by_role("tab", name=name, exact=True).click()
 
 
 def test_compare_shows_every_variant_side_by_side(page, shots):
@@ -245,4 +245,46 @@ def test_compare_screenshots_wide_narrow_light_dark(page, shots):
             page.set_viewport_size({"width": width, "height": 1000})
             page.screenshot(path=str(shots / f"compare-{width}-{theme}.png"), full_page=True)
     page.set_viewport_size({"width": 1400, "height": 1000})
+
+
+def test_label_errors_row_and_back_to_compare(page, shots):
+    pytest.importorskip("cleanlab")  # the tiny world's build wrote label-error tables only with it
+    from demo import label_errors as L
+
+    tab(page, "Label errors")
+    expect(page.locator("#le-count")).to_contain_text("examples")
+    expect(page.locator("#le-note")).to_contain_text("Evidence from")
+    shown, _ = L.view(L.LabelErrors.load(page.app_ctx.analysis), "sst", L.FLAGGED, "", None)
+    sentence = shown["sentence"].iloc[0]
+    first = page.locator('#le-table [data-testid="cell-0-8"]')
+    expect(first).to_have_text(sentence)
+    page.screenshot(path=str(shots / "label-errors.png"), full_page=True)
+    first.click()
+    expect(page.locator("#le-example-card")).to_contain_text(sentence)
+    page.click("#le-send")
+    expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#sentence-a textarea")).to_have_value(sentence)
+    assert not page.js_errors, page.js_errors
+
+
+def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
+    tab(page, "Tests")
+    expect(page.locator("#tests-grid")).to_contain_text("typo")
+    from demo import behaviour as DB
+
+    b = DB.Behaviour.load(page.app_ctx.analysis)
+    grid = DB.grid(b, "sst")
+    # the first cell (test row, variant column) with failures: its cases list, one opens in Compare
+    row, col = next((r, c) for r in range(len(grid)) for c in range(3, grid.shape[1])
+                    if grid.iat[r, c] and not grid.iat[r, c].startswith("0%"))
+    page.locator(f'#tests-grid [data-testid="cell-{row}-{col}"]').click()
+    expect(page.locator("#tests-count")).to_contain_text(f"cases of {grid.iat[row, 1]}")
+    first = page.locator('#tests-failing [data-testid="cell-0-0"]')
+    sentence = first.inner_text()
+    first.click()
+    expect(page.locator("#tests-case")).to_contain_text(sentence)
+    page.screenshot(path=str(shots / "tests.png"), full_page=True)
+    page.click("#tests-send")
+    expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#sentence-a textarea")).not_to_have_value("")
     assert not page.js_errors, page.js_errors

@@ -21,7 +21,7 @@ from . import bind
 from . import upload as U
 from .compare import CompareTab, dev_example, rerun_one
 
-NO_EXAMPLE = '<div class="ex-card intro">Click a row of the error table.</div>'
+NO_EXAMPLE = '<div class="ex-card intro">Click a row of the table above.</div>'
 
 
 @dataclass
@@ -171,12 +171,9 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
             csv_file = gr.File(label="CSV", visible=False, elem_id="csv-file", scale=1)
         export_note = gr.Markdown("", elem_id="export-note")
         gr.Markdown("### Selected example")
-        example_id = I.LenientTextbox(visible=False, label="example id")
-        example_card = gr.HTML(NO_EXAMPLE, elem_id="example-card")
-        example_table = gr.Dataframe(interactive=False, elem_id="example-table", show_label=False, visible=False)
-        send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="send-to-compare",
-                         visible=False)
-        example_state = gr.State(None)
+        example = example_panel("example-card", "example-table", "send-to-compare")
+        example_id, example_card, example_table, send, example_state = (
+            example.example_id, example.card, example.table, example.send, example.state)
         metrics_api = gr.Button(visible=False)
 
     handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
@@ -214,11 +211,47 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
            .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
 
     if compare is not None:
-        # the example's id, gold label and stored predictions go along: the "before" in Compare
-        send.click(dev_example, example_state, [compare.task, compare.text_a, compare.text_b, compare.reference, tabs],
-                   api_visibility="private") \
-            .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
-                  compare.outputs, api_visibility="private", **MODEL_QUEUE) \
-            .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
-                  **MODEL_QUEUE)
+        open_in_compare(send, example_state, compare, tabs)
     return handles
+
+
+@dataclass
+class ExamplePanel:
+    """One dev example across every variant, under a table whose last column is the example id."""
+    example_id: gr.Textbox
+    card: gr.HTML
+    table: gr.Dataframe
+    send: gr.Button
+    state: gr.State
+
+
+def example_panel(card_id: str, table_id: str, send_id: str) -> ExamplePanel:
+    return ExamplePanel(
+        example_id=I.LenientTextbox(visible=False, label="example id"),
+        card=gr.HTML(NO_EXAMPLE, elem_id=card_id),
+        table=gr.Dataframe(interactive=False, elem_id=table_id, show_label=False, visible=False),
+        send=gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id=send_id, visible=False),
+        state=gr.State(None))
+
+
+def wire_example_panel(panel: ExamplePanel, a: A.Analysis, task: gr.Radio, rows: gr.Dataframe,
+                       compare: CompareTab | None, tabs: gr.Tabs) -> None:
+    """A click on a row of `rows` (the example id last) shows that dev example in `panel`; its
+    button opens it in Compare. For the tabs that show the shipped variants only (no uploads)."""
+    rows.select(on_row_click, None, panel.example_id, api_visibility="private") \
+        .then(bind(show_example, a, compare is not None), [task, panel.example_id],
+              [panel.card, panel.table, panel.state, panel.send], api_visibility="private", **TABLE_QUEUE)
+    if compare is not None:
+        open_in_compare(panel.send, panel.state, compare, tabs)
+
+
+def open_in_compare(send: gr.Button, example_state: gr.State, compare: CompareTab, tabs: gr.Tabs) -> None:
+    """`send` puts the example held in `example_state` ({task, sentence1, sentence2}, and for a dev
+    example its id, gold label and stored outputs: the "before" in Compare) into Compare, switches
+    to it and scores it there. The Errors, Label errors and Tests tabs open examples this way."""
+    send.click(dev_example, example_state, [compare.task, compare.text_a, compare.text_b, compare.reference, tabs],
+               api_visibility="private") \
+        .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
+              compare.outputs, api_visibility="private", **MODEL_QUEUE) \
+        .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
+              **MODEL_QUEUE)

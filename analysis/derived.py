@@ -1,0 +1,114 @@
+"""The build's last step: tables derived from the fresh prediction tables and the variants
+(label errors; behavioural tests), written beside them. A part that needs a library only the
+build installs (requirements-dev.txt) is skipped without it, with a message, and its old tables
+stay as they were.
+
+    written = build_derived(analysis, variants, tables_dir, log)   # called by analysis.build
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from .core import Analysis
+
+
+def missing_library(module: str) -> str | None:
+    """None when `module` imports, else why not (for the skip message)."""
+    try:
+        __import__(module)
+    except ImportError as error:
+        return str(error)
+    return None
+
+
+def build_label_errors(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
+                       log: Callable[[str], None]) -> list[str]:
+    from .label_errors import label_error_table, write_label_errors
+
+    why = missing_library("cleanlab")
+    if why:
+        log(f"label errors skipped: cleanlab is not installed ({why}); the old label_errors/ tables are kept "
+            "(pip install -r requirements-dev.txt)")
+        return []
+    models = {name: v.checkpoint_hash for name, v in variants.items() if not v.members}
+    ensembles = {name for name, v in variants.items() if v.members}
+    written = []
+    for task in a.tasks:
+        try:
+            table, provenance = label_error_table(a, task, models, ensembles)
+        except ValueError as error:
+            log(f"label errors for {task} skipped: {error}")
+            continue
+        path, size = write_label_errors(tables_dir, task, table, provenance)
+        written.append(str(path))
+        log(f"wrote {path} ({int(table['issue'].sum())} flagged of {len(table)}, evidence from "
+            f"{len(provenance['variants'])} variants, {size / 1e3:.0f} kB)")
+    return written
+
+
+def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
+                    log: Callable[[str], None]) -> list[str]:
+    """Run the behavioural suite on every variant. A model whose checkpoint and the suite are
+    unchanged keeps its stored results; an ensemble is the mean of its members' outputs (the
+    rule `Ensemble` applies) when they were scored in this run."""
+    import time
+
+    import numpy as np
+
+    from minibert.predictor import ensemble_mean
+
+    from .behaviour import judge, make_suite, read_behaviour, score_suite, suite_hash, suite_inputs, write_behaviour
+
+    examples = {t: a.task(t).examples for t in a.tasks}
+    suite = make_suite(examples, [t for t in examples if t != "sts" or "sst" in examples])
+    if suite.empty:
+        log("behavioural tests skipped: no dev examples to build them from")
+        return []
+    digest = suite_hash(suite)
+    old_cases, old, provenance, _ = read_behaviour(tables_dir)
+    old_hashes = provenance.get("variants", {}) if provenance.get("suite") == digest and old is not None else {}
+    inputs = suite_inputs(suite)
+    raw: dict[str, dict] = {}
+    parts, hashes, scored_names = [], {}, []
+    order = sorted(variants.items(), key=lambda item: bool(item[1].members))  # models first, then ensembles
+    for name, variant in order:
+        hashes[name] = variant.checkpoint_hash
+        if old_hashes.get(name) == variant.checkpoint_hash:
+            parts.append(old[old["variant"] == name])
+            continue
+        start = time.perf_counter()
+        members = [m.name for m in variant.members]
+        try:
+            if members and all(m in raw for m in members):
+                outputs = {t: ensemble_mean([raw[m][t] for m in members]) for t in inputs}
+            else:
+                outputs = variant.score_tasks(inputs)
+        except Exception as error:  # one variant's fault must not cost the others their results
+            log(f"behavioural tests: {name} failed ({type(error).__name__}: {error}); left out")
+            continue
+        raw[name] = outputs
+        scored = score_suite(suite, outputs)
+        table = scored.astype(np.float32)
+        table.insert(0, "case", suite["case"].to_numpy())
+        table.insert(0, "variant", name)
+        table["passed"] = judge(suite, scored)
+        parts.append(table.reset_index(drop=True))
+        scored_names.append(name)
+        log(f"behavioural tests: {name} scored in {time.perf_counter() - start:.1f} s")
+    results = pd.concat(parts, ignore_index=True)
+    written = write_behaviour(tables_dir, suite, results, {"suite": digest, "variants": hashes})
+    counts = suite.groupby("task").size().to_dict()
+    log(f"behavioural tests: {len(suite)} cases ({', '.join(f'{t} {n}' for t, n in counts.items())}) on "
+        f"{len(hashes)} variants, {len(scored_names)} scored, the others up to date")
+    return written
+
+
+def build_derived(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
+                  log: Callable[[str], None] = print) -> list[str]:
+    """Every derived table; returns the paths written."""
+    tables_dir = Path(tables_dir)
+    return build_label_errors(a, variants, tables_dir, log) + build_behaviour(a, variants, tables_dir, log)

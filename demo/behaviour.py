@@ -1,0 +1,169 @@
+"""Tests tab: behavioural tests (analysis.behaviour) per variant, failure rates with their 95 %
+Wilson intervals, and the failing cases (precomputed by `python -m analysis build`; nothing here
+runs a model).
+
+Plain functions, no Gradio: `Behaviour.load(a)` reads the tables once and computes every rate.
+"""
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import analysis as A
+from analysis.behaviour import MFT, TESTS, failure_rates, read_behaviour
+from analysis.schema import QUORA_NOTE
+from analysis.trust import muted_heads
+from minibert.tasks import task as get_task
+
+from . import inputs as I
+
+KIND_NAMES = {"MFT": "minimum functionality", "INV": "invariance", "DIR": "directional"}
+NO_CASE = '<div class="ex-card intro">Click a failing case to see it; open it in Compare to edit it.</div>'
+
+
+@dataclass
+class Behaviour:
+    cases: pd.DataFrame | None = None
+    results: pd.DataFrame | None = None
+    rates: pd.DataFrame | None = None
+    muted: dict = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, a: A.Analysis | None) -> Behaviour:
+        if a is None:
+            return cls(problems=["no analysis tables"])
+        hashes = {e.get("variant"): (e.get("checkpoint") or {}).get("hash") for e in a.manifest["tables"].values()}
+        cases, results, _, problems = read_behaviour(a.tables_dir, hashes)
+        out = cls(cases=cases, results=results, problems=problems, muted=muted_heads(a.summary))
+        if cases is not None and results is not None and len(results):
+            out.rates = failure_rates(cases, results)
+            out.cases = cases.set_index("case", drop=False)
+        return out
+
+    def tasks(self) -> list[str]:
+        return [] if self.rates is None else list(dict.fromkeys(self.rates["task"]))
+
+    def tests(self, task: str) -> list[str]:
+        return list(dict.fromkeys(self.rates.loc[self.rates["task"] == task, "test"]))
+
+    def variants(self, task: str) -> list[str]:
+        return sorted(set(self.rates.loc[self.rates["task"] == task, "variant"]))
+
+
+def _rate(rate: float, lo: float, hi: float) -> str:
+    return f"{rate:.0%} ({lo:.0%}–{hi:.0%})"
+
+
+def grid(b: Behaviour, task: str) -> pd.DataFrame:
+    """Rows: the task's tests; columns: kind, test, cases, then one per variant with its failure
+    rate and 95 % interval ("†" marks a head that analysis.trust mutes on this task)."""
+    rates = b.rates[b.rates["task"] == task]
+    variants = b.variants(task)
+    rows = []
+    for test in b.tests(task):
+        r = rates[rates["test"] == test].set_index("variant")
+        row = {"kind": r["kind"].iloc[0], "test": test, "cases": int(r["n"].max())}
+        for v in variants:
+            row[v + (" †" if task in b.muted.get(v, {}) else "")] = (
+                _rate(r.at[v, "rate"], r.at[v, "lo"], r.at[v, "hi"]) if v in r.index else "")
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def grid_note(b: Behaviour, task: str) -> str:
+    lines = [f"**{k}** ({KIND_NAMES[k]}): " + "; ".join(f"*{I.escape_md(t.name)}*: {I.escape_md(t.description)}"
+                                                          for t in TESTS if t.task == task and t.kind == k)
+             for k in KIND_NAMES]
+    muted = [v for v in b.variants(task) if task in b.muted.get(v, {})]
+    text = ("Failure rate per variant and test, with its 95 % Wilson interval. **Click a cell** to list that "
+            "variant's failing cases.\n\n" + "\n\n".join(lines))
+    if muted:
+        text += f"\n\n† a head no better than a trivial baseline on dev ({', '.join(muted)}): its failures say little."
+    if task == "quora":
+        text += f"\n\n{I.escape_md(QUORA_NOTE)}"
+    return text
+
+
+def cell_to_choice(b: Behaviour, task: str, index: object) -> tuple[str, str] | None:
+    """The (test, variant) of a clicked grid cell, None for the first three columns or a bad index."""
+    try:
+        row, col = (int(i) for i in index)
+    except (TypeError, ValueError):
+        return None
+    tests, variants = b.tests(task), b.variants(task)
+    if not (0 <= row < len(tests)) or not (3 <= col < 3 + len(variants)):
+        return None
+    return tests[row], variants[col - 3]
+
+
+def _shown(task: str, decision: float, value: float) -> str:
+    if np.isnan(value):
+        return ""
+    spec = get_task(task)
+    if spec.multiclass:
+        return f"{spec.label_text(int(decision))} (mean class {value:.2f})"
+    if spec.binary:
+        return f"P(duplicate) {value:.2f}"
+    return f"{value:.2f}"
+
+
+def failing(b: Behaviour, task: str, test: str, variant: str) -> pd.DataFrame:
+    """The failing cases of one variant on one test: inputs, outputs, the case id last."""
+    r = b.results[(b.results["variant"] == variant) & ~b.results["passed"].astype(bool)]
+    cases = b.cases.loc[r["case"]]
+    keep = ((cases["task"] == task) & (cases["test"] == test)).to_numpy()
+    r, cases = r[keep], cases[keep]
+    pair = get_task(task).pair
+    out = pd.DataFrame({"input": [f"{a} ‖ {c}" if pair else a for a, c in zip(cases["s1"], cases["s2"])]})
+    out["output"] = [_shown(task, d, v) for d, v in zip(r["decision_a"], r["value_a"])]
+    if (cases["kind"] != MFT).any():
+        out["perturbed"] = [f"{a} ‖ {c}" if pair else a for a, c in zip(cases["b1"], cases["b2"])]
+        out["output after"] = [_shown(task, d, v) for d, v in zip(r["decision_b"], r["value_b"])]
+    out["case"] = cases["case"].to_numpy()
+    return out
+
+
+FAILING_WIDTHS = {"input": 3, "output": 2, "perturbed": 3, "output after": 2, "case": 1}
+
+
+def failing_widths(columns: list[str]) -> list[str]:
+    """Percent widths of the failing-cases table: the inputs widest, the case id narrow."""
+    total = sum(FAILING_WIDTHS.get(c, 1) for c in columns)
+    return [f"{100 * FAILING_WIDTHS.get(c, 1) / total:.0f}%" for c in columns]
+
+
+def failing_line(b: Behaviour, task: str, test: str, variant: str, shown: int) -> str:
+    row = b.rates[(b.rates["task"] == task) & (b.rates["test"] == test) & (b.rates["variant"] == variant)]
+    if row.empty:
+        return f"No results of {I.escape_md(variant)} on {I.escape_md(test)}."
+    r = row.iloc[0]
+    return (f"**{I.escape_md(variant)}** fails **{int(r['failed'])} of {int(r['n'])}** cases of *{I.escape_md(test)}* "
+            f"({_rate(r['rate'], r['lo'], r['hi'])})" + ("" if shown == int(r["failed"]) else f"; {shown} listed"))
+
+
+def case_view(b: Behaviour, case_id: str) -> tuple[str, dict | None]:
+    """(an HTML card of one case, the input to open in Compare: the perturbed one when there is one)."""
+    if b.cases is None or case_id not in b.cases.index:
+        return NO_CASE, None
+    c = b.cases.loc[case_id]
+    test = next((t for t in TESTS if t.task == c["task"] and t.name == c["test"]), None)
+    parts = [f'<div class="ex-meta">{html.escape(get_task(c["task"]).long_title)} · {html.escape(c["kind"])} · '
+             f'{html.escape(c["test"])} · from {html.escape(str(c["origin"]))}</div>']
+    if test is not None:
+        parts.append(f'<div class="ex-meta">{html.escape(test.description)}</div>')
+    for label, s1, s2 in (("input", c["s1"], c["s2"]), ("perturbed", c["b1"], c["b2"])):
+        if s1:
+            parts.append(f'<div class="ex-text"><span class="ex-label">{label}</span>{html.escape(s1)}'
+                         + (f" ‖ {html.escape(s2)}" if s2 else "") + "</div>")
+    sentence1, sentence2 = (c["b1"], c["b2"]) if c["b1"] else (c["s1"], c["s2"])
+    return f'<div class="ex-card">{"".join(parts)}</div>', {"task": c["task"], "sentence1": sentence1,
+                                                          "sentence2": sentence2}
+
+
+def no_tables_md(b: Behaviour) -> str:
+    why = "\n".join(f"- {html.escape(p)}" for p in b.problems[:6])
+    return "### No behavioural-test results\nBuild them with `python -m analysis build`.\n\n" + why

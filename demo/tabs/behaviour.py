@@ -1,0 +1,112 @@
+"""Tests tab: behavioural tests per variant (failure rates with intervals), a variant's failing
+cases, and each case openable in Compare."""
+from __future__ import annotations
+
+import gradio as gr
+import pandas as pd
+
+import analysis as A
+from minibert.tasks import task as get_task
+
+from .. import behaviour as B
+from .. import inputs as I
+from ..serving import TABLE_QUEUE, guarded
+from . import bind
+from .compare import CompareTab
+from .errors import on_row_click, open_in_compare
+
+
+def parse_task(b: B.Behaviour, task_name: object) -> str:
+    title = I.choice(task_name, [get_task(t).long_title for t in b.tasks()], "task")
+    return next(t for t in b.tasks() if get_task(t).long_title == title)
+
+
+@guarded(lambda m: (pd.DataFrame(), f"⚠ {m}", gr.skip(), gr.skip()))
+def on_task(b: B.Behaviour, task_name: object) -> tuple:
+    task = parse_task(b, task_name)
+    tests, variants = b.tests(task), b.variants(task)
+    return (B.grid(b, task), B.grid_note(b, task), gr.Dropdown(choices=tests, value=tests[0]),
+            gr.Dropdown(choices=variants, value=variants[0]))
+
+
+def on_cell(b: B.Behaviour, task_name: object, evt: gr.SelectData) -> tuple:
+    try:
+        choice = B.cell_to_choice(b, parse_task(b, task_name), evt.index)
+    except I.BadInput:
+        choice = None
+    return (choice[0], choice[1]) if choice else (gr.skip(), gr.skip())
+
+
+def failing_view(b: B.Behaviour, task_name: object, test: object, variant: object) -> tuple[pd.DataFrame, str]:
+    task = parse_task(b, task_name)
+    test = I.choice(test, b.tests(task), "test")
+    variant = I.choice(variant, b.variants(task), "variant")
+    rows = B.failing(b, task, test, variant)
+    return rows, B.failing_line(b, task, test, variant, len(rows))
+
+
+@guarded(lambda m: (pd.DataFrame(), f"⚠ {m}"))
+def show_failing(b: B.Behaviour, task_name: object, test: object, variant: object) -> tuple:
+    rows, line = failing_view(b, task_name, test, variant)
+    return gr.Dataframe(rows, column_widths=B.failing_widths(list(rows.columns))), line
+
+
+@guarded(lambda m: (f'<div class="ex-card">{I.as_html(m)}</div>', None, gr.Button(visible=False)))
+def show_case(b: B.Behaviour, can_send: bool, case_id: object) -> tuple:
+    card, example = B.case_view(b, I.text(case_id, "The case id").strip()[:200])
+    return card, example, gr.Button(visible=example is not None and can_send)
+
+
+def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> B.Behaviour:
+    b = B.Behaviour.load(a)
+    with gr.Tab("Tests", id="tests"):
+        if not b.tasks():
+            gr.Markdown(B.no_tables_md(b))
+            return b
+        first = b.tasks()[0]
+        gr.Markdown("Behavioural tests in CheckList's three kinds, generated from dev sentences and templates and "
+                    "run on every variant at build time: how often each variant fails each test.",
+                    elem_classes=["intro"])
+        if b.problems:
+            with gr.Accordion(f"⚠ {len(b.problems)} problem(s) with the test tables", open=False):
+                gr.Markdown("\n".join(f"- {I.escape_md(p)}" for p in b.problems))
+        task = I.LenientRadio([get_task(t).long_title for t in b.tasks()], value=get_task(first).long_title,
+                              label="Task", elem_id="tests-task")
+        note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])
+        table = gr.Dataframe(B.grid(b, first), interactive=False, wrap=True, elem_id="tests-grid",
+                             label="Failure rate (95 % interval): click a cell for its failing cases")
+        with gr.Row():
+            test = I.LenientDropdown(b.tests(first), value=b.tests(first)[0], label="Test", elem_id="tests-test",
+                                     allow_custom_value=True)
+            variant = I.LenientDropdown(b.variants(first), value=b.variants(first)[0], label="Variant",
+                                        elem_id="tests-variant", allow_custom_value=True)
+        rows0, line0 = failing_view(b, get_task(first).long_title, b.tests(first)[0], b.variants(first)[0])
+        line = gr.Markdown(line0, elem_id="tests-count")
+        failing = gr.Dataframe(rows0, interactive=False, wrap=True, max_height=420, elem_id="tests-failing",
+                               column_widths=B.failing_widths(list(rows0.columns)),
+                               label="Failing cases: click one to see it")
+        case_id = I.LenientTextbox(visible=False, label="case id")
+        card = gr.HTML(B.NO_CASE, elem_id="tests-case")
+        send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="tests-send",
+                         visible=False)
+        state = gr.State(None)
+        failing_api = gr.Button(visible=False)
+
+    shown = bind(show_failing, b)
+    choice = [task, test, variant]
+    task.change(bind(on_task, b), task, [table, note, test, variant], api_name="tests", **TABLE_QUEUE) \
+        .then(shown, choice, [failing, line], api_visibility="private", **TABLE_QUEUE)
+    def pick(task_name: str, evt: gr.SelectData) -> tuple:  # not bound: Gradio reads `evt` from the hints
+        return on_cell(b, task_name, evt)
+
+    table.select(pick, task, [test, variant], api_visibility="private") \
+        .then(shown, choice, [failing, line], api_visibility="private", **TABLE_QUEUE)
+    for box in (test, variant):
+        box.input(shown, choice, [failing, line], api_visibility="private", **TABLE_QUEUE)
+    failing_api.click(shown, choice, [failing, line], api_name="failing_cases", **TABLE_QUEUE)
+    failing.select(on_row_click, None, case_id, api_visibility="private") \
+        .then(bind(show_case, b, compare is not None), case_id, [card, state, send], api_name="test_case",
+              **TABLE_QUEUE)
+    if compare is not None:
+        open_in_compare(send, state, compare, tabs)
+    return b
