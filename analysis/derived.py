@@ -76,9 +76,9 @@ def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Pat
     parts, hashes, scored_names = [], {}, []
     order = sorted(variants.items(), key=lambda item: bool(item[1].members))  # models first, then ensembles
     for name, variant in order:
-        hashes[name] = variant.checkpoint_hash
         if old_hashes.get(name) == variant.checkpoint_hash:
             parts.append(old[old["variant"] == name])
+            hashes[name] = variant.checkpoint_hash
             continue
         start = time.perf_counter()
         members = [m.name for m in variant.members]
@@ -90,7 +90,7 @@ def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Pat
         except Exception as error:  # one variant's fault must not cost the others their results
             log(f"behavioural tests: {name} failed ({type(error).__name__}: {error}); left out")
             continue
-        raw[name] = outputs
+        raw[name], hashes[name] = outputs, variant.checkpoint_hash
         scored = score_suite(suite, outputs)
         table = scored.astype(np.float32)
         table.insert(0, "case", suite["case"].to_numpy())

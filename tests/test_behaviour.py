@@ -148,3 +148,45 @@ def test_tables_round_trip_and_a_stale_variant_is_left_out(examples, tmp_path):
     _, got, _, problems = read_behaviour(tmp_path, {"v": "h2"})
     assert got.empty and "other checkpoints" in problems[0]
     assert "run `python -m analysis build`" in read_behaviour(tmp_path / "none")[3][0]
+
+
+class FakeVariant:
+    """A variant that answers every input the same way and counts its calls."""
+
+    def __init__(self, name: str, sst_class: int, prob: float, score: float, members: tuple = ()):
+        self.name, self.checkpoint_hash, self.members, self.calls = name, f"hash-{name}", members, 0
+        self.answer = {"sst": sst_probs(sst_class), "quora": prob, "sts": score}
+
+    def score_tasks(self, inputs: dict) -> dict:
+        self.calls += 1
+        if self.answer["quora"] < 0:
+            raise RuntimeError("broken")
+        return {t: np.array([self.answer[t]] * len(x)) for t, x in inputs.items()}
+
+
+def test_build_step_scores_reuses_and_composes_the_ensemble(tmp_path):
+    from analysis import derived
+    from analysis import load as load_analysis
+
+    data = tmp_path / "data"
+    synthetic.make_data_dir(data, {"sst": 80, "quora": 80, "sts": 60})
+    synthetic.make_tables(tmp_path / "tables", data, variants=("a", "b", "ens"))
+    world = load_analysis(tmp_path / "tables", data, checkpoints=False)
+    a, b = FakeVariant("a", 4, 0.9, 5.0), FakeVariant("b", 0, 0.1, 1.0)
+    ens = FakeVariant("ens", 0, 0.0, 0.0, members=(a, b))
+    broken = FakeVariant("broken", 0, -1.0, 0.0)
+    logs: list[str] = []
+    derived.build_behaviour(world, {"a": a, "b": b, "ens": ens, "broken": broken}, tmp_path / "tables", logs.append)
+    cases, results, provenance, _ = read_behaviour(tmp_path / "tables")
+    assert set(results["variant"]) == set(provenance["variants"]) == {"a", "b", "ens"}
+    assert any("broken failed" in line for line in logs)
+    assert ens.calls == 0  # composed from a's and b's outputs
+    sts = results[(results["variant"] == "ens") & results["case"].str.startswith("sts/")]
+    assert np.allclose(sts["value_a"], 3.0)  # the mean of 5 and 1
+    sst = results[(results["variant"] == "ens") & results["case"].str.startswith("sst/")]
+    assert np.allclose(sst["value_a"], 2.0)  # P = (1/2, 0, 0, 0, 1/2): mean class 2
+    # a rebuild with the same checkpoints and suite scores nothing again
+    calls = a.calls
+    derived.build_behaviour(world, {"a": a, "b": b, "ens": ens}, tmp_path / "tables", logs.append)
+    assert a.calls == calls and "0 scored" in logs[-1]
+    assert read_behaviour(tmp_path / "tables")[1].equals(results[results["variant"] != "broken"].reset_index(drop=True))
