@@ -93,7 +93,19 @@ def test_analysis_loads_queries_reports_and_checks_status_without_torch(tmp_path
     `report --check` in CI need no model)."""
     shim = tmp_path / "shim"
     shim.mkdir()
-    (shim / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None  # `import torch` now fails\n")
+    # A finder that refuses torch, as an environment without it would: a None in sys.modules would
+    # also hide it, but libraries that look torch up there (scipy's array API helpers) then fail.
+    (shim / "sitecustomize.py").write_text(textwrap.dedent("""
+        import sys
+
+        class NoTorch:
+            def find_spec(self, name, path=None, target=None):
+                if name == "torch" or name.startswith("torch."):
+                    raise ImportError("torch is hidden by the test")
+                return None
+
+        sys.meta_path.insert(0, NoTorch())
+    """))
     driver = textwrap.dedent("""
         import sys
         try:
