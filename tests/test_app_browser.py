@@ -116,6 +116,7 @@ def test_an_example_is_one_click_away(page, shots):
     expect(page.locator("#sentence-a textarea")).to_have_value("The plot is not bad at all, and the acting is never boring.")
     expect(page.locator("#compare-summary")).to_contain_text("1 task")  # scored at once: sentiment only
     expect(page.locator("#plot-quora")).to_be_hidden()
+    expect(page.locator("#attributions")).to_contain_text("acting")  # a chip rescoring refreshes them too
     page.screenshot(path=str(shots / "compare-example.png"), full_page=True)
 
 
