@@ -244,7 +244,7 @@ def _prediction(task: str, value: str) -> int | float | str:
     if number is None:
         return f"prediction {value!r} is not a number"
     if spec.regression:
-        return number if 0.0 <= number <= 5.0 else f"similarity {value!r} is out of range 0..5"
+        return number if 0.0 <= number <= 5.0 else f"similarity {value!r} is out of range 0..5 (clip the model's scores)"
     if not number.is_integer() or not 0 <= number < len(spec.classes):
         return f"{spec.label_column} {value!r} is not a class 0..{len(spec.classes) - 1}"
     return int(number)
