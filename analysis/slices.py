@@ -180,5 +180,7 @@ def slice_metrics(
             records.append({"slice": name, "bucket": bucket, "variant": variant,
                             **_subset_metrics(task, td.cols, rows[row_codes == code], threshold)})
     out = pd.DataFrame.from_records(records)
+    if "roc_auc" in out and td.hard_labels:  # hard labels (an import without probabilities) rank nothing
+        out.loc[out["variant"].isin(td.hard_labels), "roc_auc"] = np.nan
     out["bucket"] = pd.Categorical(out["bucket"], categories=["(all)", *buckets])
     return out.sort_values(["bucket", "variant"], kind="stable").reset_index(drop=True)

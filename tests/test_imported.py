@@ -242,6 +242,11 @@ def test_import_joins_with_the_examples_and_reads_as_predictions_only(world, tab
     # the "another variant disagrees" relation reads the import like any variant
     assert len(A.errors(a, "sst", "mine", other="a", relation="a_wrong_b_right")) >= 0
     assert "mine" not in candidates_of(a)
+    sliced = A.slice_metrics(a, "quora", "length")
+    assert sliced.loc[sliced["variant"] == "mine", "roc_auc"].isna().all()
+    assert sliced.loc[sliced["variant"] == "a", "roc_auc"].notna().any()
+    overall_row = sliced[(sliced["variant"] == "mine") & (sliced["bucket"] == "(all)")]
+    assert float(overall_row["accuracy"].iloc[0]) == pytest.approx(right["quora"])
 
 
 def test_import_with_probabilities(world, tables, tmp_path, capsys):
