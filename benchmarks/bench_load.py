@@ -5,7 +5,7 @@ then C clients each send R requests, the next as soon as the last is answered.
 
 The mix: Compare (every variant, all three tasks, a sentence pair never sent before) at least
 40 %, each followed, as in the browser, by its attributions (gradient x input of the two variants
-that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports; one client in UPLOAD_EVERY first
+that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports; one client in ten (--upload-every) first
 uploads the three example prediction files of tests/data/my-model (issue 20) and then asks about
 its upload in half of its Errors requests (joined with the shared tables at query time); a share of the requests malformed
 (None or unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside
@@ -44,7 +44,7 @@ KINDS = {"sst": ["wrong", "too positive (pred > gold)", "off by 2+ classes", "al
          "quora": ["wrong", "false positives", "false negatives"],
          "sts": ["|error| > 1", "|error| > 2", "too high (pred > gold)"]}
 GRID = GRID_SIZE
-UPLOAD_EVERY = 10  # one client in ten uploads its own predictions first
+UPLOAD_EVERY = 10  # one client in ten uploads its own predictions first (--upload-every)
 UPLOAD_NAME = "my-upload"
 UPLOAD_FILES = sorted((Path(__file__).resolve().parents[1] / "tests" / "data" / "my-model").glob("*-dev-output.csv"))
 
@@ -213,6 +213,8 @@ def main() -> int:
     parser.add_argument("--requests", type=int, default=20, help="requests per client")
     parser.add_argument("--malformed", type=float, default=0.1, help="share of malformed requests")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--upload-every", type=int, default=UPLOAD_EVERY,
+                        help=f"one client in N uploads tests/data/my-model first (default {UPLOAD_EVERY}; 0: none)")
     parser.add_argument("--client", choices=["http", "gradio"], default="http",
                         help="http: light REST clients (default); gradio: one gradio_client.Client per user, "
                              "which spends CPU the app then lacks")
@@ -263,7 +265,7 @@ def main() -> int:
 
         def client_loop(k: int) -> None:
             client = new_client(url)
-            uploads = k % UPLOAD_EVERY == 0
+            uploads = args.upload_every > 0 and k % args.upload_every == 0
             for i in range(args.requests):
                 endpoint, call, good = plan.next()
                 if uploads and i == 0:

@@ -26,6 +26,9 @@ BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
 # "once" drops it): quick edits can never leave a stale table on screen. Exports run here too,
 # one at a time (see demo.errors.write_csv).
 TABLE_QUEUE = {"concurrency_limit": 1, "concurrency_id": "table", "trigger_mode": "always_last"}
+# Reading an upload (parsing up to 20,214 lines, then joining it with the shared tables: about a
+# second) runs beside the table queue, one at a time, so it never holds up other users' filters.
+UPLOAD_QUEUE = {"concurrency_limit": 1, "concurrency_id": "upload"}
 # Events waiting at most; past it a user is told the app is busy (Gradio answers 503: the browser
 # says "This application is currently busy. Please try again.", gradio_client raises QueueError
 # "Queue is full! Please try again.") instead of waiting without bound.

@@ -70,22 +70,25 @@ class Upload:
         return {t: f.table() for t, f in self.files.items()}
 
 
-def _read_and_remove(paths: list[str]) -> list[tuple[str, bytes]]:
-    """The uploaded files' bytes; each temporary copy Gradio made is deleted once read."""
+def _read(paths: list[str]) -> list[tuple[str, bytes]]:
+    """The uploaded files' bytes. Gradio's copies are not ours to delete: it keys them by content,
+    so two sessions uploading the same file share one copy (deleting it after reading broke the
+    other session's upload under load); its cache sweep (`demo.serving.cache_sweep`) removes them."""
     out = []
     for path in paths:
         p = Path(path)
         try:
             out.append((p.name, p.read_bytes()))
-        finally:
-            p.unlink(missing_ok=True)
+        except FileNotFoundError:  # swept between the upload and now (a long queue)
+            raise PredictionFileError([f"{p.name}: the uploaded copy was cleaned up before it could be read; "
+                                       "upload it again"]) from None
     return out
 
 
 def read_upload(a: A.Analysis, paths: list[str], name: str) -> Upload:
     """Check the uploaded files against `a`'s dev ids; PredictionFileError lists every problem."""
     paths = [str(p) for p in (paths or [])]
-    files = _read_and_remove(paths)  # removed whatever happens next
+    files = _read(paths)
     name = (name or DEFAULT_NAME).strip()
     why = check_name(name, a.variants())
     if why:

@@ -7,6 +7,9 @@ import pytest
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Feature caches written by tests go to a scratch folder, not the repository's cache/.
 os.environ.setdefault("MINIBERT_CACHE", tempfile.mkdtemp(prefix="minibert-test-cache-"))
+# Gradio keeps uploads in folders named by their content: test sessions running at once on one
+# machine would share (and sweep) each other's copies of the same test file. One folder each.
+os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="minibert-test-gradio-"))
 
 
 @pytest.fixture(scope="session")

@@ -91,10 +91,10 @@ def wire(panel: UploadPanel, a: A.Analysis, task: gr.Radio, variant: gr.Dropdown
     """The upload button: read, then let `then` refresh the tab's views from the new state."""
     if panel.button is None:
         return
-    from ..serving import TABLE_QUEUE, guarded
+    from ..serving import UPLOAD_QUEUE, guarded
 
     handler = guarded(upload_failed)(lambda *values: on_upload(a, *values))
     handler.__name__ = "upload"
     event = panel.button.click(handler, [panel.state, panel.files, panel.name, task],
-                               [panel.state, panel.message, variant, other], api_name="upload", **TABLE_QUEUE)
+                               [panel.state, panel.message, variant, other], api_name="upload", **UPLOAD_QUEUE)
     then(event.then(lambda: None, None, panel.files, api_visibility="private", queue=False))
