@@ -5,8 +5,8 @@
 1. "Compare all variants" for all three tasks on every variant in $MINIBERT_CHECKPOINTS (default
    checkpoints/), through the very function the button calls (demo.ui's batched handler, which
    also builds the table and the three plotly figures) followed by the step the browser runs
-   after every scoring (before -> after and the default attributions: gradient x input of the two
-   variants that disagree most), and, in turn, without that step; then through gradio_client against the
+   after every scoring (before -> after and the default attributions: leave one word out for the
+   two variants that disagree most), and, in turn, without that step; then through gradio_client against the
    app served on localhost (HTTP, queue, JSON of the figures included). Every click has a new
    sentence pair (real dev sentences when $MINIBERT_DATA is set), so the frozen variants'
    embedding memo cannot answer from a previous click. Prints p50 and p95.
@@ -63,9 +63,9 @@ def inputs(n: int, data_dir: str | None, seed: int = 0) -> list[tuple[str, str]]
 def button_function(variants: dict, trust: dict | None = None, attributions: bool = True):
     """What the "Compare all variants" button runs for one click: the batched scoring with the
     table and charts the event returns, then (with `attributions`) the step that follows every
-    scoring in the browser: before -> after and the default attributions (gradient x input of
+    scoring in the browser: before -> after and the default attributions (leave one word out for
     the two variants that disagree most, on sentiment). The tab's own handlers, not copies."""
-    from demo.attributions import GRADIENT
+    from demo.attributions import DEFAULT_METHOD
     from demo.tabs.compare import compare_outputs, model_calls
 
     score, _, after = model_calls(variants, trust)
@@ -74,7 +74,7 @@ def button_function(variants: dict, trust: dict | None = None, attributions: boo
         out = compare_outputs(score(list(zip(choices, as_, bs, names_))))
         if attributions:
             for choice, a, b, names in zip(choices, as_, bs, names_):
-                after(None, choice, a, b, names, [], "Sentiment", GRADIENT)
+                after(None, choice, a, b, names, [], "Sentiment", DEFAULT_METHOD)
         return out
     return click
 
@@ -120,10 +120,10 @@ def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
             client.predict("All three", a, b, names, api_name="/compare")
             ms.append((time.perf_counter() - start) * 1000)
             start = time.perf_counter()
-            client.predict([], "Sentiment", "gradient × input", a, b, api_name="/explain")
+            client.predict([], "Sentiment", "leave one word out", a, b, api_name="/explain")
             explain_ms.append((time.perf_counter() - start) * 1000)
         lines.append(report("click -> result, gradio_client over HTTP (queue, JSON)", ms, target))
-        lines.append(report("  then its attributions (/explain: 2 variants, gradient x input)", explain_ms))
+        lines.append(report("  then its attributions (/explain: 2 variants, the default method)", explain_ms))
         # concurrent users: 8 clicks at once, batched into shared model calls
         jobs_ms = []
         for round_ in range(3):

@@ -4,8 +4,8 @@ then C clients each send R requests, the next as soon as the last is answered.
     python -m benchmarks.bench_load [--clients 50] [--requests 20] [--malformed 0.1] [--seed 0]
 
 The mix: Compare (every variant, all three tasks, a sentence pair never sent before) at least
-40 %, each followed, as in the browser, by its attributions (gradient x input of the two variants
-that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports; one client in ten (--upload-every) first
+40 %, each followed, as in the browser, by its attributions (leave one word out for the two
+variants that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports; one client in ten (--upload-every) first
 uploads the three example prediction files of tests/data/my-model (issue 20) and then asks about
 its upload in half of its Errors requests (joined with the shared tables at query time); a share of the requests malformed
 (None or unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside
@@ -182,8 +182,8 @@ class HttpClient:
 
 def explain_call(compare_call: list) -> list:
     """The attributions the browser asks for after a Compare click: no variant named (the two that
-    disagree most), sentiment, gradient x input, the same sentences."""
-    return [[], "Sentiment", "gradient × input", compare_call[1], compare_call[2]]
+    disagree most), sentiment, the default method (leave one word out), the same sentences."""
+    return [[], "Sentiment", "leave one word out", compare_call[1], compare_call[2]]
 
 
 def upload_call(client) -> list:

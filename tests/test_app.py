@@ -281,6 +281,14 @@ def test_by_default_the_two_that_disagree_most_are_explained(app, ctx):
     assert A.most_apart("sst", sst, ["mid", "neg", "pos"]) == ["neg", "pos"]
 
 
+def test_the_default_method_leaves_one_word_out(app, ctx):
+    _, client = app
+    out = client.predict(["tiny-mean"], "Sentiment", "", "a good film", "", api_name="/explain")
+    attr = X.leave_one_out(ctx.variants["tiny-mean"], "sst", "a good film")
+    assert A.DEFAULT_METHOD == A.LOO and "leave one word out" in out and "alone is removed" in out
+    assert f"full colour is ±{max(abs(w) for w in attr.weights):.3g}" in out
+
+
 def test_integrated_gradients_on_request_with_their_completeness(app):
     _, client = app
     out = client.predict(["tiny-mean"], "Similarity", A.IG, *PAIR, api_name="/explain")

@@ -107,7 +107,7 @@ def test_every_rescoring_refreshes_the_attributions(page, shots):
     page.screenshot(path=str(shots / "compare-ig.png"), full_page=True)
     page.click("#compare-button")
     expect(attributions).to_contain_text("runs only when you press")
-    page.locator("#explain-method label", has_text="gradient ×").click()
+    page.locator("#explain-method label", has_text="leave one word out").click()
     assert not page.js_errors, page.js_errors
 
 

@@ -161,3 +161,33 @@ def test_integrated_gradients_are_complete(variants, name, task, second):
     assert abs(sum(attr.weights) - change) <= 0.05 * abs(change)
     assert attr.completeness_gap <= 0.05
     assert len(attr.weights) == len(attr.tokens)
+
+
+class CountingScorer:
+    """Sentiment: "very positive" with probability 0.2 per "good" (at most 1); pairs: P(duplicate)
+    and similarity from the words the two sentences share. Enough to work leave-one-out by hand."""
+
+    def score(self, task, inputs):
+        if task == "sst":
+            out = []
+            for text in inputs:
+                p = min(0.2 * text.split().count("good"), 1.0)
+                out.append([1 - p, 0, 0, 0, p])
+            return np.array(out)
+        shared = [len(set(a.split()) & set(b.split())) for a, b in inputs]
+        return np.array([s / 10 + 0.25 for s in shared] if task == "quora" else [float(s) for s in shared])
+
+
+def test_leave_one_out_by_hand():
+    attr = X.leave_one_out(CountingScorer(), "sst", "a good good film")
+    # expected class: 4 x 0.4 = 1.6 with both; 4 x 0.2 = 0.8 without either "good"
+    assert attr.tokens == ["a", "good", "good", "film"] and attr.output == pytest.approx(1.6)
+    np.testing.assert_allclose(attr.weights, [0, 0.8, 0.8, 0], atol=1e-9)
+    pair = X.leave_one_out(CountingScorer(), "sts", "the red film", "the blue film")
+    assert pair.tokens == ["the", "red", "film", "[SEP]", "the", "blue", "film"]
+    np.testing.assert_allclose(pair.weights, [1, 0, 1, 0, 1, 0, 1])  # 2 shared words; 1 without either
+    quora = X.leave_one_out(CountingScorer(), "quora", "a b", "a c")
+    logit = lambda p: math.log(p / (1 - p))  # noqa: E731
+    np.testing.assert_allclose(quora.weights, [logit(0.35) - logit(0.25), 0, 0, logit(0.35) - logit(0.25), 0])
+    capped = X.leave_one_out(CountingScorer(), "sst", "good " * 5, max_words=2)
+    np.testing.assert_allclose(capped.weights, [0.8, 0.8, 0, 0, 0])

@@ -213,7 +213,7 @@ def build(ctx: AppContext) -> CompareTab | None:
                                                       f"{A.MAX_VARIANTS}; none: the two that disagree most)",
                                                       elem_id="explain-variants", scale=3)
             explain_task = I.LenientRadio(EXPLAINED_TASKS, value="Sentiment", label="Output to explain", scale=1)
-            explain_method = I.LenientRadio(list(A.METHODS), value=A.GRADIENT, label="Method", scale=2,
+            explain_method = I.LenientRadio(list(A.METHODS), value=A.DEFAULT_METHOD, label="Method", scale=2,
                                             elem_id="explain-method")
             explain_btn = gr.Button("Explain", scale=1, elem_id="explain-button")
         attributions = gr.HTML(elem_id="attributions")
