@@ -5,15 +5,16 @@ then C clients each send R requests, the next as soon as the last is answered.
 
 The mix: Compare (every variant, all three tasks, a sentence pair never sent before) at least
 40 %, each followed, as in the browser, by its attributions (leave one word out for the two
-variants that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports; one client in ten (--upload-every) first
-uploads the three example prediction files of tests/data/my-model (issue 20) and then asks about
-its upload in half of its Errors requests (joined with the shared tables at query time); a share of the requests malformed
-(None or unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside
-the grid). Prints per endpoint p50 / p95 / max, well-formed requests that failed, "busy" answers
-(counted apart), the messages the malformed ones got, throughput, the app's RSS before and after
-and the growth of its temporary files (Gradio's cache and the exports: the app runs with a
-TMPDIR of its own). Targets (issue 16): no well-formed request fails; busy under 5 %; Compare
-p95 < 8 s; RSS growth < 10 %; temporary files < 50 MB after the run.
+variants that disagree most, /explain); Errors filters, confusion-cell clicks and CSV exports;
+one client in ten (--upload-every) first uploads the three example prediction files of
+tests/data/my-model (issue 20) and then asks about its upload in half of its Errors requests
+(joined with the shared tables at query time); a share of the requests malformed (None or
+unknown variants, unknown tasks and kinds, wrong types, 1 MB of text, cells outside the grid).
+Prints per endpoint p50 / p95 / max, well-formed requests that failed, "busy" answers (counted
+apart), the messages the malformed ones got, throughput, the app's RSS before and after and the
+growth of its temporary files (Gradio's cache and the exports: the app runs with a TMPDIR of its
+own). Targets (issue 16): no well-formed request fails; busy under 5 %; Compare p95 < 8 s; RSS
+growth < 10 %; temporary files < 50 MB after the run.
 """
 from __future__ import annotations
 
