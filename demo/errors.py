@@ -528,8 +528,14 @@ def _file_name(filters: Filters) -> str:
     parts = [filters.task, "all" if filters.variant in (None, "", ALL_VARIANTS) else filters.variant]
     if filters.cell is not None:
         parts.append(f"cell{filters.cell[0]}-{filters.cell[1]}")
+    elif filters.kind != next(iter(ERROR_KINDS[filters.task])):
+        parts.append(filters.kind.split(" (")[0].replace("|error| > ", "err-gt-"))
     if filters.other not in (None, "", NO_OTHER):
-        parts.append(f"vs-{filters.other}")
+        parts.append(f"{RELATIONS.get(filters.relation, 'disagree').replace('_', '-')}-vs-{filters.other}")
+    if filters.slice not in (None, "", NO_SLICE):
+        parts.append(filters.slice.replace(" = ", "-"))
+    if filters.search:
+        parts.append(f"text-{filters.search[:20]}")
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in "-".join(parts))
     return f"errors-{safe[:120]}.csv"
 

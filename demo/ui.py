@@ -18,6 +18,7 @@ from .palette import PLOT_CSS
 from .serving import cache_sweep
 from .tabs import behaviour, compare, errors, label_errors, models, slices
 from .upload import max_file_size, uploads_enabled
+from .urlstate import Links, View
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -75,7 +76,36 @@ LAYOUT_CSS = """
   #errors-table table { min-width: 680px; }
   #confusion table { min-width: 340px; }
 }
+.url-state { display: none !important; }
+#share-row { align-items: center; gap: 8px; }
+#share-link input { font-size: 0.85em; }
+/* A token's weight on tap or keyboard focus, not only on hover (a phone has none): TOKENS_JS makes
+   every weighted token (an .attr-tok with a title) focusable; its title shows above it. */
+.attr-tok[title] { position: relative; cursor: pointer; }
+.attr-tok[title]:focus { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+.attr-tok[title]:focus::after {
+  content: attr(title); position: absolute; left: 50%; bottom: calc(100% + 2px); transform: translateX(-50%);
+  background: var(--background-fill-primary); color: var(--body-text-color); border: 1px solid var(--border-color-primary);
+  border-radius: 4px; padding: 0 5px; font-size: 0.8em; line-height: 1.6; white-space: nowrap; z-index: 20;
+}
+#metrics-table [role="gridcell"] span, #metrics-table [role="columnheader"] span { white-space: nowrap; }
+/* a header breaks between words, never inside one ("P(duplicate)") */
+.gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
+@media (max-width: 720px) {
+  #errors-table table { min-width: 680px; }
+  #confusion table { min-width: 340px; }
+}
 """
+
+
+TOKENS_JS = """() => {
+  const mark = () => document.querySelectorAll(".attr-tok[title]:not([tabindex])").forEach((el) => {
+    el.setAttribute("tabindex", "0");
+    el.setAttribute("aria-label", el.textContent + ": weight " + el.getAttribute("title"));
+  });
+  mark();
+  new MutationObserver(mark).observe(document.body, { childList: true, subtree: true });
+}"""
 
 
 def launch_options() -> dict:
@@ -84,7 +114,7 @@ def launch_options() -> dict:
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-               "css": CSS + PLOT_CSS + LAYOUT_CSS}
+               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": TOKENS_JS}
     if uploads_enabled():  # Gradio refuses a larger file before the app reads it
         options["max_file_size"] = max_file_size()
     return options
@@ -111,11 +141,17 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
         if ctx.failures:
             gr.Markdown(_failures_md(ctx), elem_classes=["banner-warn"], elem_id="load-failures")
 
+        links = Links()  # shareable views: each tab registers what it keeps in the URL (demo.urlstate)
+        links.place()
         with gr.Tabs(selected="compare") as tabs:
             compare_tab = compare.build(ctx)
-            errors.build(ctx, a, tabs, compare_tab)
-            slices.build(a)
+            links.register(View(tab="compare", label="Compare"))
+            errors.build(ctx, a, tabs, compare_tab, links)
+            slices.build(a, links)
             label_errors.build(a, tabs, compare_tab)
+            links.register(View(tab="label-errors", label="Label errors"))
             behaviour.build(a, tabs, compare_tab)
-            models.build(ctx, a)
+            links.register(View(tab="tests", label="Tests"))
+            models.build(ctx, a, links)
+        links.wire(demo, tabs)
     return demo

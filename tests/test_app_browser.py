@@ -288,4 +288,105 @@ def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
     page.click("#tests-send")
     expect(page.get_by_role("tab", name="Compare")).to_have_attribute("aria-selected", "true")
     expect(page.locator("#sentence-a textarea")).not_to_have_value("")
+
+
+# WCAG contrast of each matched element's text against what lies under it (its own background, or
+# the first ancestor's that is not transparent, composited down to an opaque colour).
+CONTRAST_JS = """(selector) => {
+  const parse = (c) => {
+    let m = c.match(/rgba?\\(([^)]+)\\)/);
+    if (m) { const p = m[1].split(/[\\s,\\/]+/).filter(Boolean).map(Number); return [p[0], p[1], p[2], p.length > 3 ? p[3] : 1]; }
+    m = c.match(/color\\(srgb ([^)]+)\\)/);
+    if (m) {
+      const p = m[1].split(/[\\s\\/]+/).filter(Boolean).map(Number);
+      return [p[0] * 255, p[1] * 255, p[2] * 255, p.length > 3 ? p[3] : 1];
+    }
+    return [0, 0, 0, 0];
+  };
+  const under = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c[3] > 0) { layers.push(c); if (c[3] >= 1) break; }
+    }
+    let base = [255, 255, 255];
+    for (const l of layers.reverse()) base = base.map((b, i) => l[i] * l[3] + b * (1 - l[3]));
+    return base;
+  };
+  const lum = (c) => {
+    const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(c[0]) + 0.7152 * f(c[1]) + 0.0722 * f(c[2]);
+  };
+  return [...document.querySelectorAll(selector)].map((el) => {
+    const bg = under(el), fg = parse(getComputedStyle(el).color);
+    const text = fg.slice(0, 3).map((v, i) => v * fg[3] + bg[i] * (1 - fg[3]));
+    const a = lum(text), b = lum(bg);
+    return [el.innerText.trim(), (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05)];
+  });
+}"""
+
+WHITE_CHARTS_JS = """() => [...document.querySelectorAll(".js-plotly-plot")].filter((p) => p.offsetParent !== null).map((p) => {
+  const svg = p.querySelector(".main-svg"), bg = p.querySelector("rect.bg");
+  const white = (c) => /^rgba?\\(255, 255, 255(, 1)?\\)$/.test(c) || c === "#fff" || c === "#ffffff" || c === "white";
+  return white(getComputedStyle(svg).backgroundColor) || (bg !== null && white(getComputedStyle(bg).fill));
+})"""
+
+
+def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
+    """Set a view (Quora, a confusion cell, an example), copy its link, open it on a 390 px phone in
+    dark mode: the same rows and example; then the phone's page: no sideways scroll on any tab,
+    legible confusion matrix (WCAG AA), no white chart, a tapped token shows its weight, and a link
+    naming something absent opens the nearest view with a message."""
+    tab(page, "Errors")
+    page.locator("#errors-task label").filter(has_text="Paraphrase").first.click()
+    expect(page.locator("#errors-count")).to_contain_text("Paraphrase")
+    page.locator('#confusion [data-testid="cell-0-2"]').click()  # gold "not duplicate", predicted "duplicate"
+    expect(page.locator("#errors-count")).to_contain_text("cell:")
+    rows = page.locator("#errors-count").inner_text().split("·")[:2]
+    page.locator("#errors-table [role='row'][data-index]").first.locator("[role='gridcell']").first.click()
+    expect(page.locator("#example-card")).to_contain_text("dev id")
+    card = page.locator("#example-card").inner_text()
+    page.wait_for_function("location.search.includes('example=')")
+    page.click("#copy-link")
+    link = page.locator("#share-link input, #share-link textarea").first
+    expect(link).to_have_value(page.evaluate("location.href"))
+    for part in ("tab=errors", "task=quora", "cell=0%2C1", "example="):
+        assert part in link.input_value(), link.input_value()
+
+    context = page.context.browser.new_context(viewport={"width": 390, "height": 844}, has_touch=True)
+    phone = context.new_page()
+    phone.set_default_timeout(TIMEOUT)
+    phone.goto(link.input_value() + "&__theme=dark")
+    expect(phone.locator("#errors-count")).to_contain_text(rows[0].strip())
+    assert phone.locator("#errors-count").inner_text().split("·")[:2] == rows
+    expect(phone.locator("#example-card")).to_contain_text(card.split("·")[1].strip())  # the dev id
+    assert phone.locator("#example-card").inner_text() == card
+    assert "__theme=dark" in phone.evaluate("location.href") and phone.evaluate("document.body.classList.contains('dark')")
+    phone.wait_for_selector("#diagnostic .js-plotly-plot")
+    phone.screenshot(path=str(shots / "phone-dark-errors.png"), full_page=True)
+    contrast = phone.evaluate(CONTRAST_JS, "#confusion [role='gridcell']")
+    assert contrast and min(c for _, c in contrast) >= 4.5, contrast
+    assert not any(phone.evaluate(WHITE_CHARTS_JS)), "a chart keeps a white background in dark mode"
+    for name in ("Compare", "Errors", "Slices", "Models"):
+        phone.get_by_role("tab", name=name).click()
+        phone.wait_for_timeout(300)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, name
+        if name == "Slices":
+            phone.wait_for_selector("#slices-plot .js-plotly-plot")
+            assert not any(phone.evaluate(WHITE_CHARTS_JS)), "a Slices chart keeps a white background"
+            phone.screenshot(path=str(shots / "phone-dark-slices.png"), full_page=True)
+    phone.get_by_role("tab", name="Compare").click()
+    phone.click("#compare-button")
+    token = phone.locator("#attributions .attr-tok[title]").first
+    expect(token).to_be_visible()
+    token.tap()
+    weight = token.get_attribute("title")
+    assert phone.evaluate("(el) => getComputedStyle(el, '::after').content", token.element_handle()) == f'"{weight}"'
+    phone.screenshot(path=str(shots / "phone-dark-token.png"), full_page=True)
+
+    phone.goto(link.input_value().split("?")[0] + "?tab=slices&task=sts&reference=no-such-variant&variants=tiny-cls,zzz")
+    expect(phone.locator("#url-message")).to_contain_text("No sts variant “no-such-variant”")
+    expect(phone.locator("#url-message")).to_contain_text("“zzz”: left out")
+    expect(phone.locator("#slices-table")).to_contain_text("tiny-cls")
+    context.close()
     assert not page.js_errors, page.js_errors

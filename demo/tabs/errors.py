@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 import pandas as pd
@@ -17,6 +18,7 @@ from .. import inputs as I
 from .. import models as M
 from ..context import AppContext
 from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
+from ..urlstate import Links, View, query_text
 from . import bind
 from . import upload as U
 from .compare import CompareTab, dev_example, rerun_one
@@ -96,6 +98,79 @@ def export_csv(a: A.Analysis, *values: object) -> tuple:
     return gr.File(value=str(path), visible=True), ""
 
 
+def task_key(title: object) -> str:
+    """A task's title as the URL names it (sst, quora, sts)."""
+    spec = task_titled(str(title)) if title else None
+    return spec.name if spec else ""
+
+
+def url_task(a: A.Analysis, name: str | None, said: list[str]) -> str:
+    """The task a URL names (by key or by title); the first task, with a message, for another."""
+    tasks = E.tasks_of(a)
+    if not name:
+        return tasks[0]
+    for t in tasks:
+        if name.lower() in (t, get_task(t).long_title.lower(), get_task(t).title.lower()):
+            return t
+    said.append(f"No task “{I.escape_md(name)}” with predictions here: showing {get_task(tasks[0]).long_title}.")
+    return tasks[0]
+
+
+def url_choice(params: dict, key: str, allowed: list[str], default: str, what: str, said: list[str]) -> str:
+    """A URL's value for `key` when it is one of `allowed`; else `default`, with a message."""
+    value = params.get(key)
+    if value in (None, ""):
+        return default
+    if value in allowed:
+        return value
+    said.append(f"No {what} “{I.escape_md(value)}”: showing {I.escape_md(default)}.")
+    return default
+
+
+def url_number(params: dict, key: str, what: str, said: list[str]) -> int | None:
+    try:
+        return I.whole_number(params.get(key), what)
+    except I.BadInput as exc:
+        said.append(str(exc))
+        return None
+
+
+def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, list[str]]:
+    """The Errors tab as a URL describes it (see demo.urlstate): the nearest view, with a message
+    for each name that is not there."""
+    said: list[str] = []
+    t = url_task(a, params.get("task"), said)
+    title, names = get_task(t).long_title, E.variants_of(a, t)
+    kinds = list(E.ERROR_KINDS[t])
+    variant = url_choice(params, "variant", [E.ALL_VARIANTS] + names, E.best_variant(a, t), f"{t} variant", said)
+    kind = url_choice(params, "kind", kinds, kinds[0], f"{t} error kind", said)
+    slice_name = url_choice(params, "slice", E.slice_choices(a, t), E.NO_SLICE, f"{t} slice", said)
+    other = url_choice(params, "other", [E.NO_OTHER] + names, E.NO_OTHER, f"{t} variant", said)
+    relation = url_choice(params, "relation", list(E.RELATIONS), next(iter(E.RELATIONS)), "relation", said)
+    search = (params.get("search") or "")[:E.MAX_SEARCH]
+    low, high = url_number(params, "min", "Min words", said), url_number(params, "max", "Max words", said)
+    cell = params.get("cell") or ""
+    try:
+        E.parse_cell(t, cell)
+    except I.BadInput as exc:
+        said.append(str(exc))
+        cell = ""
+    filters = (title, variant, kind, search, low, high, other, relation, slice_name, cell)
+    grid, diagnostic = views(a, title, variant)
+    table = refresh_table(a, *filters)
+    ex_id = (params.get("example") or "").strip()[:200]
+    card, rows, ex, send = show_example(a, can_send, title, ex_id)
+    if ex_id and ex is None:
+        said.append(f"No {t} dev example “{I.escape_md(ex_id)}”: none selected.")
+        ex_id, card = "", NO_EXAMPLE
+    updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant),
+               gr.Dropdown(choices=kinds, value=kind), search, low, high,
+               gr.Dropdown(choices=[E.NO_OTHER] + names, value=other), relation,
+               gr.Dropdown(choices=E.slice_choices(a, t), value=slice_name), cell,
+               grid, diagnostic, *table, ex_id, card, rows, ex, send]
+    return updates, said
+
+
 def no_tables(ctx: AppContext) -> None:
     where = html.escape(str(ctx.tables_dir or "analysis/tables"))
     why = ""
@@ -107,7 +182,8 @@ def no_tables(ctx: AppContext) -> None:
                 "Build them with `python -m analysis build` (add `--data-dir` for the CS224N dev files).\n\n" + why)
 
 
-def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | None) -> ErrorsTab | None:
+def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | None,
+          links: Links | None = None) -> ErrorsTab | None:
     with gr.Tab("Errors", id="errors"):
         if a is None:
             no_tables(ctx)
@@ -184,22 +260,35 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
     refresh = U.per_session(refresh_table, a)
     view = U.per_session(views, a)
     table_out = [table, count, cell_note, clear_cell]
-    task.change(U.per_session(on_task, a), [state, task], [variant, kind, slice_, other, cell_box],
-                api_visibility="private") \
-        .then(view, [state, task, variant], [confusion, diagnostic], api_name="confusion") \
-        .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE)
-    variant.input(lambda: "", None, cell_box, api_visibility="private", queue=False) \
-        .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private") \
-        .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+    example_out = [example_id, example_card, example_table, example_state, send]
+
+    def forget_example(ex_id: object, shown: object) -> tuple:
+        """New filters: the selected example stays only while the table still lists it."""
+        ids = shown.iloc[:, -1].astype(str).tolist() if isinstance(shown, pd.DataFrame) and len(shown.columns) else []
+        if ex_id and str(ex_id) in ids:
+            return (gr.skip(),) * 5
+        return "", NO_EXAMPLE, gr.Dataframe(visible=False), None, gr.Button(visible=False)
+
+    def then_forget(event: gr.events.Dependency) -> None:
+        event.then(forget_example, [example_id, table], example_out, api_visibility="private", queue=False)
+
+    # .input, not .change: a view restored from a URL sets the task without resetting its filters
+    then_forget(task.input(U.per_session(on_task, a), [state, task], [variant, kind, slice_, other, cell_box],
+                           api_visibility="private")
+                .then(view, [state, task, variant], [confusion, diagnostic], api_name="confusion")
+                .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE))
+    then_forget(variant.input(lambda: "", None, cell_box, api_visibility="private", queue=False)
+                .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
+                .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     for box in (kind, slice_, other, relation):
-        box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+        then_forget(box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     for box in (search, min_words, max_words):
-        box.submit(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
-        box.blur(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
-    confusion.select(on_cell_click, [task], cell_box, api_visibility="private") \
-        .then(refresh, filters_in, table_out, api_name="cell_click", **TABLE_QUEUE)
-    clear_cell.click(lambda: "", None, cell_box, api_visibility="private", queue=False) \
-        .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
+        for event in (box.submit, box.blur):
+            then_forget(event(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
+    then_forget(confusion.select(on_cell_click, [task], cell_box, api_visibility="private")
+                .then(refresh, filters_in, table_out, api_name="cell_click", **TABLE_QUEUE))
+    then_forget(clear_cell.click(lambda: "", None, cell_box, api_visibility="private", queue=False)
+                .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     export.click(U.per_session(export_csv, a), filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
     table.select(on_row_click, None, example_id, api_visibility="private") \
         .then(U.per_session(show_example, a, compare is not None), [state, task, example_id],
@@ -209,6 +298,20 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
            .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
            .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE)
            .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
+
+    if links is not None:
+        restore_outputs = [task, variant, kind, search, min_words, max_words, other, relation, slice_, cell_box,
+                           confusion, diagnostic, *table_out, *example_out]
+        links.register(View(
+            tab="errors", label="Errors",
+            fields={"task": task, "variant": variant, "kind": kind, "search": search, "min": min_words,
+                    "max": max_words, "other": other, "relation": relation, "slice": slice_, "cell": cell_box,
+                    "example": example_id},
+            restore=partial(restore_view, a, compare is not None), outputs=restore_outputs,
+            dump={"task": task_key, "variant": lambda v: "" if v == E.ALL_VARIANTS else query_text(v),
+                  "other": lambda v: "" if v == E.NO_OTHER else query_text(v),
+                  "slice": lambda v: "" if v == E.NO_SLICE else query_text(v),
+                  "min": lambda v: query_text(v) if v else "", "max": lambda v: query_text(v) if v else ""}))
 
     if compare is not None:
         open_in_compare(send, example_state, compare, tabs)

@@ -13,7 +13,9 @@ from .. import inputs as I
 from .. import models as M
 from ..context import AppContext
 from ..serving import guarded
+from ..urlstate import Links, View
 from . import bind
+from .errors import url_choice
 
 
 @dataclass
@@ -38,7 +40,7 @@ def overall_of(a: A.Analysis | None) -> pd.DataFrame | None:
         return None
 
 
-def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
+def build(ctx: AppContext, a: A.Analysis | None, links: Links | None = None) -> ModelsTab | None:
     variants = ctx.variants
     overall = overall_of(a)
     trust = ctx.trust()
@@ -66,4 +68,12 @@ def build(ctx: AppContext, a: A.Analysis | None) -> ModelsTab | None:
             with gr.Column(scale=3):
                 curve = gr.Plot(curve0, show_label=False, elem_id="models-curve")
     pick.change(bind(model_card, variants, overall, trust), pick, [card, curve], api_name="model")
+    if links is not None:
+        def restore_view(params: dict) -> tuple[list, list[str]]:
+            said: list[str] = []
+            name = url_choice(params, "variant", names, names[0], "variant", said)
+            return [name, *model_card(variants, overall, trust, name)], said
+
+        links.register(View(tab="models", label="Models", fields={"variant": pick}, restore=restore_view,
+                            outputs=[pick, card, curve]))
     return ModelsTab(pick=pick, card=card, curve=curve)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import gradio as gr
 import pandas as pd
@@ -15,7 +16,9 @@ from .. import inputs as I
 from .. import models as M
 from .. import slices as S
 from ..serving import guarded
+from ..urlstate import Links, View
 from . import bind
+from .errors import task_key, url_choice, url_task
 
 
 @dataclass
@@ -46,7 +49,27 @@ def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, 
                         I.choice(metric, S.METRICS[t], "metric"), shown)
 
 
-def build(a: A.Analysis) -> SlicesTab | None:
+def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
+    """The Slices tab as a URL describes it (see demo.urlstate), the nearest view for unknown names."""
+    said: list[str] = []
+    t = url_task(a, params.get("task"), said)
+    names = a.variants(t)
+    name = url_choice(params, "slice", A.slice_names(t), A.slice_names(t)[0], f"{t} slice", said)
+    reference = url_choice(params, "reference", names, E.best_variant(a, t), f"{t} variant", said)
+    metric = url_choice(params, "metric", list(S.METRICS[t]), S.METRICS[t][0], f"{t} metric", said)
+    asked = [v for v in (params.get("variants") or "").split(",") if v]
+    unknown = [v for v in asked if v not in names]
+    if unknown:
+        said.append(f"No {t} variant{'s' if len(unknown) > 1 else ''} "
+                    f"{', '.join('“' + I.escape_md(v) + '”' for v in unknown[:5])}: left out.")
+    shown = [v for v in asked if v in names] or S.default_variants(a, t, reference)
+    table, plot, doc = view(a, get_task(t).long_title, name, reference, metric, shown)
+    return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=A.slice_names(t), value=name),
+            gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=list(S.METRICS[t]), value=metric),
+            gr.Dropdown(choices=names, value=shown), table, plot, doc], said
+
+
+def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
     with gr.Tab("Slices", id="slices"):
         if a is None:
             gr.Markdown("### No dev-set predictions to slice\nBuild the tables with `python -m analysis build`.")
@@ -80,9 +103,16 @@ def build(a: A.Analysis) -> SlicesTab | None:
 
     handles = SlicesTab(task=task, inputs=[task, name, reference, metric, shown], outputs=[table, plot, doc_md])
     show = bind(view, a)
-    task.change(bind(on_task, a), task, [name, reference, metric, shown], api_visibility="private") \
+    # .input, not .change: a view restored from a URL sets the task without resetting the rest
+    task.input(bind(on_task, a), task, [name, reference, metric, shown], api_visibility="private") \
         .then(show, handles.inputs, handles.outputs, api_visibility="private")
     for box in (name, reference, metric, shown):
         box.input(show, handles.inputs, handles.outputs, api_visibility="private")
     slices_api.click(show, handles.inputs, handles.outputs, api_name="slices")
+    if links is not None:
+        links.register(View(tab="slices", label="Slices",
+                            fields={"task": task, "slice": name, "reference": reference, "metric": metric,
+                                    "variants": shown},
+                            restore=partial(restore_view, a), outputs=[*handles.inputs, *handles.outputs],
+                            dump={"task": task_key}))
     return handles

@@ -1,0 +1,193 @@
+"""Shareable views: the open tab and its state live in the page's URL query, and opening such a
+URL restores the view.
+
+Each tab registers what it keeps in the URL (inside the Blocks, after laying itself out):
+
+    links.register(View(
+        tab="errors", label="Errors",                       # the gr.Tab's id and label
+        fields={"task": task, "variant": variant, ...},     # query name -> component
+        restore=fn, outputs=[...],                          # fn(params) -> (updates, messages)
+        dump={"task": lambda v: ...}))                      # optional: value -> query text
+
+`restore(params)` gets the URL's query ({name: text}, only the names the tab registered) and
+returns one update per output and a list of messages: a name it does not know (a variant, an
+example) opens the nearest view and says so. A tab with no fields (or one registered with
+`links.register(View(tab=..., label=...))`) is still reachable by `?tab=<id>`.
+
+`links.place()` puts the message line and the "Copy link" button where it is called;
+`links.wire(demo, tabs)`, once after every tab, restores the URL's view on load and rewrites the
+URL as the view changes (every field's change, every tab switch).
+In the browser, the URL keeps Gradio's `__theme`; inside a Hugging Face Space (an iframe of the
+Space's page) the app tells the page its query with
+`window.parent.postMessage({queryString}, "https://huggingface.co")`, the Space passes its own
+query to the app on load, and "Copy link" gives the Space's URL (SPACE_ID, set by Spaces).
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import gradio as gr
+
+from . import inputs as I
+
+TAB_KEY = "tab"
+HUB = "https://huggingface.co"
+
+
+@dataclass
+class View:
+    tab: str
+    label: str
+    fields: dict[str, gr.components.Component] = field(default_factory=dict)
+    restore: Callable[[dict[str, str]], tuple[list, list[str]]] | None = None
+    outputs: list = field(default_factory=list)
+    dump: dict[str, Callable[[object], str]] = field(default_factory=dict)
+
+
+def query_text(value: object) -> str:
+    """A component's value as query text: lists joined by commas, nothing for None or ""."""
+    if value is None or (isinstance(value, float) and value != value):
+        return ""
+    if isinstance(value, (list, tuple)):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Links:
+    """The registry of views and their wiring (one per app)."""
+
+    def __init__(self) -> None:
+        self.views: dict[str, View] = {}
+
+    def register(self, view: View) -> None:
+        self.views[view.tab] = view
+
+    # --- what the URL says ------------------------------------------------------------------
+
+    def _fields(self) -> list[tuple[str, str, gr.components.Component]]:
+        return [(v.tab, name, c) for v in self.views.values() for name, c in v.fields.items()]
+
+    def query(self, tab: str, *values: object) -> str:
+        """The query of `tab`'s view, from the values of every registered field (in `_fields` order)."""
+        pairs = [(TAB_KEY, tab)]
+        for (owner, name, _), value in zip(self._fields(), values):
+            if owner != tab:
+                continue
+            dump = self.views[owner].dump.get(name, query_text)
+            text = dump(value)
+            if text:
+                pairs.append((name, text))
+        return urlencode(pairs)
+
+    def state(self, tab: str, *values: object) -> str:
+        """What the page's script reads: the query and, on a Space, its id."""
+        return json.dumps({"query": self.query(tab, *values), "space": os.environ.get("SPACE_ID", "")})
+
+    def restore(self, params: dict[str, str]) -> tuple[str, list[str], list]:
+        """(the tab to open, messages, every view's outputs) for a URL's query."""
+        params = {k: v for k, v in params.items() if k != "__theme"}
+        messages: list[str] = []
+        first = next(iter(self.views))
+        tab = params.get(TAB_KEY) or first
+        if tab not in self.views:
+            by_label = {v.label.lower(): v.tab for v in self.views.values()}
+            if tab.lower() in by_label:
+                tab = by_label[tab.lower()]
+            else:
+                messages.append(f"No tab “{I.escape_md(tab)}” here: showing {self.views[first].label}.")
+                tab = first
+        updates: list = []
+        for view in self.views.values():
+            mine: list = [gr.skip()] * len(view.outputs)
+            if view.tab == tab and view.restore is not None and len(params) > (TAB_KEY in params):
+                own = {k: v for k, v in params.items() if k in view.fields}
+                mine, said = view.restore(own)
+                messages += said
+            updates += list(mine)
+        return tab, messages, updates
+
+    # --- the wiring -------------------------------------------------------------------------
+
+    def place(self) -> None:
+        """The message line and the "Copy link" button, where the page should show them."""
+        self.message = gr.Markdown(visible=False, elem_id="url-message", elem_classes=["banner-warn"])
+        with gr.Row(elem_id="share-row", equal_height=True):
+            self.copy = gr.Button("🔗 Copy link to this view", size="sm", scale=0, min_width=210, elem_id="copy-link")
+            self.link = gr.Textbox(show_label=False, container=False, interactive=False, elem_id="share-link",
+                                   placeholder="a link to the view on screen appears here", scale=1)
+        self.box = gr.Textbox("", elem_id="url-state", elem_classes=["url-state"], show_label=False, container=False,
+                              interactive=False)
+        self.current = gr.State("")
+
+    def wire(self, demo: gr.Blocks, tabs: gr.Tabs) -> None:
+        """Restore the URL's view on load, and keep the URL in step with the view (inside the
+        Blocks, after `place` and every `register`)."""
+        fields = [c for _, _, c in self._fields()]
+        labels = {v.label: v.tab for v in self.views.values()}
+        current = self.current
+
+        def on_select(evt: gr.SelectData, *values: object) -> tuple:
+            tab = labels.get(str(evt.value), str(evt.value).lower())
+            # also the Tabs' `selected`: a later gr.Tabs(selected=X) from another event (Errors'
+            # "Open in Compare") must read as a change even when X was the last value sent
+            return tab, self.state(tab, *values), gr.Tabs(selected=tab)
+
+        current.value = next(iter(self.views))
+
+        def on_load(request: gr.Request) -> tuple:
+            params = dict(request.query_params) if request is not None else {}
+            if not set(params) - {"__theme"}:  # a plain URL: leave the page as it is (the user may be clicking)
+                return (gr.skip(),) * (3 + len(outputs))
+            tab, messages, updates = self.restore(params)
+            message = (gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages
+                       else gr.Markdown(visible=False))
+            return (gr.Tabs(selected=tab), message, tab, *updates)
+
+        # The address bar follows each event that sets the state box (a .change listener of the
+        # box itself did not run for updates from other events' outputs).
+        def push(event: object) -> None:
+            event.then(None, self.box, None, js=PUSH_JS, queue=False, api_visibility="private")
+
+        push(tabs.select(on_select, fields, [current, self.box, tabs], queue=False, api_visibility="private"))
+        for component in fields:
+            push(component.change(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
+        outputs = [o for v in self.views.values() for o in v.outputs]
+        push(demo.load(on_load, None, [tabs, self.message, current, *outputs], api_visibility="private")
+             .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
+        self.copy.click(None, self.box, self.link, js=COPY_JS)
+
+
+# The page's side. PUSH_JS: the view's query into the address bar (keeping __theme) and, inside a
+# Space's iframe, to the Space's page. COPY_JS: the link to the view (the Space's URL on a Space)
+# onto the clipboard and into the box beside the button (for when the clipboard is refused).
+PUSH_JS = """(state) => {
+  let s; try { s = JSON.parse(state || "{}"); } catch (e) { return; }
+  if (!s.query) return;
+  const here = new URLSearchParams(window.location.search);
+  const next = new URLSearchParams(s.query);
+  if (here.get("__theme")) next.set("__theme", here.get("__theme"));
+  const qs = next.toString();
+  if (window.location.search.replace(/^\\?/, "") !== qs) {
+    window.history.replaceState(null, "", window.location.pathname + "?" + qs + window.location.hash);
+  }
+  if (window.parent !== window) {
+    window.parent.postMessage({ queryString: "?" + qs }, "HUB_ORIGIN");
+  }
+}""".replace("HUB_ORIGIN", HUB)
+
+COPY_JS = """(state) => {
+  let s; try { s = JSON.parse(state || "{}"); } catch (e) { s = {}; }
+  const params = new URLSearchParams(s.query || "");
+  const theme = new URLSearchParams(window.location.search).get("__theme");
+  if (theme) params.set("__theme", theme);
+  const base = s.space ? "HUB_ORIGIN/spaces/" + s.space : window.location.origin + window.location.pathname;
+  const link = base + "?" + params.toString();
+  if (navigator.clipboard) { navigator.clipboard.writeText(link).catch(() => {}); }
+  return link;
+}""".replace("HUB_ORIGIN", HUB)
