@@ -528,7 +528,7 @@ def _file_name(filters: Filters) -> str:
     parts = [filters.task, "all" if filters.variant in (None, "", ALL_VARIANTS) else filters.variant]
     if filters.cell is not None:
         parts.append(f"cell{filters.cell[0]}-{filters.cell[1]}")
-    elif filters.kind != next(iter(ERROR_KINDS[filters.task])):
+    elif filters.kind not in (next(iter(ERROR_KINDS[filters.task])), "all examples"):
         parts.append(filters.kind.split(" (")[0].replace("|error| > ", "err-gt-"))
     if filters.other not in (None, "", NO_OTHER):
         parts.append(f"{RELATIONS.get(filters.relation, 'disagree').replace('_', '-')}-vs-{filters.other}")

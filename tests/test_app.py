@@ -540,6 +540,16 @@ def test_metrics_table_gives_each_metric_its_interval_and_the_paired_difference_
     assert gold_column["background-color"].startswith("var(") and gold_column["color"].startswith("var(")
 
 
+def test_csv_file_name_says_which_rows_it_holds():
+    from demo import errors as E
+
+    name = E._file_name(E.Filters(task="quora", variant="tiny-cls", cell=(0, 1), other="tiny-mean",
+                                  relation="are right where it is wrong", slice="negation = negation"))
+    assert name == "errors-quora-tiny-cls-cell0-1-a-wrong-b-right-vs-tiny-mean-negation-negation.csv"
+    assert E._file_name(E.Filters(task="sst", variant="tiny-cls", kind="too positive (pred > gold)", search="not")) \
+        == "errors-sst-tiny-cls-too_positive-text-not.csv"
+
+
 def test_models_tab_describes_each_variant(app, ctx):
     _, client = app
     card, curve = client.predict("tiny-cls", api_name="/model")
