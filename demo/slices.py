@@ -191,7 +191,8 @@ def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str,
            "(shaded only when that interval excludes 0: green better than the reference, red worse). "
            f"`n` is the number of dev examples in the bucket; ⚠ marks n < {U.SMALL_N}, where intervals are wide. "
            "Intervals are per cell and not adjusted for multiple comparisons: among many cells, some will "
-           "exclude 0 by chance.")
+           "exclude 0 by chance. The default reference is the best variant on this same dev set, so differences "
+           "from it lean in its favour.")
     if a.intervals is None:
         doc += " *No intervals: the interval table is missing or stale; run `python -m analysis build`.*"
     if get_task(task).regression and name == "gold" and metric in ("pearson", "spearman"):

@@ -75,6 +75,8 @@ LAYOUT_CSS = """
 @media (max-width: 720px) {
   #errors-table table { min-width: 680px; }
   #confusion table { min-width: 340px; }
+  #models-table table { min-width: 960px; }
+  #slices-table table { min-width: 620px; }
 }
 .url-state { display: none !important; }
 #share-row { align-items: center; gap: 8px; }
@@ -87,13 +89,6 @@ LAYOUT_CSS = """
   content: attr(title); position: absolute; left: 50%; bottom: calc(100% + 2px); transform: translateX(-50%);
   background: var(--background-fill-primary); color: var(--body-text-color); border: 1px solid var(--border-color-primary);
   border-radius: 4px; padding: 0 5px; font-size: 0.8em; line-height: 1.6; white-space: nowrap; z-index: 20;
-}
-#metrics-table [role="gridcell"] span, #metrics-table [role="columnheader"] span { white-space: nowrap; }
-/* a header breaks between words, never inside one ("P(duplicate)") */
-.gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
-@media (max-width: 720px) {
-  #errors-table table { min-width: 680px; }
-  #confusion table { min-width: 340px; }
 }
 """
 

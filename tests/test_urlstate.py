@@ -1,0 +1,51 @@
+"""demo.urlstate: the registry behind shareable views (the browser test opens real links)."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qsl
+
+import pytest
+
+gr = pytest.importorskip("gradio")
+
+from demo.urlstate import Links, View  # noqa: E402
+
+
+def make_links(calls: list) -> tuple[Links, dict]:
+    links = Links()
+    boxes = {"task": gr.Textbox(), "cell": gr.Textbox(), "variants": gr.Dropdown(multiselect=True)}
+    links.register(View(tab="compare", label="Compare"))
+
+    def restore(params: dict) -> tuple[list, list[str]]:
+        calls.append(params)
+        return ["restored"], ["a message"] if params.get("task") == "nope" else []
+
+    links.register(View(tab="errors", label="Errors", fields=boxes, restore=restore, outputs=[boxes["task"]],
+                        dump={"task": lambda v: str(v).lower()}))
+    return links, boxes
+
+
+def test_the_query_holds_the_open_tab_and_only_its_fields():
+    links, _ = make_links([])
+    query = dict(parse_qsl(links.query("errors", "Quora", "0,1", ["pcgrad", "infonce"])))
+    assert query == {"tab": "errors", "task": "quora", "cell": "0,1", "variants": "pcgrad,infonce"}
+    assert dict(parse_qsl(links.query("errors", "", None, []))) == {"tab": "errors"}  # empty values left out
+    assert dict(parse_qsl(links.query("compare", "Quora", "0,1", []))) == {"tab": "compare"}
+    state = json.loads(links.state("compare", "", None, []))
+    assert state["query"] == "tab=compare" and "space" in state
+
+
+def test_a_url_restores_its_tab_with_its_own_fields_and_reports_what_is_not_there():
+    calls: list = []
+    links, _ = make_links(calls)
+    tab, messages, updates = links.restore({"tab": "errors", "task": "sst", "cell": "1,2", "__theme": "dark",
+                                            "stranger": "x"})
+    assert tab == "errors" and messages == [] and updates == ["restored"]
+    assert calls == [{"task": "sst", "cell": "1,2"}]  # neither __theme nor another tab's names
+    tab, messages, _ = links.restore({"tab": "Errors", "task": "nope"})  # a tab by its label
+    assert tab == "errors" and messages == ["a message"]
+    tab, messages, _ = links.restore({"tab": "no_such_tab", "task": "sst"})
+    assert tab == "compare" and messages == ["No tab “no\\_such\\_tab” here: showing Compare."]  # Markdown-escaped
+    calls.clear()
+    tab, _, _ = links.restore({"tab": "errors"})  # the tab alone: its default view, nothing restored
+    assert tab == "errors" and calls == []
