@@ -215,6 +215,10 @@ def bench_filters(ctx, repeats: int) -> list[str]:
                                                                         E.diagnostic_figure(a, task, v)),
             "slices view (table + plot)": lambda task=task, v=v, s=slice_name: S.slice_view(a, task, s, v,
                                                                                               S.METRICS[task][0]),
+            # with intervals from analysis/tables/intervals.parquet when the tables are the real ones
+            "slices view, every variant, last metric": lambda task=task, v=v, s=slice_name: S.slice_view(
+                a, task, s, v, S.METRICS[task][-1], a.variants(task)),
+            "metrics table (intervals, Δ vs the best)": lambda: E.metrics_overview(a),
             "CSV export of one variant's errors": lambda task=task, v=v: E.write_csv(a, E.Filters(task=task, variant=v),
                                                                                    tempfile.mkdtemp()),
         }
