@@ -72,11 +72,15 @@ LAYOUT_CSS = """
 #metrics-table [role="gridcell"] span, #metrics-table [role="columnheader"] span { white-space: nowrap; }
 /* a header breaks between words, never inside one ("P(duplicate)") */
 .gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
+/* On a phone these tables keep a readable width and scroll in their box: Gradio sizes the body's
+   columns from the width of .table-wrap, so that is what gets the minimum (not the table). */
 @media (max-width: 720px) {
-  #errors-table table { min-width: 680px; }
-  #confusion table { min-width: 340px; }
-  #models-table table { min-width: 960px; }
-  #slices-table table { min-width: 620px; }
+  #errors-table .table-container, #confusion .table-container, #models-table .table-container,
+  #slices-table .table-container { overflow-x: auto; }
+  #errors-table .table-wrap { min-width: 680px; }
+  #confusion .table-wrap { min-width: 340px; }
+  #models-table .table-wrap { min-width: 960px; }
+  #slices-table .table-wrap { min-width: 620px; }
 }
 .url-state { display: none !important; }
 #share-row { align-items: center; gap: 8px; }
