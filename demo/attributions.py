@@ -14,6 +14,7 @@ import html
 
 import numpy as np
 
+from analysis.formatting import signed as signed_text
 from minibert import explain as X
 from minibert.tasks import QUORA_THRESHOLD, SST
 from minibert.tasks import task as get_task
@@ -193,8 +194,8 @@ def panels(task: str, method: str, attrs: dict, outputs: dict, note: str = "", m
             continue
         foot = ""
         if a.baseline_output is not None:
-            foot = (f'<div class="attr-foot">sum of attributions {sum(a.weights):+.3f}; output moved '
-                    f"{a.output - a.baseline_output:+.3f} from the all-[PAD] baseline "
+            foot = (f'<div class="attr-foot">sum of attributions {signed_text(sum(a.weights))}; output moved '
+                    f"{signed_text(a.output - a.baseline_output)} from the all-[PAD] baseline "
                     f"(completeness gap {a.completeness_gap:.1%}, {a.steps} steps)</div>")
         cells.append(f'<div class="attr-panel">{head}{_lines(merged[n], scale, signed)}{foot}</div>')
     title = (f'<div class="attr-title">{html.escape(get_task(task).title)} · {html.escape(method)}</div>'
