@@ -49,3 +49,19 @@ def test_a_url_restores_its_tab_with_its_own_fields_and_reports_what_is_not_ther
     calls.clear()
     tab, _, _ = links.restore({"tab": "errors"})  # the tab alone: its default view, nothing restored
     assert tab == "errors" and calls == []
+
+
+def test_a_link_naming_an_upload_opens_without_it_and_says_why():
+    """An uploaded variant lives only in the tab that made it: a shared link naming it opens the
+    nearest view, with the upload's own message (not the generic unknown-name one)."""
+    import analysis as A
+    from demo.tabs.errors import restore_view
+
+    a = A.load()
+    if not a.has("sst"):
+        pytest.skip("no shipped SST tables")
+    updates, said = restore_view(a, False, {"task": "sst", "variant": "my-model", "other": "pcgrad"})
+    assert len(said) == 1 and "uploaded in another browser tab" in said[0] and "my-model" in said[0]
+    assert updates[1].value != "my-model" and updates[6].value == "pcgrad"
+    _, said = restore_view(a, False, {"task": "sst", "variant": "Not A Name!"})  # not an upload's name
+    assert said and "uploaded" not in said[0]

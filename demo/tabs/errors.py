@@ -127,6 +127,20 @@ def url_choice(params: dict, key: str, allowed: list[str], default: str, what: s
     return default
 
 
+def url_variant(a: A.Analysis, task: str, params: dict, key: str, allowed: list[str], default: str,
+                said: list[str]) -> str:
+    """`url_choice` for a variant; a name that could be an upload's (which lives only in the tab that
+    made it, so a shared link never carries it) is answered with the upload's own message."""
+    from ..upload import missing_variant_note
+
+    value = params.get(key)
+    note = None if value in allowed else missing_variant_note(a, task, value)
+    if note:
+        said.append(f"{note} Showing {I.escape_md(default)}.")
+        return default
+    return url_choice(params, key, allowed, default, f"{task} variant", said)
+
+
 def url_number(params: dict, key: str, what: str, said: list[str]) -> int | None:
     try:
         return I.whole_number(params.get(key), what)
@@ -142,10 +156,10 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     t = url_task(a, params.get("task"), said)
     title, names = get_task(t).long_title, E.variants_of(a, t)
     kinds = list(E.ERROR_KINDS[t])
-    variant = url_choice(params, "variant", [E.ALL_VARIANTS] + names, E.best_variant(a, t), f"{t} variant", said)
+    variant = url_variant(a, t, params, "variant", [E.ALL_VARIANTS] + names, E.best_variant(a, t), said)
     kind = url_choice(params, "kind", kinds, kinds[0], f"{t} error kind", said)
     slice_name = url_choice(params, "slice", E.slice_choices(a, t), E.NO_SLICE, f"{t} slice", said)
-    other = url_choice(params, "other", [E.NO_OTHER] + names, E.NO_OTHER, f"{t} variant", said)
+    other = url_variant(a, t, params, "other", [E.NO_OTHER] + names, E.NO_OTHER, said)
     relation = url_choice(params, "relation", list(E.RELATIONS), next(iter(E.RELATIONS)), "relation", said)
     search = (params.get("search") or "")[:E.MAX_SEARCH]
     low, high = url_number(params, "min", "Min words", said), url_number(params, "max", "Max words", said)
