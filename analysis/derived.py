@@ -1,5 +1,5 @@
 """The build's last step: tables derived from the fresh prediction tables and the variants
-(label errors; behavioural tests), written beside them. A part that needs a library only the
+(label errors; behavioural tests; the embedding map), written beside them. A part that needs a library only the
 build installs (requirements-dev.txt) is skipped without it, with a message, and its old tables
 stay as they were.
 
@@ -107,8 +107,77 @@ def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Pat
     return written
 
 
+def build_embedding_map(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
+                        log: Callable[[str], None]) -> list[str]:
+    """Project every model's head inputs (`Scorer.head_inputs`) to 2-D per task. A model whose
+    checkpoint and the inputs are unchanged keeps its stored points; the table is rewritten after
+    each variant, so an interrupted build keeps the maps it finished."""
+    import time
+
+    from .embedding_map import (
+        ENSEMBLE_REASON,
+        QUORA_SAMPLE,
+        SEED,
+        feature_description,
+        inputs_digest,
+        map_inputs,
+        project,
+        read_map,
+        write_map,
+    )
+
+    why = missing_library("umap")
+    if why:
+        log(f"embedding map skipped: umap-learn is not installed ({why}); the old embedding_map/ table is kept "
+            "(pip install -r requirements-dev.txt)")
+        return []
+    inputs = map_inputs(a)
+    if not inputs:
+        log("embedding map skipped: no dev examples")
+        return []
+    digest = inputs_digest(inputs, SEED)
+    old, old_provenance, _ = read_map(tables_dir)
+    up_to_date = old_provenance.get("variants", {}) if old is not None and old_provenance.get("inputs") == digest else {}
+    provenance = {"inputs": digest, "seed": SEED, "quora_sample": QUORA_SAMPLE, "variants": {}, "features": {},
+                  "left_out": {name: ENSEMBLE_REASON for name, v in variants.items() if v.members}}
+    parts, mapped = [], []
+    wall0, cpu0 = time.perf_counter(), time.process_time()
+    for name, variant in sorted(variants.items()):
+        if variant.members:
+            continue
+        if up_to_date.get(name) == variant.checkpoint_hash:
+            parts.append(old[old["variant"] == name])
+        else:
+            wall, cpu = time.perf_counter(), time.process_time()
+            try:
+                vectors = variant.head_inputs({t: x for t, (_, x) in inputs.items()})
+                frames = []
+                for task, (rows, _) in inputs.items():
+                    xy = project(vectors[task], SEED)
+                    frames.append(pd.DataFrame({"variant": name, "task": task, "ex": rows, "x": xy[:, 0], "y": xy[:, 1]}))
+            except Exception as error:  # one variant's fault must not cost the others their maps
+                log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
+                continue
+            parts.append(pd.concat(frames, ignore_index=True))
+            mapped.append(name)
+            log(f"embedding map: {name} in {time.perf_counter() - wall:.1f} s wall, "
+                f"{time.process_time() - cpu:.1f} s CPU")
+        provenance["variants"][name] = variant.checkpoint_hash
+        provenance["features"][name] = {t: feature_description(variant.recipe, t) for t in inputs}
+        if mapped and mapped[-1] == name:  # written as it goes: an interrupted build keeps what it finished
+            write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
+    if not parts:
+        return []
+    path, size = write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
+    log(f"embedding map: {len(provenance['variants'])} variants, {len(mapped)} projected in "
+        f"{time.perf_counter() - wall0:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU; wrote {path} "
+        f"({size / 1e3:.0f} kB)")
+    return [str(path)]
+
+
 def build_derived(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
                   log: Callable[[str], None] = print) -> list[str]:
     """Every derived table; returns the paths written."""
     tables_dir = Path(tables_dir)
-    return build_label_errors(a, variants, tables_dir, log) + build_behaviour(a, variants, tables_dir, log)
+    return (build_label_errors(a, variants, tables_dir, log) + build_behaviour(a, variants, tables_dir, log)
+            + build_embedding_map(a, variants, tables_dir, log))

@@ -5,7 +5,8 @@
     demo.launch(**launch_options())         # theme and css go to launch() in Gradio 6
 
 API names (gradio_client): compare, explain, metrics, confusion, errors, cell_click, export_csv,
-example, slices, model, label_errors, label_errors_csv, tests, failing_cases, test_case.
+example, slices, model, label_errors, label_errors_csv, tests, failing_cases, test_case,
+embedding_map.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import gradio as gr
 from .context import AppContext
 from .palette import PLOT_CSS
 from .serving import cache_sweep
-from .tabs import behaviour, compare, errors, label_errors, models, slices
+from .tabs import behaviour, compare, embedding_map, errors, label_errors, models, slices
 from .upload import max_file_size, uploads_enabled
 from .urlstate import Links, View
 
@@ -151,6 +152,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             links.register(View(tab="label-errors", label="Label errors"))
             behaviour.build(a, tabs, compare_tab)
             links.register(View(tab="tests", label="Tests"))
+            embedding_map.build(a)
+            links.register(View(tab="map", label="Map"))
             models.build(ctx, a, links)
         links.wire(demo, tabs)
     return demo

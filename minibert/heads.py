@@ -99,6 +99,22 @@ class JointLinear(nn.Module):
         return out if self.scale is None else self.scale * torch.sigmoid(out)
 
 
+def pair_features(head: nn.Module, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The vector a bi-encoder's pair head reads before its last reduction, one row per pair (the
+    embedding map projects it): |u - v| for diff-linear; [|u - v|, u * v] for the concat heads;
+    the product of the unit vectors for cosine (its sum is the cosine); the product of the two
+    projections for dot-product (its sum, through ReLU, is the score)."""
+    if isinstance(head, DiffLinear):
+        return (u - v).abs()
+    if isinstance(head, (ConcatLinear, ConcatMLP)):
+        return torch.cat([(u - v).abs(), u * v], -1)
+    if isinstance(head, CosineScore):
+        return F.normalize(u, dim=-1) * F.normalize(v, dim=-1)
+    if isinstance(head, DotProductScore):
+        return head.project(u) * head.project(v)
+    raise ValueError(f"{type(head).__name__} reads one joint vector, not a pair of sentence vectors")
+
+
 def build_pair_head(kind: str, hidden: int, dropout: float, rank: int) -> nn.Module:
     heads = {
         "diff-linear": lambda: DiffLinear(hidden, dropout),

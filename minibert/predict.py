@@ -27,6 +27,7 @@ from .checkpoint_config import (
     scan_checkpoints,
 )
 from .features import EmbeddingMemo
+from .heads import pair_features
 from .network import MultitaskModel
 from .predictor import Predictor, ensemble_mean
 from .recipes import Recipe
@@ -135,6 +136,41 @@ class Scorer(ByTask):
             out["quora"] = torch.sigmoid(raw["quora"]).numpy()
         if "sts" in raw:
             out["sts"] = raw["sts"].clamp(0.0, 5.0).numpy()
+        return out
+
+
+    @torch.inference_mode()
+    def head_inputs(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        """{task: sentences or pairs} -> {task: (n, d) float32}: per input, the vector its task's
+        head reads: the pooled sentence vector for SST; for a pair, the cross-encoder's joint
+        vector, or a bi-encoder's pair features (`heads.pair_features`). Each distinct sentence
+        (joint pair) is encoded once, in batches, as in `score_tasks`."""
+        inputs = {t: ([tuple(p) for p in x] if get_task(t).pair else list(x)) for t, x in inputs.items() if len(x)}
+        cross = self.recipe.pair_encoding == "cross"
+        pair_tasks = [t for t in inputs if get_task(t).pair]
+        sentences = list(inputs.get("sst", []))
+        if not cross:
+            sentences += [s for t in pair_tasks for pair in inputs[t] for s in pair]
+        distinct = list(dict.fromkeys(sentences))
+        index = {s: i for i, s in enumerate(distinct)}
+        vectors = self._embed(distinct) if distinct else None
+        out: dict[str, np.ndarray] = {}
+        if "sst" in inputs:
+            out["sst"] = vectors[torch.tensor([index[s] for s in inputs["sst"]])].float().cpu().numpy()
+        if cross and pair_tasks:
+            joint = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t]))
+            where = {p: i for i, p in enumerate(joint)}
+            pooled = map_in_batches(
+                joint, [len(a) + len(b) for a, b in joint], self.batch_size,
+                lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
+                                               .to(self.device)))
+            for t in pair_tasks:
+                out[t] = pooled[torch.tensor([where[p] for p in inputs[t]])].float().cpu().numpy()
+        else:
+            for t in pair_tasks:
+                u = vectors[torch.tensor([index[a] for a, _ in inputs[t]])]
+                v = vectors[torch.tensor([index[b] for _, b in inputs[t]])]
+                out[t] = pair_features(self.model.pair_heads[t], u, v).float().cpu().numpy()
         return out
 
 

@@ -799,3 +799,33 @@ def test_behavioural_tests_grid_failing_cases_and_one_case(app, ctx):
         assert "perturbed" in card and "INV" in card
     _, bad = client.predict("Paraphrase (Quora)", "no such test", "tiny-cross", api_name="/failing_cases")
     assert bad.startswith("⚠")
+
+
+# --- Map (embedding map) ----------------------------------------------------------------------
+
+def test_map_lists_the_examples_in_a_box_and_rings_them_on_both_maps(app, ctx):
+    """The tiny world's build projected every model's head inputs (not the ensemble's); a box on
+    the first map lists exactly the examples whose points lie in it, and both maps ring them."""
+    _, client = app
+    pytest.importorskip("umap")
+    from analysis.embedding_map import read_map
+
+    points, provenance, _ = read_map(ctx.tables_dir)
+    assert set(points["variant"]) == set(MODELS) and "ensemble" in provenance["left_out"]
+    sst = points[(points["variant"] == "tiny-cls") & (points["task"] == "sst")]
+    x0, x1 = float(sst["x"].quantile(0.2)), float(sst["x"].quantile(0.7))
+    y0, y1 = float(sst["y"].min()), float(sst["y"].max())
+    inside = sst[(sst["x"] >= x0) & (sst["x"] <= x1) & (sst["y"] >= y0) & (sst["y"] <= y1)]
+    ids = ctx.analysis.task("sst").examples["id"].to_numpy()[inside["ex"].to_numpy()]
+    out = client.predict("Sentiment (SST)", "error", "tiny-cls", "tiny-cross", x0, x1, y0, y1,
+                         api_name="/embedding_map")
+    _, _, _, plot_a, plot_b, table, line, note = out
+    assert sorted(r["id"] for r in rows(table)) == sorted(ids) and f"**{len(ids)}**" in line
+    assert {"tiny-cls pred", "tiny-cross pred", "gold"} <= set(rows(table)[0])
+    assert "ensemble" in note and "UMAP" in note
+    _, _, _, _, _, _, bad, _ = client.predict("Sentiment (SST)", "error", "tiny-cls", "tiny-cross", x0, None, None,
+                                              None, api_name="/embedding_map")
+    assert bad.startswith("⚠") and "all four bounds" in bad
+    *_, quora_note = client.predict("Paraphrase (Quora)", "gold label", "tiny-mean", "tiny-cls", None, None, None,
+                                    None, api_name="/embedding_map")
+    assert "sample of 2,000" in quora_note and "optimistic" in quora_note

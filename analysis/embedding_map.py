@@ -1,0 +1,140 @@
+"""The embedding map: per variant and task, a 2-D UMAP projection of the vector each dev example's
+head reads (`Scorer.head_inputs`: the pooled sentence vector for SST; for a pair, the
+cross-encoder's joint vector or a bi-encoder's pair features). Every SST and STS dev example, and
+a fixed seeded sample of Quora's (`QUORA_SAMPLE` pairs). An ensemble averages its members'
+outputs and has no vector of its own: it is left out, with that reason in the provenance.
+
+    inputs = map_inputs(a)                        # {task: (example rows, sentences or pairs)}
+    xy = project(vectors, seed=SEED)              # (n, 2) float32, umap-learn (build only)
+    write_map(tables_dir, points, provenance)     # embedding_map/points.parquet
+    points, provenance, problems = read_map(tables_dir, checkpoints)
+    inside = in_region(points, (x0, x1), (y0, y1))
+
+umap-learn is in requirements-dev.txt only: `project` imports it; nothing else here needs it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from minibert.tasks import task as get_task
+
+from .core import Analysis
+
+SEED = 0
+QUORA_SAMPLE = 2000
+# UMAP's defaults, named: how many neighbours shape the layout and how tightly points may pack.
+N_NEIGHBORS = 15
+MIN_DIST = 0.1
+MAP_DIR = "embedding_map"
+POINTS_FILE = f"{MAP_DIR}/points.parquet"
+ENSEMBLE_REASON = "an ensemble averages its members' outputs and has no vector of its own: see its members' maps"
+
+
+def sample_rows(task: str, n: int, seed: int = SEED, quora_sample: int = QUORA_SAMPLE) -> np.ndarray:
+    """The dev rows the map covers: all of them, except Quora's, of which a seeded sample, sorted."""
+    if task != "quora" or n <= quora_sample:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, quora_sample, replace=False))
+
+
+def map_inputs(a: Analysis, seed: int = SEED, quora_sample: int = QUORA_SAMPLE) -> dict[str, tuple[np.ndarray, list]]:
+    """{task: (example rows, their inputs)}: sentences for SST, (sentence1, sentence2) pairs otherwise."""
+    out = {}
+    for task in a.tasks:
+        examples = a.task(task).examples
+        rows = sample_rows(task, len(examples), seed, quora_sample)
+        s1 = examples["sentence1"].to_numpy()[rows].tolist()
+        out[task] = (rows, list(zip(s1, examples["sentence2"].to_numpy()[rows].tolist())) if get_task(task).pair else s1)
+    return out
+
+
+def inputs_digest(inputs: Mapping[str, tuple[np.ndarray, list]], seed: int) -> str:
+    """What a stored projection depends on besides the checkpoint: the inputs, the seed, UMAP's settings."""
+    h = hashlib.sha256(json.dumps({"seed": seed, "n_neighbors": N_NEIGHBORS, "min_dist": MIN_DIST}).encode())
+    for task in sorted(inputs):
+        h.update(task.encode())
+        h.update(json.dumps(inputs[task][1]).encode())
+    return h.hexdigest()
+
+
+def project(vectors: np.ndarray, seed: int = SEED) -> np.ndarray:
+    """(n, d) -> (n, 2) float32 by UMAP with a fixed seed (which makes umap-learn run single-threaded
+    and repeatable). Euclidean distance: the heads read these vectors linearly or through an MLP."""
+    import umap
+
+    n = len(vectors)
+    if n < 4:
+        raise ValueError(f"a map needs at least 4 points, not {n}")
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(N_NEIGHBORS, n - 1), min_dist=MIN_DIST,
+                        metric="euclidean", random_state=seed, init="spectral" if n > 16 else "random")
+    with warnings.catch_warnings():  # it warns that a seed means one thread: that is the point
+        warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
+        return reducer.fit_transform(np.asarray(vectors, dtype=np.float32)).astype(np.float32)
+
+
+def feature_description(recipe: object, task: str) -> str:
+    """In words, the vector a variant's `task` head reads (shown beside its map)."""
+    if not get_task(task).pair:
+        return f"pooled sentence vector ({recipe.pooling})"
+    if recipe.pair_encoding == "cross":
+        return f"joint vector of the pair ({recipe.pooling} pooling of one cross-encoded sequence)"
+    head = recipe.para_head if task == "quora" else recipe.sts_head
+    return {"diff-linear": "|u − v| (what its diff-linear head reads)",
+            "concat-linear": "[|u − v|, u ⊙ v] (what its concat-linear head reads)",
+            "concat-mlp": "[|u − v|, u ⊙ v] (what its concat-MLP head reads)",
+            "cosine": "û ⊙ v̂, the product of the unit vectors (its sum is the cosine the head scores)",
+            "dot-product": "Pu ⊙ Pv, the product of the projections (its sum, through ReLU, is the score)",
+            }.get(head, head)
+
+
+def write_map(tables_dir: Path, points: pd.DataFrame, provenance: dict) -> tuple[Path, int]:
+    """`embedding_map/points.parquet`: variant, task, ex (the dev example's row), x, y (float16,
+    ample for a scatter); the provenance holds each variant's checkpoint hash, the inputs' digest,
+    the seed and sample size, each map's feature description and the variants left out."""
+    from .tables import _write_parquet
+
+    path = Path(tables_dir) / POINTS_FILE
+    frame = points.astype({"ex": np.int32, "x": np.float16, "y": np.float16})
+    for column in ("variant", "task"):
+        frame[column] = frame[column].astype("category")
+    _, size = _write_parquet(frame.reset_index(drop=True), {"kind": "embedding map", **provenance}, path)
+    return path, size
+
+
+def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = None
+             ) -> tuple[pd.DataFrame | None, dict, list[str]]:
+    """(points, provenance, problems). With `checkpoints` ({variant: hash}), a variant mapped from
+    another checkpoint is left out with a problem."""
+    from .tables import TableError, _read_parquet
+
+    path = Path(tables_dir) / POINTS_FILE
+    if not path.is_file():
+        return None, {}, [f"no embedding map in {path.parent}: run `python -m analysis build` with umap-learn "
+                          "installed (pip install -r requirements-dev.txt)"]
+    try:
+        points, provenance = _read_parquet(path)
+    except TableError as error:
+        return None, {}, [str(error)]
+    points = points.astype({"variant": str, "task": str, "x": np.float32, "y": np.float32})
+    problems = []
+    if checkpoints is not None:
+        stale = [v for v, digest in provenance.get("variants", {}).items()
+                 if checkpoints.get(v) is not None and checkpoints.get(v) != digest]
+        if stale:
+            problems.append(f"the maps of {', '.join(stale)} come from other checkpoints: left out; "
+                            "rebuild with `python -m analysis build`")
+            points = points[~points["variant"].isin(stale)]
+    return points.reset_index(drop=True), provenance, problems
+
+
+def in_region(x: np.ndarray, y: np.ndarray, x_range: tuple[float, float], y_range: tuple[float, float]) -> np.ndarray:
+    """Which points lie in the closed box x_range × y_range (either bound order accepted)."""
+    (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
+    return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
