@@ -344,7 +344,7 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
     """(cases, results, the results' provenance, problems). With `checkpoints` ({variant: hash},
     e.g. from the manifest), a variant whose results came from another checkpoint is left out
     with a problem; one with no checkpoint hash is kept (nothing to check it against)."""
-    from .tables import TableError, _read_parquet
+    from .tables import TableError, _read_parquet, stale_variants
 
     try:
         cases, case_meta = _read_parquet(Path(tables_dir) / CASES_FILE)
@@ -358,8 +358,7 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
                                 "suites; rebuild with `python -m analysis build`"]
     problems = []
     if checkpoints is not None:
-        stale = [v for v, digest in provenance.get("variants", {}).items()
-                 if checkpoints.get(v) is not None and checkpoints.get(v) != digest]
+        stale = stale_variants(provenance, checkpoints)
         if stale:
             problems.append(f"behavioural results of {', '.join(stale)} come from other checkpoints: left out; "
                             "rebuild with `python -m analysis build`")

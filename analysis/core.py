@@ -102,6 +102,11 @@ class Analysis:
             seen.update(dict.fromkeys(td.variants))
         return sorted(seen)
 
+    def checkpoint_hashes(self) -> dict[str, str | None]:
+        """{variant: the checkpoint hash its prediction tables were built from} (None for an
+        import): what a derived table's provenance is checked against."""
+        return {e.get("variant"): (e.get("checkpoint") or {}).get("hash") for e in self.manifest["tables"].values()}
+
     def imported(self) -> list[str]:
         """Variants imported from prediction files (`python -m analysis import`): predictions only,
         left out of ensemble selection, calibration and label-error evidence."""

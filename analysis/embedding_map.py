@@ -112,7 +112,7 @@ def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = No
              ) -> tuple[pd.DataFrame | None, dict, list[str]]:
     """(points, provenance, problems). With `checkpoints` ({variant: hash}), a variant mapped from
     another checkpoint is left out with a problem."""
-    from .tables import TableError, _read_parquet
+    from .tables import TableError, _read_parquet, stale_variants
 
     path = Path(tables_dir) / POINTS_FILE
     if not path.is_file():
@@ -125,8 +125,7 @@ def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = No
     points = points.astype({"variant": str, "task": str, "x": np.float32, "y": np.float32})
     problems = []
     if checkpoints is not None:
-        stale = [v for v, digest in provenance.get("variants", {}).items()
-                 if checkpoints.get(v) is not None and checkpoints.get(v) != digest]
+        stale = stale_variants(provenance, checkpoints)
         if stale:
             problems.append(f"the maps of {', '.join(stale)} come from other checkpoints: left out; "
                             "rebuild with `python -m analysis build`")

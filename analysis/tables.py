@@ -296,6 +296,13 @@ def _read_parquet(path: Path) -> tuple[pd.DataFrame, dict]:
     return table.to_pandas(), provenance
 
 
+def stale_variants(provenance: dict, checkpoints: dict) -> list[str]:
+    """The variants a derived table's provenance ({"variants": {name: checkpoint hash}}) records
+    with another hash than `checkpoints` gives now (a variant with no hash there is not stale)."""
+    return [v for v, digest in provenance.get("variants", {}).items()
+            if checkpoints.get(v) is not None and checkpoints.get(v) != digest]
+
+
 def _provenance(schema: pa.Schema) -> dict:
     try:
         provenance = json.loads((schema.metadata or {}).get(META_KEY) or b"{}")

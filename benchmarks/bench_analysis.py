@@ -89,6 +89,7 @@ def main() -> int:
         **{f"slice_metrics(quora, {name})": (lambda name=name: A.slice_metrics(a, q, name)) for name in A.slice_names(q)},
     }
     queries.update(derived_queries(a, variants))
+    queries.update(map_queries(a, variants))
     print(f"load (3 tasks, {n_rows:,} Quora rows = {SIZES['quora']:,} pairs x {len(variants)} variants): "
           f"{load_s * 1000:.0f} ms (budget {LOAD_BUDGET_S * 1000:.0f} ms)")
     worst = 0.0
@@ -146,6 +147,35 @@ def behaviour_queries(a: A.Analysis, variants: list[str]) -> dict:
         "tests: load results, every rate and interval": lambda: B.Behaviour.load(a),
         "tests: grid(quora)": lambda: B.grid(b, "quora"),
         "tests: failing cases of one variant and test": lambda: B.failing(b, "quora", "typo", variants[0]),
+    }
+
+
+def map_queries(a: A.Analysis, variants: list[str]) -> dict:
+    """The Map tab's views on a map table of the real size (every SST and STS example, the Quora
+    sample, for each model), with random coordinates: the tab reads stored points, whatever
+    projected them, so this needs no umap-learn."""
+    import numpy as np
+    import pandas as pd
+
+    from analysis.embedding_map import ENSEMBLE_REASON, map_inputs, write_map
+    from demo import embedding_map as M
+
+    rng = np.random.default_rng(0)
+    models = [v for v in variants if v != "ensemble"]
+    parts = [pd.DataFrame({"variant": v, "task": task, "ex": rows, "x": rng.normal(size=len(rows)) * 5,
+                           "y": rng.normal(size=len(rows)) * 5})
+             for v in models for task, (rows, _) in map_inputs(a).items()]
+    write_map(a.tables_dir, pd.concat(parts, ignore_index=True),
+              {"variants": {}, "features": {}, "left_out": {"ensemble": ENSEMBLE_REASON}, "seed": 0, "quora_sample": 2000})
+    m = M.EmbeddingMap.load(a)
+    va, vb = models[0], models[-1]
+    box = ((-3.0, 3.0), (-2.0, 4.0))
+    return {
+        "map: load the table": lambda: M.EmbeddingMap.load(a),
+        "map(sst): two maps by gold label, no box": lambda: M.view(a, m, "sst", va, vb, M.GOLD, None),
+        "map(quora): two maps by error, a box": lambda: M.view(a, m, "quora", va, vb, M.ERROR, box),
+        "map(quora): by slice all_wrong, a box": lambda: M.view(a, m, "quora", va, vb, M.SLICE_PREFIX + "all_wrong", box),
+        "map(sts): two maps by prediction, a box": lambda: M.view(a, m, "sts", va, vb, M.PRED, box),
     }
 
 

@@ -36,7 +36,7 @@ class Behaviour:
     def load(cls, a: A.Analysis | None) -> Behaviour:
         if a is None:
             return cls(problems=["no analysis tables"])
-        hashes = {e.get("variant"): (e.get("checkpoint") or {}).get("hash") for e in a.manifest["tables"].values()}
+        hashes = a.checkpoint_hashes()
         cases, results, _, problems = read_behaviour(a.tables_dir, hashes)
         out = cls(cases=cases, results=results, problems=problems, muted=muted_heads(a.summary))
         if cases is not None and results is not None and len(results):

@@ -37,7 +37,7 @@ class TaskMap:
     """One task's points, per variant: example rows and coordinates, as numpy arrays."""
     ex: dict[str, np.ndarray] = field(default_factory=dict)
     xy: dict[str, np.ndarray] = field(default_factory=dict)
-    hover: list[str] = field(default_factory=list)  # per dev example (only mapped ones filled)
+    hover: np.ndarray | None = None  # per dev example: its text for the tooltip (only mapped ones filled)
 
 
 @dataclass
@@ -50,7 +50,7 @@ class EmbeddingMap:
     def load(cls, a: A.Analysis | None) -> EmbeddingMap:
         if a is None:
             return cls(problems=["no analysis tables"])
-        hashes = {e.get("variant"): (e.get("checkpoint") or {}).get("hash") for e in a.manifest["tables"].values()}
+        hashes = a.checkpoint_hashes()
         points, provenance, problems = read_map(a.tables_dir, hashes)
         out = cls(provenance=provenance, problems=problems)
         if points is None:
@@ -65,7 +65,7 @@ class EmbeddingMap:
                     tm.ex[variant] = part["ex"].to_numpy(np.int64)
                     tm.xy[variant] = part[["x", "y"]].to_numpy(np.float32)
             if tm.ex:
-                tm.hover = _hover_texts(a, task)
+                tm.hover = _hover_texts(a, task, np.unique(np.concatenate(list(tm.ex.values()))))
                 out.tasks[task] = tm
         out.tasks = {t: out.tasks[t] for t in ("sst", "quora", "sts") if t in out.tasks}
         return out
@@ -77,16 +77,22 @@ class EmbeddingMap:
         return list(self.tasks[task].ex)
 
 
-def _hover_texts(a: A.Analysis, task: str) -> list[str]:
+def _hover_texts(a: A.Analysis, task: str, rows: np.ndarray) -> np.ndarray:
+    """The tooltip text of each dev example in `rows` (escaped, cut to HOVER_CHARS), by row."""
     examples = a.task(task).examples
 
-    def short(text: str) -> str:
+    def short(text: object) -> str:
         text = str(text)
         return html.escape(text if len(text) <= HOVER_CHARS else text[:HOVER_CHARS - 1] + "…")
 
+    out = np.full(len(examples), "", dtype=object)
+    first = examples["sentence1"].to_numpy()[rows]
     if get_task(task).pair:
-        return [f"{short(s1)}<br>{short(s2)}" for s1, s2 in zip(examples["sentence1"], examples["sentence2"])]
-    return [short(s) for s in examples["sentence1"]]
+        second = examples["sentence2"].to_numpy()[rows]
+        out[rows] = [f"{short(s1)}<br>{short(s2)}" for s1, s2 in zip(first, second)]
+    else:
+        out[rows] = [short(s) for s in first]
+    return out
 
 
 def color_choices(task: str) -> list[str]:
@@ -139,7 +145,7 @@ def map_figure(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, color_by
     tm = m.tasks[task]
     ex, xy = tm.ex[variant], tm.xy[variant]
     groups, order = point_groups(a, task, variant, color_by, ex)
-    hover = np.array(tm.hover, dtype=object)[ex]
+    hover = tm.hover[ex]
     data = []
     for k, group in enumerate(order):
         keep = groups == group
@@ -209,15 +215,15 @@ def selection_table(a: A.Analysis, task: str, rows: np.ndarray, variants: list[s
     rows = rows[:MAX_LISTED]
     examples = td.examples.iloc[rows]
     out = pd.DataFrame({"id": examples["id"].to_numpy()})
-    out["sentence1"] = examples["sentence1"].to_numpy()
-    if spec.pair:
-        out["sentence2"] = examples["sentence2"].to_numpy()
     gold = examples["gold"].to_numpy().astype(float)
     out["gold"] = np.round(gold, 2) if spec.regression else _label_names(task, gold)
     for v in dict.fromkeys(variants):
         pred = td.pred[rows, td.variant_index(v)]
         out[f"{v} pred"] = np.round(pred, 2) if spec.regression else _label_names(task, pred)
         out[f"{v} right"] = np.where(td.correct[rows, td.variant_index(v)], "✓", "✗")
+    out["sentence1"] = examples["sentence1"].to_numpy()
+    if spec.pair:
+        out["sentence2"] = examples["sentence2"].to_numpy()
     return out
 
 

@@ -93,12 +93,10 @@ class Scorer(ByTask):
         return map_in_batches(list(texts), [len(t) for t in texts], self.batch_size,
                               lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device))).to(self.device)
 
-    @torch.no_grad()
-    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
-        """`score` for several tasks at once ({task: sentences or pairs}), with the encoder run as
-        few times as the recipe allows: a bi-encoder encodes every distinct sentence of every task
-        in one batched pass and all heads read from it; a cross-encoder encodes each joint pair
-        once for both pair tasks. Same outputs as `score` per task (padding aside, ~1e-6)."""
+    def _encoded(self, inputs: dict[str, Sequence]) -> _Encoded:
+        """Every distinct sentence of `inputs` ({task: sentences or pairs}) encoded once in one
+        batched pass (a cross-encoder: the SST sentences, and each distinct joint pair once for
+        both pair tasks), for the heads to read."""
         # get_task refuses an unknown task by name
         inputs = {t: ([tuple(p) for p in x] if get_task(t).pair else list(x)) for t, x in inputs.items() if len(x)}
         sentences = list(inputs.get("sst", []))
@@ -111,68 +109,67 @@ class Scorer(ByTask):
         if not cross:
             sentences += [s for t in pair_tasks for pair in inputs[t] for s in pair]
         distinct = list(dict.fromkeys(sentences))
-        index = {t: i for i, t in enumerate(distinct)}
         vectors = self._embed(distinct) if distinct else None
+        joint_pairs = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t])) if cross else []
+        joint = map_in_batches(
+            joint_pairs, [len(a) + len(b) for a, b in joint_pairs], self.batch_size,
+            lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
+                                           .to(self.device))).to(self.device) if joint_pairs else None
+        return _Encoded(inputs, pair_tasks, cross, vectors, {s: i for i, s in enumerate(distinct)}, joint,
+                        {p: i for i, p in enumerate(joint_pairs)})
+
+    @torch.no_grad()
+    def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
+        """`score` for several tasks at once ({task: sentences or pairs}), with the encoder run as
+        few times as the recipe allows: a bi-encoder encodes every distinct sentence of every task
+        in one batched pass and all heads read from it; a cross-encoder encodes each joint pair
+        once for both pair tasks. Same outputs as `score` per task (padding aside, ~1e-6)."""
+        e = self._encoded(inputs)
         out: dict[str, np.ndarray] = {}
-        if "sst" in inputs:
-            u = vectors[torch.tensor([index[s] for s in inputs["sst"]])]
-            out["sst"] = torch.softmax(self.model.sst_head(u).float(), -1).cpu().numpy()
-        raw: dict[str, torch.Tensor] = {}
-        if cross and pair_tasks:
-            joint_pairs = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t]))
-            where = {p: i for i, p in enumerate(joint_pairs)}
-            pooled = map_in_batches(
-                joint_pairs, [len(a) + len(b) for a, b in joint_pairs], self.batch_size,
-                lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
-                                               .to(self.device))).to(self.device)
-            for t in pair_tasks:
-                raw[t] = self.model.pair_heads[t](pooled[torch.tensor([where[p] for p in inputs[t]])]).float().cpu()
-        else:
-            for t in pair_tasks:
-                u = vectors[torch.tensor([index[a] for a, _ in inputs[t]])]
-                v = vectors[torch.tensor([index[b] for _, b in inputs[t]])]
-                raw[t] = self.model.pair_heads[t](u, v).float().cpu()
+        if "sst" in e.inputs:
+            out["sst"] = torch.softmax(self.model.sst_head(e.sentences("sst")).float(), -1).cpu().numpy()
+        raw = {t: self.model.pair_heads[t](*e.pair(t)).float().cpu() for t in e.pair_tasks}
         if "quora" in raw:
             out["quora"] = torch.sigmoid(raw["quora"]).numpy()
         if "sts" in raw:
             out["sts"] = raw["sts"].clamp(0.0, 5.0).numpy()
         return out
 
-
     @torch.inference_mode()
     def head_inputs(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
         """{task: sentences or pairs} -> {task: (n, d) float32}: per input, the vector its task's
         head reads: the pooled sentence vector for SST; for a pair, the cross-encoder's joint
-        vector, or a bi-encoder's pair features (`heads.pair_features`). Each distinct sentence
-        (joint pair) is encoded once, in batches, as in `score_tasks`."""
-        inputs = {t: ([tuple(p) for p in x] if get_task(t).pair else list(x)) for t, x in inputs.items() if len(x)}
-        cross = self.recipe.pair_encoding == "cross"
-        pair_tasks = [t for t in inputs if get_task(t).pair]
-        sentences = list(inputs.get("sst", []))
-        if not cross:
-            sentences += [s for t in pair_tasks for pair in inputs[t] for s in pair]
-        distinct = list(dict.fromkeys(sentences))
-        index = {s: i for i, s in enumerate(distinct)}
-        vectors = self._embed(distinct) if distinct else None
+        vector, or a bi-encoder's pair features (`heads.pair_features`). Encoded as `score_tasks` does."""
+        e = self._encoded(inputs)
         out: dict[str, np.ndarray] = {}
-        if "sst" in inputs:
-            out["sst"] = vectors[torch.tensor([index[s] for s in inputs["sst"]])].float().cpu().numpy()
-        if cross and pair_tasks:
-            joint = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t]))
-            where = {p: i for i, p in enumerate(joint)}
-            pooled = map_in_batches(
-                joint, [len(a) + len(b) for a, b in joint], self.batch_size,
-                lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
-                                               .to(self.device)))
-            for t in pair_tasks:
-                out[t] = pooled[torch.tensor([where[p] for p in inputs[t]])].float().cpu().numpy()
-        else:
-            for t in pair_tasks:
-                u = vectors[torch.tensor([index[a] for a, _ in inputs[t]])]
-                v = vectors[torch.tensor([index[b] for _, b in inputs[t]])]
-                out[t] = pair_features(self.model.pair_heads[t], u, v).float().cpu().numpy()
+        if "sst" in e.inputs:
+            out["sst"] = e.sentences("sst").float().cpu().numpy()
+        for t in e.pair_tasks:
+            read = e.pair(t)
+            out[t] = (read[0] if e.cross else pair_features(self.model.pair_heads[t], *read)).float().cpu().numpy()
         return out
 
+
+@dataclass
+class _Encoded:
+    """One encoder pass over a request's inputs (`Scorer._encoded`): what each head reads."""
+    inputs: dict[str, list]
+    pair_tasks: list[str]
+    cross: bool
+    vectors: torch.Tensor | None     # one row per distinct sentence
+    index: dict[str, int]
+    joint: torch.Tensor | None       # a cross-encoder's: one row per distinct pair
+    where: dict[tuple[str, str], int]
+
+    def sentences(self, task: str) -> torch.Tensor:
+        return self.vectors[torch.tensor([self.index[s] for s in self.inputs[task]])]
+
+    def pair(self, task: str) -> tuple[torch.Tensor, ...]:
+        """What `task`'s pair head takes: (joint vectors,) for a cross-encoder, else (u, v)."""
+        if self.cross:
+            return (self.joint[torch.tensor([self.where[p] for p in self.inputs[task]])],)
+        return (self.vectors[torch.tensor([self.index[a] for a, _ in self.inputs[task]])],
+                self.vectors[torch.tensor([self.index[b] for _, b in self.inputs[task]])])
 
 @dataclass
 class LoadFailure:
