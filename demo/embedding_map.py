@@ -236,11 +236,12 @@ def note(m: EmbeddingMap, task: str, variants: list[str]) -> str:
              "unrelated: compare neighbourhoods, not positions."]
     for v in dict.fromkeys(variants):
         lines.append(f"- **{I.escape_md(v)}**: {I.escape_md(features.get(v, {}).get(task, '?'))}")
+    lines.append("")
     if task == "quora":
         lines.append(f"Quora: a fixed random sample of {provenance.get('quora_sample', '?'):,} dev pairs "
                      f"(seed {provenance.get('seed', '?')}), not all of them. {QUORA_NOTE}")
     for name, why in provenance.get("left_out", {}).items():
-        lines.append(f"*{I.escape_md(name)}* has no map: {I.escape_md(why)}.")
+        lines.append(f"\n*{I.escape_md(name)}* has no map: {I.escape_md(why)}.")
     return "\n".join(lines)
 
 

@@ -60,7 +60,8 @@ def build(a: A.Analysis | None) -> M.EmbeddingMap:
             variant_a = I.LenientDropdown(variants, value=va, label="First map (its box selects)", elem_id="map-a")
             variant_b = I.LenientDropdown(variants, value=vb, label="Second map", elem_id="map-b")
         with gr.Row():
-            bounds = [I.LenientNumber(None, label=label, elem_id=f"map-{key}", min_width=100)
+            # Text boxes, not gr.Number: an empty bound must read as empty, not as 0.
+            bounds = [I.LenientTextbox("", label=label, elem_id=f"map-{key}", min_width=100, placeholder="e.g. 2.5")
                       for key, label in (("x0", "x from"), ("x1", "x to"), ("y0", "y from"), ("y1", "y to"))]
             go_button = gr.Button("List the examples in this box", elem_id="map-list", scale=0, min_width=220)
             clear = gr.Button("Clear the box", elem_id="map-clear", size="sm", scale=0, min_width=120)
@@ -82,6 +83,6 @@ def build(a: A.Analysis | None) -> M.EmbeddingMap:
         box.input(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     for bound in bounds:
         bound.submit(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
-    clear.click(lambda: [None] * 4, None, bounds, api_visibility="private") \
+    clear.click(lambda: [""] * 4, None, bounds, api_visibility="private") \
         .then(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     return m
