@@ -268,6 +268,20 @@ def test_label_errors_row_and_back_to_compare(page, shots):
     assert not page.js_errors, page.js_errors
 
 
+def test_map_draws_two_scatters_and_lists_a_box(page, shots):
+    pytest.importorskip("umap")  # the tiny world's build wrote the map only with it
+    tab(page, "Map")
+    expect(page.locator("#map-plot-a .js-plotly-plot")).to_be_visible()
+    expect(page.locator("#map-plot-b .js-plotly-plot")).to_be_visible()
+    for key, value in (("x0", "-1000"), ("x1", "1000"), ("y0", "-1000"), ("y1", "1000")):
+        page.locator(f"#map-{key} textarea, #map-{key} input").first.fill(value)
+    page.click("#map-list")
+    n = len(page.app_ctx.analysis.task("sst").examples)
+    expect(page.locator("#map-count")).to_contain_text(f"{n} SST examples inside")
+    expect(page.locator("#map-plot-b")).to_contain_text(f"selected ({n})")
+    page.screenshot(path=str(shots / "map.png"), full_page=True)
+    assert not page.js_errors, page.js_errors
+
 def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
     tab(page, "Tests")
     expect(page.locator("#tests-grid")).to_contain_text("typo")
