@@ -201,7 +201,7 @@ def upload_call(client) -> list:
 def message_of(endpoint: str, result) -> str:
     if endpoint == "/upload":  # the REST answer carries the session state's slot as null, gradio_client's not
         return " ".join(x for x in result if isinstance(x, str))
-    if endpoint == "/compare":
+    if endpoint in ("/compare", "/explain"):  # /explain has one output, the attributions' HTML
         return str(result[0])
     if endpoint == "/export_csv":
         return str(result[1]) or "(file)"
