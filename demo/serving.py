@@ -21,6 +21,11 @@ MODEL_CONCURRENCY = int(os.environ.get("MINIBERT_MODEL_CONCURRENCY", "2"))
 MAX_BATCH = int(os.environ.get("MINIBERT_MAX_BATCH", "8"))  # queued clicks scored together
 MODEL_QUEUE = {"concurrency_limit": MODEL_CONCURRENCY, "concurrency_id": "model"}
 BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
+# Attributions (the step after every scoring, and Explain) run in a queue of their own, one at a
+# time: sharing the model queue, every click's attributions stood in line with the next users'
+# verdicts, which waited behind them (bench_load 50 x 20 with an attribution call after each Compare).
+EXPLAIN_QUEUE = {"concurrency_limit": int(os.environ.get("MINIBERT_EXPLAIN_CONCURRENCY", "1")),
+                 "concurrency_id": "explain"}
 # Error-table refreshes run one at a time, in the order they were asked for (a filter takes a few
 # ms), and an edit made while one is running is run after it ("always_last"; Gradio's default
 # "once" drops it): quick edits can never leave a stale table on screen. Exports run here too,

@@ -18,7 +18,7 @@ from .. import counterfactuals as CF
 from .. import inputs as I
 from ..context import AppContext
 from ..gpu import on_gpu
-from ..serving import BATCHED, MODEL_QUEUE, SERVER_TROUBLE, guarded, log
+from ..serving import BATCHED, EXPLAIN_QUEUE, SERVER_TROUBLE, guarded, log
 from . import bind
 
 EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
@@ -232,7 +232,7 @@ def build(ctx: AppContext) -> CompareTab | None:
     private = {"api_visibility": "private"}
 
     def then_after(event: object) -> None:
-        event.then(after, handles.after_inputs, handles.after_outputs, **private, **MODEL_QUEUE)
+        event.then(after, handles.after_inputs, handles.after_outputs, **private, **EXPLAIN_QUEUE)
 
     # Every path that scores is followed by the same step: before -> after, and the attributions.
     then_after(run.click(batch, compare_inputs, outputs, api_name="compare", **BATCHED))
@@ -245,7 +245,7 @@ def build(ctx: AppContext) -> CompareTab | None:
         then_after(button.click(bind(perturbed, kind), [task, text_a, text_b], [text_a, text_b, edit_note],
                                 **private, queue=False)
                    .success(batch, compare_inputs, outputs, **private, **BATCHED))
-    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **MODEL_QUEUE)
+    explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **EXPLAIN_QUEUE)
     task.change(follow_task, task, explain_task, **private, queue=False)
     clear.click(cleared, None, [text_a, text_b, summary, notes, table, plot_sst, plot_quora, plot_sts, attributions,
                                 changes, reference], **private, queue=False)

@@ -17,7 +17,7 @@ from .. import errors as E
 from .. import inputs as I
 from .. import models as M
 from ..context import AppContext
-from ..serving import MODEL_QUEUE, TABLE_QUEUE, guarded
+from ..serving import EXPLAIN_QUEUE, MODEL_QUEUE, TABLE_QUEUE, guarded
 from ..urlstate import Links, View, query_text
 from . import bind
 from . import upload as U
@@ -371,4 +371,4 @@ def open_in_compare(send: gr.Button, example_state: gr.State, compare: CompareTa
         .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
               compare.outputs, api_visibility="private", **MODEL_QUEUE) \
         .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
-              **MODEL_QUEUE)
+              **EXPLAIN_QUEUE)
