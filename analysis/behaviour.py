@@ -344,7 +344,7 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
     """(cases, results, the results' provenance, problems). With `checkpoints` ({variant: hash},
     e.g. from the manifest), a variant whose results came from another checkpoint is left out
     with a problem; one with no checkpoint hash is kept (nothing to check it against)."""
-    from .tables import TableError, _read_parquet, stale_variants
+    from .tables import TableError, _read_parquet, drop_stale
 
     try:
         cases, case_meta = _read_parquet(Path(tables_dir) / CASES_FILE)
@@ -356,13 +356,7 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
     if case_meta.get("suite") != provenance.get("suite"):
         return None, None, {}, [f"{Path(tables_dir) / BEHAVIOUR_DIR}: the cases and the results are of different "
                                 "suites; rebuild with `python -m analysis build`"]
-    problems = []
-    if checkpoints is not None:
-        stale = stale_variants(provenance, checkpoints)
-        if stale:
-            problems.append(f"behavioural results of {', '.join(stale)} come from other checkpoints: left out; "
-                            "rebuild with `python -m analysis build`")
-            results = results[~results["variant"].isin(stale)]
+    results, problems = drop_stale(results, provenance, checkpoints, "behavioural results")
     return cases, results, provenance, problems
 
 

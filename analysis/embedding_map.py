@@ -112,7 +112,7 @@ def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = No
              ) -> tuple[pd.DataFrame | None, dict, list[str]]:
     """(points, provenance, problems). With `checkpoints` ({variant: hash}), a variant mapped from
     another checkpoint is left out with a problem."""
-    from .tables import TableError, _read_parquet, stale_variants
+    from .tables import TableError, _read_parquet, drop_stale
 
     path = Path(tables_dir) / POINTS_FILE
     if not path.is_file():
@@ -123,13 +123,7 @@ def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = No
     except TableError as error:
         return None, {}, [str(error)]
     points = points.astype({"variant": str, "task": str, "x": np.float32, "y": np.float32})
-    problems = []
-    if checkpoints is not None:
-        stale = stale_variants(provenance, checkpoints)
-        if stale:
-            problems.append(f"the maps of {', '.join(stale)} come from other checkpoints: left out; "
-                            "rebuild with `python -m analysis build`")
-            points = points[~points["variant"].isin(stale)]
+    points, problems = drop_stale(points, provenance, checkpoints, "the maps")
     return points.reset_index(drop=True), provenance, problems
 
 

@@ -303,6 +303,18 @@ def stale_variants(provenance: dict, checkpoints: dict) -> list[str]:
             if checkpoints.get(v) is not None and checkpoints.get(v) != digest]
 
 
+def drop_stale(frame: pd.DataFrame, provenance: dict, checkpoints: dict | None, what: str,
+               ) -> tuple[pd.DataFrame, list[str]]:
+    """`frame` without the rows of `stale_variants` (its "variant" column), and the problem line
+    naming them ("<what> of a, b come from other checkpoints: left out; ..."); as given without
+    `checkpoints`."""
+    stale = stale_variants(provenance, checkpoints) if checkpoints is not None else []
+    if not stale:
+        return frame, []
+    return frame[~frame["variant"].isin(stale)], [
+        f"{what} of {', '.join(stale)} come from other checkpoints: left out; rebuild with `python -m analysis build`"]
+
+
 def _provenance(schema: pa.Schema) -> dict:
     try:
         provenance = json.loads((schema.metadata or {}).get(META_KEY) or b"{}")

@@ -13,3 +13,13 @@ def bind(fn: Callable, *data: object) -> Callable:
     bound = partial(fn, *data)
     bound.__name__ = fn.__name__
     return bound
+
+
+def problems_accordion(problems: list[str], what: str) -> None:
+    """A closed "⚠ N problem(s) with <what>" accordion listing a tab's table problems (Markdown-escaped)."""
+    import gradio as gr
+
+    from ..inputs import escape_md
+
+    with gr.Accordion(f"⚠ {len(problems)} problem(s) with {what}", open=False):
+        gr.Markdown("\n".join(f"- {escape_md(p)}" for p in problems))

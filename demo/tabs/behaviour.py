@@ -11,7 +11,7 @@ from minibert.tasks import task as get_task
 from .. import behaviour as B
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from . import bind
+from . import bind, problems_accordion
 from .compare import CompareTab
 from .errors import on_row_click, open_in_compare
 
@@ -68,8 +68,7 @@ def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> B.
                     "run on every variant at build time: how often each variant fails each test.",
                     elem_classes=["intro"])
         if b.problems:
-            with gr.Accordion(f"⚠ {len(b.problems)} problem(s) with the test tables", open=False):
-                gr.Markdown("\n".join(f"- {I.escape_md(p)}" for p in b.problems))
+            problems_accordion(b.problems, "the test tables")
         task = I.LenientRadio([get_task(t).long_title for t in b.tasks()], value=get_task(first).long_title,
                               label="Task", elem_id="tests-task")
         note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])

@@ -11,7 +11,7 @@ from minibert.tasks import task as get_task
 from .. import embedding_map as M
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from . import bind
+from . import bind, problems_accordion
 
 
 def parse(m: M.EmbeddingMap, task_name: object, color_by: object, variant_a: object, variant_b: object,
@@ -51,8 +51,7 @@ def build(a: A.Analysis | None) -> M.EmbeddingMap:
                     "on both maps, so you can see whether the second variant keeps them together.",
                     elem_classes=["intro"])
         if m.problems:
-            with gr.Accordion(f"⚠ {len(m.problems)} problem(s) with the map table", open=False):
-                gr.Markdown("\n".join(f"- {I.escape_md(p)}" for p in m.problems))
+            problems_accordion(m.problems, "the map table")
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in m.task_names()], value=get_task(first).long_title,
                                   label="Task", elem_id="map-task", scale=2)

@@ -12,7 +12,7 @@ from .. import errors as E
 from .. import inputs as I
 from .. import label_errors as L
 from ..serving import TABLE_QUEUE, guarded
-from . import bind
+from . import bind, problems_accordion
 from .compare import CompareTab
 from .errors import example_panel, wire_example_panel
 
@@ -54,8 +54,7 @@ def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> L.
                     "confidently, and the label they suggest. Click a row to see the example across every variant.",
                     elem_classes=["intro"])
         if le.problems:
-            with gr.Accordion(f"⚠ {len(le.problems)} problem(s) with the label-error tables", open=False):
-                gr.Markdown("\n".join(f"- {I.escape_md(p)}" for p in le.problems))
+            problems_accordion(le.problems, "the label-error tables")
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in le.tasks()], value=get_task(first).long_title,
                                   label="Task", elem_id="le-task", scale=2)
