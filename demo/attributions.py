@@ -25,11 +25,12 @@ from .compare import parse_request
 LOO, GRADIENT, IG, ROLLOUT = ("leave one word out", "gradient × input", "Integrated Gradients (slower)",
                               "attention rollout")
 METHODS = (LOO, GRADIENT, IG, ROLLOUT)
-# The default: as cheap as gradient x input (one batch of n+1 short inputs a variant, no backward
-# pass) and it reads true. Gradient x input on the word embeddings got the sign of "wonderful" wrong
-# for all five shipped variants tried on "The acting was wonderful and the story moved me." (-0.02
-# to -0.03 on the expected class) while removing the word drops it by 0.86-1.50 and Integrated
-# Gradients gives it +0.44 to +1.52 (the issue's own example; numbers in the closing note of issue 17).
+# The default reads true where gradient x input does not: judged by really removing words
+# (`python -m benchmarks.bench_attributions`: 20 SST dev sentences x the 11 shipped variants with
+# gradients), taking out the fifth of the words each method ranks highest lowers the expected class
+# by 0.69 for leave one word out, 0.60 for Integrated Gradients and 0.12 for gradient x input, no
+# better than random words (0.11); gradient x input's signs agree with each word's own removal
+# effect 55 % of the time. It costs a batch of n short inputs a variant and no backward pass.
 DEFAULT_METHOD = LOO
 MAX_VARIANTS = 4
 IG_STEPS = 32
