@@ -357,6 +357,8 @@ def describe_cell(task: str, cell: object) -> str:
 # --- diagnostic plots -------------------------------------------------------------------------
 
 RELIABILITY_SHOWN = 4  # more curves than this on one chart are a tangle; the rest wait in the legend
+# A dozen variants' legend beside a chart leaves a phone's chart a sliver under it: below, it wraps.
+BELOW = dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=11))
 
 
 def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go.Figure:
@@ -364,9 +366,11 @@ def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go
     calibration; the legend carries each variant's ECE. Drawn: `focus` (the picked variant),
     or with none picked the RELIABILITY_SHOWN best on the task; the others are one legend click
     away."""
+    lo = 1 / len(get_task(task).classes)  # chance: the lowest confidence a top class can have
     fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dash", color="#999"), name="perfect",
-                    hoverinfo="skip")
+    # the diagonal starts at the axis's own start: Plotly draws a line past the plotting area otherwise
+    fig.add_scatter(x=[lo - 0.02, 1], y=[lo - 0.02, 1], mode="lines", line=dict(dash="dash", color="#999"),
+                    name="perfect", hoverinfo="skip")
     hard = a.task(task).hard_labels  # imported hard labels: no confidence to draw
     names = [v for v in variants_of(a, task) if v not in hard]
     colors = variant_colors(a.variants())
@@ -383,12 +387,11 @@ def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go
                         visible=True if v in shown else "legendonly", line_color=colors[v], customdata=b["n"],
                         hovertemplate=f"{v}<br>confidence %{{x:.2f}}<br>accuracy %{{y:.2f}}"
                                       "<br>n = %{customdata}<extra></extra>")
-    lo = 1 / len(get_task(task).classes)  # chance: the lowest confidence a top class can have
-    fig.update_layout(title=dict(text=f"Reliability: is a {int(lo * 100)}-100% confident answer right that often?",
+    fig.update_layout(title=dict(text="Reliability: right as often as it is sure?",
                                  x=0, font=dict(size=14)),
-                      height=380, margin=dict(l=10, r=10, t=50, b=40),
+                      height=540, margin=dict(l=10, r=10, t=50, b=40),
                       xaxis_title="confidence in the predicted class", yaxis_title="accuracy",
-                      legend=dict(font=dict(size=11)))
+                      legend=BELOW)
     fig.update_xaxes(range=[lo - 0.02, 1.01])
     fig.update_yaxes(range=[0, 1.01])
     return themed(fig)
@@ -418,9 +421,9 @@ def sts_scatter(a: A.Analysis, variant: str) -> go.Figure:
                               hovertemplate=f"{v}<br>gold %{{x:.2f}}<br>pred %{{y:.2f}}<extra></extra>")
     pearson = A.metrics_table(a, "sts")["pearson"]
     title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")
-    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=380,
+    fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=540,
                       margin=dict(l=10, r=10, t=50, b=40), xaxis_title="gold (0-5)", yaxis_title="predicted (0-5)",
-                      legend=dict(font=dict(size=11)))
+                      legend=BELOW)
     fig.update_xaxes(range=[-0.1, 5.1])
     fig.update_yaxes(range=[-0.1, 5.1])
     return themed(fig)

@@ -118,7 +118,7 @@ class Links:
         """The message line and the "Copy link" button, where the page should show them."""
         self.message = gr.Markdown(visible=False, elem_id="url-message", elem_classes=["banner-warn"])
         with gr.Row(elem_id="share-row", equal_height=True):
-            self.copy = gr.Button("🔗 Copy link to this view", size="sm", scale=0, min_width=210, elem_id="copy-link")
+            self.copy = gr.Button("Copy link to this view", size="sm", scale=0, min_width=210, elem_id="copy-link")
             self.link = gr.Textbox(show_label=False, container=False, interactive=False, elem_id="share-link",
                                    placeholder="a link to the view on screen appears here", scale=1)
         self.box = gr.Textbox("", elem_id="url-state", elem_classes=["url-state"], show_label=False, container=False,
