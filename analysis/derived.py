@@ -15,6 +15,10 @@ import pandas as pd
 
 from .core import Analysis
 
+# Below this many points a map step projects inline: a worker process would pay its start and
+# numba's compilation of UMAP (about 14 s of CPU) again for fits of a second or less.
+BACKGROUND_MIN_POINTS = 1000
+
 
 def missing_library(module: str) -> str | None:
     """None when `module` imports, else why not (for the skip message)."""
@@ -23,6 +27,17 @@ def missing_library(module: str) -> str | None:
     except ImportError as error:
         return str(error)
     return None
+
+
+def forget_frozen_features(variants: Mapping[str, object]) -> None:
+    """Empty the sentence memos that frozen-encoder variants share. A vector differs in its last
+    bits with the batch its sentence was encoded in, so a memo filled by an earlier step (the
+    predictions, the behavioural tests) would make a step's table depend on which steps ran
+    before it in this process; each model step starts from an empty memo instead."""
+    from minibert.predict import frozen_memos
+
+    for memo in frozen_memos(variants):
+        memo.clear()
 
 
 def build_label_errors(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
@@ -72,6 +87,7 @@ def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Pat
     old_cases, old, provenance, _ = read_behaviour(tables_dir)
     old_hashes = provenance.get("variants", {}) if provenance.get("suite") == digest and old is not None else {}
     inputs = suite_inputs(suite)
+    forget_frozen_features(variants)
     raw: dict[str, dict] = {}
     parts, hashes, scored_names = [], {}, []
     order = sorted(variants.items(), key=lambda item: bool(item[1].members))  # models first, then ensembles
@@ -108,16 +124,22 @@ def build_behaviour(a: Analysis, variants: Mapping[str, object], tables_dir: Pat
 
 
 def build_embedding_map(a: Analysis, variants: Mapping[str, object], tables_dir: Path,
-                        log: Callable[[str], None]) -> list[str]:
+                        log: Callable[[str], None], background: bool | None = None,
+                        project_fn: Callable | None = None) -> list[str]:
     """Project every model's head inputs (`Scorer.head_inputs`) to 2-D per task. A model whose
     checkpoint and the inputs are unchanged keeps its stored points; the table is rewritten after
-    each variant, so an interrupted build keeps the maps it finished."""
+    each variant, so an interrupted build keeps the maps it finished. The projections run in a
+    worker process beside the next variant's encoder pass (`Projector`) when there are several
+    real-sized maps to make (`background` None), or as `background` says; `project_fn` stands in
+    for UMAP (tests)."""
     import time
+    from collections import deque
 
     from .embedding_map import (
         ENSEMBLE_REASON,
         QUORA_SAMPLE,
         SEED,
+        Projector,
         feature_description,
         inputs_digest,
         map_inputs,
@@ -140,38 +162,62 @@ def build_embedding_map(a: Analysis, variants: Mapping[str, object], tables_dir:
     up_to_date = old_provenance.get("variants", {}) if old is not None and old_provenance.get("inputs") == digest else {}
     provenance = {"inputs": digest, "seed": SEED, "quora_sample": QUORA_SAMPLE, "variants": {}, "features": {},
                   "left_out": {name: ENSEMBLE_REASON for name, v in variants.items() if v.members}}
+    models = sorted((name, v) for name, v in variants.items() if not v.members)
+    if background is None:
+        due = sum(up_to_date.get(name) != v.checkpoint_hash for name, v in models)
+        background = due >= 2 and sum(len(rows) for rows, _ in inputs.values()) >= BACKGROUND_MIN_POINTS
     parts, mapped = [], []
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    for name, variant in sorted(variants.items()):
-        if variant.members:
-            continue
-        if up_to_date.get(name) == variant.checkpoint_hash:
-            parts.append(old[old["variant"] == name])
-        else:
-            wall, cpu = time.perf_counter(), time.process_time()
+    queue: deque = deque()  # (name, variant, stored points or {task: Future}, encoding's wall and CPU seconds)
+    wall0, cpu0, worker_cpu = time.perf_counter(), time.process_time(), 0.0
+
+    def finish(name: str, variant: object, points: object, encoding: tuple[float, float]) -> None:
+        """Take in the next variant in name order, once its points are there; write the table."""
+        nonlocal worker_cpu
+        if isinstance(points, dict):
             try:
-                vectors = variant.head_inputs({t: x for t, (_, x) in inputs.items()})
-                frames = []
-                for task, (rows, _) in inputs.items():
-                    xy = project(vectors[task], SEED)
-                    frames.append(pd.DataFrame({"variant": name, "task": task, "ex": rows, "x": xy[:, 0], "y": xy[:, 1]}))
+                done = {task: future.result() for task, future in points.items()}
             except Exception as error:  # one variant's fault must not cost the others their maps
                 log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
-                continue
+                return
+            frames = [pd.DataFrame({"variant": name, "task": task, "ex": inputs[task][0], "x": xy[:, 0], "y": xy[:, 1]})
+                      for task, (xy, _) in done.items()]
+            fit_cpu = sum(cpu for _, cpu in done.values())
+            worker_cpu += fit_cpu if background else 0.0
             parts.append(pd.concat(frames, ignore_index=True))
             mapped.append(name)
-            log(f"embedding map: {name} in {time.perf_counter() - wall:.1f} s wall, "
-                f"{time.process_time() - cpu:.1f} s CPU")
+            log(f"embedding map: {name} encoded in {encoding[0]:.1f} s wall, {encoding[1]:.1f} s CPU; projected in "
+                f"{fit_cpu:.1f} s CPU{' (worker process)' if background else ''}")
+        else:
+            parts.append(points)
         provenance["variants"][name] = variant.checkpoint_hash
         provenance["features"][name] = {t: feature_description(variant.recipe, t) for t in inputs}
         if mapped and mapped[-1] == name:  # written as it goes: an interrupted build keeps what it finished
             write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
+
+    forget_frozen_features(variants)
+    with Projector(background, project_fn or project) as projector:
+        for name, variant in models:
+            if up_to_date.get(name) == variant.checkpoint_hash:
+                queue.append((name, variant, old[old["variant"] == name], (0.0, 0.0)))
+            else:
+                wall, cpu = time.perf_counter(), time.process_time()
+                try:
+                    vectors = variant.head_inputs({t: x for t, (_, x) in inputs.items()})
+                except Exception as error:  # one variant's fault must not cost the others their maps
+                    log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
+                    continue
+                encoding = (time.perf_counter() - wall, time.process_time() - cpu)
+                queue.append((name, variant, {task: projector.submit(vectors[task], SEED) for task in inputs}, encoding))
+            while queue and (not isinstance(queue[0][2], dict) or all(f.done() for f in queue[0][2].values())):
+                finish(*queue.popleft())
+        while queue:
+            finish(*queue.popleft())
     if not parts:
         return []
     path, size = write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
     log(f"embedding map: {len(provenance['variants'])} variants, {len(mapped)} projected in "
-        f"{time.perf_counter() - wall0:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU; wrote {path} "
-        f"({size / 1e3:.0f} kB)")
+        f"{time.perf_counter() - wall0:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU"
+        f"{f' + {worker_cpu:.1f} s CPU in the worker process' if background else ''}; wrote {path} ({size / 1e3:.0f} kB)")
     return [str(path)]
 
 

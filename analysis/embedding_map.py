@@ -6,6 +6,8 @@ outputs and has no vector of its own: it is left out, with that reason in the pr
 
     inputs = map_inputs(a)                        # {task: (example rows, sentences or pairs)}
     xy = project(vectors, seed=SEED)              # (n, 2) float32, umap-learn (build only)
+    with Projector(background=True) as projector: # the same, beside the caller (the build step)
+        done = projector.submit(vectors, SEED)    # a Future of (xy, CPU seconds)
     write_map(tables_dir, points, provenance)     # embedding_map/points.parquet
     points, provenance, problems = read_map(tables_dir, checkpoints)
     inside = in_region(points, (x0, x1), (y0, y1))
@@ -16,8 +18,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +82,50 @@ def project(vectors: np.ndarray, seed: int = SEED) -> np.ndarray:
     with warnings.catch_warnings():  # it warns that a seed means one thread: that is the point
         warnings.filterwarnings("ignore", message=".*overridden to 1 by setting random_state.*")
         return reducer.fit_transform(np.asarray(vectors, dtype=np.float32)).astype(np.float32)
+
+
+def timed(fn: Callable[[np.ndarray, int], np.ndarray], vectors: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
+    """(fn(vectors, seed), the CPU seconds it took in the process that ran it)."""
+    start = time.process_time()
+    return fn(vectors, seed), time.process_time() - start
+
+
+def _one_blas_thread() -> None:
+    # The worker's core is the one the caller's encoder does not need; BLAS threads of its own
+    # would only take turns with the encoder's (one thread or two give the same numbers).
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+class Projector:
+    """Runs `project` (or `fn`) beside the caller and hands back Futures of (points, CPU seconds).
+    With `background`, in one worker process, first in first out: UMAP with a seed runs on one
+    core, so a variant's projections go on while the build encodes the next variant on the other
+    core, and numba compiles UMAP there rather than in the caller (same inputs, same code: the same
+    points bit for bit). Inline otherwise: for small maps a process start and a second compilation
+    cost more than they save."""
+
+    def __init__(self, background: bool, fn: Callable[[np.ndarray, int], np.ndarray] = project):
+        self.fn = fn
+        self._pool = ProcessPoolExecutor(1, get_context("spawn"), initializer=_one_blas_thread) if background else None
+
+    def submit(self, vectors: np.ndarray, seed: int) -> Future:
+        done: Future = Future()
+        try:
+            if self._pool is not None:
+                return self._pool.submit(timed, self.fn, vectors, seed)
+            done.set_result(timed(self.fn, vectors, seed))
+        except Exception as error:  # a broken worker too: the caller reads it from the Future
+            done.set_exception(error)
+        return done
+
+    def __enter__(self) -> Projector:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 def feature_description(recipe: object, task: str) -> str:

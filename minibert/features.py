@@ -81,6 +81,11 @@ class EmbeddingMemo:
                 self._memo.update((t, known[t]) for t in missing)
         return torch.stack([known[t][which] for t in texts])
 
+    def clear(self) -> None:
+        """Forget every vector."""
+        with self._lock:
+            self._memo.clear()
+
     def warm_from_split(self, split: str, cache_dir: Path | None = None) -> Path:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""
         texts = split_texts(split)

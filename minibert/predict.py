@@ -252,11 +252,16 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
     return variants, failures
 
 
+def frozen_memos(variants: dict) -> list[EmbeddingMemo]:
+    """The sentence memos that frozen-encoder variants share, each once."""
+    return list({id(v.memo): v.memo for v in variants.values() if getattr(v, "memo", None) is not None}.values())
+
+
 def warm_frozen_features(variants: dict, splits: Iterable[Split], cache_dir: Path | None = None) -> int:
     """Fill the memo that frozen-encoder variants share from the on-disk feature cache (computing
     and caching what is missing), so scoring whole data files does not re-encode them."""
-    memos = {id(v.memo): v.memo for v in variants.values() if getattr(v, "memo", None) is not None}
-    for memo in memos.values():
+    memos = frozen_memos(variants)
+    for memo in memos:
         for split in splits:
             memo.warm_from_split(split, cache_dir)
     return len(memos)

@@ -144,6 +144,44 @@ def test_build_step_maps_models_reuses_them_and_leaves_out_the_ensemble(world, m
     assert "b" in problems[0] and "other checkpoints" in problems[0]
 
 
+def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path):
+    """The projections in a worker process beside the next variant's encoding: the same table
+    byte for byte as inline, and a fault in one variant's projection costs only its map."""
+    pytest.importorskip("umap")  # the step needs it, though the fake below stands in for UMAP
+    from fake_projection import first_two  # importable by the worker process (numpy only)
+
+    from analysis.embedding_map import POINTS_FILE
+
+    bad = FakeModel("bad", 1000.0)  # its vectors are all above 100: the fake fails on them
+    models = {"a": FakeModel("a", 0.0), "b": FakeModel("b", 5.0), "bad": bad}
+    tables = {}
+    for background in (False, True):
+        logs: list[str] = []
+        tables[background] = tmp_path / str(background)
+        derived.build_embedding_map(world, models, tables[background], logs.append, background=background,
+                                    project_fn=first_two)
+        assert any("bad failed (ValueError: planted fault)" in line for line in logs)
+        assert "2 projected" in logs[-1] and ("worker process" in logs[-1]) == background
+    assert (tables[True] / POINTS_FILE).read_bytes() == (tables[False] / POINTS_FILE).read_bytes()
+    points, provenance, _ = read_map(tables[True])
+    assert set(points["variant"]) == set(provenance["variants"]) == {"a", "b"}
+
+
+def test_map_step_starts_from_empty_frozen_memos(world):
+    """A frozen variant's vector differs in its last bits with the batch its sentence was encoded
+    in, so what an earlier step left in the memo the frozen variants share must not be reused."""
+    from fake_projection import first_two
+
+    events: list[str] = []
+    a = FakeModel("a", 0.0)
+    a.memo = SimpleNamespace(clear=lambda: events.append("clear"))
+    encode = a.head_inputs
+    a.head_inputs = lambda inputs: (events.append("encode"), encode(inputs))[1]
+    derived.build_embedding_map(world, {"a": a, "b": FakeModel("b", 1.0)}, world.tables_dir, [].append,
+                                project_fn=first_two)
+    assert events == ["clear", "encode"]
+
+
 def test_build_step_without_umap_skips_and_keeps_the_old_table(world, monkeypatch):
     frame = pd.DataFrame({"variant": ["a"] * 4, "task": ["sst"] * 4, "ex": range(4), "x": [0.0, 1, 2, 3],
                           "y": [0.0, 1, 2, 3]})
