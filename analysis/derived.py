@@ -167,26 +167,31 @@ def build_embedding_map(a: Analysis, variants: Mapping[str, object], tables_dir:
         due = sum(up_to_date.get(name) != v.checkpoint_hash for name, v in models)
         background = due >= 2 and sum(len(rows) for rows, _ in inputs.values()) >= BACKGROUND_MIN_POINTS
     parts, mapped = [], []
-    queue: deque = deque()  # (name, variant, stored points or {task: Future}, encoding's wall and CPU seconds)
+    queue: deque = deque()  # (name, variant, stored points or {task: (Future, vectors)}, encoding's wall and CPU s)
     wall0, cpu0, worker_cpu = time.perf_counter(), time.process_time(), 0.0
 
     def finish(name: str, variant: object, points: object, encoding: tuple[float, float]) -> None:
         """Take in the next variant in name order, once its points are there; write the table."""
         nonlocal worker_cpu
         if isinstance(points, dict):
+            stopped = projector.stopped
             try:
-                done = {task: future.result() for task, future in points.items()}
+                done = {task: projector.result(future, vectors, SEED) for task, (future, vectors) in points.items()}
             except Exception as error:  # one variant's fault must not cost the others their maps
                 log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
                 return
+            finally:
+                if projector.stopped and not stopped:
+                    log(f"embedding map: the worker process stopped ({projector.stopped}); projecting in this process")
             frames = [pd.DataFrame({"variant": name, "task": task, "ex": inputs[task][0], "x": xy[:, 0], "y": xy[:, 1]})
-                      for task, (xy, _) in done.items()]
-            fit_cpu = sum(cpu for _, cpu in done.values())
-            worker_cpu += fit_cpu if background else 0.0
+                      for task, (xy, _, _) in done.items()]
+            fit_cpu = sum(cpu for _, cpu, _ in done.values())
+            in_worker = all(worker for _, _, worker in done.values())
+            worker_cpu += sum(cpu for _, cpu, worker in done.values() if worker)
             parts.append(pd.concat(frames, ignore_index=True))
             mapped.append(name)
             log(f"embedding map: {name} encoded in {encoding[0]:.1f} s wall, {encoding[1]:.1f} s CPU; projected in "
-                f"{fit_cpu:.1f} s CPU{' (worker process)' if background else ''}")
+                f"{fit_cpu:.1f} s CPU{' (worker process)' if in_worker else ''}")
         else:
             parts.append(points)
         provenance["variants"][name] = variant.checkpoint_hash
@@ -207,8 +212,9 @@ def build_embedding_map(a: Analysis, variants: Mapping[str, object], tables_dir:
                     log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
                     continue
                 encoding = (time.perf_counter() - wall, time.process_time() - cpu)
-                queue.append((name, variant, {task: projector.submit(vectors[task], SEED) for task in inputs}, encoding))
-            while queue and (not isinstance(queue[0][2], dict) or all(f.done() for f in queue[0][2].values())):
+                pending = {task: (projector.submit(vectors[task], SEED), vectors[task]) for task in inputs}
+                queue.append((name, variant, pending, encoding))
+            while queue and (not isinstance(queue[0][2], dict) or all(f.done() for f, _ in queue[0][2].values())):
                 finish(*queue.popleft())
         while queue:
             finish(*queue.popleft())

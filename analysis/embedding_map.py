@@ -7,7 +7,7 @@ outputs and has no vector of its own: it is left out, with that reason in the pr
     inputs = map_inputs(a)                        # {task: (example rows, sentences or pairs)}
     xy = project(vectors, seed=SEED)              # (n, 2) float32, umap-learn (build only)
     with Projector(background=True) as projector: # the same, beside the caller (the build step)
-        done = projector.submit(vectors, SEED)    # a Future of (xy, CPU seconds)
+        xy, cpu_s, in_worker = projector.result(projector.submit(vectors, SEED), vectors, SEED)
     write_map(tables_dir, points, provenance)     # embedding_map/points.parquet
     points, provenance, problems = read_map(tables_dir, checkpoints)
     inside = in_region(points, (x0, x1), (y0, y1))
@@ -22,6 +22,7 @@ import time
 import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -99,15 +100,16 @@ def _one_blas_thread() -> None:
 
 
 class Projector:
-    """Runs `project` (or `fn`) beside the caller and hands back Futures of (points, CPU seconds).
-    With `background`, in one worker process, first in first out: UMAP with a seed runs on one
-    core, so a variant's projections go on while the build encodes the next variant on the other
-    core, and numba compiles UMAP there rather than in the caller (same inputs, same code: the same
-    points bit for bit). Inline otherwise: for small maps a process start and a second compilation
-    cost more than they save."""
+    """Runs `project` (or `fn`) beside the caller: `submit` hands back a Future, `result` its
+    points. With `background`, in one worker process, first in first out: UMAP with a seed runs on
+    one core, so a variant's projections go on while the build encodes the next variant on the
+    other core, and numba compiles UMAP there rather than in the caller (same inputs, same code:
+    the same points bit for bit). Inline otherwise: for small maps a process start and a second
+    compilation cost more than they save."""
 
     def __init__(self, background: bool, fn: Callable[[np.ndarray, int], np.ndarray] = project):
         self.fn = fn
+        self.stopped: str | None = None  # why the worker process is gone, once it is
         self._pool = ProcessPoolExecutor(1, get_context("spawn"), initializer=_one_blas_thread) if background else None
 
     def submit(self, vectors: np.ndarray, seed: int) -> Future:
@@ -116,9 +118,23 @@ class Projector:
             if self._pool is not None:
                 return self._pool.submit(timed, self.fn, vectors, seed)
             done.set_result(timed(self.fn, vectors, seed))
-        except Exception as error:  # a broken worker too: the caller reads it from the Future
+        except Exception as error:  # a broken worker too: `result` reads it from the Future
             done.set_exception(error)
         return done
+
+    def result(self, future: Future, vectors: np.ndarray, seed: int) -> tuple[np.ndarray, float, bool]:
+        """(points, CPU seconds, whether the worker process made them). When the worker process is
+        gone (killed, or started from a script without the `if __name__ == "__main__":` guard a
+        spawned process needs), this and every later projection runs inline: slower, same points."""
+        try:
+            xy, cpu = future.result()
+            return xy, cpu, self._pool is not None
+        except BrokenProcessPool as error:
+            if self._pool is not None:
+                self.stopped = str(error)
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            return (*timed(self.fn, vectors, seed), False)
 
     def __enter__(self) -> Projector:
         return self

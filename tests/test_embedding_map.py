@@ -148,7 +148,7 @@ def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path)
     """The projections in a worker process beside the next variant's encoding: the same table
     byte for byte as inline, and a fault in one variant's projection costs only its map."""
     pytest.importorskip("umap")  # the step needs it, though the fake below stands in for UMAP
-    from fake_projection import first_two  # importable by the worker process (numpy only)
+    from fake_projection import exits_in_a_worker, first_two  # importable by a worker process (numpy only)
 
     from analysis.embedding_map import POINTS_FILE
 
@@ -165,6 +165,12 @@ def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path)
     assert (tables[True] / POINTS_FILE).read_bytes() == (tables[False] / POINTS_FILE).read_bytes()
     points, provenance, _ = read_map(tables[True])
     assert set(points["variant"]) == set(provenance["variants"]) == {"a", "b"}
+    # the worker process dies: the step projects in its own process instead, the same points
+    logs = []
+    derived.build_embedding_map(world, models, tmp_path / "died", logs.append, background=True,
+                                project_fn=exits_in_a_worker)
+    assert sum("worker process stopped" in line for line in logs) == 1 and "2 projected" in logs[-1]
+    assert (tmp_path / "died" / POINTS_FILE).read_bytes() == (tables[False] / POINTS_FILE).read_bytes()
 
 
 def test_map_step_starts_from_empty_frozen_memos(world):
