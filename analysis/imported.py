@@ -392,26 +392,20 @@ def with_predictions(a: Analysis, name: str, tables: Mapping[str, pd.DataFrame],
                      tasks: Iterable[str] | None = None) -> Analysis:
     """`a` with one more imported variant held in memory (an upload), joined by id with the dev
     examples of `tasks` (default: every task `tables` has); `hard`: the tasks it has hard labels
-    for. The other tasks' data are shared with `a`, not copied; `a` itself is unchanged."""
+    for. Only the upload's rows are built (`analysis.load.with_variant`); the rest is shared with
+    `a`, not copied, and `a` itself is unchanged."""
     from dataclasses import replace
 
-    from .load import _assemble
+    from .load import with_variant
 
     joined = dict(a.tasks)
     hard = set(hard)
     for task in tables if tasks is None else tasks:
         if task not in tables or task not in a.tasks:
             continue
-        td = a.tasks[task]
-        columns = ["id", "pred", *SCORE_COLUMNS[task]]
-        parts = []
-        for variant in td.variants:
-            rows = td.frame.iloc[td.rows(variant)]
-            parts.append((variant, rows["ex"].to_numpy(), rows[columns].reset_index(drop=True)))
-        table = tables[task]
+        td, table = a.tasks[task], tables[task]
         ex = pd.Index(td.examples["id"].astype(str)).get_indexer(table["id"].astype(str))
         keep = ex >= 0
-        parts.append((name, ex[keep], table.loc[keep, columns].reset_index(drop=True)))
-        joined[task] = _assemble(task, td.source, td.examples, parts, set(td.imported) | {name},
-                                 set(td.hard_labels) | ({name} if task in hard else set()))
+        rows = table.loc[keep, ["id", "pred", *SCORE_COLUMNS[task]]].reset_index(drop=True)
+        joined[task] = with_variant(td, name, ex[keep], rows, task in hard)
     return replace(a, tasks=joined)

@@ -122,7 +122,7 @@ def _match_ids(task: str, rel_path: str, table: pd.DataFrame, id_index: pd.Index
 
 
 def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[str, np.ndarray, pd.DataFrame]],
-              imported: set[str] = frozenset(), hard: set[str] = frozenset()) -> TaskData:
+              imported: set[str] = frozenset(), hard: set[str] = frozenset(), slices: bool = True) -> TaskData:
     """Build the long frame and the wide arrays from per-variant (name, ex, table) parts.
     `imported`: variants read from a user's files; `hard`: those of them with hard labels only
     (their NaN probabilities give NaN confidence; a Quora hard label stands in for its P(duplicate),
@@ -202,8 +202,77 @@ def _assemble(task: str, source: str, examples: pd.DataFrame, parts: list[tuple[
         present=present, pred=wide_pred, score=wide_score, correct=wide_correct, cols=cols,
         imported=frozenset(imported), hard_labels=frozenset(hard),
     )
-    td.slices = _slices.compute_all(td)
+    if slices:
+        td.slices = _slices.compute_all(td)
     return td
+
+
+def _parts(td: TaskData) -> list[tuple[str, np.ndarray, pd.DataFrame]]:
+    """`td`'s variants as `_assemble` parts again: (name, example positions, prediction columns)."""
+    columns = ["id", "pred", *SCORE_COLUMNS[td.task]]
+    parts = []
+    for variant in td.variants:
+        rows = td.frame.iloc[td.rows(variant)]
+        parts.append((variant, rows["ex"].to_numpy(), rows[columns].reset_index(drop=True)))
+    return parts
+
+
+def reassembled(td: TaskData, name: str, ex: np.ndarray, table: pd.DataFrame, hard: bool) -> TaskData:
+    """`td` with one more imported variant, assembled again from every variant's rows (the
+    reference `with_variant` is equal to, and its fallback)."""
+    return _assemble(td.task, td.source, td.examples, [*_parts(td), (name, ex, table)], set(td.imported) | {name},
+                     set(td.hard_labels) | ({name} if hard else set()))
+
+
+def with_variant(td: TaskData, name: str, ex: np.ndarray, table: pd.DataFrame, hard: bool) -> TaskData:
+    """`td` with one more imported variant, `name` (rows `table` at example positions `ex`; `hard`:
+    labels without probabilities), appended last: equal to `reassembled`, which builds every
+    variant's rows again, but only the new variant's rows are built here. The long frame's text
+    columns (pyarrow strings) share `td`'s buffers, and `td.examples` is shared; the number
+    columns and wide arrays are new (a column must be contiguous). `td` itself is unchanged."""
+    if name in td.variants:
+        raise ValueError(f"{td.task} already has a variant {name!r}")
+    if hard and get_task(td.task).binary and np.isnan(td.cols["prob"]).any():
+        # `_assemble` fills a missing P(duplicate) with the label in every variant's rows once any
+        # variant has hard labels; none of `td`'s rows needs it unless one lacks a probability
+        return reassembled(td, name, ex, table, hard)
+    own = _assemble(td.task, td.source, td.examples, [(name, ex, table)], {name}, {name} if hard else set(), False)
+    variants = [*td.variants, name]
+    start = len(td.frame)
+    columns = {}
+    for column in td.frame.columns:
+        if column == "variant":
+            codes = np.concatenate([td.frame["variant"].cat.codes.to_numpy(), np.full(len(own.frame), len(td.variants))])
+            columns[column] = pd.Categorical.from_codes(codes, categories=variants)
+        else:  # pyarrow string arrays concatenate by chunks: no text is copied
+            columns[column] = pd.concat([td.frame[column], own.frame[column]], ignore_index=True)
+    frame = pd.DataFrame(columns, copy=False)
+    cols = {"ex": np.concatenate([td.cols["ex"], own.cols["ex"]]),
+            "var": np.concatenate([td.cols["var"], np.full(len(own.frame), len(td.variants), td.cols["var"].dtype)])}
+    cols.update({c: frame[c].to_numpy() for c in td.cols if c not in cols})
+    wide = {k: np.concatenate([getattr(td, k), getattr(own, k)], axis=1) for k in ("present", "pred", "correct")}
+    joined = TaskData(
+        task=td.task, source=td.source, examples=td.examples, frame=frame, variants=variants,
+        ranges={**td.ranges, name: (start, start + len(own.frame))}, present=wide["present"], pred=wide["pred"],
+        score=None if td.score is None else np.concatenate([td.score, own.score], axis=1),
+        correct=wide["correct"], cols=cols, imported=td.imported | {name},
+        hard_labels=td.hard_labels | ({name} if hard else frozenset()),
+    )
+    joined.slices = _slices.compute_all(joined, td.slices)
+    return joined
+
+
+def added_bytes(joined: TaskData, base: TaskData) -> int:
+    """The memory `with_variant(base, ...)` holds beyond `base`: every number column and wide array
+    (new arrays), and the new variant's text (the rest of the text is `base`'s)."""
+    total = sum(a.nbytes for a in (joined.present, joined.pred, joined.correct, joined.cols["ex"], joined.cols["var"]))
+    total += 0 if joined.score is None else joined.score.nbytes
+    for column in joined.frame.columns:
+        values = joined.frame[column].array
+        shared = isinstance(values, pd.arrays.ArrowStringArray) and column in base.frame.columns
+        total += values.nbytes - (base.frame[column].array.nbytes if shared else 0)
+    own_slices = [s for name, s in joined.slices.items() if s is not base.slices.get(name)]
+    return int(total + sum(s.memory_usage(deep=True) for s in own_slices))
 
 
 def load(

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,15 +36,17 @@ class Slice:
     doc: str
     labels: Callable[[TaskData], Sequence]
     order: tuple[str, ...] | None = None
+    # its labels read the variants' predictions (not only the examples): one more variant changes them
+    predictions: bool = False
 
 
 SLICES: dict[str, Slice] = {}
 
 
 def register(name: str, tasks: Sequence[str] = TASKS, doc: str = "", order: Sequence[str] | None = None,
-             ) -> Callable[[Callable[[TaskData], Sequence]], Callable[[TaskData], Sequence]]:
+             predictions: bool = False) -> Callable[[Callable[[TaskData], Sequence]], Callable[[TaskData], Sequence]]:
     def decorate(fn: Callable[[TaskData], Sequence]) -> Callable[[TaskData], Sequence]:
-        SLICES[name] = Slice(name, tuple(tasks), doc, fn, tuple(order) if order else None)
+        SLICES[name] = Slice(name, tuple(tasks), doc, fn, tuple(order) if order else None, predictions)
         return fn
 
     return decorate
@@ -54,10 +56,15 @@ def slice_names(task: str) -> list[str]:
     return [s.name for s in SLICES.values() if check_task(task) in s.tasks]
 
 
-def compute_all(td: TaskData) -> dict[str, pd.Series]:
+def compute_all(td: TaskData, same_examples: Mapping[str, pd.Series] | None = None) -> dict[str, pd.Series]:
+    """Every slice's labels for `td`; `same_examples`: the slices of a TaskData with the same
+    examples, whose labels are reused for the slices that read only the examples."""
     out = {}
     for s in SLICES.values():
         if td.task not in s.tasks:
+            continue
+        if same_examples is not None and not s.predictions and s.name in same_examples:
+            out[s.name] = same_examples[s.name]
             continue
         values = pd.Series(np.asarray(s.labels(td), dtype=object))
         present = [v for v in pd.unique(values) if isinstance(v, str)]
@@ -120,14 +127,14 @@ def _gold(td: TaskData):
 
 
 @register("all_wrong", doc=f"wrong for every variant that predicts it (STS: |error| > {STS_TOLERANCE})",
-          order=("wrong for every variant", "right for some variant"))
+          order=("wrong for every variant", "right for some variant"), predictions=True)
 def _all_wrong(td: TaskData):
     wrong_all = ~(td.correct & td.present).any(axis=1) & td.present.any(axis=1)
     return np.where(wrong_all, "wrong for every variant", "right for some variant")
 
 
 @register("agreement", doc=f"whether the variants' predictions differ (STS: spread > {STS_TOLERANCE})",
-          order=("variants disagree", "variants agree"))
+          order=("variants disagree", "variants agree"), predictions=True)
 def _agreement(td: TaskData):
     with np.errstate(invalid="ignore"):
         high = np.nanmax(np.where(td.present, td.pred, -np.inf), axis=1)

@@ -3,8 +3,11 @@
 An upload is read by the one parser (`analysis.imported`), checked against the dev ids of the
 loaded analysis, and kept as an `Upload`: only the uploaded predictions (for Quora's 20,214 ids
 about 2 MB), never a copy of the shared tables. Each query joins it with the shared analysis
-(`joined`); the last few joins are kept in a small cache shared by all sessions, bounded so that
-memory does not grow with the number of visitors, and dropped when their session ends.
+(`joined`), one task at a time: only the upload's rows are built, and the text of the shared rows
+is shared, not copied (`analysis.load.with_variant`: a joined Quora task holds about 20 MB of its
+own, SST and STS about 1 MB each). The joined tasks are kept in a cache shared by all sessions,
+least recently used first out, bounded in bytes (JOIN_CACHE_MB) so that memory does not grow with
+the number of visitors, and dropped when their session ends.
 
 The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
 """
@@ -14,12 +17,13 @@ import itertools
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
 
 import analysis as A
+from analysis.core import TaskData
 from analysis.imported import (
     MAX_FILE_BYTES,
     PredictionFile,
@@ -28,12 +32,17 @@ from analysis.imported import (
     read_prediction_files,
     with_predictions,
 )
+from analysis.load import added_bytes
 from minibert.tasks import TASK_NAMES
 
 UPLOADS_ENV = "MINIBERT_UPLOADS"
 MAX_FILES = 3
 DEFAULT_NAME = "my-model"
-JOIN_CACHE_SIZE = 2  # joined analyses kept (a joined Quora task is about 50 MB)
+# The joined tasks kept, in MB of their own arrays (`analysis.load.added_bytes`): 128 holds every
+# task of 5 sessions that uploaded all three files (about 22 MB each with the shipped tables), or
+# Quora alone of 6. Never more, except one task larger than the whole budget (kept alone).
+JOIN_CACHE_ENV = "MINIBERT_JOIN_CACHE_MB"
+JOIN_CACHE_MB = 128
 # A browser tab's upload is dropped when the tab closes or reloads (Gradio's heartbeat ends the
 # session); a client without a heartbeat (the REST API) would keep it for ever, so it also goes
 # this long after it was made.
@@ -44,6 +53,10 @@ FORGOTTEN = ("Held in this browser tab only: other visitors never see it, and a 
 
 def uploads_enabled() -> bool:
     return os.environ.get(UPLOADS_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+
+
+def join_cache_bytes() -> int:
+    return int(float(os.environ.get(JOIN_CACHE_ENV, JOIN_CACHE_MB)) * 2**20)
 
 
 def max_file_size() -> int:
@@ -64,10 +77,6 @@ class Upload:
     @property
     def hard(self) -> set[str]:
         return {t for t, f in self.files.items() if f.probabilities is None and t != "sts"}
-
-    @property
-    def tables(self) -> dict[str, pd.DataFrame]:
-        return {t: f.table() for t, f in self.files.items()}
 
 
 def _read(paths: list[str]) -> list[tuple[str, bytes]]:
@@ -106,28 +115,42 @@ def read_upload(a: A.Analysis, paths: list[str], name: str) -> Upload:
     return upload
 
 
-_cache: OrderedDict[tuple[int, str], A.Analysis] = OrderedDict()  # (upload token, tasks) -> joined
+@dataclass(frozen=True)
+class _Join:
+    base: TaskData  # the shared task it was joined with
+    task: TaskData
+    nbytes: int
+
+
+_cache: OrderedDict[tuple[int, str], _Join] = OrderedDict()  # (upload token, task) -> joined task
 _lock = threading.Lock()
+
+
+def _joined_task(a: A.Analysis, upload: Upload, task: str) -> TaskData:
+    key, base = (upload.token, task), a.tasks[task]
+    with _lock:
+        found = _cache.get(key)
+        if found is not None and found.base is base:
+            _cache.move_to_end(key)
+            return found.task
+    td = with_predictions(a, upload.name, {task: upload.files[task].table()}, upload.hard, [task]).tasks[task]
+    with _lock:
+        _cache[key] = _Join(base, td, added_bytes(td, base))
+        _cache.move_to_end(key)
+        budget = join_cache_bytes()
+        while len(_cache) > 1 and sum(j.nbytes for j in _cache.values()) > budget:
+            _cache.popitem(last=False)
+    return td
 
 
 def joined(a: A.Analysis, upload: Upload | None, task: str | None = None) -> A.Analysis:
     """`a` with the session's upload joined for `task` (every task when None); `a` when there is none."""
     if upload is None or not isinstance(upload, Upload):
         return a
-    tasks = [t for t in ([task] if task else TASK_NAMES) if t in upload.files]
+    tasks = [t for t in ([task] if task else TASK_NAMES) if t in upload.files and a.has(t)]
     if not tasks:
         return a
-    key = (upload.token, ",".join(tasks))
-    with _lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    result = with_predictions(a, upload.name, upload.tables, upload.hard, tasks)
-    with _lock:
-        _cache[key] = result
-        while len(_cache) > JOIN_CACHE_SIZE:
-            _cache.popitem(last=False)
-    return result
+    return replace(a, tasks={**a.tasks, **{t: _joined_task(a, upload, t) for t in tasks}})
 
 
 def forget(upload: Upload | None) -> None:
@@ -138,9 +161,10 @@ def forget(upload: Upload | None) -> None:
                 del _cache[key]
 
 
-def cached_joins() -> int:
+def cached_joins() -> tuple[int, int]:
+    """(joined tasks held, their bytes)."""
     with _lock:
-        return len(_cache)
+        return len(_cache), sum(j.nbytes for j in _cache.values())
 
 
 def summary_text(upload: Upload) -> str:

@@ -327,13 +327,13 @@ def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tabl
     for task in ("sst", "quora", "sts"):
         pd.testing.assert_frame_equal(A.metrics_table(in_memory, task), A.metrics_table(on_disk, task))
     assert in_memory.imported() == ["mine"] and shared.variants() == ["a", "b", "c"]  # the shared one unchanged
-    assert U.joined(shared, upload) is in_memory  # cached
+    again = U.joined(shared, upload)
+    assert all(again.tasks[t] is in_memory.tasks[t] for t in ("sst", "quora", "sts"))  # cached
+    assert U.joined(shared, upload, "sst").tasks["quora"] is shared.tasks["quora"]  # one task joined
     assert U.joined(shared, None) is shared
     U.forget(upload)
-    assert U.joined(shared, upload) is not in_memory
-    for task in ("sst", "quora", "sts", None):
-        U.joined(shared, upload, task)
-    assert U.cached_joins() <= U.JOIN_CACHE_SIZE
+    assert U.cached_joins() == (0, 0)
+    assert U.joined(shared, upload).tasks["sst"] is not in_memory.tasks["sst"]
     U.forget(upload)
 
 
