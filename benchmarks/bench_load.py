@@ -59,6 +59,13 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: with the wall time, it tells a slower
+    machine (same CPU per request, fewer requests a second) from more work per request."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def folder_mb(folder: Path) -> float:
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file()) / 1e6
 
@@ -269,7 +276,7 @@ def main() -> int:
             for task in TASKS:
                 session.predict(*warmup.filters(task=task, variant=UPLOAD_NAME, kind=KINDS[task][0]), api_name="/errors")
                 session.predict(*warmup.filters(task=task, variant=UPLOAD_NAME, cell="0,0"), api_name="/cell_click")
-        rss0, temp0 = rss_mb(pid), folder_mb(temp)
+        rss0, temp0, cpu0 = rss_mb(pid), folder_mb(temp), cpu_s(pid)
         plan = Plan(variants, inputs(total + 10, os.environ.get("MINIBERT_DATA"), seed=args.seed), args.malformed,
                     args.seed)
         latencies: dict[str, list[float]] = defaultdict(list)
@@ -329,7 +336,7 @@ def main() -> int:
         for t in threads:
             t.join()
         wall = time.perf_counter() - begin
-        rss1, temp1 = rss_mb(pid), folder_mb(temp)
+        rss1, temp1, cpu1 = rss_mb(pid), folder_mb(temp), cpu_s(pid)
         app_log = list(lines)
 
     print(f"{args.clients} clients ({args.client}) x {args.requests} requests, {args.malformed:.0%} malformed; app start-up "
@@ -337,7 +344,8 @@ def main() -> int:
           "in the warm-up")
     sent = sum(outcome.values())  # the planned requests and the attributions that followed Compare
     print(f"wall {wall:.1f} s, {sent} requests ({sent - total} of them attributions after Compare), throughput "
-          f"{sent / wall:.1f} requests/s")
+          f"{sent / wall:.1f} requests/s; the app used {cpu1 - cpu0:.0f} s of CPU ({(cpu1 - cpu0) / wall:.0%} of one "
+          f"core, {1000 * (cpu1 - cpu0) / sent:.0f} ms a request)")
     for endpoint, ms in sorted(latencies.items()):
         print(f"  {endpoint:<12} n={len(ms):4d}  p50 {np.percentile(ms, 50):7.0f} ms  p95 {np.percentile(ms, 95):7.0f} ms"
               f"  max {max(ms):7.0f} ms")

@@ -36,6 +36,17 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
+def trim_malloc() -> bool:
+    """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`). Arrays
+    under its mmap threshold (which grows to 32 MB as large blocks are freed) come from the heap,
+    and freeing them leaves free pages there that still count as the process's RSS. Called when a
+    large structure is dropped (an evicted upload join). False off glibc."""
+    try:
+        return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
+    except (OSError, AttributeError):
+        return False
+
+
 def configure_threads(threads: int | None = None) -> int:
     """Torch intra-op threads: $MINIBERT_THREADS, else half the cores this process may use (at
     least 1, at most 8). One click scores a handful of short sentences, which gains little from

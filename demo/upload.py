@@ -138,9 +138,20 @@ def _joined_task(a: A.Analysis, upload: Upload, task: str) -> TaskData:
         _cache[key] = _Join(base, td, added_bytes(td, base))
         _cache.move_to_end(key)
         budget = join_cache_bytes()
+        evicted = []
         while len(_cache) > 1 and sum(j.nbytes for j in _cache.values()) > budget:
-            _cache.popitem(last=False)
+            evicted.append(_cache.popitem(last=False))
+    if evicted:
+        _release(evicted)
     return td
+
+
+def _release(dropped: list) -> None:
+    """Free dropped joins now and hand their memory back (see `demo.context.trim_malloc`)."""
+    from .context import trim_malloc
+
+    dropped.clear()
+    trim_malloc()
 
 
 def joined(a: A.Analysis, upload: Upload | None, task: str | None = None) -> A.Analysis:
@@ -157,8 +168,9 @@ def forget(upload: Upload | None) -> None:
     """Drop an ended session's joins (Gradio calls this when the session's State is deleted)."""
     if isinstance(upload, Upload):
         with _lock:
-            for key in [k for k in _cache if k[0] == upload.token]:
-                del _cache[key]
+            dropped = [_cache.pop(k) for k in [k for k in _cache if k[0] == upload.token]]
+        if dropped:
+            _release(dropped)
 
 
 def cached_joins() -> tuple[int, int]:
