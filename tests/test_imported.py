@@ -310,9 +310,10 @@ def test_the_models_tab_lists_an_import_with_its_files_and_metrics(world, tables
     assert rows.loc["mine", "SST acc"] == f"{A.overall(a).loc['mine', 'sst_accuracy']:.3f}"
 
 
-def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tables, tmp_path):
+def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tables, tmp_path, monkeypatch):
     from demo import upload as U
 
+    monkeypatch.setattr(U, "_cache", type(U._cache)())  # not the joins other tests' sessions left
     files = good_files(world, tmp_path / "good")
     import_variant("mine", [(p.name, p.read_bytes()) for p in files.values()], tables)
     on_disk = A.load(tables, tmp_path / "no-data", checkpoints=False)

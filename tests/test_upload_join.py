@@ -136,6 +136,7 @@ def test_a_shared_variant_without_a_probability_takes_the_way_that_fills_it(ship
 
 
 def test_the_join_cache_keeps_the_most_recent_joins_within_its_byte_budget(shipped, upload, monkeypatch):
+    monkeypatch.setattr(U, "_cache", type(U._cache)())  # not the joins other tests' sessions left
     shared = shipped
     quora = U.joined(shared, upload, "quora").tasks["quora"]
     one_quora = U.cached_joins()[1]
