@@ -4,10 +4,11 @@ An upload is read by the one parser (`analysis.imported`), checked against the d
 loaded analysis, and kept as an `Upload`: only the uploaded predictions (for Quora's 20,214 ids
 about 2 MB), never a copy of the shared tables. Each query joins it with the shared analysis
 (`joined`), one task at a time: only the upload's rows are built, and the text of the shared rows
-is shared, not copied (`analysis.load.with_variant`: a joined Quora task holds about 20 MB of its
-own, SST and STS about 1 MB each). The joined tasks are kept in a cache shared by all sessions,
-least recently used first out, bounded in bytes (JOIN_CACHE_MB) so that memory does not grow with
-the number of visitors, and dropped when their session ends.
+is shared, not copied (`analysis.load.with_variant`: a joined Quora task holds about 19 MB of its
+own, SST and STS about 1 MB each; `python -m benchmarks.bench_upload_join`). The joined tasks
+are kept in a cache shared by all sessions, least recently used first out, bounded in bytes
+(JOIN_CACHE_MB) so that memory does not grow with the number of visitors, and dropped when their
+session ends.
 
 The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
 """
@@ -39,8 +40,8 @@ UPLOADS_ENV = "MINIBERT_UPLOADS"
 MAX_FILES = 3
 DEFAULT_NAME = "my-model"
 # The joined tasks kept, in MB of their own arrays (`analysis.load.added_bytes`): 128 holds every
-# task of 5 sessions that uploaded all three files (about 22 MB each with the shipped tables), or
-# Quora alone of 6. Never more, except one task larger than the whole budget (kept alone).
+# task of 6 sessions that uploaded all three files (20.9 MB each with the shipped tables). Never
+# more, except one task larger than the whole budget (kept alone).
 JOIN_CACHE_ENV = "MINIBERT_JOIN_CACHE_MB"
 JOIN_CACHE_MB = 128
 # A browser tab's upload is dropped when the tab closes or reloads (Gradio's heartbeat ends the
