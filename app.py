@@ -42,11 +42,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     started = time.perf_counter()
-    from demo.context import configure_threads, limit_malloc_arenas, load_context
+    from demo.context import configure_threads, limit_malloc_arenas, load_context, map_large_blocks
     from demo.serving import configure_queue
     from demo.ui import build_demo, launch_options
 
     limit_malloc_arenas()
+    map_large_blocks()
     threads = configure_threads(args.threads)
     ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device, live=args.live)
     demo = build_demo(ctx)

@@ -36,6 +36,20 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return False
 
 
+def map_large_blocks(threshold: int = 1 << 20) -> bool:
+    """Serve every malloc of `threshold` bytes or more with its own mapping (unless
+    $MALLOC_MMAP_THRESHOLD_ already sets it), so that freeing it gives the pages back at once.
+    By default glibc raises this threshold to 32 MB as large blocks are freed, after which a
+    query's temporary arrays (a Quora column of every variant is about 1-2 MB) come from the heap
+    and stay in the RSS once freed. Returns whether it was set (False off glibc)."""
+    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, threshold))  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        return False
+
+
 def trim_malloc() -> bool:
     """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`). Arrays
     under its mmap threshold (which grows to 32 MB as large blocks are freed) come from the heap,

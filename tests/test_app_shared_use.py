@@ -317,3 +317,14 @@ def test_a_full_queue_says_busy(ctx, slow_models):
 
 def _compare_index(demo) -> int:
     return next(i for i, fn in demo.fns.items() if fn.api_name == "compare")
+
+
+def test_large_blocks_are_mapped_unless_the_host_set_the_threshold(monkeypatch):
+    import platform
+
+    from demo.context import map_large_blocks
+
+    monkeypatch.setenv("MALLOC_MMAP_THRESHOLD_", "4194304")
+    assert map_large_blocks() is False  # the host's own setting stands
+    monkeypatch.delenv("MALLOC_MMAP_THRESHOLD_")
+    assert map_large_blocks() is (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc")
