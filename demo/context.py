@@ -52,7 +52,8 @@ def map_large_blocks(threshold: int = 1 << 20) -> bool:
 
 def trim_malloc() -> bool:
     """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`). Arrays
-    under its mmap threshold (which grows to 32 MB as large blocks are freed) come from the heap,
+    under its mmap threshold (1 MB once `map_large_blocks` fixed it; otherwise it grows to 32 MB as
+    large blocks are freed) come from the heap,
     and freeing them leaves free pages there that still count as the process's RSS. Called when a
     large structure is dropped (an evicted upload join). False off glibc."""
     try:
