@@ -361,6 +361,7 @@ def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
     rows = page.locator("#errors-count").inner_text().split("·")[:2]
     page.locator("#errors-table [role='row'][data-index]").first.locator("[role='gridcell']").first.click()
     expect(page.locator("#example-card")).to_contain_text("dev id")
+    expect(page.locator("#example-card")).not_to_contain_text("processing")  # the card, not its progress line
     card = page.locator("#example-card").inner_text()
     page.wait_for_function("location.search.includes('example=')")
     page.click("#copy-link")
@@ -377,6 +378,7 @@ def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
     expect(phone.locator("#errors-count")).not_to_contain_text("processing")
     assert phone.locator("#errors-count").inner_text().split("·")[:2] == rows
     expect(phone.locator("#example-card")).to_contain_text(card.split("·")[1].strip())  # the dev id
+    expect(phone.locator("#example-card")).not_to_contain_text("processing")
     assert phone.locator("#example-card").inner_text() == card
     assert "__theme=dark" in phone.evaluate("location.href") and phone.evaluate("document.body.classList.contains('dark')")
     phone.wait_for_selector("#diagnostic .js-plotly-plot")
