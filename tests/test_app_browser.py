@@ -153,6 +153,7 @@ def test_errors_cell_row_and_back_to_compare(page, shots):
     expect(page.locator("#errors-count")).to_contain_text("rows")
     page.wait_for_selector("#diagnostic .js-plotly-plot")
     page.screenshot(path=str(shots / "errors.png"), full_page=True)
+    expect(page.locator("#errors-count")).not_to_contain_text("processing")
     unfiltered = page.locator("#errors-count").inner_text().split("·")[0].strip()
     # a confusion-matrix cell filters the table to its examples
     cell = page.locator('#confusion [data-testid="cell-3-4"]')  # gold 3 (row 3), predicted 3 (column 1 + 3)
