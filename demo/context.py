@@ -22,18 +22,24 @@ from minibert.checkpoint_config import default_checkpoints_dir
 from minibert.predict import LoadFailure, default_device, load_variants
 
 
+def _mallopt(param: int, value: int, env: str) -> bool:
+    """glibc's `mallopt(param, value)`, unless the host already set it through $`env` (glibc reads
+    that at start-up). Returns whether it was set (False off glibc)."""
+    if os.environ.get(env):
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(param, value))
+    except (OSError, AttributeError):
+        return False
+
+
 def limit_malloc_arenas(arenas: int = 2) -> bool:
     """Cap glibc's malloc arenas (unless $MALLOC_ARENA_MAX already does). glibc gives threads that
     allocate arenas of their own, up to 8 per core; with Gradio's pool of worker threads, memory
     freed in one arena is not reused by the others and the app's RSS crept up under load
     (`python -m benchmarks.bench_load`, 50 x 20: +17.8 % with the default, +9.0 % with 2 arenas).
     Returns whether the cap was set (False off glibc)."""
-    if os.environ.get("MALLOC_ARENA_MAX"):
-        return False
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-8, arenas))  # -8: M_ARENA_MAX
-    except (OSError, AttributeError):
-        return False
+    return _mallopt(-8, arenas, "MALLOC_ARENA_MAX")  # -8: M_ARENA_MAX
 
 
 def map_large_blocks(threshold: int = 1 << 20) -> bool:
@@ -42,20 +48,15 @@ def map_large_blocks(threshold: int = 1 << 20) -> bool:
     By default glibc raises this threshold to 32 MB as large blocks are freed, after which a
     query's temporary arrays (a Quora column of every variant is about 1-2 MB) come from the heap
     and stay in the RSS once freed. Returns whether it was set (False off glibc)."""
-    if os.environ.get("MALLOC_MMAP_THRESHOLD_"):
-        return False
-    try:
-        return bool(ctypes.CDLL("libc.so.6").mallopt(-3, threshold))  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        return False
+    return _mallopt(-3, threshold, "MALLOC_MMAP_THRESHOLD_")  # -3: M_MMAP_THRESHOLD
 
 
 def trim_malloc() -> bool:
     """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`). Arrays
     under its mmap threshold (1 MB once `map_large_blocks` fixed it; otherwise it grows to 32 MB as
-    large blocks are freed) come from the heap,
-    and freeing them leaves free pages there that still count as the process's RSS. Called when a
-    large structure is dropped (an evicted upload join). False off glibc."""
+    large blocks are freed) come from the heap, and freeing them leaves free pages there that still
+    count as the process's RSS. Called when a large structure is dropped (an evicted upload join).
+    False off glibc."""
     try:
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
     except (OSError, AttributeError):
