@@ -66,7 +66,7 @@ Analysis (the object `load` returns)
     a.wide(task, column="pred") -> DataFrame  id, gold, one column per variant ("pred",
         "correct", or a score column).
 
-Metrics (analysis.metrics; formulas in minibert.metrics, checked by hand in the tests)
+Metrics (analysis.dev_metrics; formulas in minibert.metrics, checked by hand in the tests)
     metrics_table(a, task, threshold=0.5) -> DataFrame   one row per variant, scalar metrics:
         SST n, accuracy, macro_f1, off_by_one_accuracy, ece;
         Quora n, accuracy, precision, recall, f1, roc_auc, tn, fp, fn, tp, ece, threshold;
@@ -115,8 +115,8 @@ split is partial): show `schema.QUORA_NOTE` next to them.
 """
 
 from .core import Analysis, TaskData
+from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .load import current_checkpoint_hashes, load
-from .metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .queries import errors, example_across_variants
 from .schema import QUORA_NOTE, STS_TOLERANCE, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names

@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         return 1 if report.failures else 0
 
+    from .dev_metrics import overall
     from .load import load
-    from .metrics import overall
 
     a = load(args.tables, args.data_dir, args.checkpoints)
     for task, source in a.sources.items():

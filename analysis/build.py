@@ -229,8 +229,8 @@ def build(
     write_manifest(tables_dir, manifest)
 
     # 5. the numbers-only summary, computed from the tables just written
+    from .dev_metrics import summarize
     from .load import load
-    from .metrics import summarize
     from .uncertainty import METHOD, interval_table
 
     hashes = {name: v.checkpoint_hash for name, v in variants.items()}

@@ -9,7 +9,7 @@ import pandas as pd
 from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
-from .metrics import sts_bin
+from .dev_metrics import sts_bin
 from .schema import QUORA_THRESHOLD, STS_TOLERANCE
 from .slices import SLICES
 

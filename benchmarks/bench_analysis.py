@@ -113,7 +113,7 @@ def derived_queries(a: A.Analysis, variants: list[str]) -> dict:
         print("label-error queries skipped: cleanlab is not installed (pip install -r requirements-dev.txt)")
         return {}
     from analysis.label_errors import label_error_table, write_label_errors
-    from demo import label_errors as L
+    from demo import label_errors_view as L
 
     models = {v: f"hash-{v}" for v in variants if v != "ensemble"}
     for task in a.tasks:
@@ -134,7 +134,7 @@ def behaviour_queries(a: A.Analysis, variants: list[str]) -> dict:
     import pandas as pd
 
     from analysis.behaviour import make_suite, suite_hash, write_behaviour
-    from demo import behaviour as B
+    from demo import behaviour_view as B
 
     suite = make_suite({t: a.task(t).examples for t in a.tasks})
     rng = np.random.default_rng(0)
@@ -158,7 +158,7 @@ def map_queries(a: A.Analysis, variants: list[str]) -> dict:
     import pandas as pd
 
     from analysis.embedding_map import ENSEMBLE_REASON, map_inputs, write_map
-    from demo import embedding_map as M
+    from demo import embedding_map_view as M
 
     rng = np.random.default_rng(0)
     models = [v for v in variants if v != "ensemble"]

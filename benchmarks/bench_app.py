@@ -66,7 +66,7 @@ def button_function(variants: dict, trust: dict | None = None, attributions: boo
     scoring in the browser: before -> after and the default attributions (leave one word out for
     the two variants that disagree most, on sentiment). The tab's own handlers, not copies."""
     from demo.attributions import DEFAULT_METHOD
-    from demo.tabs.compare import compare_outputs, model_calls
+    from demo.tabs.compare_tab import compare_outputs, model_calls
 
     score, _, after = model_calls(variants, trust)
 
@@ -88,7 +88,7 @@ def report(label: str, ms: list[float], target: float | None = None, p95_target:
 
 
 def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
-    from demo.testing import serve
+    from demo.app_testing import serve
 
     lines = []
     names = list(ctx.variants)
@@ -137,7 +137,7 @@ def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
         # an Errors-tab filter end to end (query + 300 rows of JSON), when the app has tables
         a = ctx.analysis
         if a is not None and getattr(a, "tasks", None):
-            from demo import errors as E
+            from demo import errors_view as E
             from minibert.tasks import task as get_task
 
             task = "quora" if a.has("quora") else next(iter(a.tasks))
@@ -176,8 +176,8 @@ def load_tables(ctx):
 
 def bench_filters(ctx, repeats: int) -> list[str]:
     import analysis as A
-    from demo import errors as E
-    from demo import slices as S
+    from demo import errors_view as E
+    from demo import slices_view as S
 
     a, what = load_tables(ctx)
     lines = [f"analysis: {what}; {', '.join(f'{t} {len(a.task(t).examples):,}' for t in a.tasks)} examples, "

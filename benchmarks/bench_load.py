@@ -37,8 +37,8 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 import numpy as np  # noqa: E402
 
 from benchmarks.bench_app import inputs  # noqa: E402
-from demo.errors import GRID_SIZE  # noqa: E402
-from demo.testing import free_port, run_app_py  # noqa: E402
+from demo.app_testing import free_port, run_app_py  # noqa: E402
+from demo.errors_view import GRID_SIZE  # noqa: E402
 from minibert.tasks import TASKS as ALL_TASKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -265,7 +265,7 @@ def main() -> int:
             warm.predict(*warmup.filters(task=task, variant="(all variants)", kind="all examples"),
                          api_name="/export_csv")
         # As many sessions as the run has uploading clients upload and query their upload on every
-        # task, so that the bounded cache of joined uploads (demo.upload, JOIN_CACHE_MB) holds at
+        # task, so that the bounded cache of joined uploads (demo.uploads, JOIN_CACHE_MB) holds at
         # the start what it holds during the run: its growth up to that bound is not a leak.
         uploaders = len(range(0, args.clients, args.upload_every)) if args.upload_every > 0 else 0
         for _ in range(uploaders):

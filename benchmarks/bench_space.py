@@ -31,7 +31,7 @@ def main(argv=None) -> None:
     from gradio_client import Client
 
     from demo import deploy
-    from demo.testing import free_port, run_app_py, space_env
+    from demo.app_testing import free_port, run_app_py, space_env
 
     files, problems = deploy.deploy_set()
     if problems:

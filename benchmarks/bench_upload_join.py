@@ -3,7 +3,7 @@
     python -m benchmarks.bench_upload_join [--repeats 7]
 
 Loads the shipped tables, reads the example prediction files of tests/data/my-model as an upload
-(demo.upload.read_upload), and times, per task, the join the app makes now
+(demo.uploads.read_upload), and times, per task, the join the app makes now
 (`analysis.load.with_variant`: only the upload's rows are built, the rest shared) against
 assembling every variant again (`analysis.load.reassembled`, the way before), with the memory each
 holds of its own. Then how many sessions' joins fit in the app's join cache.
@@ -24,7 +24,7 @@ import pandas as pd  # noqa: E402
 import analysis as A  # noqa: E402
 from analysis.load import added_bytes, reassembled, with_variant  # noqa: E402
 from analysis.schema import SCORE_COLUMNS  # noqa: E402
-from demo import upload as U  # noqa: E402
+from demo import uploads as U  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 FILES = sorted(str(p) for p in (ROOT / "tests" / "data" / "my-model").glob("*-dev-output.csv"))

@@ -20,7 +20,7 @@ from minibert.tasks import QUORA_THRESHOLD, SST
 from minibert.tasks import task as get_task
 
 from . import inputs as I
-from .compare import parse_request
+from .compare_view import parse_request
 
 LOO, GRADIENT, IG, ROLLOUT = ("leave one word out", "gradient × input", "Integrated Gradients (slower)",
                               "attention rollout")

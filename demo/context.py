@@ -101,8 +101,8 @@ class AppContext:
         return [n for n, v in self.variants.items() if v.can_explain]
 
     def trust(self) -> dict:
-        """{variant: {task: HeadTrust}} from the analysis summary (demo.trust); empty without one."""
-        from .trust import trust_of
+        """{variant: {task: HeadTrust}} from the analysis summary (demo.trust_view); empty without one."""
+        from .trust_view import trust_of
 
         summary = getattr(self.analysis, "summary", None)
         return trust_of(self.variants, summary) if summary else {}

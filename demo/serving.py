@@ -29,7 +29,7 @@ EXPLAIN_QUEUE = {"concurrency_limit": int(os.environ.get("MINIBERT_EXPLAIN_CONCU
 # Error-table refreshes run one at a time, in the order they were asked for (a filter takes a few
 # ms), and an edit made while one is running is run after it ("always_last"; Gradio's default
 # "once" drops it): quick edits can never leave a stale table on screen. Exports run here too,
-# one at a time (see demo.errors.write_csv).
+# one at a time (see demo.errors_view.write_csv).
 TABLE_QUEUE = {"concurrency_limit": 1, "concurrency_id": "table", "trigger_mode": "always_last"}
 # Reading an upload (parsing up to 20,214 lines, then joining it with the shared tables: about a
 # second) runs beside the table queue, one at a time, so it never holds up other users' filters.

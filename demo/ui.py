@@ -17,8 +17,16 @@ import gradio as gr
 from .context import AppContext
 from .palette import PLOT_CSS
 from .serving import cache_sweep
-from .tabs import behaviour, compare, embedding_map, errors, label_errors, models, slices
-from .upload import max_file_size, uploads_enabled
+from .tabs import (
+    behaviour_tab,
+    compare_tab,
+    embedding_map_tab,
+    errors_tab,
+    label_errors_tab,
+    models_tab,
+    slices_tab,
+)
+from .uploads import max_file_size, uploads_enabled
 from .urlstate import Links, View
 
 CSS = """
@@ -144,16 +152,16 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
         links = Links()  # shareable views: each tab registers what it keeps in the URL (demo.urlstate)
         links.place()
         with gr.Tabs(selected="compare") as tabs:
-            compare_tab = compare.build(ctx)
+            compare = compare_tab.build(ctx)
             links.register(View(tab="compare", label="Compare"))
-            errors.build(ctx, a, tabs, compare_tab, links)
-            slices.build(a, links)
-            label_errors.build(a, tabs, compare_tab)
+            errors_tab.build(ctx, a, tabs, compare, links)
+            slices_tab.build(a, links)
+            label_errors_tab.build(a, tabs, compare)
             links.register(View(tab="label-errors", label="Label errors"))
-            behaviour.build(a, tabs, compare_tab)
+            behaviour_tab.build(a, tabs, compare)
             links.register(View(tab="tests", label="Tests"))
-            embedding_map.build(a)
+            embedding_map_tab.build(a)
             links.register(View(tab="map", label="Map"))
-            models.build(ctx, a, links)
+            models_tab.build(ctx, a, links)
         links.wire(demo, tabs)
     return demo

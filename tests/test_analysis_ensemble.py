@@ -8,8 +8,8 @@ import pytest
 
 import analysis as A
 from analysis.__main__ import main
+from analysis.dev_metrics import overall
 from analysis.ensemble import _Scorer, candidates_of, select_members
-from analysis.metrics import overall
 from analysis.synthetic import make_data_dir, make_tables
 
 VARIANTS = ("a", "b", "c", "d", "e")
@@ -62,7 +62,7 @@ def test_greedy_path_starts_at_the_best_variant_and_stops_when_nothing_helps(a):
 def test_the_simulated_mean_is_what_the_ensemble_checkpoint_predicts(tiny_world, tmp_path):
     """The tiny world's `ensemble` checkpoint averages its members at run time; its own tables,
     built by running it, must score exactly like the mean of its members' tables."""
-    from demo.testing import make_world
+    from demo.app_testing import make_world
 
     world = make_world(tmp_path, tiny_world, broken=False)
     loaded = A.load(world["tables"], world["data"], checkpoints=world["checkpoints"])

@@ -16,8 +16,8 @@ import pytest
 import analysis as A
 from analysis import synthetic
 from analysis import tables as T
+from analysis.dev_metrics import summarize
 from analysis.examples import add_features, data_identity, read_dev_split, stored_columns
-from analysis.metrics import summarize
 from analysis.tables import TableError, read_manifest, write_examples, write_json, write_manifest, write_table
 
 VARIANTS = ("a", "b", "c")

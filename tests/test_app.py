@@ -19,9 +19,9 @@ from gradio_client import Client  # noqa: E402
 
 import analysis as A_  # noqa: E402
 from demo import attributions as A  # noqa: E402
-from demo import compare as C  # noqa: E402
+from demo import compare_view as C  # noqa: E402
+from demo.app_testing import free_port, make_world, run_app_py, serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
-from demo.testing import free_port, make_world, run_app_py, serve  # noqa: E402
 from minibert import explain as X  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -470,7 +470,7 @@ def test_one_example_across_variants_and_back_to_compare(app, ctx):
 
 def test_a_dev_example_keeps_its_id_gold_and_stored_predictions_in_compare(ctx):
     from demo import counterfactuals as CF
-    from demo import errors as E
+    from demo import errors_view as E
 
     a = ctx.analysis
     ex_id = str(a.task("sst").examples["id"].iloc[0])
@@ -505,7 +505,7 @@ def test_slices_with_deltas_against_a_reference(app, ctx):
 
 def test_slice_cells_carry_intervals_shade_only_clear_differences_and_say_why_a_cell_is_empty(ctx):
     from analysis import uncertainty as U
-    from demo import slices as S
+    from demo import slices_view as S
 
     a = ctx.analysis
     assert S.default_variants(a, "sst", "tiny-cls")[0] == "tiny-cls"
@@ -525,7 +525,7 @@ def test_slice_cells_carry_intervals_shade_only_clear_differences_and_say_why_a_
 
 
 def test_metrics_table_gives_each_metric_its_interval_and_the_paired_difference_from_the_reference(ctx):
-    from demo import errors as E
+    from demo import errors_view as E
 
     a = ctx.analysis
     frame = E.metrics_overview(a).data.set_index("variant")
@@ -541,7 +541,7 @@ def test_metrics_table_gives_each_metric_its_interval_and_the_paired_difference_
 
 
 def test_csv_file_name_says_which_rows_it_holds():
-    from demo import errors as E
+    from demo import errors_view as E
 
     name = E._file_name(E.Filters(task="quora", variant="tiny-cls", cell=(0, 1), other="tiny-mean",
                                   relation="are right where it is wrong", slice="negation = negation"))
@@ -565,7 +565,7 @@ def test_models_tab_describes_each_variant(app, ctx):
 
 def test_reliability_diagram_draws_the_picked_variant_or_the_best_few(ctx, monkeypatch):
     import analysis as A
-    from demo import errors as E
+    from demo import errors_view as E
 
     a = ctx.analysis
     names = E.variants_of(a, "quora")
@@ -582,8 +582,8 @@ def test_reliability_diagram_draws_the_picked_variant_or_the_best_few(ctx, monke
 
 
 def test_a_variant_keeps_one_colour_across_charts_and_no_two_share_one(ctx):
-    from demo import errors as E
-    from demo import slices as S
+    from demo import errors_view as E
+    from demo import slices_view as S
     from demo.palette import variant_colors
 
     a = ctx.analysis
@@ -600,7 +600,7 @@ def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_train
     from types import SimpleNamespace
 
     import analysis as A
-    from demo.models import details, overview
+    from demo.models_view import details, overview
 
     overall = A.overall(ctx.analysis)
     config = copy.deepcopy(ctx.variants["tiny-cls"].config)
@@ -618,7 +618,7 @@ def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_train
 def test_models_card_shows_the_seed_spread_and_learning_rates_tried(ctx):
     import copy
 
-    from demo.models import details
+    from demo.models_view import details
 
     variant = copy.copy(ctx.variants["tiny-cls"])
     variant.config = copy.deepcopy(variant.config)
@@ -639,7 +639,7 @@ def test_models_overview_says_when_a_run_was_cut_short_by_its_time_budget(ctx):
     import copy
     from types import SimpleNamespace
 
-    from demo.models import overview
+    from demo.models_view import overview
 
     config = copy.deepcopy(ctx.variants["tiny-cls"].config)
     config["recipe"]["epochs"] = 4

@@ -19,8 +19,8 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright not i
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
+from demo.app_testing import make_world, serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
-from demo.testing import make_world, serve  # noqa: E402
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-dev-shm-usage"]
@@ -175,7 +175,7 @@ def test_errors_cell_row_and_back_to_compare(page, shots):
     search.press("Enter")
     expect(page.locator("#errors-count")).to_contain_text(unfiltered)
     # a row shows that example across every variant
-    from demo import errors as E
+    from demo import errors_view as E
 
     a = page.app_ctx.analysis
     shown, _, _ = E.filter_table(a, E.Filters(task="sst", variant=E.best_variant(a, "sst")))
@@ -251,7 +251,7 @@ def test_compare_screenshots_wide_narrow_light_dark(page, shots):
 
 def test_label_errors_row_and_back_to_compare(page, shots):
     pytest.importorskip("cleanlab")  # the tiny world's build wrote label-error tables only with it
-    from demo import label_errors as L
+    from demo import label_errors_view as L
 
     tab(page, "Label errors")
     expect(page.locator("#le-count")).to_contain_text("examples")
@@ -286,7 +286,7 @@ def test_map_draws_two_scatters_and_lists_a_box(page, shots):
 def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
     tab(page, "Tests")
     expect(page.locator("#tests-grid")).to_contain_text("typo")
-    from demo import behaviour as DB
+    from demo import behaviour_view as DB
 
     b = DB.Behaviour.load(page.app_ctx.analysis)
     grid = DB.grid(b, "sst")

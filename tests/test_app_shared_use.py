@@ -18,10 +18,10 @@ from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from demo import attributions as A  # noqa: E402
-from demo import compare as C  # noqa: E402
-from demo import errors as E  # noqa: E402
+from demo import compare_view as C  # noqa: E402
+from demo import errors_view as E  # noqa: E402
+from demo.app_testing import make_world, serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
-from demo.testing import make_world, serve  # noqa: E402
 from minibert.tasks import task  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]

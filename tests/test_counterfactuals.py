@@ -1,10 +1,10 @@
 """Compare's counterfactuals (demo.counterfactuals): one-click edits, flips, before -> after, and
-the memo the step after a scoring reads (demo.compare.RecentScores)."""
+the memo the step after a scoring reads (demo.compare_view.RecentScores)."""
 import numpy as np
 import pandas as pd
 import pytest
 
-from demo import compare as C
+from demo import compare_view as C
 from demo import counterfactuals as CF
 from demo.inputs import BadInput
 

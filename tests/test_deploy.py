@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from demo import deploy
+from demo.app_testing import free_port
 from demo.deploy import DeployFile
-from demo.testing import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 

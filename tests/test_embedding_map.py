@@ -1,4 +1,4 @@
-"""The embedding map (analysis.embedding_map, the build step, demo.embedding_map): the vectors a
+"""The embedding map (analysis.embedding_map, the build step, demo.embedding_map_view): the vectors a
 head reads, worked by hand; the projection repeatable for a fixed seed; the region filter; the
 build step's reuse, its ensemble rule and its skip without umap-learn."""
 from __future__ import annotations
@@ -211,7 +211,7 @@ def test_map_inputs_are_the_dev_sentences_and_pairs(world):
 
 
 def test_views_list_the_box_and_ring_it_on_both_maps(world):
-    from demo import embedding_map as M
+    from demo import embedding_map_view as M
 
     frame = pd.DataFrame({"variant": ["a"] * 40 + ["b"] * 40, "task": "sst", "ex": list(range(40)) * 2,
                           "x": list(np.arange(40.0)) + list(-np.arange(40.0)), "y": [0.0] * 80})

@@ -298,7 +298,7 @@ def test_import_variant_refuses_without_tables(tmp_path, world):
 
 
 def test_the_models_tab_lists_an_import_with_its_files_and_metrics(world, tables, tmp_path):
-    from demo.models import imported_overview
+    from demo.models_view import imported_overview
 
     files = good_files(world, tmp_path / "good")
     import_variant("mine", [(p.name, p.read_bytes()) for p in files.values()], tables)
@@ -311,7 +311,7 @@ def test_the_models_tab_lists_an_import_with_its_files_and_metrics(world, tables
 
 
 def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tables, tmp_path, monkeypatch):
-    from demo import upload as U
+    from demo import uploads as U
 
     monkeypatch.setattr(U, "_cache", type(U._cache)())  # not the joins other tests' sessions left
     files = good_files(world, tmp_path / "good")

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("torch")
 
 from demo import attributions as A  # noqa: E402
-from demo import compare as C  # noqa: E402
+from demo import compare_view as C  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from minibert.live import LiveModelError, live_specs, load_live  # noqa: E402
 

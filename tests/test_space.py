@@ -15,8 +15,8 @@ pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 
 from demo import deploy  # noqa: E402
+from demo.app_testing import free_port, make_world, run_app_py, serve, space_env  # noqa: E402
 from demo.gpu import on_gpu  # noqa: E402
-from demo.testing import free_port, make_world, run_app_py, serve, space_env  # noqa: E402
 
 
 def rows(table: dict) -> list[dict]:

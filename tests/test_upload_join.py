@@ -1,4 +1,4 @@
-"""An upload joined with the shared analysis (`analysis.load.with_variant`, `demo.upload.joined`).
+"""An upload joined with the shared analysis (`analysis.load.with_variant`, `demo.uploads.joined`).
 
 The join builds only the upload's rows and shares the rest; the way before it assembled every
 variant's rows again (`analysis.load.reassembled`). On the shipped tables and the example files of
@@ -18,7 +18,7 @@ import pytest
 import analysis as A
 from analysis.load import _assemble, _parts, added_bytes, reassembled, with_variant
 from analysis.schema import SCORE_COLUMNS
-from demo import upload as U
+from demo import uploads as U
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_FILES = sorted(str(p) for p in (ROOT / "tests" / "data" / "my-model").glob("*-dev-output.csv"))

@@ -55,7 +55,7 @@ def test_a_link_naming_an_upload_opens_without_it_and_says_why():
     """An uploaded variant lives only in the tab that made it: a shared link naming it opens the
     nearest view, with the upload's own message (not the generic unknown-name one)."""
     import analysis as A
-    from demo.tabs.errors import restore_view
+    from demo.tabs.errors_tab import restore_view
 
     a = A.load()
     if not a.has("sst"):

@@ -1,10 +1,10 @@
-"""Compare's verdict (demo.verdict) and the dev record beside each answer (demo.trust), on cases
+"""Compare's verdict (demo.verdict) and the dev record beside each answer (demo.trust_view), on cases
 worked by hand."""
 from types import SimpleNamespace
 
 import numpy as np
 
-from demo.trust import HeadTrust, dev_cell, muted_lines, trust_of
+from demo.trust_view import HeadTrust, dev_cell, muted_lines, trust_of
 from demo.verdict import verdict
 
 

@@ -1,6 +1,6 @@
 """The Gradio layer, one module per tab: each lays out its components, returns them as a typed
 object of handles, and wires them to module-level handlers (bound to the data they read with
-`bind`), which call the plain functions of demo.compare, demo.errors, demo.slices and demo.models."""
+`bind`), which call the plain functions of demo.compare_view, demo.errors_view, demo.slices_view and demo.models_view."""
 from __future__ import annotations
 
 from collections.abc import Callable

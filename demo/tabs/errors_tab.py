@@ -13,15 +13,15 @@ import analysis as A
 from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
-from .. import errors as E
+from .. import errors_view as E
 from .. import inputs as I
-from .. import models as M
+from .. import models_view as M
 from ..context import AppContext
 from ..serving import EXPLAIN_QUEUE, MODEL_QUEUE, TABLE_QUEUE, guarded
 from ..urlstate import Links, View, query_text
 from . import bind
-from . import upload as U
-from .compare import CompareTab, dev_example, rerun_one
+from . import upload_tab as U
+from .compare_tab import CompareTab, dev_example, rerun_one
 
 NO_EXAMPLE = '<div class="ex-card intro">Click a row of the table above.</div>'
 
@@ -131,7 +131,7 @@ def url_variant(a: A.Analysis, task: str, params: dict, key: str, allowed: list[
                 said: list[str]) -> str:
     """`url_choice` for a variant; a name that could be an upload's (which lives only in the tab that
     made it, so a shared link never carries it) is answered with the upload's own message."""
-    from ..upload import missing_variant_note
+    from ..uploads import missing_variant_note
 
     value = params.get(key)
     note = None if value in allowed else missing_variant_note(a, task, value)

@@ -11,14 +11,14 @@ import analysis as A
 from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
-from .. import errors as E
+from .. import errors_view as E
 from .. import inputs as I
-from .. import models as M
-from .. import slices as S
+from .. import models_view as M
+from .. import slices_view as S
 from ..serving import guarded
 from ..urlstate import Links, View
 from . import bind
-from .errors import task_key, url_choice, url_task
+from .errors_tab import task_key, url_choice, url_task
 
 
 @dataclass

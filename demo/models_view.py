@@ -14,7 +14,7 @@ from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
 
 from .palette import themed
-from .trust import MUTED_MARK, muted_lines, seed_key
+from .trust_view import MUTED_MARK, muted_lines, seed_key
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
 OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
@@ -57,7 +57,7 @@ DEV_INTERVALS = {"overall": ("overall", "overall"), "sst_acc": ("sst", "accuracy
 def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | None = None,
              trust: dict | None = None, intervals: object | None = None) -> pd.DataFrame:
     """One row per variant (and per load failure): the idea, dev metrics (⊘ on a muted head, from
-    `trust`: demo.trust.trust_of; with their 95 % intervals when `intervals`, an
+    `trust`: demo.trust_view.trust_of; with their 95 % intervals when `intervals`, an
     analysis.uncertainty.Intervals, has them) and how it was trained."""
     rows = []
     for name, v in variants.items():

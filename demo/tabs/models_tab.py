@@ -10,12 +10,12 @@ import pandas as pd
 import analysis as A
 
 from .. import inputs as I
-from .. import models as M
+from .. import models_view as M
 from ..context import AppContext
 from ..serving import guarded
 from ..urlstate import Links, View
 from . import bind
-from .errors import url_choice
+from .errors_tab import url_choice
 
 
 @dataclass

@@ -8,7 +8,7 @@ import pandas as pd
 import analysis as A
 from minibert.tasks import task as get_task
 
-from .. import embedding_map as M
+from .. import embedding_map_view as M
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
 from . import bind, problems_accordion

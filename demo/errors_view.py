@@ -165,7 +165,7 @@ def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: objec
 def pick_variant(a: A.Analysis, task: str, variant: object) -> str:
     """The variant picker's value checked against `task`'s variants (an upload of this session
     included); a name that is none of them, such as another tab's upload, is said so."""
-    from .upload import missing_variant_note
+    from .uploads import missing_variant_note
 
     note = missing_variant_note(a, task, variant)
     if note:

@@ -19,7 +19,7 @@ from analysis.label_errors import read_label_errors
 from analysis.schema import QUORA_NOTE, STS_TOLERANCE
 from minibert.tasks import task as get_task
 
-from . import errors as E
+from . import errors_view as E
 from . import inputs as I
 
 FLAGGED = "flagged as likely errors"

@@ -8,13 +8,13 @@ import pandas as pd
 import analysis as A
 from minibert.tasks import task as get_task
 
-from .. import errors as E
+from .. import errors_view as E
 from .. import inputs as I
-from .. import label_errors as L
+from .. import label_errors_view as L
 from ..serving import TABLE_QUEUE, guarded
 from . import bind, problems_accordion
-from .compare import CompareTab
-from .errors import example_panel, wire_example_panel
+from .compare_tab import CompareTab
+from .errors_tab import example_panel, wire_example_panel
 
 
 def parse(le: L.LabelErrors, task_name: object, show: object, search: object, min_contradict: object) -> tuple:

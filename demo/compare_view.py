@@ -3,7 +3,7 @@
 Plain functions, no Gradio:
     parse_request(task_choice, text_a, text_b)  -> (Request | None, [messages])
     compare_many(variants, [(task_choice, a, b, names)], trust)  -> one CompareResult per user
-                                                   (trust: demo.trust.trust_of, for dev records and muting)
+                                                   (trust: demo.trust_view.trust_of, for dev records and muting)
     score_requests(variants, names, requests)   -> one {task: {variant: output}} per request
     compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
 
@@ -31,7 +31,7 @@ from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
 from . import inputs as I
-from .trust import MUTED_MARK, dev_cell
+from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
 
 ALL = "All three"
@@ -270,7 +270,7 @@ def sts_figure(outputs: dict, disagree: list[str], median: float | None, muted: 
 def result_for(variants: dict, names: list[str], request: Request, scored: dict, notes: list[str],
                seconds: float, trust: dict | None = None) -> CompareResult:
     """Table, figures and summary of one scored request. `trust` ({variant: {task: HeadTrust}},
-    demo.trust) adds each variant's dev record and leaves muted heads out of the vote."""
+    demo.trust_view) adds each variant's dev record and leaves muted heads out of the vote."""
     trust = trust or {}
     singles = [n for n in names if not variants[n].members]
     ensembles = [n for n in names if variants[n].members]

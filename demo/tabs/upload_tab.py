@@ -1,5 +1,5 @@
 """The Errors tab's upload panel: a visitor's own CS224N dev prediction files as a variant of their
-browser session (demo.upload holds the logic), and `per_session`, which joins it into each query."""
+browser session (demo.uploads holds the logic), and `per_session`, which joins it into each query."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -11,8 +11,8 @@ import analysis as A
 from analysis.imported import PredictionFileError
 from minibert.tasks import task_titled
 
-from .. import errors as E
-from .. import upload as U
+from .. import errors_view as E
+from .. import uploads as U
 from ..inputs import escape_md
 
 

@@ -13,7 +13,7 @@ import gradio as gr
 from minibert.tasks import task as get_task
 
 from .. import attributions as A
-from .. import compare as C
+from .. import compare_view as C
 from .. import counterfactuals as CF
 from .. import inputs as I
 from ..context import AppContext

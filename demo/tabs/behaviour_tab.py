@@ -8,12 +8,12 @@ import pandas as pd
 import analysis as A
 from minibert.tasks import task as get_task
 
-from .. import behaviour as B
+from .. import behaviour_view as B
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
 from . import bind, problems_accordion
-from .compare import CompareTab
-from .errors import on_row_click, open_in_compare
+from .compare_tab import CompareTab
+from .errors_tab import on_row_click, open_in_compare
 
 
 def parse_task(b: B.Behaviour, task_name: object) -> str:

@@ -131,7 +131,7 @@ def _color(task: str, color_by: str, group: str, k: int) -> str:
     if color_by == ERROR:
         return ERROR_COLORS[group]
     if color_by in (GOLD, PRED) and task == "sst":
-        from .compare import SST_COLORS
+        from .compare_view import SST_COLORS
         return SST_COLORS[k]
     if color_by in (GOLD, PRED) and task == "sts":
         return ("#b35806", "#f1a340", "#bababa", "#67a9cf", "#2166ac")[k]
