@@ -1,4 +1,4 @@
-"""`python -m analysis build | status | report | ensemble | import` (see `python -m analysis -h`)."""
+"""`python -m analysis build | status | report | ensemble | import | why` (see `python -m analysis -h`)."""
 
 from __future__ import annotations
 
@@ -42,7 +42,20 @@ def main(argv: list[str] | None = None) -> int:
     i.add_argument("--tables", help="tables folder (default analysis/tables/)")
     i.add_argument("--checkpoints", help="checkpoints folder whose names are taken (default $MINIBERT_CHECKPOINTS "
                                          "or checkpoints/)")
+    w = sub.add_parser("why", help="why variant A beats or trails B on a task (or, with one, where A fails)")
+    w.add_argument("--task", required=True, choices=("sst", "quora", "sts"))
+    w.add_argument("variants", nargs="+", metavar="VARIANT", help="A, or A and B")
+    form = w.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="machine-readable: every finding with its numbers")
+    form.add_argument("--markdown", action="store_true", help="the prose report (the default)")
+    w.add_argument("--export", metavar="OUT.zip", help="also write Markdown, figures (PNG, SVG) and a LaTeX table")
+    w.add_argument("--tables", help="tables folder (default analysis/tables/)")
+    w.add_argument("--data-dir")
+    w.add_argument("--seed", type=int, default=0, help="bootstrap seed of the headline (0: the build's)")
     args = parser.parse_args(argv)
+
+    if args.command == "why":
+        return _why(args)
 
     if args.command == "import":
         return _import(args)
@@ -108,6 +121,26 @@ def _import(args: argparse.Namespace) -> int:
         print(line)
     print(f"imported {args.name!r} into {tables} (predictions only); it shows in the app's Errors, Slices and Models "
           "tabs")
+    return 0
+
+
+def _why(args: argparse.Namespace) -> int:
+    from .load import load
+    from .why import why_report
+
+    if len(args.variants) > 2:
+        print("error: give one variant (where it fails) or two (why A beats or trails B)", file=sys.stderr)
+        return 2
+    a = load(args.tables, args.data_dir, False)
+    try:
+        r = why_report(a, args.task, args.variants[0], args.variants[1] if len(args.variants) > 1 else None,
+                       seed=args.seed)
+    except KeyError as error:
+        print(f"error: {error.args[0]}", file=sys.stderr)
+        return 2
+    print(r.to_json() if args.json else r.to_markdown())
+    if args.export:
+        print(f"wrote {r.export_zip(args.export)}", file=sys.stderr)
     return 0
 
 

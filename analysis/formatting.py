@@ -44,3 +44,10 @@ def interval(bounds: object, difference: bool = False, missing: str = "") -> str
         return missing
     show = signed if difference else metric
     return f"[{show(lo)}, {show(hi)}]"
+
+
+def p_value(p: object, missing: str = "n/a") -> str:
+    """A p-value as a reader compares it with 0.05: two significant digits, "< 0.001" below that."""
+    if p is None or not isinstance(p, (int, float)) or math.isnan(p):
+        return missing
+    return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"

@@ -395,3 +395,83 @@ class Intervals:
 def excludes_zero(interval: tuple[float, float] | None) -> bool:
     """Whether an interval of a difference lies wholly on one side of 0 (a difference worth shading)."""
     return interval is not None and all(np.isfinite(interval)) and (interval[0] > 0 or interval[1] < 0)
+
+
+# --- paired tests of two variants (the "why" report, analysis.why) ---------------------------
+
+
+def mcnemar_exact(a_only: int, b_only: int) -> float:
+    """Exact two-sided McNemar p-value: a binomial test of the discordant pairs (A right and B
+    wrong: `a_only`; the reverse: `b_only`) against one half. 1.0 when nothing is discordant."""
+    n = int(a_only) + int(b_only)
+    if n == 0:
+        return 1.0
+    return float(stats.binomtest(int(a_only), n, 0.5).pvalue)
+
+
+def paired_interval(task: str, metric: str, gold: np.ndarray, outputs: np.ndarray, rng: np.random.Generator,
+                    n_resamples: int = N_RESAMPLES, level: float = LEVEL) -> tuple[float, float, float]:
+    """(observed, lo, hi) of `metric` of variant 0 minus variant 1, `outputs` (m, 2) as
+    `bootstrap_cell` takes them: the same paired percentile bootstrap as the interval table, for a
+    pair the table does not hold (an upload, a variant added after the build)."""
+    cell = bootstrap_cell(task, gold, outputs, rng, n_resamples, level)
+    i = cell.metrics.index(metric)
+    return float(cell.delta[i, 0, 1]), float(cell.delta_lo[i, 0, 1]), float(cell.delta_hi[i, 0, 1])
+
+
+def mean_interval(values: np.ndarray, rng: np.random.Generator, n_resamples: int = N_RESAMPLES,
+                  level: float = LEVEL) -> tuple[float, float, float]:
+    """(mean, lo, hi): percentile bootstrap of the mean of a per-example quantity (an additive
+    one, such as a paired correctness or squared-error difference)."""
+    values = np.asarray(values, dtype=np.float64)
+    m = len(values)
+    if m < 2:
+        return (float(values.mean()) if m else math.nan), math.nan, math.nan
+    means = []
+    batch = max(1, min(n_resamples, 2_000_000 // m))
+    for start in range(0, n_resamples, batch):
+        index = rng.integers(0, m, size=(min(batch, n_resamples - start), m))
+        means.append(values[index].mean(axis=1))
+    lo, hi = percentile_interval(np.concatenate(means), level)
+    return float(values.mean()), float(lo), float(hi)
+
+
+def slice_tests(d: np.ndarray, masks: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:
+    """Whether the mean of a per-example quantity `d` (m,) inside each slice differs from its mean
+    outside it; `masks` (m, k) bool, one column a slice. Returns arrays (k,): n, mean_in, mean_out,
+    effect (mean_in - mean_out), lo, hi, p.
+
+    p: two-sided permutation test of the inside sum. Under the null that the slice's rows are a
+    random draw of the examples, that sum has the exact mean n·mean(d) and variance
+    n·var(d)·(m - n)/(m - 1) (sampling without replacement); p uses the normal approximation of
+    that distribution, which needs no resampling, so thousands of slices cost one matrix product.
+    The interval is Welch's (the inside and outside spreads apart), at `level`.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    # float32 products: a float64 copy of 20,212 x 1,200 masks is 190 MB; d's values (correctness
+    # differences, squared errors up to 25) sum without loss at this size
+    x = masks.astype(np.float32)
+    m = len(d)
+    n = masks.sum(axis=0).astype(np.float64)
+    s1 = (d.astype(np.float32) @ x).astype(np.float64)
+    s2 = ((d * d).astype(np.float32) @ x).astype(np.float64)
+    t1, t2 = d.sum(), (d * d).sum()
+    n_out = m - n
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_in, mean_out = s1 / n, (t1 - s1) / n_out
+        var = t2 / m - (t1 / m) ** 2
+        null_sd = np.sqrt(n * var * n_out / (m - 1))
+        z = np.where(null_sd > 0, (s1 - n * t1 / m) / np.where(null_sd > 0, null_sd, 1), 0.0)
+        var_in = np.maximum(s2 / n - mean_in**2, 0) * n / np.maximum(n - 1, 1)
+        var_out = np.maximum((t2 - s2) / n_out - mean_out**2, 0) * n_out / np.maximum(n_out - 1, 1)
+        se = np.sqrt(var_in / n + var_out / n_out)
+    half = stats.norm.ppf(0.5 + level / 2) * se
+    effect = mean_in - mean_out
+    return {"n": n.astype(np.int64), "mean_in": mean_in, "mean_out": mean_out, "effect": effect,
+            "lo": effect - half, "hi": effect + half, "z": z, "p": 2 * stats.norm.sf(np.abs(z))}
+
+
+def adjust_bh(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p-values over every test in `p` (scipy's false_discovery_control)."""
+    p = np.asarray(p, dtype=np.float64)
+    return stats.false_discovery_control(p, method="bh") if len(p) else p

@@ -1,0 +1,32 @@
+"""Why does one variant beat another? Where the gap lives, tested, and written up.
+
+One call, from a loaded `Analysis` (shipped, imported and uploaded variants alike):
+
+    from analysis.why import why_report
+    r = why_report(a, "quora", "pcgrad", "cross-encoder")   # or one variant: where it fails
+    r.to_json(); r.to_markdown(); r.export_zip("why.zip")    # zip: Markdown, PNG + SVG, LaTeX
+
+    r.headline   metric of each, the paired difference and its 95 % paired-bootstrap interval
+                 (the build's interval table when it holds the pair, else the same bootstrap)
+    r.flips      A right / B wrong and the reverse; exact McNemar p (SST, Quora); STS: the
+                 per-example squared-error difference with its interval (headline["additive"])
+    r.confident  the most confident flips each way (where probabilities exist)
+    r.same       "practically the same" check: agreement, recorded seed spread
+    r.families   whether a recipe family (pair encoding, pooling, heads, ...) shares the gap
+    r.findings   list[Finding]: name, definition, n, small (n < 100), effect (mean inside minus
+                 outside of the per-example quantity r.quantity), lo, hi, p, p_adjusted
+                 (Benjamini-Hochberg over every slice tested: r.tested["slices"]), share of the
+                 whole gap (None when the gap's interval contains 0), and query: what the Errors
+                 tab opens (task, variant, other, and a registry slice or the example ids)
+    r.evidence   behavioural tests where the two differ most, the ECE difference, and wins on
+                 examples the *other* variants call mislabelled
+    r.missing    each part the data does not allow, and why (hard labels, no checkpoint, ...)
+
+`python -m analysis why --task TASK A [B] [--json | --markdown] [--export OUT.zip]` prints the
+same report. Modules: features (predicates), search (slices and their tests), report (the
+engine), text (Markdown, LaTeX), export (the zip; matplotlib only there).
+"""
+
+from .report import Finding, WhyReport, why_report
+
+__all__ = ["Finding", "WhyReport", "why_report"]

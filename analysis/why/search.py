@@ -1,0 +1,111 @@
+"""Where a per-example quantity concentrates: single predicates and pruned two-predicate
+conjunctions (SliceLine's lattice to depth 2), each tested inside against outside.
+
+    found = search(d, predicates, min_support=30)
+    found.slices        # shown, best first (redundant children pruned)
+    found.n_tested      # every slice tested, the count Benjamini-Hochberg adjusted over
+
+`d` is additive per example (a paired correctness difference, a squared-error difference, or one
+variant's errors), so a slice's sum over its rows is its part of the whole. Every candidate with
+at least `min_support` rows inside and outside is tested and adjusted for, including the
+children the display prunes: pruning looks at the data, so it must not shrink the count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..uncertainty import SMALL_N, adjust_bh, slice_tests
+from .features import Predicate
+
+MIN_SUPPORT = 30
+
+
+@dataclass(frozen=True)
+class Slice:
+    """One tested slice: its predicates (one or two) and its statistics."""
+
+    parts: tuple[int, ...]  # indices into the predicates searched
+    name: str
+    definition: str
+    n: int
+    mean_in: float
+    mean_out: float
+    effect: float  # mean inside minus mean outside
+    lo: float
+    hi: float
+    p: float
+    p_adjusted: float
+    total_in: float  # the sum of d over the slice's rows: its part of the whole
+    small: bool  # n < SMALL_N: flagged as elsewhere in the app
+
+
+@dataclass
+class Search:
+    slices: list[Slice]  # shown, by adjusted p then |effect|
+    n_tested: int
+    n_single: int
+    n_pairs: int
+    n_pruned: int
+    predicates: Sequence[Predicate]
+
+    def mask(self, s: Slice) -> np.ndarray:
+        """The rows of a slice (computed on demand: thousands of slices of 20,000 rows add up)."""
+        mask = np.ones(len(self.predicates[0].mask), dtype=bool)
+        for q in s.parts:
+            mask &= self.predicates[q].mask
+        return mask
+
+
+def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MIN_SUPPORT, pairs: bool = True,
+           ) -> Search:
+    d = np.asarray(d, dtype=np.float64)
+    m = len(d)
+    x = np.stack([p.mask for p in predicates], axis=1) if predicates else np.zeros((m, 0), bool)
+    support = x.sum(axis=0)
+    ok = (support >= min_support) & (m - support >= min_support)
+    singles = np.flatnonzero(ok)
+    single_stats = slice_tests(d, x[:, singles])
+
+    pair_index = np.zeros((0, 2), np.int64)
+    pair_stats = None
+    if pairs and len(singles) > 1:
+        xs = x[:, singles].astype(np.float32)
+        both = xs.T @ xs  # rows in each conjunction, all at once
+        i, j = np.triu_indices(len(singles), k=1)
+        feature = np.array([predicates[k].feature for k in singles], dtype=object)
+        n_ij = both[i, j]
+        # a child equal to a parent is the same rows under a longer name: not a new slice
+        keep = ((feature[i] != feature[j]) & (n_ij >= min_support) & (m - n_ij >= min_support)
+                & (n_ij < support[singles][i]) & (n_ij < support[singles][j]))
+        pair_index = np.stack([singles[i[keep]], singles[j[keep]]], axis=1)
+        pair_stats = slice_tests(d, x[:, pair_index[:, 0]] & x[:, pair_index[:, 1]])
+
+    p_all = np.concatenate([single_stats["p"], pair_stats["p"] if pair_stats else np.zeros(0)])
+    adjusted = adjust_bh(p_all)
+    n_single = len(singles)
+
+    def make(parts: tuple[int, ...], st: dict, k: int, adj: float) -> Slice:
+        names = [predicates[q].name for q in parts]
+        definition = " and ".join(predicates[q].definition for q in parts)
+        n = int(st["n"][k])
+        return Slice(parts, " & ".join(names), definition, n, float(st["mean_in"][k]), float(st["mean_out"][k]),
+                     float(st["effect"][k]), float(st["lo"][k]), float(st["hi"][k]), float(st["p"][k]), float(adj),
+                     float(st["mean_in"][k] * n), n < SMALL_N)
+
+    out: list[Slice] = [make((int(q),), single_stats, k, adjusted[k]) for k, q in enumerate(singles)]
+    effect_of = {int(q): single_stats["effect"][k] for k, q in enumerate(singles)}
+    pruned = 0
+    for k, (q1, q2) in enumerate(pair_index):
+        e = pair_stats["effect"][k]
+        parents = (effect_of[int(q1)], effect_of[int(q2)])
+        # SliceLine's rule: a child is kept only when it goes further than both parents, the same way
+        if not all(np.sign(e) == np.sign(pe) and abs(e) > abs(pe) for pe in parents):
+            pruned += 1
+            continue
+        out.append(make((int(q1), int(q2)), pair_stats, k, adjusted[n_single + k]))
+    out.sort(key=lambda s: (s.p_adjusted, s.p, -abs(s.effect), s.name))
+    return Search(out, len(p_all), n_single, len(pair_index), pruned, predicates)

@@ -1,0 +1,131 @@
+"""The report as prose and tables (Markdown) and its main table as LaTeX."""
+
+from __future__ import annotations
+
+from ..formatting import p_value as format_p
+from .report import WhyReport
+
+
+def _num(x: float | None, digits: int = 3) -> str:
+    if x is None or x != x:
+        return "n/a"
+    return f"{x:+.{digits}f}" if digits else f"{x:+.0f}"
+
+
+def _val(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None or x != x else f"{x:.{digits}f}"
+
+
+def _pct(x: float | None) -> str:
+    return "not shown" if x is None else f"{100 * x:.0f} %"
+
+
+def headline_sentence(r: WhyReport) -> str:
+    h = r.headline
+    if r.b is None:
+        return (f"{r.a} on {r.task}: {r.metric} {_val(h['a'])} (95 % interval {_val(h['a_lo'])} to "
+                f"{_val(h['a_hi'])}), {r.flips['errors']:,} errors of {r.flips['n']:,} examples.")
+    verb = "beats" if h["difference"] > 0 else "trails"
+    clear = not (h["lo"] <= 0 <= h["hi"])
+    return (f"{r.a} {verb} {r.b} on {r.task} {r.metric} by {_num(h['difference'])} ({_val(h['a'])} vs "
+            f"{_val(h['b'])}; paired 95 % interval {_num(h['lo'])} to {_num(h['hi'])}, n = {h['n']:,})"
+            f"{'' if clear else ': the interval contains 0, so the two are not distinguishable'}.")
+
+
+def markdown(r: WhyReport) -> str:
+    title = f"Why {r.a} vs {r.b} on {r.task}" if r.b else f"Where {r.a} fails on {r.task}"
+    out = [f"# {title}", ""]
+    if r.same is not None and r.same["same"]:
+        out += [f"**Practically the same:** {r.a} and {r.b} agree on {100 * r.same['agreement']:.1f} % of "
+                f"examples ({r.same['agreement_means']}), and the difference is within {r.same['rule']}.", ""]
+    out += [headline_sentence(r), ""]
+    f = r.flips
+    if r.b is not None:
+        line = (f"Flips: {r.a} right and {r.b} wrong on {f['a_right_b_wrong']:,} examples, the reverse on "
+                f"{f['a_wrong_b_right']:,} (both right {f['both_right']:,}, both wrong {f['both_wrong']:,})")
+        if f.get("mcnemar_p") is not None:
+            line += f"; exact McNemar p = {format_p(f['mcnemar_p'])}."
+        else:
+            add = r.headline["additive"]
+            line += (f" (right: {f['right_means']}); {add['what']}: {_num(add['value'])} (95 % interval "
+                     f"{_num(add['lo'])} to {_num(add['hi'])}).")
+        out += [line, ""]
+        if r.same is not None and not r.same["same"]:
+            out += [f"Agreement: the two give the same answer on {100 * r.same['agreement']:.1f} % of examples "
+                    f"({r.same['agreement_means']}).", ""]
+    t = r.tested
+    out += ["## Where the gap lives" if r.b else "## Where the errors concentrate", "",
+            f"Per-example quantity: {r.quantity}. Tested {t['slices']:,} slices ({t['single']} single features, "
+            f"{t['pairs']:,} two-feature conjunctions; {t['features']} features, {t['predicates']} predicates; "
+            f"at least {t['min_support']} examples inside and outside); {t['correction']}; "
+            f"{t['discoveries']} at adjusted p < {t['alpha']}. Each slice compares the mean inside with the mean "
+            f"outside ({t['test']}). Shares of overlapping slices overlap and do not add up.", ""]
+    out += ["| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share |",
+            "|---|---|---|---|---|---|---|"]
+    for x in r.findings:
+        flag = " (n < 100)" if x.small else ""
+        out.append(f"| {x.name} | {x.n:,}{flag} | {_num(x.mean_in)} | {_num(x.mean_out)} | {_num(x.effect)} "
+                   f"({_num(x.lo)} to {_num(x.hi)}) | {format_p(x.p_adjusted)} | {_pct(x.share)} |")
+    out.append("")
+    if r.findings:
+        out += ["Definitions:", ""] + [f"- **{x.name}**: {x.definition}" for x in r.findings[:5]] + [""]
+    if r.families:
+        out += ["## Families", ""] + [f"- {line}" for line in r.families] + [""]
+    if r.confident:
+        out += ["## Most telling examples", ""]
+        labels = {"a_right_b_wrong": f"{r.a} right, {r.b} wrong", "a_wrong_b_right": f"{r.a} wrong, {r.b} right",
+                  "a_wrong": f"{r.a} wrong, most confident first"}
+        for key, items in r.confident.items():
+            if not items:
+                continue
+            out.append(f"{labels[key]}:")
+            for e in items:
+                text = e["sentence1"] + (f" / {e['sentence2']}" if "sentence2" in e else "")
+                extra = f", B {e['b_pred']:g}" if "b_pred" in e else ""
+                conf = f", loser's confidence {e['loser_confidence']:.2f}" if "loser_confidence" in e else ""
+                out.append(f"- `{e['id']}` gold {e['gold']:g}, A {e['a_pred']:g}{extra}{conf}: {text[:200]}")
+            out.append("")
+    ev = r.evidence
+    if ev:
+        out += ["## Other evidence", ""]
+        for b in ev.get("behaviour") or []:
+            out.append(f"- Behavioural test \"{b['test']}\" ({b['n']} cases): {r.a} fails {100 * b['a_fail']:.0f} % "
+                       f"({100 * b['a_lo']:.0f}-{100 * b['a_hi']:.0f}), {r.b} {100 * b['b_fail']:.0f} % "
+                       f"({100 * b['b_lo']:.0f}-{100 * b['b_hi']:.0f}); McNemar adj. p = {format_p(b['p_adjusted'])}")
+        c = ev.get("calibration")
+        if c:
+            out.append(f"- Calibration (ECE): {r.a} {c['a_ece']:.3f}, {r.b} {c['b_ece']:.3f}; difference "
+                       f"{_num(c['difference'])} (95 % interval {_num(c['lo'])} to {_num(c['hi'])}, {c['method']})")
+        le = ev.get("label_errors")
+        if le:
+            out.append(f"- Likely label errors ({le['rule']}: {le['flagged']:,} examples): {le['a_wins_flagged']} of "
+                       f"{r.a}'s {le['a_wins']:,} wins and {le['b_wins_flagged']} of {r.b}'s {le['b_wins']:,} wins "
+                       "fall on them")
+        out.append("")
+    if r.missing or r.notes:
+        out += ["## Missing and notes", ""] + [f"- missing: {m}" for m in r.missing] + [f"- {n}" for n in r.notes]
+        out.append("")
+    return "\n".join(out)
+
+
+def _tex(s: str) -> str:
+    for a, b in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
+                 ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"), ("^", r"\^{}")):
+        s = s.replace(a, b) if a != "\\" else s.replace(a, "\x00")
+    return s.replace("\x00", r"\textbackslash{}")
+
+
+def latex_table(r: WhyReport) -> str:
+    """The findings as a LaTeX tabular (booktabs), ready for a course report."""
+    lines = [r"\begin{tabular}{lrrrl}", r"\toprule",
+             r"Slice & $n$ & Inside $-$ outside & Adj.\ $p$ & Share \\", r"\midrule"]
+    for x in r.findings:
+        lines.append(f"{_tex(x.name)} & {x.n} & {x.effect:+.3f} [{x.lo:+.3f}, {x.hi:+.3f}] & "
+                     f"{_tex(format_p(x.p_adjusted))} & {_tex(_pct(x.share))} \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}", ""]
+    caption = (f"% {headline_sentence(r)} {r.tested['slices']} slices tested, Benjamini-Hochberg adjusted.")
+    return _tex_comment(caption) + "\n".join(lines)
+
+
+def _tex_comment(text: str) -> str:
+    return "".join(f"% {line}\n" for line in text.lstrip("% ").split("\n"))
