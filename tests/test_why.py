@@ -1,0 +1,208 @@
+"""The "why" report: its tests checked by hand, honest under the null, and the one-call API."""
+
+import itertools
+import json
+import math
+import zipfile
+
+import numpy as np
+import pytest
+
+import analysis as A
+from analysis.__main__ import main
+from analysis.synthetic import make_data_dir, make_tables
+from analysis.uncertainty import adjust_bh, mcnemar_exact, slice_tests
+from analysis.why import why_report
+from analysis.why.features import Predicate, kmeans
+from analysis.why.search import search
+
+# --- the statistics, against hand-worked cases -------------------------------------------------
+
+
+def test_mcnemar_is_an_exact_binomial_test_of_the_discordant_pairs():
+    # 8 against 2 of 10 discordant pairs: 2 * P(X <= 2 | 10, 1/2) = 2 * (1 + 10 + 45) / 1024
+    assert mcnemar_exact(8, 2) == pytest.approx(112 / 1024)
+    assert mcnemar_exact(2, 8) == pytest.approx(112 / 1024)
+    assert mcnemar_exact(5, 5) == 1.0
+    assert mcnemar_exact(0, 0) == 1.0
+
+
+def test_slice_test_by_hand():
+    # d = 1, 1, 0, 0, 0, 0 and the slice is the first two: mean 1 inside, 0 outside. Under
+    # permutation the inside sum has mean 2 * 1/3 and variance 2 * (2/9) * 4/5 = 16/45, so
+    # z = (2 - 2/3) / sqrt(16/45) = sqrt(5).
+    d = np.array([1, 1, 0, 0, 0, 0], float)
+    out = slice_tests(d, np.array([[True], [True], [False], [False], [False], [False]]))
+    assert out["n"][0] == 2 and out["mean_in"][0] == 1 and out["mean_out"][0] == 0 and out["effect"][0] == 1
+    assert out["z"][0] == pytest.approx(math.sqrt(5))
+    assert out["p"][0] == pytest.approx(2 * 0.5 * math.erfc(math.sqrt(5) / math.sqrt(2)))
+
+
+def test_the_null_variance_is_the_exact_permutation_variance():
+    rng = np.random.default_rng(3)
+    d = rng.normal(size=9)
+    k = 4
+    sums = np.array([d[list(c)].sum() for c in itertools.combinations(range(9), k)])
+    mask = np.zeros((9, 1), bool)
+    mask[:k] = True
+    z = slice_tests(d, mask)["z"][0]
+    assert z == pytest.approx((d[:k].sum() - sums.mean()) / sums.std())
+
+
+def test_benjamini_hochberg_by_hand():
+    # sorted 0.01, 0.03, 0.04 -> 0.03, 0.045, 0.04, then made monotone from the top: 0.03, 0.04, 0.04
+    assert adjust_bh(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.04, 0.04])
+
+
+def test_kmeans_separates_two_clouds_and_numbers_clusters_by_size():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(0, 0.1, (30, 2)), rng.normal(5, 0.1, (50, 2))])
+    labels = kmeans(x, 2, seed=0)
+    assert (labels[30:] == 0).all() and (labels[:30] == 1).all()
+
+
+# --- honest under the null (fixed seeds 0-19) ---------------------------------------------------
+
+
+def _world(seed: int, planted: bool, n: int = 400, n_features: int = 10):
+    """Two variants on n examples with 10 random features. B equals A except: planted, B loses a
+    quarter of A's right answers inside feature 0; else, B loses as many right answers at random."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, n_features)) < rng.uniform(0.15, 0.5, n_features)
+    predicates = [Predicate(f"f{k}", "yes", f"feature {k}", x[:, k]) for k in range(n_features)]
+    a = rng.random(n) < 0.8
+    b = a.copy()
+    right_inside = np.flatnonzero(x[:, 0] & a)
+    extra = max(1, len(right_inside) // 4)
+    pool = right_inside if planted else np.flatnonzero(a)
+    b[rng.choice(pool, size=extra, replace=False)] = False
+    return a.astype(float) - b, predicates, x[:, 0]
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_planted_errors_are_ranked_first(seed):
+    d, predicates, planted = _world(seed, planted=True)
+    found = search(d, predicates)
+    top = found.mask(found.slices[0])
+    shared = (top & planted).sum() / max(top.sum(), planted.sum())
+    assert shared >= 0.8, (seed, found.slices[0].name)
+    assert found.slices[0].p_adjusted < 0.05
+
+
+def test_random_errors_give_a_discovery_in_at_most_3_of_20_seeds():
+    discoveries = []
+    for seed in range(20):
+        d, predicates, _ = _world(seed, planted=False)
+        found = search(d, predicates)
+        assert found.n_tested == found.n_single + found.n_pairs  # every candidate counts in the adjustment
+        discoveries.append(any(s.p_adjusted < 0.05 for s in found.slices))
+    assert sum(discoveries) <= 3, discoveries
+
+
+def test_children_are_pruned_but_still_counted():
+    d, predicates, _ = _world(0, planted=True)
+    found = search(d, predicates)
+    shown_pairs = [s for s in found.slices if len(s.parts) == 2]
+    assert found.n_pruned + len(shown_pairs) == found.n_pairs
+    singles = {s.parts[0]: s.effect for s in found.slices if len(s.parts) == 1}
+    for s in shown_pairs:  # a kept child goes further than both its parents
+        assert all(abs(s.effect) > abs(singles[q]) for q in s.parts)
+    assert all(s.n >= 30 for s in found.slices)
+
+
+# --- the report --------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("why")
+    make_data_dir(root / "data", {"sst": 200, "quora": 400, "sts": 200})
+    make_tables(root / "tables", root / "data", variants=("a", "b", "c", "d", "e"))
+    return root
+
+
+@pytest.fixture(scope="module")
+def loaded(world):
+    return A.load(world / "tables", world / "data", checkpoints=False)
+
+
+@pytest.mark.parametrize("task", ["sst", "quora", "sts"])
+def test_report_of_two_variants(loaded, task):
+    r = why_report(loaded, task, "e", "a")
+    h = r.headline
+    assert h["lo"] <= h["difference"] <= h["hi"]
+    assert r.tested["slices"] >= len(r.findings) > 0
+    assert r.tested["features"] >= 20
+    f = r.findings[0]
+    assert f.lo <= f.effect <= f.hi and 0 <= f.p <= f.p_adjusted <= 1
+    assert f.query["variant"] == "e" and f.query["other"] == "a"
+    assert ("slice" in f.query) or len(f.query["ids"]) == f.n
+    data = json.loads(r.to_json())
+    assert data["findings"][0]["definition"] and "n" in data["findings"][0] and "share" in data["findings"][0]
+    text = r.to_markdown()
+    assert f"Tested {r.tested['slices']:,} slices" in text
+    if task == "sts":
+        assert h["metric"] == "pearson" and "additive" in h and r.flips["mcnemar_p"] is None
+    else:
+        assert 0 <= r.flips["mcnemar_p"] <= 1
+    # no checkpoints: no families, no behavioural tests, said so
+    assert any(m.startswith("families") for m in r.missing)
+    assert any(m.startswith("behavioural tests") for m in r.missing)
+    assert any(m.startswith("embedding cluster") for m in r.missing)
+
+
+def test_no_shares_when_the_gap_is_not_distinguishable(loaded):
+    r = why_report(loaded, "quora", "a", "a")
+    assert r.headline["difference"] == 0
+    assert all(f.share is None for f in r.findings)
+    assert any("not distinguishable" in n for n in r.notes)
+
+
+def test_shares_are_the_slice_part_of_the_additive_gap(loaded):
+    r = why_report(loaded, "quora", "e", "a")
+    td = loaded.task("quora")
+    d = td.correct[:, td.variant_index("e")].astype(float) - td.correct[:, td.variant_index("a")]
+    f = r.findings[0]
+    if r.headline["lo"] > 0 or r.headline["hi"] < 0:
+        assert f.share == pytest.approx(f.mean_in * f.n / d.sum())
+    else:
+        assert f.share is None
+
+
+def test_one_variant_report_says_where_it_fails(loaded):
+    r = why_report(loaded, "sst", "a")
+    assert r.b is None and r.flips["errors"] > 0
+    assert "Where a fails on sst" in r.to_markdown()
+
+
+def test_hard_labels_name_what_is_missing(loaded):
+    td = loaded.task("quora")
+    td.hard_labels = frozenset({"b"})
+    try:
+        r = why_report(loaded, "quora", "b", "c")
+    finally:
+        td.hard_labels = frozenset()
+    assert any(m.startswith("most confident flips") and "hard labels" in m for m in r.missing)
+    assert any(m.startswith("calibration") for m in r.missing)
+    assert r.confident == {} and "calibration" not in r.evidence
+
+
+def test_export_zip_has_markdown_figures_and_latex(loaded, tmp_path):
+    r = why_report(loaded, "quora", "e", "a")
+    path = r.export_zip(tmp_path / "why.zip")
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert {"report.md", "report.json", "table.tex", "figures/slices.png", "figures/slices.svg",
+                "figures/flips.png", "figures/flips.svg"} <= names
+        assert z.read("figures/slices.png").startswith(b"\x89PNG")
+        assert b"\\begin{tabular}" in z.read("table.tex")
+    assert path.stat().st_size < 10 * 2**20
+
+
+def test_cli_json_and_errors(world, capsys):
+    assert main(["why", "--task", "sts", "e", "a", "--json", "--tables", str(world / "tables"),
+                 "--data-dir", str(world / "data")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["a"] == "e" and data["b"] == "a" and data["tested"]["slices"] > 0
+    assert main(["why", "--task", "sts", "nope", "--tables", str(world / "tables")]) == 2
+    assert "nope" in capsys.readouterr().err
