@@ -115,13 +115,19 @@ split is partial): show `schema.QUORA_NOTE` next to them.
 """
 
 from .core import Analysis, TaskData
+from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .load import current_checkpoint_hashes, load
 from .queries import errors, example_across_variants
+from .registry import DERIVED, derived_analysis
 from .schema import QUORA_NOTE, STS_TOLERANCE, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
 
 __all__ = [
+    "DERIVED",
+    "DerivedAnalysis",
+    "Reading",
+    "derived_analysis",
     "Analysis",
     "TaskData",
     "load",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.predictor import ensemble_mean
 from minibert.tasks import task as get_task
+
+from .core import Analysis
+from .derived import DerivedAnalysis, Log, Reading
 
 MFT, INV, DIR = "MFT", "INV", "DIR"
 PER_TEST = 60   # cases per test at most; every task gets at least 200 in all
@@ -378,3 +383,80 @@ def failure_rates(cases: pd.DataFrame, results: pd.DataFrame, confidence: float 
     counts["order"] = [order.get(key, len(order)) for key in zip(counts["task"], counts["test"])]
     return counts.sort_values(["order", "variant"], kind="stable").drop(columns=["order", "passed"]) \
         .reset_index(drop=True)
+
+
+
+@dataclass
+class BehaviourTables:
+    """The behavioural tests as the app reads them: the cases (indexed by case id), each variant's
+    results, and the failure rates with their intervals."""
+    cases: pd.DataFrame
+    results: pd.DataFrame
+    rates: pd.DataFrame
+
+
+class BehaviouralTests(DerivedAnalysis):
+    """The behavioural suite as a derived analysis: `behaviour/cases.parquet` and
+    `behaviour/results.parquet`; its reading's data is a `BehaviourTables`."""
+    name, title, uses_models = "behaviour", "Behavioural tests", True
+
+    def build(self, a: Analysis, variants: Mapping[str, object], tables_dir: Path, log: Log) -> list[str]:
+        """Run the suite on every variant. A model whose checkpoint and the suite are unchanged keeps
+        its stored results; an ensemble is the mean of its members' outputs (the rule `Ensemble`
+        applies) when they were scored in this run."""
+        examples = {t: a.task(t).examples for t in a.tasks}
+        suite = make_suite(examples, [t for t in examples if t != "sts" or "sst" in examples])
+        if suite.empty:
+            log("behavioural tests skipped: no dev examples to build them from")
+            return []
+        digest = suite_hash(suite)
+        old_cases, old, provenance, _ = read_behaviour(tables_dir)
+        old_hashes = provenance.get("variants", {}) if provenance.get("suite") == digest and old is not None else {}
+        inputs = suite_inputs(suite)
+        raw: dict[str, dict] = {}
+        parts, hashes, scored_names = [], {}, []
+        order = sorted(variants.items(), key=lambda item: bool(item[1].members))  # models first, then ensembles
+        for name, variant in order:
+            if old_hashes.get(name) == variant.checkpoint_hash:
+                parts.append(old[old["variant"] == name])
+                hashes[name] = variant.checkpoint_hash
+                continue
+            start = time.perf_counter()
+            members = [m.name for m in variant.members]
+            try:
+                if members and all(m in raw for m in members):
+                    outputs = {t: ensemble_mean([raw[m][t] for m in members]) for t in inputs}
+                else:
+                    outputs = variant.score_tasks(inputs)
+            except Exception as error:  # one variant's fault must not cost the others their results
+                log(f"behavioural tests: {name} failed ({type(error).__name__}: {error}); left out")
+                continue
+            raw[name], hashes[name] = outputs, variant.checkpoint_hash
+            scored = score_suite(suite, outputs)
+            table = scored.astype(np.float32)
+            table.insert(0, "case", suite["case"].to_numpy())
+            table.insert(0, "variant", name)
+            table["passed"] = judge(suite, scored)
+            parts.append(table.reset_index(drop=True))
+            scored_names.append(name)
+            log(f"behavioural tests: {name} scored in {time.perf_counter() - start:.1f} s")
+        results = pd.concat(parts, ignore_index=True)
+        written = write_behaviour(tables_dir, suite, results, {"suite": digest, "variants": hashes})
+        counts = suite.groupby("task").size().to_dict()
+        log(f"behavioural tests: {len(suite)} cases ({', '.join(f'{t} {n}' for t, n in counts.items())}) on "
+            f"{len(hashes)} variants, {len(scored_names)} scored, the others up to date")
+        return written
+    def read(self, a: Analysis | None) -> Reading:
+        if a is None:
+            return Reading(problems=["no analysis tables"])
+        cases, results, provenance, problems = read_behaviour(a.tables_dir, a.checkpoint_hashes())
+        if cases is None or results is None or not len(results):
+            return Reading(provenance=provenance, problems=problems)
+        return Reading(BehaviourTables(cases.set_index("case", drop=False), results, failure_rates(cases, results)),
+                       provenance, problems)
+
+    def tasks(self, reading: Reading) -> list[str]:
+        return [] if reading.data is None else list(dict.fromkeys(reading.data.rates["task"]))
+
+
+ANALYSIS = BehaviouralTests()

@@ -247,7 +247,7 @@ def build(
     write_json(tables_dir / SUMMARY_NAME, analysis.summary)
 
     # 6. tables derived from the predictions and the variants (label errors, behavioural tests)
-    from .derived import build_derived
+    from .registry import build_derived
 
     report.derived = build_derived(analysis, variants, tables_dir, log)
     log(

@@ -20,6 +20,7 @@ import hashlib
 import json
 import time
 import warnings
+from collections import deque
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -32,6 +33,7 @@ import pandas as pd
 from minibert.tasks import task as get_task
 
 from .core import Analysis
+from .derived import DerivedAnalysis, Log, Reading
 
 SEED = 0
 QUORA_SAMPLE = 2000
@@ -40,6 +42,9 @@ N_NEIGHBORS = 15
 MIN_DIST = 0.1
 MAP_DIR = "embedding_map"
 POINTS_FILE = f"{MAP_DIR}/points.parquet"
+# Below this many points a map step projects inline: a worker process would pay its start and
+# numba's compilation of UMAP (about 14 s of CPU) again for fits of a second or less.
+BACKGROUND_MIN_POINTS = 1000
 ENSEMBLE_REASON = "an ensemble averages its members' outputs and has no vector of its own: see its members' maps"
 
 
@@ -196,3 +201,105 @@ def in_region(x: np.ndarray, y: np.ndarray, x_range: tuple[float, float], y_rang
     """Which points lie in the closed box x_range × y_range (either bound order accepted)."""
     (x0, x1), (y0, y1) = sorted(x_range), sorted(y_range)
     return (x >= x0) & (x <= x1) & (y >= y0) & (y <= y1)
+
+
+
+class EmbeddingMapAnalysis(DerivedAnalysis):
+    """The embedding map as a derived analysis: `embedding_map/points.parquet`; its reading's data
+    is the points of the variants loaded (others are left out with a problem)."""
+    name, title, requires, package, uses_models = "embedding_map", "Embedding map", "umap", "umap-learn", True
+
+    def build(self, a: Analysis, variants: Mapping[str, object], tables_dir: Path, log: Log,
+              background: bool | None = None, project_fn: Callable | None = None) -> list[str]:
+        """Project every model's head inputs (`Scorer.head_inputs`) to 2-D per task. A model whose
+        checkpoint and the inputs are unchanged keeps its stored points; the table is rewritten after
+        each variant, so an interrupted build keeps the maps it finished. The projections run in a
+        worker process beside the next variant's encoder pass (`Projector`) when there are several
+        real-sized maps to make (`background` None), or as `background` says; `project_fn` stands in
+        for UMAP (tests)."""
+        inputs = map_inputs(a)
+        if not inputs:
+            log("embedding map skipped: no dev examples")
+            return []
+        digest = inputs_digest(inputs, SEED)
+        old, old_provenance, _ = read_map(tables_dir)
+        up_to_date = old_provenance.get("variants", {}) if old is not None and old_provenance.get("inputs") == digest else {}
+        provenance = {"inputs": digest, "seed": SEED, "quora_sample": QUORA_SAMPLE, "variants": {}, "features": {},
+                      "left_out": {name: ENSEMBLE_REASON for name, v in variants.items() if v.members}}
+        models = sorted((name, v) for name, v in variants.items() if not v.members)
+        if background is None:
+            due = sum(up_to_date.get(name) != v.checkpoint_hash for name, v in models)
+            background = due >= 2 and sum(len(rows) for rows, _ in inputs.values()) >= BACKGROUND_MIN_POINTS
+        parts, mapped = [], []
+        queue: deque = deque()  # (name, variant, stored points or {task: (Future, vectors)}, encoding's wall and CPU s)
+        wall0, cpu0, worker_cpu = time.perf_counter(), time.process_time(), 0.0
+
+        def finish(name: str, variant: object, points: object, encoding: tuple[float, float]) -> None:
+            """Take in the next variant in name order, once its points are there; write the table."""
+            nonlocal worker_cpu
+            if isinstance(points, dict):
+                stopped = projector.stopped
+                try:
+                    done = {task: projector.result(future, vectors, SEED) for task, (future, vectors) in points.items()}
+                except Exception as error:  # one variant's fault must not cost the others their maps
+                    log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
+                    return
+                finally:
+                    if projector.stopped and not stopped:
+                        log(f"embedding map: the worker process stopped ({projector.stopped}); projecting in this process")
+                frames = [pd.DataFrame({"variant": name, "task": task, "ex": inputs[task][0], "x": xy[:, 0], "y": xy[:, 1]})
+                          for task, (xy, _, _) in done.items()]
+                fit_cpu = sum(cpu for _, cpu, _ in done.values())
+                in_worker = all(worker for _, _, worker in done.values())
+                worker_cpu += sum(cpu for _, cpu, worker in done.values() if worker)
+                parts.append(pd.concat(frames, ignore_index=True))
+                mapped.append(name)
+                log(f"embedding map: {name} encoded in {encoding[0]:.1f} s wall, {encoding[1]:.1f} s CPU; projected in "
+                    f"{fit_cpu:.1f} s CPU{' (worker process)' if in_worker else ''}")
+            else:
+                parts.append(points)
+            provenance["variants"][name] = variant.checkpoint_hash
+            provenance["features"][name] = {t: feature_description(variant.recipe, t) for t in inputs}
+            if mapped and mapped[-1] == name:  # written as it goes: an interrupted build keeps what it finished
+                write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
+
+        with Projector(background, project_fn or project) as projector:
+            for name, variant in models:
+                if up_to_date.get(name) == variant.checkpoint_hash:
+                    queue.append((name, variant, old[old["variant"] == name], (0.0, 0.0)))
+                else:
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    try:
+                        vectors = variant.head_inputs({t: x for t, (_, x) in inputs.items()})
+                    except Exception as error:  # one variant's fault must not cost the others their maps
+                        log(f"embedding map: {name} failed ({type(error).__name__}: {error}); left out")
+                        continue
+                    encoding = (time.perf_counter() - wall, time.process_time() - cpu)
+                    pending = {task: (projector.submit(vectors[task], SEED), vectors[task]) for task in inputs}
+                    queue.append((name, variant, pending, encoding))
+                while queue and (not isinstance(queue[0][2], dict) or all(f.done() for f, _ in queue[0][2].values())):
+                    finish(*queue.popleft())
+            while queue:
+                finish(*queue.popleft())
+        if not parts:
+            return []
+        path, size = write_map(tables_dir, pd.concat(parts, ignore_index=True), provenance)
+        log(f"embedding map: {len(provenance['variants'])} variants, {len(mapped)} projected in "
+            f"{time.perf_counter() - wall0:.1f} s wall, {time.process_time() - cpu0:.1f} s CPU"
+            f"{f' + {worker_cpu:.1f} s CPU in the worker process' if background else ''}; wrote {path} ({size / 1e3:.0f} kB)")
+        return [str(path)]
+    def read(self, a: Analysis | None) -> Reading:
+        if a is None:
+            return Reading(problems=["no analysis tables"])
+        points, provenance, problems = read_map(a.tables_dir, a.checkpoint_hashes())
+        return Reading(points, provenance, problems)
+
+    def tasks(self, reading: Reading) -> list[str]:
+        mapped = set() if reading.data is None else set(reading.data["task"])
+        return [t for t in ("sst", "quora", "sts") if t in mapped]
+
+    def frame(self, reading: Reading, task: str) -> pd.DataFrame | None:
+        return None if reading.data is None else reading.data[reading.data["task"] == task]
+
+
+ANALYSIS = EmbeddingMapAnalysis()

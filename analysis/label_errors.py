@@ -45,9 +45,11 @@ import numpy as np
 import pandas as pd
 
 from minibert.predictor import ensemble_mean
+from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
 from .core import Analysis, TaskData
+from .derived import DerivedAnalysis, Log, Reading
 from .schema import SCORE_COLUMNS, STS_TOLERANCE
 from .tables import TableError, _read_parquet, _write_parquet
 from .trust import muted_heads
@@ -210,3 +212,41 @@ def read_label_errors(a: Analysis, task: str) -> tuple[pd.DataFrame | None, dict
         return None, provenance, [f"{path}: {len(table) - len(joined)} ids are not in the dev examples: stale; "
                                   "rebuild with `python -m analysis build`"]
     return joined.sort_values("rank", kind="stable").reset_index(drop=True), provenance, []
+
+
+class LabelErrorAnalysis(DerivedAnalysis):
+    """Likely label errors as a derived analysis: `label_errors/<task>.parquet` per task; its
+    reading's data is {task: the ranked table joined with its examples}, provenance per task."""
+    name, title, requires = "label_errors", "Label errors", "cleanlab"
+
+    def build(self, a: Analysis, variants: Mapping[str, object], tables_dir: Path, log: Log) -> list[str]:
+        models = {name: v.checkpoint_hash for name, v in variants.items() if not v.members}
+        ensembles = {name for name, v in variants.items() if v.members}
+        written = []
+        for task in a.tasks:
+            try:
+                table, provenance = label_error_table(a, task, models, ensembles)
+            except ValueError as error:
+                log(f"label errors for {task} skipped: {error}")
+                continue
+            path, size = write_label_errors(tables_dir, task, table, provenance)
+            written.append(str(path))
+            log(f"wrote {path} ({int(table['issue'].sum())} flagged of {len(table)}, evidence from "
+                f"{len(provenance['variants'])} variants, {size / 1e3:.0f} kB)")
+        return written
+
+    def read(self, a: Analysis | None) -> Reading:
+        if a is None:
+            return Reading(problems=["no analysis tables"])
+        out = Reading(data={})
+        for task in [t for t in TASK_NAMES if a.has(t)]:
+            rows, provenance, problems = read_label_errors(a, task)
+            out.problems += [f"{task}: {p}" for p in problems]
+            if rows is not None:
+                out.data[task], out.provenance[task] = rows, provenance
+        if not out.data:
+            out.data = None
+        return out
+
+
+ANALYSIS = LabelErrorAnalysis()

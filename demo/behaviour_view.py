@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 import analysis as A
-from analysis.behaviour import MFT, TESTS, failure_rates, read_behaviour
+from analysis.behaviour import MFT, TESTS
 from analysis.schema import QUORA_NOTE
 from analysis.trust import muted_heads
 from minibert.tasks import task as get_task
@@ -34,14 +34,13 @@ class Behaviour:
 
     @classmethod
     def load(cls, a: A.Analysis | None) -> Behaviour:
-        if a is None:
-            return cls(problems=["no analysis tables"])
-        hashes = a.checkpoint_hashes()
-        cases, results, _, problems = read_behaviour(a.tables_dir, hashes)
-        out = cls(cases=cases, results=results, problems=problems, muted=muted_heads(a.summary))
-        if cases is not None and results is not None and len(results):
-            out.rates = failure_rates(cases, results)
-            out.cases = cases.set_index("case", drop=False)
+        return cls.from_reading(a, A.derived_analysis("behaviour").read(a))
+
+    @classmethod
+    def from_reading(cls, a: A.Analysis | None, reading: A.Reading) -> Behaviour:
+        out = cls(problems=list(reading.problems), muted=muted_heads(a.summary) if a is not None else {})
+        if reading.ready:
+            out.cases, out.results, out.rates = reading.data.cases, reading.data.results, reading.data.rates
         return out
 
     def tasks(self) -> list[str]:
@@ -162,8 +161,3 @@ def case_view(b: Behaviour, case_id: str) -> tuple[str, dict | None]:
     sentence1, sentence2 = (c["b1"], c["b2"]) if c["b1"] else (c["s1"], c["s2"])
     return f'<div class="ex-card">{"".join(parts)}</div>', {"task": c["task"], "sentence1": sentence1,
                                                           "sentence2": sentence2}
-
-
-def no_tables_md(b: Behaviour) -> str:
-    why = "\n".join(f"- {html.escape(p)}" for p in b.problems[:6])
-    return "### No behavioural-test results\nBuild them with `python -m analysis build`.\n\n" + why

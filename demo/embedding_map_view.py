@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import analysis as A
-from analysis.embedding_map import in_region, read_map
+from analysis.embedding_map import in_region
 from analysis.schema import QUORA_NOTE
 from minibert.tasks import task as get_task
 
@@ -48,13 +48,14 @@ class EmbeddingMap:
 
     @classmethod
     def load(cls, a: A.Analysis | None) -> EmbeddingMap:
-        if a is None:
-            return cls(problems=["no analysis tables"])
-        hashes = a.checkpoint_hashes()
-        points, provenance, problems = read_map(a.tables_dir, hashes)
-        out = cls(provenance=provenance, problems=problems)
-        if points is None:
+        return cls.from_reading(a, A.derived_analysis("embedding_map").read(a))
+
+    @classmethod
+    def from_reading(cls, a: A.Analysis | None, reading: A.Reading) -> EmbeddingMap:
+        out = cls(provenance=reading.provenance, problems=list(reading.problems))
+        if a is None or not reading.ready:
             return out
+        points = reading.data
         for task, rows in points.groupby("task", sort=False):
             if not a.has(task):
                 continue
@@ -263,8 +264,3 @@ def view(a: A.Analysis, m: EmbeddingMap, task: str, variant_a: str, variant_b: s
     fig_b = map_figure(a, m, task, variant_b, color_by, rows)
     table = selection_table(a, task, rows, [variant_a, variant_b])
     return fig_a, fig_b, table, count_line(task, variant_a, box, len(rows)), note(m, task, [variant_a, variant_b])
-
-
-def no_tables_md(m: EmbeddingMap) -> str:
-    why = "; ".join(m.problems) or "no map in the tables"
-    return f"No embedding map to show: {I.escape_md(why)}."

@@ -6,7 +6,6 @@ Plain functions, no Gradio: `LabelErrors.load(a)` reads the tables once; `rows(.
 """
 from __future__ import annotations
 
-import html
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 import analysis as A
-from analysis.label_errors import read_label_errors
 from analysis.schema import QUORA_NOTE, STS_TOLERANCE
 from minibert.tasks import task as get_task
 
@@ -40,13 +38,11 @@ class LabelErrors:
 
     @classmethod
     def load(cls, a: A.Analysis | None) -> LabelErrors:
-        out = cls()
-        for task in E.tasks_of(a):
-            rows, provenance, problems = read_label_errors(a, task)
-            out.problems += [f"{task}: {p}" for p in problems]
-            if rows is not None:
-                out.tables[task], out.provenance[task] = rows, provenance
-        return out
+        return cls.from_reading(A.derived_analysis("label_errors").read(a))
+
+    @classmethod
+    def from_reading(cls, reading: A.Reading) -> LabelErrors:
+        return cls(tables=dict(reading.data or {}), provenance=dict(reading.provenance), problems=list(reading.problems))
 
     def tasks(self) -> list[str]:
         return list(self.tables)
@@ -138,9 +134,3 @@ def write_csv(le: LabelErrors, task: str, show: str, search: str, min_contradict
     cols = [c for c in CSV_COLUMNS if c in r.columns]
     name = f"label-errors-{task}-{'flagged' if show == FLAGGED else 'all'}.csv"
     return E.write_rows_csv(r, cols, name, narrow="for example to the flagged ones or a text search")
-
-
-def no_tables_md(le: LabelErrors) -> str:
-    why = "\n".join(f"- {html.escape(p)}" for p in le.problems[:6])
-    return ("### No label-error tables\nBuild them with `python -m analysis build` (it needs cleanlab: "
-            "`pip install -r requirements-dev.txt`).\n\n" + why)

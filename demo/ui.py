@@ -1,4 +1,5 @@
-"""The page: the header and the four tabs (one module each in demo/tabs/), and the theme.
+"""The page builder: the header, every tab (one module each in demo/tabs/; a derived analysis gets
+its tab through demo/tabs/derived_tab.py), the wiring from one tab to another, and the theme.
 
     demo = build_demo(ctx)                  # ctx from demo.context.load_context()
     configure_queue(demo)                   # demo.serving: the queues, bounded
@@ -14,20 +15,28 @@ import html
 
 import gradio as gr
 
+import analysis as A
+
 from .context import AppContext
 from .palette import PLOT_CSS
 from .serving import cache_sweep
 from .tabs import (
     behaviour_tab,
     compare_tab,
+    derived_tab,
     embedding_map_tab,
     errors_tab,
     label_errors_tab,
     models_tab,
     slices_tab,
 )
+from .tabs.shared import open_in_compare
 from .uploads import max_file_size, uploads_enabled
 from .urlstate import Links, View
+
+# The derived analyses (analysis.registry) with a view of their own; any other gets the default view.
+DERIVED_VIEWS = {"label_errors": label_errors_tab.VIEW, "behaviour": behaviour_tab.VIEW,
+                 "embedding_map": embedding_map_tab.VIEW}
 
 CSS = """
 .gradio-container { max-width: 1400px !important; margin: auto; }
@@ -153,15 +162,18 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
         links.place()
         with gr.Tabs(selected="compare") as tabs:
             compare = compare_tab.build(ctx)
+            can_send = compare is not None
             links.register(View(tab="compare", label="Compare"))
-            errors_tab.build(ctx, a, tabs, compare, links)
+            errors = errors_tab.build(ctx, a, can_send, links)
+            openers = [errors.opener] if errors is not None else []
             slices_tab.build(a, links)
-            label_errors_tab.build(a, tabs, compare)
-            links.register(View(tab="label-errors", label="Label errors"))
-            behaviour_tab.build(a, tabs, compare)
-            links.register(View(tab="tests", label="Tests"))
-            embedding_map_tab.build(a)
-            links.register(View(tab="map", label="Map"))
+            for d in A.DERIVED:
+                view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
+                openers += derived_tab.build(d, view, a, can_send)
+                links.register(View(tab=view.tab_id, label=view.label))
             models_tab.build(ctx, a, links)
+        if compare is not None:  # the page builder, not the tabs, joins one tab to another
+            for opener in openers:
+                open_in_compare(opener, compare, tabs)
         links.wire(demo, tabs)
     return demo

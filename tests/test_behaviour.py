@@ -165,7 +165,7 @@ class FakeVariant:
 
 
 def test_build_step_scores_reuses_and_composes_the_ensemble(tmp_path):
-    from analysis import derived
+    from analysis import behaviour
     from analysis import load as load_analysis
 
     data = tmp_path / "data"
@@ -176,7 +176,7 @@ def test_build_step_scores_reuses_and_composes_the_ensemble(tmp_path):
     ens = FakeVariant("ens", 0, 0.0, 0.0, members=(a, b))
     broken = FakeVariant("broken", 0, -1.0, 0.0)
     logs: list[str] = []
-    derived.build_behaviour(world, {"a": a, "b": b, "ens": ens, "broken": broken}, tmp_path / "tables", logs.append)
+    behaviour.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens, "broken": broken}, tmp_path / "tables", logs.append)
     cases, results, provenance, _ = read_behaviour(tmp_path / "tables")
     assert set(results["variant"]) == set(provenance["variants"]) == {"a", "b", "ens"}
     assert any("broken failed" in line for line in logs)
@@ -187,6 +187,6 @@ def test_build_step_scores_reuses_and_composes_the_ensemble(tmp_path):
     assert np.allclose(sst["value_a"], 2.0)  # P = (1/2, 0, 0, 0, 1/2): mean class 2
     # a rebuild with the same checkpoints and suite scores nothing again
     calls = a.calls
-    derived.build_behaviour(world, {"a": a, "b": b, "ens": ens}, tmp_path / "tables", logs.append)
+    behaviour.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens}, tmp_path / "tables", logs.append)
     assert a.calls == calls and "0 scored" in logs[-1]
     assert read_behaviour(tmp_path / "tables")[1].equals(results[results["variant"] != "broken"].reset_index(drop=True))

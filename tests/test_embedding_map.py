@@ -11,7 +11,7 @@ import pytest
 import torch
 
 import analysis as A
-from analysis import derived, synthetic
+from analysis import derived, embedding_map, synthetic
 from analysis.embedding_map import ENSEMBLE_REASON, in_region, map_inputs, read_map, sample_rows, write_map
 from minibert.heads import ConcatMLP, CosineScore, DiffLinear, DotProductScore, JointLinear, pair_features
 from minibert.tasks import task as get_task
@@ -123,7 +123,7 @@ def test_build_step_maps_models_reuses_them_and_leaves_out_the_ensemble(world, m
     a, b = FakeModel("a", 0.0), FakeModel("b", 5.0)
     ens = SimpleNamespace(name="ens", members=(a, b), checkpoint_hash="hash-ens")
     logs: list[str] = []
-    written = derived.build_embedding_map(world, {"a": a, "b": b, "ens": ens}, world.tables_dir, logs.append)
+    written = embedding_map.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens}, world.tables_dir, logs.append)
     points, provenance, problems = read_map(world.tables_dir, {"a": "hash-a", "b": "hash-b"})
     assert written and problems == [] and provenance["left_out"] == {"ens": ENSEMBLE_REASON}
     assert set(points["variant"]) == {"a", "b"}
@@ -134,7 +134,7 @@ def test_build_step_maps_models_reuses_them_and_leaves_out_the_ensemble(world, m
     # unchanged checkpoints: nothing projected again; a new checkpoint of b: only b
     before = points
     b.checkpoint_hash = "hash-b2"
-    derived.build_embedding_map(world, {"a": a, "b": b, "ens": ens}, world.tables_dir, logs.append)
+    embedding_map.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens}, world.tables_dir, logs.append)
     assert (a.calls, b.calls) == (1, 2) and "1 projected" in logs[-1]
     after, _, _ = read_map(world.tables_dir)
     pd.testing.assert_frame_equal(after[after["variant"] == "a"].reset_index(drop=True),
@@ -158,7 +158,7 @@ def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path)
     for background in (False, True):
         logs: list[str] = []
         tables[background] = tmp_path / str(background)
-        derived.build_embedding_map(world, models, tables[background], logs.append, background=background,
+        embedding_map.ANALYSIS.run(world, models, tables[background], logs.append, background=background,
                                     project_fn=first_two)
         assert any("bad failed (ValueError: planted fault)" in line for line in logs)
         assert "2 projected" in logs[-1] and ("worker process" in logs[-1]) == background
@@ -167,7 +167,7 @@ def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path)
     assert set(points["variant"]) == set(provenance["variants"]) == {"a", "b"}
     # the worker process dies: the step projects in its own process instead, the same points
     logs = []
-    derived.build_embedding_map(world, models, tmp_path / "died", logs.append, background=True,
+    embedding_map.ANALYSIS.run(world, models, tmp_path / "died", logs.append, background=True,
                                 project_fn=exits_in_a_worker)
     assert sum("worker process stopped" in line for line in logs) == 1 and "2 projected" in logs[-1]
     assert (tmp_path / "died" / POINTS_FILE).read_bytes() == (tables[False] / POINTS_FILE).read_bytes()
@@ -183,7 +183,7 @@ def test_map_step_starts_from_empty_frozen_memos(world):
     a.memo = SimpleNamespace(clear=lambda: events.append("clear"))
     encode = a.head_inputs
     a.head_inputs = lambda inputs: (events.append("encode"), encode(inputs))[1]
-    derived.build_embedding_map(world, {"a": a, "b": FakeModel("b", 1.0)}, world.tables_dir, [].append,
+    embedding_map.ANALYSIS.run(world, {"a": a, "b": FakeModel("b", 1.0)}, world.tables_dir, [].append,
                                 project_fn=first_two)
     assert events == ["clear", "encode"]
 
@@ -196,7 +196,7 @@ def test_build_step_without_umap_skips_and_keeps_the_old_table(world, monkeypatc
     monkeypatch.setattr(derived, "missing_library", lambda module: f"No module named {module!r}")
     logs: list[str] = []
     a = FakeModel("a", 0.0)
-    assert derived.build_embedding_map(world, {"a": a}, world.tables_dir, logs.append) == []
+    assert embedding_map.ANALYSIS.run(world, {"a": a}, world.tables_dir, logs.append) == []
     assert "umap-learn is not installed" in logs[0] and "kept" in logs[0] and a.calls == 0
     assert path.read_bytes() == before
 

@@ -339,10 +339,10 @@ def test_an_upload_joined_in_memory_reads_as_the_same_files_imported(world, tabl
 
 
 def test_the_readme_commands_print_what_the_readme_says(tmp_path, capsys):
-    """The README's "Analyse your own model" example, on a copy of the shipped tables."""
+    """The "Analyse your own model" example of docs/USING.md, on a copy of the shipped tables."""
     root = Path(__file__).resolve().parents[1]
     shutil.copytree(root / "analysis" / "tables", tmp_path / "tables")
-    readme = (root / "README.md").read_text()
+    readme = (root / "docs" / "USING.md").read_text()
     example = root / "tests" / "data" / "my-model"
     files = [str(example / f"{p}-dev-output.csv") for p in ("sst", "para", "sts")]
     assert main(["import", "--name", "word-overlap", "--tables", str(tmp_path / "tables"), *files]) == 0

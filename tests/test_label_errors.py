@@ -117,16 +117,16 @@ def test_no_evidence_is_an_error_naming_why(world):
 def test_build_step_writes_tables_and_skips_without_cleanlab(world, monkeypatch):
     from types import SimpleNamespace
 
-    from analysis import derived
+    from analysis import derived, label_errors
 
     variants = {n: SimpleNamespace(members=(), checkpoint_hash=f"hash-{n}") for n in ("a", "b", "c")}
     variants["ens"] = SimpleNamespace(members=("a", "b"), checkpoint_hash="hash-ens")
     logs: list[str] = []
-    written = derived.build_label_errors(world, variants, world.tables_dir, logs.append)
+    written = label_errors.ANALYSIS.run(world, variants, world.tables_dir, logs.append)
     assert len(written) == 3 and all("label_errors" in p for p in written)
     before = {p: open(p, "rb").read() for p in written}
     monkeypatch.setattr(derived, "missing_library", lambda module: f"No module named {module!r}")
     logs.clear()
-    assert derived.build_label_errors(world, variants, world.tables_dir, logs.append) == []
+    assert label_errors.ANALYSIS.run(world, variants, world.tables_dir, logs.append) == []
     assert "cleanlab is not installed" in logs[0] and "kept" in logs[0]
     assert {p: open(p, "rb").read() for p in written} == before

@@ -11,9 +11,7 @@ from minibert.tasks import task as get_task
 from .. import behaviour_view as B
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from . import bind, problems_accordion
-from .compare_tab import CompareTab
-from .errors_tab import on_row_click, open_in_compare
+from .shared import DerivedView, Opener, bind, on_row_click
 
 
 def parse_task(b: B.Behaviour, task_name: object) -> str:
@@ -57,39 +55,30 @@ def show_case(b: B.Behaviour, can_send: bool, case_id: object) -> tuple:
     return card, example, gr.Button(visible=example is not None and can_send)
 
 
-def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> B.Behaviour:
-    b = B.Behaviour.load(a)
-    with gr.Tab("Tests", id="tests"):
-        if not b.tasks():
-            gr.Markdown(B.no_tables_md(b))
-            return b
-        first = b.tasks()[0]
-        gr.Markdown("Behavioural tests in CheckList's three kinds, generated from dev sentences and templates and "
-                    "run on every variant at build time: how often each variant fails each test.",
-                    elem_classes=["intro"])
-        if b.problems:
-            problems_accordion(b.problems, "the test tables")
-        task = I.LenientRadio([get_task(t).long_title for t in b.tasks()], value=get_task(first).long_title,
-                              label="Task", elem_id="tests-task")
-        note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])
-        table = gr.Dataframe(B.grid(b, first), interactive=False, wrap=True, elem_id="tests-grid",
-                             label="Failure rate (95 % interval): click a cell for its failing cases")
-        with gr.Row():
-            test = I.LenientDropdown(b.tests(first), value=b.tests(first)[0], label="Test", elem_id="tests-test",
-                                     allow_custom_value=True)
-            variant = I.LenientDropdown(b.variants(first), value=b.variants(first)[0], label="Variant",
-                                        elem_id="tests-variant", allow_custom_value=True)
-        rows0, line0 = failing_view(b, get_task(first).long_title, b.tests(first)[0], b.variants(first)[0])
-        line = gr.Markdown(line0, elem_id="tests-count")
-        failing = gr.Dataframe(rows0, interactive=False, wrap=True, max_height=420, elem_id="tests-failing",
-                               column_widths=B.failing_widths(list(rows0.columns)),
-                               label="Failing cases: click one to see it")
-        case_id = I.LenientTextbox(visible=False, label="case id")
-        card = gr.HTML(B.NO_CASE, elem_id="tests-case")
-        send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="tests-send",
-                         visible=False)
-        state = gr.State(None)
-        failing_api = gr.Button(visible=False)
+def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Opener]:
+    b = B.Behaviour.from_reading(a, reading)
+    first = b.tasks()[0]
+    task = I.LenientRadio([get_task(t).long_title for t in b.tasks()], value=get_task(first).long_title,
+                          label="Task", elem_id="tests-task")
+    note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])
+    table = gr.Dataframe(B.grid(b, first), interactive=False, wrap=True, elem_id="tests-grid",
+                         label="Failure rate (95 % interval): click a cell for its failing cases")
+    with gr.Row():
+        test = I.LenientDropdown(b.tests(first), value=b.tests(first)[0], label="Test", elem_id="tests-test",
+                                 allow_custom_value=True)
+        variant = I.LenientDropdown(b.variants(first), value=b.variants(first)[0], label="Variant",
+                                    elem_id="tests-variant", allow_custom_value=True)
+    rows0, line0 = failing_view(b, get_task(first).long_title, b.tests(first)[0], b.variants(first)[0])
+    line = gr.Markdown(line0, elem_id="tests-count")
+    failing = gr.Dataframe(rows0, interactive=False, wrap=True, max_height=420, elem_id="tests-failing",
+                           column_widths=B.failing_widths(list(rows0.columns)),
+                           label="Failing cases: click one to see it")
+    case_id = I.LenientTextbox(visible=False, label="case id")
+    card = gr.HTML(B.NO_CASE, elem_id="tests-case")
+    send = gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id="tests-send",
+                     visible=False)
+    state = gr.State(None)
+    failing_api = gr.Button(visible=False)
 
     shown = bind(show_failing, b)
     choice = [task, test, variant]
@@ -104,8 +93,11 @@ def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> B.
         box.input(shown, choice, [failing, line], api_visibility="private", **TABLE_QUEUE)
     failing_api.click(shown, choice, [failing, line], api_name="failing_cases", **TABLE_QUEUE)
     failing.select(on_row_click, None, case_id, api_visibility="private") \
-        .then(bind(show_case, b, compare is not None), case_id, [card, state, send], api_name="test_case",
-              **TABLE_QUEUE)
-    if compare is not None:
-        open_in_compare(send, state, compare, tabs)
-    return b
+        .then(bind(show_case, b, can_send), case_id, [card, state, send], api_name="test_case", **TABLE_QUEUE)
+    return [Opener(send, state)]
+
+
+VIEW = DerivedView(
+    tab_id="tests", label="Tests", layout=layout,
+    intro="Behavioural tests in CheckList's three kinds, generated from dev sentences and templates and run on "
+          "every variant at build time: how often each variant fails each test.")

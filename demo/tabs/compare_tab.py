@@ -6,11 +6,8 @@ from __future__ import annotations
 import html
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import gradio as gr
-
-from minibert.tasks import task as get_task
 
 from .. import attributions as A
 from .. import compare_view as C
@@ -19,25 +16,9 @@ from .. import inputs as I
 from ..context import AppContext
 from ..gpu import on_gpu
 from ..serving import BATCHED, EXPLAIN_QUEUE, SERVER_TROUBLE, guarded, log
-from . import bind
+from .shared import CompareTab, bind
 
 EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
-
-
-@dataclass
-class CompareTab:
-    """The Compare tab's components and its model calls, for the Errors tab's "open in Compare" to
-    fill, rerun and explain."""
-    task: gr.Radio
-    text_a: gr.Textbox
-    text_b: gr.Textbox
-    chosen: gr.CheckboxGroup
-    outputs: list                  # summary, notes, table, the three charts
-    reference: gr.State            # the "before" of a counterfactual (demo.counterfactuals)
-    after_inputs: list             # what `after` reads
-    after_outputs: list            # before -> after, the reference, the attributions
-    score: Callable                # items -> [CompareResult]
-    after: Callable                # the step after every scoring: before -> after and attributions
 
 
 def notes_md(notes: list[str]) -> str:
@@ -147,15 +128,6 @@ def perturbed(kind: str, choice: str, a: str, b: str) -> tuple:
     return new_a, new_b, f"Last one-click edit: {done}."
 
 
-def dev_example(ex: dict | None) -> tuple:
-    """Errors' "open in Compare": the example's task and text, and the example itself as the
-    reference of the comparisons that follow."""
-    if not ex:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    return (get_task(ex["task"]).title, ex["sentence1"], ex["sentence2"], CF.dev_reference(ex),
-            gr.Tabs(selected="compare"))
-
-
 def build(ctx: AppContext) -> CompareTab | None:
     variants = ctx.variants
     with gr.Tab("Compare", id="compare"):
@@ -226,7 +198,8 @@ def build(ctx: AppContext) -> CompareTab | None:
                          reference=reference,
                          after_inputs=[reference, task, text_a, text_b, chosen, explain_variants, explain_task,
                                        explain_method],
-                         after_outputs=[changes, reference, attributions], score=score, after=after)
+                         after_outputs=[changes, reference, attributions], score=score,
+                         rerun=bind(rerun_one, score), after=after)
     batch = bind(run_batch, score)
     compare_inputs = [task, text_a, text_b, chosen]
     private = {"api_visibility": "private"}

@@ -11,7 +11,7 @@ from minibert.tasks import task as get_task
 from .. import embedding_map_view as M
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from . import bind, problems_accordion
+from .shared import DerivedView, Opener, bind, no_tables_md
 
 
 def parse(m: M.EmbeddingMap, task_name: object, color_by: object, variant_a: object, variant_b: object,
@@ -37,41 +37,34 @@ def show(a: A.Analysis, m: M.EmbeddingMap, *values: object) -> tuple:
             gr.Dropdown(choices=variants, value=vb), fig_a, fig_b, table, line, note)
 
 
-def build(a: A.Analysis | None) -> M.EmbeddingMap:
-    m = M.EmbeddingMap.load(a)
-    with gr.Tab("Map", id="map"):
-        if not m.tasks:
-            gr.Markdown(M.no_tables_md(m))
-            return m
-        first = m.task_names()[0]
-        variants = m.variants(first)
-        va, vb = variants[0], variants[1] if len(variants) > 1 else variants[0]
-        gr.Markdown("Each variant's dev examples laid out by the vector its head reads (precomputed UMAP). "
-                    "Colour the points, then pick a box on the first map: its examples are listed and ringed "
-                    "on both maps, so you can see whether the second variant keeps them together.",
-                    elem_classes=["intro"])
-        if m.problems:
-            problems_accordion(m.problems, "the map table")
-        with gr.Row():
-            task = I.LenientRadio([get_task(t).long_title for t in m.task_names()], value=get_task(first).long_title,
-                                  label="Task", elem_id="map-task", scale=2)
-            color = I.LenientDropdown(M.color_choices(first), value=M.GOLD, label="Colour by", elem_id="map-color")
-            variant_a = I.LenientDropdown(variants, value=va, label="First map (its box selects)", elem_id="map-a")
-            variant_b = I.LenientDropdown(variants, value=vb, label="Second map", elem_id="map-b")
-        with gr.Row():
-            # Text boxes, not gr.Number: an empty bound must read as empty, not as 0.
-            bounds = [I.LenientTextbox("", label=label, elem_id=f"map-{key}", min_width=100, placeholder="e.g. 2.5")
-                      for key, label in (("x0", "x from"), ("x1", "x to"), ("y0", "y from"), ("y1", "y to"))]
-            go_button = gr.Button("List the examples in this box", elem_id="map-list", scale=0, min_width=220)
-            clear = gr.Button("Clear the box", elem_id="map-clear", size="sm", scale=0, min_width=120)
-        fig_a, fig_b, table0, line0, note0 = M.view(a, m, first, va, vb, M.GOLD, None)
-        with gr.Row():
-            plot_a = gr.Plot(fig_a, elem_id="map-plot-a", show_label=False)
-            plot_b = gr.Plot(fig_b, elem_id="map-plot-b", show_label=False)
-        line = gr.Markdown(line0, elem_id="map-count")
-        table = gr.Dataframe(table0, interactive=False, wrap=True, max_height=420, elem_id="map-table",
-                             label="Examples in the box")
-        note = gr.Markdown(note0, elem_id="map-note", elem_classes=["intro"])
+def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Opener]:
+    m = M.EmbeddingMap.from_reading(a, reading)
+    if not m.tasks:  # the table maps no variant or task loaded here
+        gr.Markdown(no_tables_md(A.derived_analysis("embedding_map"), reading))
+        return []
+    first = m.task_names()[0]
+    variants = m.variants(first)
+    va, vb = variants[0], variants[1] if len(variants) > 1 else variants[0]
+    with gr.Row():
+        task = I.LenientRadio([get_task(t).long_title for t in m.task_names()], value=get_task(first).long_title,
+                              label="Task", elem_id="map-task", scale=2)
+        color = I.LenientDropdown(M.color_choices(first), value=M.GOLD, label="Colour by", elem_id="map-color")
+        variant_a = I.LenientDropdown(variants, value=va, label="First map (its box selects)", elem_id="map-a")
+        variant_b = I.LenientDropdown(variants, value=vb, label="Second map", elem_id="map-b")
+    with gr.Row():
+        # Text boxes, not gr.Number: an empty bound must read as empty, not as 0.
+        bounds = [I.LenientTextbox("", label=label, elem_id=f"map-{key}", min_width=100, placeholder="e.g. 2.5")
+                  for key, label in (("x0", "x from"), ("x1", "x to"), ("y0", "y from"), ("y1", "y to"))]
+        go_button = gr.Button("List the examples in this box", elem_id="map-list", scale=0, min_width=220)
+        clear = gr.Button("Clear the box", elem_id="map-clear", size="sm", scale=0, min_width=120)
+    fig_a, fig_b, table0, line0, note0 = M.view(a, m, first, va, vb, M.GOLD, None)
+    with gr.Row():
+        plot_a = gr.Plot(fig_a, elem_id="map-plot-a", show_label=False)
+        plot_b = gr.Plot(fig_b, elem_id="map-plot-b", show_label=False)
+    line = gr.Markdown(line0, elem_id="map-count")
+    table = gr.Dataframe(table0, interactive=False, wrap=True, max_height=420, elem_id="map-table",
+                         label="Examples in the box")
+    note = gr.Markdown(note0, elem_id="map-note", elem_classes=["intro"])
 
     inputs = [task, color, variant_a, variant_b, *bounds]
     outputs = [color, variant_a, variant_b, plot_a, plot_b, table, line, note]
@@ -84,4 +77,11 @@ def build(a: A.Analysis | None) -> M.EmbeddingMap:
         bound.submit(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     clear.click(lambda: [""] * 4, None, bounds, api_visibility="private") \
         .then(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
-    return m
+    return []
+
+
+VIEW = DerivedView(
+    tab_id="map", label="Map", layout=layout,
+    intro="Each variant's dev examples laid out by the vector its head reads (precomputed UMAP). Colour the "
+          "points, then pick a box on the first map: its examples are listed and ringed on both maps, so you can "
+          "see whether the second variant keeps them together.")

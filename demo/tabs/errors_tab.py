@@ -17,13 +17,21 @@ from .. import errors_view as E
 from .. import inputs as I
 from .. import models_view as M
 from ..context import AppContext
-from ..serving import EXPLAIN_QUEUE, MODEL_QUEUE, TABLE_QUEUE, guarded
+from ..serving import TABLE_QUEUE, guarded
 from ..urlstate import Links, View, query_text
-from . import bind
-from . import upload_tab as U
-from .compare_tab import CompareTab, dev_example, rerun_one
-
-NO_EXAMPLE = '<div class="ex-card intro">Click a row of the table above.</div>'
+from . import upload_panel as U
+from .shared import (
+    NO_EXAMPLE,
+    Opener,
+    bind,
+    example_panel,
+    on_row_click,
+    show_example,
+    task_key,
+    url_choice,
+    url_task,
+    url_variant,
+)
 
 
 @dataclass
@@ -32,6 +40,7 @@ class ErrorsTab:
     filters: list          # the inputs of every table query, in `E.parse_filters` order
     table: gr.Dataframe
     count: gr.Markdown
+    opener: Opener          # the selected example's "open in Compare"
 
 
 def no_table(message: str) -> tuple:
@@ -72,73 +81,12 @@ def on_cell_click(task_name: str, evt: gr.SelectData) -> str:
     return f"{cell[0]},{cell[1]}" if cell else gr.skip()
 
 
-def on_row_click(evt: gr.SelectData) -> str:
-    row = evt.row_value or []
-    return str(row[-1]) if row else gr.skip()
-
-
-@guarded(lambda m: (f'<div class="ex-card">{I.as_html(m)}</div>', gr.Dataframe(visible=False), None,
-                    gr.Button(visible=False)))
-def show_example(a: A.Analysis, can_send: bool, task_name: str, ex_id: object) -> tuple:
-    t = E.parse_task(a, task_name)
-    ex_id = I.text(ex_id, "The example id").strip()
-    if not ex_id:
-        return NO_EXAMPLE, gr.Dataframe(visible=False), None, gr.Button(visible=False)
-    if len(ex_id) > 200:
-        raise I.BadInput(f"An example id is at most 200 characters (got {len(ex_id):,}).")
-    card, rows, ex = E.example_view(a, t, ex_id)
-    return card, gr.Dataframe(rows, visible=ex is not None), ex, gr.Button(visible=ex is not None and can_send)
-
-
 @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
 def export_csv(a: A.Analysis, *values: object) -> tuple:
     path = E.write_csv(a, E.parse_filters(a, *values))
     if path is None:
         return gr.File(value=None, visible=False), "⚠ No rows match these filters: nothing to export."
     return gr.File(value=str(path), visible=True), ""
-
-
-def task_key(title: object) -> str:
-    """A task's title as the URL names it (sst, quora, sts)."""
-    spec = task_titled(str(title)) if title else None
-    return spec.name if spec else ""
-
-
-def url_task(a: A.Analysis, name: str | None, said: list[str]) -> str:
-    """The task a URL names (by key or by title); the first task, with a message, for another."""
-    tasks = E.tasks_of(a)
-    if not name:
-        return tasks[0]
-    for t in tasks:
-        if name.lower() in (t, get_task(t).long_title.lower(), get_task(t).title.lower()):
-            return t
-    said.append(f"No task “{I.escape_md(name)}” with predictions here: showing {get_task(tasks[0]).long_title}.")
-    return tasks[0]
-
-
-def url_choice(params: dict, key: str, allowed: list[str], default: str, what: str, said: list[str]) -> str:
-    """A URL's value for `key` when it is one of `allowed`; else `default`, with a message."""
-    value = params.get(key)
-    if value in (None, ""):
-        return default
-    if value in allowed:
-        return value
-    said.append(f"No {what} “{I.escape_md(value)}”: showing {I.escape_md(default)}.")
-    return default
-
-
-def url_variant(a: A.Analysis, task: str, params: dict, key: str, allowed: list[str], default: str,
-                said: list[str]) -> str:
-    """`url_choice` for a variant; a name that could be an upload's (which lives only in the tab that
-    made it, so a shared link never carries it) is answered with the upload's own message."""
-    from ..uploads import missing_variant_note
-
-    value = params.get(key)
-    note = None if value in allowed else missing_variant_note(a, task, value)
-    if note:
-        said.append(f"{note} Showing {I.escape_md(default)}.")
-        return default
-    return url_choice(params, key, allowed, default, f"{task} variant", said)
 
 
 def url_number(params: dict, key: str, what: str, said: list[str]) -> int | None:
@@ -196,8 +144,7 @@ def no_tables(ctx: AppContext) -> None:
                 "Build them with `python -m analysis build` (add `--data-dir` for the CS224N dev files).\n\n" + why)
 
 
-def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | None,
-          links: Links | None = None) -> ErrorsTab | None:
+def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = None) -> ErrorsTab | None:
     with gr.Tab("Errors", id="errors"):
         if a is None:
             no_tables(ctx)
@@ -267,7 +214,8 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
         metrics_api = gr.Button(visible=False)
 
     handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
-                                            slice_, cell_box], table=table, count=count)
+                                            slice_, cell_box], table=table, count=count,
+                        opener=Opener(send, example_state))
     # Every query joins the session's upload (if any) into the shared tables: [state, *inputs].
     state = panel.state
     filters_in = [state, *handles.filters]
@@ -305,7 +253,7 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
                 .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     export.click(U.per_session(export_csv, a), filters_in, [csv_file, export_note], api_name="export_csv", **TABLE_QUEUE)
     table.select(on_row_click, None, example_id, api_visibility="private") \
-        .then(U.per_session(show_example, a, compare is not None), [state, task, example_id],
+        .then(U.per_session(show_example, a, can_send), [state, task, example_id],
               [example_card, example_table, example_state, send], api_name="example", **TABLE_QUEUE)
     metrics_api.click(bind(U.metrics, a), state, metrics, api_name="metrics")
     U.wire(panel, a, task, variant, other, lambda event: event
@@ -321,54 +269,12 @@ def build(ctx: AppContext, a: A.Analysis, tabs: gr.Tabs, compare: CompareTab | N
             fields={"task": task, "variant": variant, "kind": kind, "search": search, "min": min_words,
                     "max": max_words, "other": other, "relation": relation, "slice": slice_, "cell": cell_box,
                     "example": example_id},
-            restore=partial(restore_view, a, compare is not None), outputs=restore_outputs,
+            restore=partial(restore_view, a, can_send), outputs=restore_outputs,
             dump={"task": task_key, "variant": lambda v: "" if v == E.ALL_VARIANTS else query_text(v),
                   "other": lambda v: "" if v == E.NO_OTHER else query_text(v),
                   "slice": lambda v: "" if v == E.NO_SLICE else query_text(v),
                   "min": lambda v: query_text(v) if v else "", "max": lambda v: query_text(v) if v else ""}))
 
-    if compare is not None:
-        open_in_compare(send, example_state, compare, tabs)
     return handles
 
 
-@dataclass
-class ExamplePanel:
-    """One dev example across every variant, under a table whose last column is the example id."""
-    example_id: gr.Textbox
-    card: gr.HTML
-    table: gr.Dataframe
-    send: gr.Button
-    state: gr.State
-
-
-def example_panel(card_id: str, table_id: str, send_id: str) -> ExamplePanel:
-    return ExamplePanel(
-        example_id=I.LenientTextbox(visible=False, label="example id"),
-        card=gr.HTML(NO_EXAMPLE, elem_id=card_id),
-        table=gr.Dataframe(interactive=False, elem_id=table_id, show_label=False, visible=False),
-        send=gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id=send_id, visible=False),
-        state=gr.State(None))
-
-
-def wire_example_panel(panel: ExamplePanel, a: A.Analysis, task: gr.Radio, rows: gr.Dataframe,
-                       compare: CompareTab | None, tabs: gr.Tabs) -> None:
-    """A click on a row of `rows` (the example id last) shows that dev example in `panel`; its
-    button opens it in Compare. For the tabs that show the shipped variants only (no uploads)."""
-    rows.select(on_row_click, None, panel.example_id, api_visibility="private") \
-        .then(bind(show_example, a, compare is not None), [task, panel.example_id],
-              [panel.card, panel.table, panel.state, panel.send], api_visibility="private", **TABLE_QUEUE)
-    if compare is not None:
-        open_in_compare(panel.send, panel.state, compare, tabs)
-
-
-def open_in_compare(send: gr.Button, example_state: gr.State, compare: CompareTab, tabs: gr.Tabs) -> None:
-    """`send` puts the example held in `example_state` ({task, sentence1, sentence2}, and for a dev
-    example its id, gold label and stored outputs: the "before" in Compare) into Compare, switches
-    to it and scores it there. The Errors, Label errors and Tests tabs open examples this way."""
-    send.click(dev_example, example_state, [compare.task, compare.text_a, compare.text_b, compare.reference, tabs],
-               api_visibility="private") \
-        .then(bind(rerun_one, compare.score), [compare.task, compare.text_a, compare.text_b, compare.chosen],
-              compare.outputs, api_visibility="private", **MODEL_QUEUE) \
-        .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
-              **EXPLAIN_QUEUE)

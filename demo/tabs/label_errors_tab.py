@@ -12,9 +12,7 @@ from .. import errors_view as E
 from .. import inputs as I
 from .. import label_errors_view as L
 from ..serving import TABLE_QUEUE, guarded
-from . import bind, problems_accordion
-from .compare_tab import CompareTab
-from .errors_tab import example_panel, wire_example_panel
+from .shared import DerivedView, Opener, bind, example_panel, wire_example_panel
 
 
 def parse(le: L.LabelErrors, task_name: object, show: object, search: object, min_contradict: object) -> tuple:
@@ -42,37 +40,27 @@ def export_csv(le: L.LabelErrors, *values: object) -> tuple:
     return gr.File(value=str(path), visible=True), ""
 
 
-def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> L.LabelErrors:
-    le = L.LabelErrors.load(a)
-    with gr.Tab("Label errors", id="label-errors"):
-        if not le.tables:
-            gr.Markdown(L.no_tables_md(le))
-            return le
-        first = le.tasks()[0]
-        gr.Markdown("Dev examples whose gold label the variants doubt most, ranked by cleanlab's label quality "
-                    "(precomputed). Each row says how many trusted variants contradict the gold label, how "
-                    "confidently, and the label they suggest. Click a row to see the example across every variant.",
-                    elem_classes=["intro"])
-        if le.problems:
-            problems_accordion(le.problems, "the label-error tables")
-        with gr.Row():
-            task = I.LenientRadio([get_task(t).long_title for t in le.tasks()], value=get_task(first).long_title,
-                                  label="Task", elem_id="le-task", scale=2)
-            show = I.LenientDropdown(list(L.SHOWS), value=L.FLAGGED, label="Show", elem_id="le-show")
-            search = I.LenientTextbox(label="Text contains", elem_id="le-search")
-            low = I.LenientNumber(None, label="Min variants against gold (0 = any)", precision=0, minimum=0,
-                                  elem_id="le-min")
-        shown0, count0 = L.view(le, first, L.FLAGGED, "", None)
-        note = gr.Markdown(L.method_note(le, first), elem_id="le-note", elem_classes=["intro"])
-        count = gr.Markdown(count0, elem_id="le-count")
-        table = gr.Dataframe(shown0, interactive=False, elem_id="le-table", wrap=True, max_height=520,
-                             column_widths=L.widths(shown0),
-                             label="Click a row to see that example across all variants")
-        with gr.Row():
-            export = gr.Button("⬇ Export these rows as CSV", size="sm", scale=0, min_width=260, elem_id="le-export")
-            csv_file = gr.File(label="CSV", visible=False, elem_id="le-csv", scale=1)
-        export_note = gr.Markdown("", elem_id="le-export-note")
-        example = example_panel("le-example-card", "le-example-table", "le-send")
+def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Opener]:
+    le = L.LabelErrors.from_reading(reading)
+    first = le.tasks()[0]
+    with gr.Row():
+        task = I.LenientRadio([get_task(t).long_title for t in le.tasks()], value=get_task(first).long_title,
+                              label="Task", elem_id="le-task", scale=2)
+        show = I.LenientDropdown(list(L.SHOWS), value=L.FLAGGED, label="Show", elem_id="le-show")
+        search = I.LenientTextbox(label="Text contains", elem_id="le-search")
+        low = I.LenientNumber(None, label="Min variants against gold (0 = any)", precision=0, minimum=0,
+                              elem_id="le-min")
+    shown0, count0 = L.view(le, first, L.FLAGGED, "", None)
+    note = gr.Markdown(L.method_note(le, first), elem_id="le-note", elem_classes=["intro"])
+    count = gr.Markdown(count0, elem_id="le-count")
+    table = gr.Dataframe(shown0, interactive=False, elem_id="le-table", wrap=True, max_height=520,
+                         column_widths=L.widths(shown0),
+                         label="Click a row to see that example across all variants")
+    with gr.Row():
+        export = gr.Button("⬇ Export these rows as CSV", size="sm", scale=0, min_width=260, elem_id="le-export")
+        csv_file = gr.File(label="CSV", visible=False, elem_id="le-csv", scale=1)
+    export_note = gr.Markdown("", elem_id="le-export-note")
+    example = example_panel("le-example-card", "le-example-table", "le-send")
 
     inputs = [task, show, search, low]
     outputs = [table, count, note]
@@ -83,5 +71,11 @@ def build(a: A.Analysis | None, tabs: gr.Tabs, compare: CompareTab | None) -> L.
     search.submit(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     search.blur(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     export.click(bind(export_csv, le), inputs, [csv_file, export_note], api_name="label_errors_csv", **TABLE_QUEUE)
-    wire_example_panel(example, a, task, table, compare, tabs)
-    return le
+    return [wire_example_panel(example, a, task, table, can_send)]
+
+
+VIEW = DerivedView(
+    tab_id="label-errors", label="Label errors", layout=layout,
+    intro="Dev examples whose gold label the variants doubt most, ranked by cleanlab's label quality "
+          "(precomputed). Each row says how many trusted variants contradict the gold label, how "
+          "confidently, and the label they suggest. Click a row to see the example across every variant.")

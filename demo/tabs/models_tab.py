@@ -14,8 +14,7 @@ from .. import models_view as M
 from ..context import AppContext
 from ..serving import guarded
 from ..urlstate import Links, View
-from . import bind
-from .errors_tab import url_choice
+from .shared import bind, url_choice
 
 
 @dataclass

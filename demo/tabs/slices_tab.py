@@ -17,8 +17,7 @@ from .. import models_view as M
 from .. import slices_view as S
 from ..serving import guarded
 from ..urlstate import Links, View
-from . import bind
-from .errors_tab import task_key, url_choice, url_task
+from .shared import bind, task_key, url_choice, url_task
 
 
 @dataclass
