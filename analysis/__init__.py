@@ -110,6 +110,14 @@ Intervals (analysis.uncertainty; written at build time to `intervals.parquet`)
         CS224N overall score. summary.json carries the whole-dev ones as
         variants[v]["tasks"][t]["ci"] = {metric: [lo, hi]} and variants[v]["overall_ci"].
 
+Derived analyses (analysis.derived: the interface; analysis.registry: the list, in build order)
+    DERIVED -> (label errors, behavioural tests, embedding map), each a DerivedAnalysis:
+    d.read(a) -> Reading (data, provenance, problems; data None when there is nothing to show),
+    d.tasks(reading), d.frame(reading, task), d.no_tables(reading); the build runs d.run(...).
+    derived_analysis(name) -> the registered one.
+
+Why one variant beats another (analysis.why): why_report(a, task, A, B=None) -> WhyReport.
+
 Quora numbers are optimistic (the backbone saw Quora duplicates in pre-training; our Quora train
 split is partial): show `schema.QUORA_NOTE` next to them.
 """
