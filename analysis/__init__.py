@@ -92,6 +92,9 @@ Queries (analysis.queries)
         errors(a, "sst", "v1", cell=(4, 0))                            a confusion-matrix cell
         errors(a, "quora", "v1", other="v2", relation="a_right_b_wrong")
         errors(a, "sst", None, search="not", max_words=10)             every variant
+    errors(a, ErrorQuery("sst", "v1", kind="off_by_2"), limit=50)     the same as one stored value:
+        ErrorQuery(task, variant, kind, cell, other, relation, slice, search, min_words, max_words,
+        threshold), frozen and checked, kind a key of ERROR_KINDS[task]; to_dict() / from_dict().
     example_across_variants(a, task, example_id, threshold=0.5) -> DataFrame  one row per variant.
 
 Slices (analysis.slices; all defined in that one module, add one with @register)
@@ -126,7 +129,7 @@ from .core import Analysis, TaskData
 from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .load import current_checkpoint_hashes, load
-from .queries import errors, example_across_variants
+from .queries import ERROR_KINDS, ErrorQuery, errors, example_across_variants, grid_size
 from .registry import DERIVED, derived_analysis
 from .schema import QUORA_NOTE, STS_TOLERANCE, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
@@ -148,6 +151,9 @@ __all__ = [
     "residuals",
     "overall",
     "errors",
+    "ErrorQuery",
+    "ERROR_KINDS",
+    "grid_size",
     "example_across_variants",
     "slice_names",
     "slice_labels",

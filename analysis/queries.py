@@ -3,6 +3,9 @@ long frame; nothing here runs a model)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, fields
+from numbers import Integral
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +19,154 @@ from .slices import SLICES
 RELATIONS = ("agree", "disagree", "a_right_b_wrong", "a_wrong_b_right", "both_right", "both_wrong")
 DIRECTIONS = {"over": "over", "under": "under", "fp": "over", "fn": "under"}
 SORTS = ("confidence", "error", "id", None)
+
+# A named error kind -> the filter arguments of `errors` it stands for (the first is the default).
+ERROR_KINDS: dict[str, dict[str, dict]] = {
+    "sst": {
+        "wrong": {},
+        "over": {"direction": "over"},
+        "under": {"direction": "under"},
+        "off_by_2": {"min_error": 2},
+        "all": {"only_errors": False},
+    },
+    "quora": {
+        "wrong": {},
+        "fp": {"direction": "fp"},
+        "fn": {"direction": "fn"},
+        "all": {"only_errors": False},
+    },
+    "sts": {
+        "wrong": {},
+        "error_gt_2": {"min_error": 2.0},
+        "over": {"direction": "over"},
+        "under": {"direction": "under"},
+        "all": {"only_errors": False},
+    },
+}
+
+
+def grid_size(task: str) -> int:
+    """Rows (= columns) of `task`'s confusion grid: its classes, or STS's scores rounded to 0..5."""
+    return len(get_task(task).classes) or 6
+
+
+@dataclass(frozen=True)
+class ErrorQuery:
+    """Which rows of a task's long frame to show: the one description of an error slice that the
+    Errors tab builds, `errors` runs and a stored finding keeps (`to_dict` / `from_dict`, JSON).
+
+    task       "sst" | "quora" | "sts".
+    variant    one variant's rows; None = every variant's.
+    kind       a key of `ERROR_KINDS[task]` ("wrong", "over", "fp", "all", ...).
+    cell       (gold, pred) of a confusion cell; it decides the rows by itself: the kind is then
+               not applied.
+    other, relation   compare `variant` with `other` per example (a key of `RELATIONS`); like a
+               cell, it decides the rows by itself (with a cell, both apply).
+    slice      (slice name, bucket).
+    search     case-insensitive substring of either sentence ("" = none).
+    min_words, max_words   inclusive bounds on the words of the example.
+    threshold  Quora's decision threshold.
+
+    Variant, other and slice names are checked against the tables when the query runs.
+    """
+
+    task: str
+    variant: str | None = None
+    kind: str = "wrong"
+    cell: tuple[int, int] | None = None
+    other: str | None = None
+    relation: str = "disagree"
+    slice: tuple[str, str] | None = None
+    search: str = ""
+    min_words: int | None = None
+    max_words: int | None = None
+    threshold: float = QUORA_THRESHOLD
+
+    def __post_init__(self) -> None:
+        if self.task not in ERROR_KINDS:
+            raise ValueError(f"task must be one of {', '.join(ERROR_KINDS)}, not {self.task!r}")
+        kinds = ERROR_KINDS[self.task]
+        if self.kind not in kinds:
+            raise ValueError(f"a {self.task} error kind is one of {', '.join(kinds)}, not {self.kind!r}")
+        if self.relation not in RELATIONS:
+            raise ValueError(f"relation must be one of {', '.join(RELATIONS)}, not {self.relation!r}")
+        if self.other is not None and self.variant is None:
+            raise ValueError("a comparison with another variant needs one variant to compare")
+        if self.other is not None and self.other == self.variant:
+            raise ValueError(f"{self.variant!r} compared with itself")
+        if self.cell is not None:
+            n = grid_size(self.task)
+            if len(self.cell) != 2 or not all(isinstance(x, Integral) and 0 <= x < n for x in self.cell):
+                raise ValueError(f"a {self.task} cell is (gold, pred), each a whole number 0 to {n - 1}, "
+                                 f"not {self.cell!r}")
+            object.__setattr__(self, "cell", tuple(int(x) for x in self.cell))
+        if self.slice is not None:
+            if len(self.slice) != 2 or not all(isinstance(x, str) for x in self.slice):
+                raise ValueError(f"a slice is (name, bucket), not {self.slice!r}")
+            object.__setattr__(self, "slice", tuple(self.slice))
+        if not isinstance(self.search, str):
+            raise ValueError(f"search is text, not {self.search!r}")
+        for key in ("min_words", "max_words"):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, int) and value >= 0):
+                raise ValueError(f"{key} is a whole number of at least 0, not {value!r}")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"threshold is between 0 and 1, not {self.threshold!r}")
+
+    def decided_by(self) -> str | None:
+        """What, instead of the error kind, decides which rows show (None: the kind does)."""
+        if self.cell is not None and self.other is not None:
+            return "the cell and the comparison"
+        if self.cell is not None:
+            return "the confusion cell"
+        if self.other is not None:
+            return "the comparison"
+        return None
+
+    def notes(self) -> list[str]:
+        """What a reader should know about how the query reads (a kind that is not applied)."""
+        override = self.decided_by()
+        if override and self.kind != "wrong":
+            return [f"The error kind is not applied: {override} decides which rows show."]
+        return []
+
+    def filters(self) -> dict:
+        """The keyword arguments of `errors` this query stands for (besides task and variant)."""
+        kw = {} if self.decided_by() else dict(ERROR_KINDS[self.task][self.kind])
+        if self.cell is not None:
+            kw["cell"] = self.cell
+        if self.other is not None:
+            kw["other"], kw["relation"] = self.other, self.relation
+        if self.search.strip():
+            kw["search"] = self.search.strip()
+        for key in ("min_words", "max_words"):
+            if getattr(self, key):  # 0 reads as "no bound", as the app's number boxes send it
+                kw[key] = getattr(self, key)
+        if self.slice is not None:
+            kw["slice"] = self.slice
+        if self.threshold != QUORA_THRESHOLD:
+            kw["threshold"] = self.threshold
+        return kw
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (tuples as lists); `from_dict` reads it back."""
+        out = asdict(self)
+        for key in ("cell", "slice"):
+            if out[key] is not None:
+                out[key] = list(out[key])
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ErrorQuery:
+        """The query `to_dict` wrote; unknown keys are an error (a typo would otherwise widen it)."""
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown error-query fields: {', '.join(sorted(unknown))}")
+        data = dict(data)
+        for key in ("cell", "slice"):
+            if data.get(key) is not None:
+                data[key] = tuple(data[key])
+        return cls(**data)
 
 
 def _pred_correct(td: TaskData, rows: np.ndarray | slice, threshold: float):
@@ -73,7 +224,7 @@ def example_mask(
 
 def errors(
     a: Analysis,
-    task: str,
+    task: str | ErrorQuery,
     variant: str | None = None,
     *,
     only_errors: bool | None = None,
@@ -115,7 +266,19 @@ def errors(
     ascending    sort order (default: most confident / largest error first).
     threshold    Quora decision threshold for pred / correct / errors / cell.
     limit        at most this many rows.
+
+    `task` may be an `ErrorQuery` instead: it then says every filter, and only sort, ascending
+    and limit may be given besides.
     """
+    if isinstance(task, ErrorQuery):
+        given = {"variant": variant, "only_errors": only_errors, "min_error": min_error, "direction": direction,
+                 "cell": cell, "search": search, "min_words": min_words, "max_words": max_words, "other": other,
+                 "relation": relation, "slice": slice}
+        mixed = [k for k, v in given.items() if v is not None] + (["threshold"] if threshold != QUORA_THRESHOLD else [])
+        if mixed:
+            raise TypeError(f"an ErrorQuery says every filter; do not also pass {', '.join(mixed)}")
+        q = task
+        return errors(a, q.task, q.variant, **q.filters(), sort=sort, ascending=ascending, limit=limit)
     td = a.task(task)
     if direction is not None and direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")

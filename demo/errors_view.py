@@ -35,27 +35,27 @@ NO_SLICE = "(none)"
 SHOW_ROWS = 300
 SHORT_SST = ("0 v.neg", "1 neg", "2 neu", "3 pos", "4 v.pos")
 
-# error kind -> keyword arguments of analysis.errors
+# the error kind a person picks -> its key in analysis.ERROR_KINDS
 ERROR_KINDS = {
     "sst": {
-        "wrong": {},
-        "too positive (pred > gold)": {"direction": "over"},
-        "too negative (pred < gold)": {"direction": "under"},
-        "off by 2+ classes": {"min_error": 2},
-        "all examples": {"only_errors": False},
+        "wrong": "wrong",
+        "too positive (pred > gold)": "over",
+        "too negative (pred < gold)": "under",
+        "off by 2+ classes": "off_by_2",
+        "all examples": "all",
     },
     "quora": {
-        "wrong": {},
-        "false positives": {"direction": "fp"},
-        "false negatives": {"direction": "fn"},
-        "all examples": {"only_errors": False},
+        "wrong": "wrong",
+        "false positives": "fp",
+        "false negatives": "fn",
+        "all examples": "all",
     },
     "sts": {
-        f"|error| > {STS_TOLERANCE:g}": {},
-        "|error| > 2": {"min_error": 2.0},
-        "too high (pred > gold)": {"direction": "over"},
-        "too low (pred < gold)": {"direction": "under"},
-        "all examples": {"only_errors": False},
+        f"|error| > {STS_TOLERANCE:g}": "wrong",
+        "|error| > 2": "error_gt_2",
+        "too high (pred > gold)": "over",
+        "too low (pred < gold)": "under",
+        "all examples": "all",
     },
 }
 RELATIONS = {
@@ -80,44 +80,33 @@ class Filters:
     slice: str = NO_SLICE
     cell: tuple | None = None      # (gold, pred) of a confusion cell
 
-    def kwargs(self) -> tuple[dict, list[str]]:
-        """(keyword arguments of analysis.errors, notes for the user). A confusion cell or a
-        comparison with another variant decides by itself which rows show: the error kind is
-        then not applied (as in analysis.errors)."""
+    def query(self) -> tuple[A.ErrorQuery, list[str]]:
+        """(the analysis query the picked values stand for, notes for the user). A comparison the
+        pickers cannot make (no one variant, or a variant with itself) is left off with a note."""
         notes = []
         variant = None if self.variant in (None, "", ALL_VARIANTS) else self.variant
-        kinds = ERROR_KINDS[self.task]
-        kw = dict(kinds.get(self.kind, next(iter(kinds.values()))))
-        override = None
-        if self.cell is not None:
-            kw = {"cell": tuple(self.cell)}
-            override = "the confusion cell"
+        other = None
         if self.other and self.other != NO_OTHER:
             if variant is None:
                 notes.append("Pick one variant to compare it with another: the comparison is off.")
             elif self.other == variant:
                 notes.append("A variant compared with itself: the comparison is off.")
             else:
-                if override is None:
-                    kw = {}
-                kw["other"], kw["relation"] = self.other, RELATIONS.get(self.relation, "disagree")
-                override = "the comparison" if override is None else "the cell and the comparison"
-        if override and self.kind not in ("wrong", next(iter(kinds))):
-            notes.append(f"The error kind is not applied: {override} decides which rows show.")
-        if self.search and self.search.strip():
-            kw["search"] = self.search.strip()
-        for key in ("min_words", "max_words"):
-            value = getattr(self, key)
-            if value is not None and not (isinstance(value, float) and math.isnan(value)) and value > 0:
-                kw[key] = int(value)
+                other = self.other
+        words = {key: int(value) for key in ("min_words", "max_words")
+                 if (value := getattr(self, key)) is not None and not (isinstance(value, float) and math.isnan(value))
+                 and value > 0}
+        sliced = None
         if self.slice and self.slice != NO_SLICE and " = " in self.slice:
-            name, bucket = self.slice.split(" = ", 1)
-            kw["slice"] = (name, bucket)
-        return {"variant": variant, **kw}, notes
+            sliced = tuple(self.slice.split(" = ", 1))
+        q = A.ErrorQuery(task=self.task, variant=variant, kind=ERROR_KINDS[self.task].get(self.kind, "wrong"),
+                         cell=None if self.cell is None else tuple(int(x) for x in self.cell), other=other,
+                         relation=RELATIONS.get(self.relation, "disagree"), slice=sliced, search=self.search or "",
+                         **words)
+        return q, notes + q.notes()
 
 
-# rows (= columns) of each task's confusion grid: its classes, or STS's scores rounded to 0..5
-GRID_SIZE = {t: len(get_task(t).classes) or 6 for t in TASK_NAMES}
+GRID_SIZE = {t: A.grid_size(t) for t in TASK_NAMES}
 MAX_SEARCH = 1000                               # characters of a "text contains" search
 
 
@@ -437,10 +426,8 @@ def diagnostic_figure(a: A.Analysis, task: str, variant: str) -> go.Figure:
 
 def error_rows(a: A.Analysis, filters: Filters) -> tuple[pd.DataFrame, list[str]]:
     """Every row of `analysis.errors` that passes the filters (all of them: the CSV gets these)."""
-    kw, notes = filters.kwargs()
-    variant = kw.pop("variant")
-    rows = A.errors(a, filters.task, variant, **kw)
-    return rows, notes
+    query, notes = filters.query()
+    return A.errors(a, query), notes
 
 
 def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.DataFrame:

@@ -7,6 +7,7 @@ worked out on paper (see the comments next to the data). No model, no real data.
 from __future__ import annotations
 
 import csv
+import json
 import math
 from pathlib import Path
 
@@ -236,6 +237,40 @@ def test_two_variants_agree_or_disagree(a):
     assert sorted(ids(A.errors(a, "sts", "A", other="B", relation="a_wrong_b_right"))) == ["s-1", "s-3"]
     with pytest.raises(ValueError):
         A.errors(a, "sst", "A", relation="agree")
+
+
+def test_error_query_runs_as_its_filters(a):
+    Q = A.ErrorQuery
+    assert ids(A.errors(a, Q("sst", "A"))) == ids(A.errors(a, "sst", "A"))
+    assert ids(A.errors(a, Q("sst", "A", kind="off_by_2"))) == ["sst-1"]
+    assert ids(A.errors(a, Q("quora", "A", kind="fn"), sort="error", ascending=True)) == ["q-2", "q-4"]
+    assert ids(A.errors(a, Q("sts", "A", kind="error_gt_2"))) == []  # |error| 2.0 is not more than 2
+    # a cell or a comparison decides the rows by itself: the kind is not applied, and said so
+    cell = Q("sst", "A", kind="over", cell=(4, 4))
+    assert ids(A.errors(a, cell)) == ["sst-4"] and cell.notes() and not Q("sst", "A", cell=(4, 4)).notes()
+    both = Q("quora", "A", kind="fp", other="B", relation="both_wrong")
+    assert ids(A.errors(a, both)) == ["q-4"] and "the comparison" in both.notes()[0]
+    words = Q("sst", "A", kind="all", min_words=4, max_words=10, search=" ", slice=("negation", "negation"))
+    assert ids(A.errors(a, words)) == ["sst-1"]
+    assert ids(A.errors(a, Q("quora", "A", kind="fp", threshold=0.3))) == ["q-1", "q-3"]
+    with pytest.raises(TypeError, match="min_error"):
+        A.errors(a, Q("sst", "A"), min_error=2)
+
+
+def test_error_query_checks_and_round_trips_as_json():
+    Q = A.ErrorQuery
+    q = Q("sts", "A", kind="over", cell=(3, 4), other="B", relation="a_wrong_b_right", slice=("length", "short"),
+          search="cat", min_words=2, max_words=9, threshold=0.4)
+    assert Q.from_dict(json.loads(json.dumps(q.to_dict()))) == q
+    assert Q.from_dict(Q("sst").to_dict()) == Q("sst") and Q("sst").filters() == {}
+    for bad in ({"task": "mnli"}, {"task": "sst", "kind": "fp"}, {"task": "sst", "relation": "nope"},
+                {"task": "sst", "other": "B"}, {"task": "sst", "variant": "A", "other": "A"},
+                {"task": "sst", "cell": (5, 0)}, {"task": "sts", "cell": (1,)}, {"task": "sst", "slice": ("length",)},
+                {"task": "sst", "min_words": -1}, {"task": "sst", "max_words": 2.5}, {"task": "quora", "threshold": 2},
+                {"task": "sst", "colour": "red"}):
+        with pytest.raises(ValueError):
+            Q.from_dict(bad)
+    assert Q("sst", cell=(np.int64(1), 2)).cell == (1, 2) and Q.from_dict({"task": "sst", "cell": [1, 2]}).cell == (1, 2)
 
 
 def test_example_across_variants(a):
