@@ -33,6 +33,9 @@ EXPLAIN_QUEUE = {"concurrency_limit": int(os.environ.get("MINIBERT_EXPLAIN_CONCU
 TABLE_QUEUE = {"concurrency_limit": 1, "concurrency_id": "table", "trigger_mode": "always_last"}
 # Reading an upload (parsing up to 20,214 lines, then joining it with the shared tables: about a
 # second) runs beside the table queue, one at a time, so it never holds up other users' filters.
+# A "why" report (a slice search and its tests over every example: seconds, not milliseconds) runs one
+# at a time beside the table queue, so it never holds up other users' filters; a user's latest pick counts.
+WHY_QUEUE = {"concurrency_limit": 1, "concurrency_id": "why", "trigger_mode": "always_last"}
 UPLOAD_QUEUE = {"concurrency_limit": 1, "concurrency_id": "upload"}
 # Events waiting at most; past it a user is told the app is busy (Gradio answers 503: the browser
 # says "This application is currently busy. Please try again.", gradio_client raises QueueError

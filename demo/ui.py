@@ -12,6 +12,7 @@ embedding_map.
 from __future__ import annotations
 
 import html
+from functools import partial
 
 import gradio as gr
 
@@ -19,7 +20,7 @@ import analysis as A
 
 from .context import AppContext
 from .palette import PLOT_CSS
-from .serving import cache_sweep
+from .serving import TABLE_QUEUE, WHY_QUEUE, cache_sweep
 from .tabs import (
     behaviour_tab,
     compare_tab,
@@ -29,8 +30,9 @@ from .tabs import (
     label_errors_tab,
     models_tab,
     slices_tab,
+    why_tab,
 )
-from .tabs.shared import open_in_compare
+from .tabs.shared import open_in_compare, task_key
 from .uploads import max_file_size, uploads_enabled
 from .urlstate import Links, View
 
@@ -166,14 +168,40 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             links.register(View(tab="compare", label="Compare"))
             errors = errors_tab.build(ctx, a, can_send, links)
             openers = [errors.opener] if errors is not None else []
-            slices_tab.build(a, links)
+            slices = slices_tab.build(a, links)
+            composed = frozenset(name for name, v in ctx.variants.items() if v.members)
+            why = why_tab.build(a, composed, errors.upload if errors is not None else None, can_send, links)
+            openers += [why.opener] if why is not None else []
             for d in A.DERIVED:
                 view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
                 openers += derived_tab.build(d, view, a, can_send)
                 links.register(View(tab=view.tab_id, label=view.label))
-            models_tab.build(ctx, a, links)
-        if compare is not None:  # the page builder, not the tabs, joins one tab to another
+            models = models_tab.build(ctx, a, links)
+        # The page builder, not the tabs, joins one tab to another.
+        if compare is not None:
             for opener in openers:
                 open_in_compare(opener, compare, tabs)
+        if why is not None:
+            wire_why(links, tabs, a, why, compare, slices, models)
         links.wire(demo, tabs)
     return demo
+
+
+def wire_why(links: Links, tabs: gr.Tabs, a: A.Analysis, why: why_tab.WhyTab,
+             compare: object | None, slices: slices_tab.SlicesTab | None, models: models_tab.ModelsTab | None) -> None:
+    """The Why tab's pair opens in Errors and Slices, and Compare, Slices and Models open the Why tab
+    with their variants filled in, each through the target tab's link (`Links.go`)."""
+    inputs = [why.task, why.a, why.b, why.finding]
+    links.go(why.to_errors, inputs, partial(why_tab.params_of, a, "errors"), tabs, TABLE_QUEUE)
+    links.go(why.to_slices, inputs, partial(why_tab.params_of, a, "slices"), tabs, TABLE_QUEUE)
+    if slices is not None:
+        task, _, reference, _, shown = slices.inputs
+        links.go(slices.why, [task, reference, shown], lambda t, ref, shown: {
+            "tab": "why", "task": task_key(t), "b": ref or "",
+            "a": next((v for v in shown or [] if v != ref), "")}, tabs, WHY_QUEUE)
+    if models is not None:
+        links.go(models.why, [models.pick], lambda name: {"tab": "why", "a": name or ""}, tabs, WHY_QUEUE)
+    if compare is not None:
+        links.go(compare.why, [compare.task, compare.chosen], lambda choice, chosen: {
+            "tab": "why", "task": task_key(choice), "a": (chosen or [""])[0],
+            "b": (chosen or ["", ""])[1] if len(chosen or []) > 1 else ""}, tabs, WHY_QUEUE)

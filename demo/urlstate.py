@@ -144,10 +144,7 @@ class Links:
             params = dict(request.query_params) if request is not None else {}
             if not set(params) - {"__theme"}:  # a plain URL: leave the page as it is (the user may be clicking)
                 return (gr.skip(),) * (3 + len(outputs))
-            tab, messages, updates = self.restore(params)
-            message = (gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages
-                       else gr.Markdown(visible=False))
-            return (gr.Tabs(selected=tab), message, tab, *updates)
+            return self._open(params)
 
         # The address bar follows each event that sets the state box (a .change listener of the
         # box itself did not run for updates from other events' outputs).
@@ -157,10 +154,38 @@ class Links:
         push(tabs.select(on_select, fields, [current, self.box, tabs], queue=False, api_visibility="private"))
         for component in fields:
             push(component.change(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
-        outputs = [o for v in self.views.values() for o in v.outputs]
+        outputs = self._outputs()
         push(demo.load(on_load, None, [tabs, self.message, current, *outputs], api_visibility="private")
              .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         self.copy.click(None, self.box, self.link, js=COPY_JS)
+
+    def _outputs(self) -> list:
+        return [o for v in self.views.values() for o in v.outputs]
+
+    def _open(self, params: dict[str, str]) -> tuple:
+        """(the tab, the message line, the current tab, every view's updates) for a view's query."""
+        tab, messages, updates = self.restore(params)
+        message = gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages else gr.Markdown(visible=False)
+        return (gr.Tabs(selected=tab), message, tab, *updates)
+
+    def go(self, trigger: gr.Button, inputs: list, to_params: Callable[..., dict | None], tabs: gr.Tabs,
+           queue: dict | None = None) -> None:
+        """`trigger` opens, as its link would, the view that `to_params(*values of inputs)` describes
+        (its query, "tab" included; None: stay). How one tab sends the user to another's view with
+        its controls set: the page builder calls it, after every tab has registered its view."""
+        outputs = self._outputs()
+        fields = [c for _, _, c in self._fields()]
+
+        def run(*values: object) -> tuple:
+            params = to_params(*values)
+            if not params:
+                return (gr.skip(),) * (3 + len(outputs))
+            return self._open({k: str(v) for k, v in params.items()})
+
+        trigger.click(run, inputs, [tabs, self.message, self.current, *outputs], api_visibility="private",
+                      **(queue or {})) \
+            .then(self.state, [self.current, *fields], self.box, queue=False, api_visibility="private") \
+            .then(None, self.box, None, js=PUSH_JS, queue=False, api_visibility="private")
 
 
 # The page's side. PUSH_JS: the view's query into the address bar (keeping __theme) and, inside a

@@ -412,3 +412,25 @@ def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
     expect(phone.locator("#slices-table")).to_contain_text("tiny-cls")
     context.close()
     assert not page.js_errors, page.js_errors
+
+
+def test_the_why_tab_explains_a_pair_and_opens_it_in_slices(page, shots):
+    """The Why tab reports on its default pair; a finding's row lists its examples; "Open this pair
+    in Slices" sets Slices' reference to B, and Slices' own "Why?" brings the pair back."""
+    tab(page, "Why")
+    expect(page.locator("#why-summary")).to_contain_text("paired 95 % interval")
+    expect(page.locator("#why-search")).to_contain_text("tested")
+    a_name = page.input_value("#why-a input")
+    other = "tiny-mean" if a_name == "tiny-cross" else "tiny-cross"
+    page.locator("#why-b input").click()
+    page.get_by_role("option", name=other, exact=True).click()
+    expect(page.locator("#why-summary")).to_contain_text(f"{a_name} vs {other}")
+    page.screenshot(path=str(shots / "why.png"), full_page=True)
+    page.click("#why-to-slices")
+    expect(page.get_by_role("tab", name="Slices", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#slices-reference input")).to_have_value(other)
+    page.click("#slices-why")
+    expect(page.get_by_role("tab", name="Why", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#why-b input")).to_have_value(other)
+    expect(page.locator("#why-a input")).to_have_value(a_name)
+    assert page.js_errors == []

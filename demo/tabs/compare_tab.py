@@ -160,6 +160,8 @@ def build(ctx: AppContext) -> CompareTab | None:
                                         "below, flips marked ⟲.", elem_classes=["intro"], elem_id="edit-note")
                 chosen = I.LenientCheckboxGroup(list(variants), value=list(variants), label="Variants to run",
                                                 elem_id="compare-variants")
+                why = gr.Button("Why do the first two chosen differ on the dev set? →", size="sm",
+                                elem_id="compare-why")
             with gr.Column(scale=2):
                 examples = gr.Examples([[c, x, y] for _, c, x, y in C.EXAMPLES], inputs=[task, text_a, text_b],
                                        example_labels=[lbl for lbl, *_ in C.EXAMPLES],
@@ -199,7 +201,7 @@ def build(ctx: AppContext) -> CompareTab | None:
                          after_inputs=[reference, task, text_a, text_b, chosen, explain_variants, explain_task,
                                        explain_method],
                          after_outputs=[changes, reference, attributions], score=score,
-                         rerun=bind(rerun_one, score), after=after)
+                         rerun=bind(rerun_one, score), after=after, why=why)
     batch = bind(run_batch, score)
     compare_inputs = [task, text_a, text_b, chosen]
     private = {"api_visibility": "private"}

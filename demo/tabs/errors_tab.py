@@ -41,6 +41,7 @@ class ErrorsTab:
     table: gr.Dataframe
     count: gr.Markdown
     opener: Opener          # the selected example's "open in Compare"
+    upload: gr.State        # the session's uploaded variant (other tabs' queries join it too)
 
 
 def no_table(message: str) -> tuple:
@@ -215,7 +216,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
 
     handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
                                             slice_, cell_box], table=table, count=count,
-                        opener=Opener(send, example_state))
+                        opener=Opener(send, example_state), upload=panel.state)
     # Every query joins the session's upload (if any) into the shared tables: [state, *inputs].
     state = panel.state
     filters_in = [state, *handles.filters]

@@ -22,6 +22,7 @@ class ModelsTab:
     pick: gr.Dropdown
     card: gr.Markdown
     curve: gr.Plot
+    why: gr.Button         # "where does it fail" (wired by the page builder)
 
 
 @guarded(lambda m: (f"⚠ {m}", M.empty_figure("")))
@@ -59,7 +60,9 @@ def build(ctx: AppContext, a: A.Analysis | None, links: Links | None = None) -> 
         if not variants:
             return None
         names = list(variants)
-        pick = I.LenientDropdown(names, value=names[0], label="Variant", elem_id="models-variant")
+        with gr.Row():
+            pick = I.LenientDropdown(names, value=names[0], label="Variant", elem_id="models-variant", scale=2)
+            why = gr.Button("Where does it fail, and why? →", size="sm", scale=0, min_width=260, elem_id="models-why")
         card0, curve0 = M.details(variants, names[0], overall, trust)
         with gr.Row(equal_height=False):
             with gr.Column(scale=2):
@@ -75,4 +78,4 @@ def build(ctx: AppContext, a: A.Analysis | None, links: Links | None = None) -> 
 
         links.register(View(tab="models", label="Models", fields={"variant": pick}, restore=restore_view,
                             outputs=[pick, card, curve]))
-    return ModelsTab(pick=pick, card=card, curve=curve)
+    return ModelsTab(pick=pick, card=card, curve=curve, why=why)

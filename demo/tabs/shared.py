@@ -51,6 +51,7 @@ class CompareTab:
     score: Callable                # items -> [CompareResult]
     rerun: Callable                # (task, a, b, chosen) -> outputs: one request outside a batch
     after: Callable                # the step after every scoring: before -> after and attributions
+    why: gr.Button                 # "why do the first two chosen differ" (wired by the page builder)
 
 
 # (the loaded analysis, the reading, whether examples can open in Compare) -> the tab's openers

@@ -25,6 +25,7 @@ class SlicesTab:
     task: gr.Radio
     inputs: list           # task, slice, reference, metric, variants
     outputs: list          # table, chart, description
+    why: gr.Button         # "why" for a shown variant against the reference (wired by the page builder)
 
 
 def on_task(a: A.Analysis, task_name: str) -> tuple:
@@ -93,6 +94,8 @@ def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
         shown = I.LenientDropdown(a.variants(first), value=shown0, multiselect=True, label="Variants shown",
                                   info=f"default: the reference and the {S.DEFAULT_OTHERS} best by dev overall score",
                                   elem_id="slices-variants")
+        why = gr.Button("Why does a shown variant beat or trail the reference? →", size="sm", scale=0,
+                        min_width=360, elem_id="slices-why")
         styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0], shown0)
         doc_md = gr.Markdown(doc)
         table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True,
@@ -100,7 +103,8 @@ def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
         plot = gr.Plot(fig, show_label=False, elem_id="slices-plot")
         slices_api = gr.Button(visible=False)
 
-    handles = SlicesTab(task=task, inputs=[task, name, reference, metric, shown], outputs=[table, plot, doc_md])
+    handles = SlicesTab(task=task, inputs=[task, name, reference, metric, shown], outputs=[table, plot, doc_md],
+                        why=why)
     show = bind(view, a)
     # .input, not .change: a view restored from a URL sets the task without resetting the rest
     task.input(bind(on_task, a), task, [name, reference, metric, shown], api_visibility="private") \

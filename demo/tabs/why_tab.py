@@ -1,0 +1,179 @@
+"""Why tab: why one variant beats another on a task (or, with one, where it fails): the paired
+headline, where the gap lives (every slice tested, Benjamini-Hochberg adjusted), the other
+evidence, each finding's examples, and the write-up as a zip. Its A/B pick opens the same pair in
+Errors and Slices (the page builder wires those buttons through the tabs' links)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+import gradio as gr
+import pandas as pd
+
+import analysis as A
+from minibert.tasks import task as get_task
+
+from .. import errors_view as E
+from .. import inputs as I
+from .. import why_view as W
+from ..serving import TABLE_QUEUE, WHY_QUEUE, guarded
+from ..urlstate import Links, View
+from . import upload_panel as U
+from .shared import Opener, example_panel, task_key, url_choice, url_task, wire_example_panel
+
+INTRO = ("Why does one variant beat another? Pick a task and two variants: the report gives the paired difference "
+         "with its 95 % interval, the examples each gets right that the other gets wrong, **where the gap lives** "
+         "(about 25 example features and their pairs, each slice tested against the rest, with every p-value "
+         "adjusted for how many were tested), and the behavioural tests and calibration beside it. Pick “"
+         f"{W.NONE}” for one variant's errors.")
+NO_FINDING = "Click a row of the table above for its examples."
+
+
+@dataclass
+class WhyTab:
+    task: gr.Radio
+    a: gr.Dropdown
+    b: gr.Dropdown
+    finding: gr.State          # the clicked finding's row, or None
+    to_errors: gr.Button       # the page builder wires these two through the links
+    to_slices: gr.Button
+    opener: Opener             # an example of a finding, to Compare
+
+
+def _cleared() -> tuple:
+    return None, gr.Dataframe(pd.DataFrame(), visible=False), NO_FINDING, gr.Button(visible=False)
+
+
+WIDTHS = ["26%", "9%", "17%", "8%", "8%", "32%"]
+
+
+def report_parts(a: A.Analysis, task_name: object, a_name: object, b_name: object
+                 ) -> tuple[str, str, pd.DataFrame, str]:
+    task, first, second = W.pick(a, task_name, a_name, b_name)
+    r = W.report(a, task, first, second)
+    head, rest = W.summary_md(r)
+    return head, W.search_md(r), W.findings_table(r), rest
+
+
+@guarded(lambda m: (f"⚠ {m}", "", pd.DataFrame(), "", *_cleared()))
+def show(a: A.Analysis, task_name: object, a_name: object, b_name: object) -> tuple:
+    head, search, table, rest = report_parts(a, task_name, a_name, b_name)
+    return head, search, gr.Dataframe(table, column_widths=WIDTHS), rest, *_cleared()
+
+
+@guarded(lambda m: (None, gr.Dataframe(visible=False), f"⚠ {m}", gr.Button(visible=False)))
+def show_finding(a: A.Analysis, task_name: object, a_name: object, b_name: object, evt: gr.SelectData) -> tuple:
+    task, first, second = W.pick(a, task_name, a_name, b_name)
+    r = W.report(a, task, first, second)
+    k = W.finding_at(r, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
+    rows, line = W.finding_rows(a, r, k)
+    in_errors = W.errors_params(r, k) is not None
+    if not in_errors:
+        line += " (The Errors tab filters one built-in slice at a time: this finding's examples are listed here.)"
+    return k, gr.Dataframe(rows, visible=True), line, gr.Button(visible=in_errors)
+
+
+def on_task(a: A.Analysis, composed: frozenset[str], task_name: object) -> tuple:
+    task = E.parse_task(a, task_name)
+    names = E.variants_of(a, task)
+    first, second = W.default_pair(a, task, composed)
+    return gr.Dropdown(choices=names, value=first), gr.Dropdown(choices=[W.NONE, *names], value=second)
+
+
+@guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
+def export_zip(a: A.Analysis, task_name: object, a_name: object, b_name: object) -> tuple:
+    task, first, second = W.pick(a, task_name, a_name, b_name)
+    path = W.write_zip(W.report(a, task, first, second))
+    return gr.File(value=str(path), visible=True), ""
+
+
+def params_of(a: A.Analysis, where: str, task_name: object, a_name: object, b_name: object,
+              finding: object) -> dict | None:
+    """The URL parameters of Errors' or Slices' view of this pair and the clicked finding."""
+    try:
+        task, first, second = W.pick(a, task_name, a_name, b_name)
+    except I.BadInput:
+        return None
+    r = W.report(a, task, first, second)
+    k = finding if isinstance(finding, int) and 0 <= finding < len(r.findings) else None
+    return W.errors_params(r, k) if where == "errors" else W.slices_params(r, k)
+
+
+def restore_view(a: A.Analysis, composed: frozenset[str], params: dict) -> tuple[list, list[str]]:
+    """The Why tab as a URL describes it (task, a, b), the nearest view for unknown names."""
+    said: list[str] = []
+    t = url_task(a, params.get("task"), said)
+    names = E.variants_of(a, t)
+    first, second = W.default_pair(a, t, composed)
+    va = url_choice(params, "a", names, first, f"{t} variant", said)
+    vb = url_choice(params, "b", [W.NONE, *names], second if second != va else W.NONE, f"{t} variant", said)
+    if vb == va:
+        vb = W.NONE
+    title = get_task(t).long_title
+    shown = show(a, title, va, vb)
+    return [gr.Radio(value=title), gr.Dropdown(choices=names, value=va),
+            gr.Dropdown(choices=[W.NONE, *names], value=vb), *shown], said
+
+
+def build(a: A.Analysis | None, composed: frozenset[str], upload: gr.State | None, can_send: bool,
+          links: Links | None = None) -> WhyTab | None:
+    with gr.Tab("Why", id="why"):
+        if a is None:
+            gr.Markdown("### No dev-set predictions to explain\nBuild the tables with `python -m analysis build`.")
+            return None
+        tasks = E.tasks_of(a)
+        first_task = tasks[0]
+        names = E.variants_of(a, first_task)
+        va, vb = W.default_pair(a, first_task, composed)
+        gr.Markdown(INTRO, elem_classes=["intro"])
+        with gr.Row():
+            task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first_task).long_title,
+                                  label="Task", elem_id="why-task", scale=2)
+            pick_a = I.LenientDropdown(names, value=va, label="Variant A", elem_id="why-a", allow_custom_value=True)
+            pick_b = I.LenientDropdown([W.NONE, *names], value=vb, label="Variant B (the reference)",
+                                       elem_id="why-b", allow_custom_value=True)
+            go = gr.Button("Explain", variant="primary", elem_id="why-go", scale=0, min_width=120)
+        summary0, search0, findings0, rest0 = report_parts(a, get_task(first_task).long_title, va, vb)
+        summary = gr.Markdown(summary0, elem_id="why-summary")
+        search = gr.Markdown(search0, elem_id="why-search", elem_classes=["intro"])
+        findings = gr.Dataframe(findings0, interactive=False, wrap=True, max_height=460, elem_id="why-findings",
+                                column_widths=WIDTHS, label="Where the gap lives: click a row for its examples")
+        line = gr.Markdown(NO_FINDING, elem_id="why-finding-line")
+        with gr.Row():
+            to_errors = gr.Button("Open this slice in Errors →", size="sm", visible=False, elem_id="why-to-errors",
+                                  scale=0, min_width=240)
+            to_slices = gr.Button("Open this pair in Slices →", size="sm", elem_id="why-to-slices", scale=0,
+                                  min_width=240)
+        rows = gr.Dataframe(interactive=False, wrap=True, max_height=420, elem_id="why-examples", visible=False,
+                            label="The finding's examples: click one to see it across every variant")
+        example = example_panel("why-example-card", "why-example-table", "why-send")
+        rest = gr.Markdown(rest0, elem_id="why-evidence")
+        with gr.Row():
+            export = gr.Button("⬇ Download the write-up (Markdown, figures, LaTeX table; zip)", size="sm", scale=0,
+                               min_width=420, elem_id="why-export")
+            zip_file = gr.File(label="Write-up", visible=False, elem_id="why-zip", scale=1)
+        export_note = gr.Markdown("", elem_id="why-export-note")
+        finding = gr.State(None)
+
+    state = upload if upload is not None else gr.State(None)
+    picks = [state, task, pick_a, pick_b]
+    shown_out = [summary, search, findings, rest, finding, rows, line, to_errors]
+    task.input(U.per_session(on_task, a, composed), [state, task], [pick_a, pick_b], api_visibility="private") \
+        .then(U.per_session(show, a), picks, shown_out, api_visibility="private", **WHY_QUEUE)
+    go.click(U.per_session(show, a), picks, shown_out, api_name="why", **WHY_QUEUE)
+    for box in (pick_a, pick_b):
+        box.input(U.per_session(show, a), picks, shown_out, api_visibility="private", **WHY_QUEUE)
+
+    def select(upload_state: object, task_name: str, a_name: str, b_name: str, evt: gr.SelectData) -> tuple:
+        return U.per_session(show_finding, a)(upload_state, task_name, a_name, b_name, evt)
+
+    findings.select(select, picks, [finding, rows, line, to_errors], api_visibility="private", **WHY_QUEUE)
+    export.click(U.per_session(export_zip, a), picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
+    opener = wire_example_panel(example, a, task, rows, can_send)
+    if links is not None:
+        links.register(View(tab="why", label="Why", fields={"task": task, "a": pick_a, "b": pick_b},
+                            restore=partial(restore_view, a, composed),
+                            outputs=[task, pick_a, pick_b, *shown_out],
+                            dump={"task": task_key, "b": lambda v: "" if v == W.NONE else str(v or "")}))
+    return WhyTab(task=task, a=pick_a, b=pick_b, finding=finding, to_errors=to_errors, to_slices=to_slices,
+                  opener=opener)

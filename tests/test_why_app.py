@@ -1,0 +1,115 @@
+"""The Why tab: its reading of analysis.why on the shipped tables (plain functions), its endpoints
+on the tiny world's app, and its links to Errors and Slices."""
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gradio")
+
+import analysis as A  # noqa: E402
+from demo import inputs as I  # noqa: E402
+from demo import why_view as W  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return A.load(ROOT / "analysis" / "tables", data_dir=None)
+
+
+def test_the_pick_is_checked_with_a_clear_message(shipped):
+    assert W.pick(shipped, "Similarity (STS)", "pcgrad", "cross-encoder") == ("sts", "pcgrad", "cross-encoder")
+    assert W.pick(shipped, "Similarity (STS)", "pcgrad", W.NONE) == ("sts", "pcgrad", None)
+    with pytest.raises(I.BadInput, match="two different variants"):
+        W.pick(shipped, "Similarity (STS)", "pcgrad", "pcgrad")
+    with pytest.raises(I.BadInput, match="variant A"):
+        W.pick(shipped, "Similarity (STS)", "no-such", "pcgrad")
+
+
+def test_the_default_pair_is_two_single_variants_that_differ():
+    a = A.load(ROOT / "analysis" / "tables", data_dir=None)
+    first, second = W.default_pair(a, "sts", frozenset({"ensemble"}))
+    assert first == "pcgrad" and second not in ("ensemble", "pcgrad", W.NONE)  # pcgrad: the best single on STS
+    assert W.default_pair(a, "sts")[0] == "ensemble"  # without the rule the composed one leads
+
+
+def test_findings_rows_and_where_each_opens(shipped):
+    r = W.report(shipped, "sts", "pcgrad", "cross-encoder")
+    assert W.report(shipped, "sts", "pcgrad", "cross-encoder") is r  # cached: a click on a finding recomputes nothing
+    table = W.findings_table(r)
+    assert len(table) == len(r.findings) > 0
+    assert list(table.columns)[:5] == ["slice", "n", "inside - outside (95 %)", "adjusted p", "share of the gap"]
+    by_kind = {"slice" in f.query: k for k, f in enumerate(r.findings)}
+    head, rest = W.summary_md(r)
+    assert head.startswith("# Why pcgrad vs cross-encoder on sts") and "Where the gap lives" not in head + rest
+    assert rest.startswith("## ") and "Other evidence" in rest
+    for has_slice, k in by_kind.items():
+        rows, line = W.finding_rows(shipped, r, k)
+        assert len(rows) == min(r.findings[k].n, W.EXAMPLES_SHOWN) and list(rows.columns)[-1] == "id"
+        assert {"pcgrad", "cross-encoder", "gold"} <= set(rows.columns) and f"{r.findings[k].n:,} examples" in line
+        errors = W.errors_params(r, k)
+        assert (errors is not None) == has_slice
+        if has_slice:
+            assert errors["slice"] == r.findings[k].query["slice"][0] and errors["other"] == "cross-encoder"
+    assert W.slices_params(r, None) == {"tab": "slices", "task": "sts", "reference": "cross-encoder",
+                                        "variants": "pcgrad,cross-encoder"}
+    with pytest.raises(I.BadInput, match="No finding"):
+        W.finding_at(r, len(r.findings))
+
+
+def test_a_share_outside_the_gap_says_so():
+    assert W.share_text(None) == "not shown"
+    assert W.share_text(0.25) == "25 %"
+    assert W.share_text(-0.5) == "-50 % (against the gap)"
+    assert W.share_text(4.2) == "420 % (the rest pulls the other way)"
+
+
+def test_the_write_up_zip_is_bounded_and_replaces_the_last(shipped, tmp_path):
+    r = W.report(shipped, "sst", "pcgrad", None)
+    path = W.write_zip(r, folder=tmp_path)
+    names = set(zipfile.ZipFile(io.BytesIO(path.read_bytes())).namelist())
+    assert {"report.md", "report.json", "table.tex"} <= names and any(n.endswith(".svg") for n in names)
+    other = W.write_zip(W.report(shipped, "sts", "pcgrad", "cross-encoder"), folder=tmp_path)
+    assert sorted(p.name for p in tmp_path.glob("why-*.zip")) == [other.name]
+    with pytest.raises(I.BadInput, match="over the"):
+        W.write_zip(r, folder=tmp_path, max_bytes=1000)
+
+
+def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
+    from demo.tabs import why_tab
+
+    updates, said = why_tab.restore_view(shipped, frozenset({"ensemble"}),
+                                         {"task": "quora", "a": "pcgrad", "b": "no-such-variant"})
+    assert updates[1].value == "pcgrad" and I.escape_md("no-such-variant") in " ".join(said)
+    assert updates[3].startswith("# Where pcgrad fails on quora")  # the nearest view (B fell back to none)
+    params = why_tab.params_of(shipped, "slices", "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)
+    assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
+    assert why_tab.params_of(shipped, "errors", "Paraphrase (Quora)", "pcgrad", "pcgrad", None) is None
+
+
+@pytest.fixture(scope="module")
+def client(tiny_world, tmp_path_factory):
+    from gradio_client import Client
+
+    from demo.app_testing import make_world, serve
+    from demo.context import load_context
+
+    world = make_world(tmp_path_factory.mktemp("why"), tiny_world)
+    ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+    with serve(ctx) as (url, _):
+        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("why-downloads")))
+
+
+def test_the_app_explains_a_pair_and_exports_it(client):
+    head, search, findings, rest, *_ = client.predict("Similarity (STS)", "tiny-cls", "tiny-cross", api_name="/why")
+    assert head.startswith("# Why tiny-cls vs tiny-cross on sts") and "paired 95 % interval" in head
+    assert "slices tested" in search or "No slice was tested" in search
+    bad = client.predict("Similarity (STS)", "tiny-cls", "tiny-cls", api_name="/why")
+    assert bad[0].startswith("⚠ Pick two different variants")
+    file, note = client.predict("Similarity (STS)", "tiny-cls", W.NONE, api_name="/why_export")
+    assert note == "" and zipfile.is_zipfile(file["value"])
