@@ -35,7 +35,15 @@ def test_slice_test_by_hand():
     out = slice_tests(d, np.array([[True], [True], [False], [False], [False], [False]]))
     assert out["n"][0] == 2 and out["mean_in"][0] == 1 and out["mean_out"][0] == 0 and out["effect"][0] == 1
     assert out["z"][0] == pytest.approx(math.sqrt(5))
-    assert out["p"][0] == pytest.approx(2 * 0.5 * math.erfc(math.sqrt(5) / math.sqrt(2)))
+    # so few nonzero values make p exact: both ones inside is 1 of C(6, 2) = 15 equally likely draws,
+    # and no other draw is as far from the centre 2/3
+    assert out["p"][0] == pytest.approx(1 / 15)
+    # a dense d keeps the normal tail of the same z
+    d = np.random.default_rng(0).normal(size=200)
+    mask = np.zeros((200, 1), bool)
+    mask[:50] = True
+    z = slice_tests(d, mask)["z"][0]
+    assert slice_tests(d, mask)["p"][0] == pytest.approx(math.erfc(abs(z) / math.sqrt(2)))
 
 
 def test_the_null_variance_is_the_exact_permutation_variance():
@@ -206,3 +214,24 @@ def test_cli_json_and_errors(world, capsys):
     assert data["a"] == "e" and data["b"] == "a" and data["tested"]["slices"] > 0
     assert main(["why", "--task", "sts", "nope", "--tables", str(world / "tables")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_exact_p_where_flips_are_few():
+    # 40 examples, one +1 flip and the rest 0; a slice of 30 holding the flip. The inside sum is 1
+    # (probability 30/40) or 0; its centre is 0.75, and 0 lies farther from it (0.75) than the
+    # observed 1 (0.25): every outcome is as extreme, p = 1. A normal tail would say the same here,
+    # but the case checks the grid's bookkeeping.
+    d = np.zeros(40)
+    d[0] = 1
+    mask = np.zeros((40, 1), bool)
+    mask[:30] = True
+    assert slice_tests(d, mask)["p"][0] == pytest.approx(1.0)
+    # by enumeration: 2 wins, 1 loss among 12, slice of 4 holding both wins
+    d = np.zeros(12)
+    d[[0, 1]], d[5] = 1, -1
+    mask = np.zeros((12, 1), bool)
+    mask[:4] = True
+    centre = 4 * 1 / 12
+    sums = np.array([d[list(c)].sum() for c in itertools.combinations(range(12), 4)])
+    expected = np.mean(np.abs(sums - centre) >= abs(2 - centre) - 1e-9)
+    assert slice_tests(d, mask)["p"][0] == pytest.approx(expected)

@@ -21,6 +21,7 @@ from ..uncertainty import (
     N_RESAMPLES,
     SEED,
     SMALL_N,
+    SPARSE_EXPECTED,
     adjust_bh,
     mcnemar_exact,
     mean_interval,
@@ -184,8 +185,9 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
               "features": feats.n_features, "predicates": len(preds), "min_support": MIN_SUPPORT,
               "small_n": SMALL_N, "discoveries": sum(s.p_adjusted < ALPHA for s in found.slices),
               "alpha": ALPHA, "correction": "Benjamini-Hochberg over every slice tested",
-              "test": "permutation test of the inside sum against the rest (normal approximation of its exact "
-                      "permutation distribution); Welch 95 % interval of inside minus outside"}
+              "test": "two-sided permutation test of the inside sum: exact where a side expects fewer than "
+                      f"{SPARSE_EXPECTED} flips, else the normal approximation of its exact mean and variance; "
+                      "Welch 95 % interval of inside minus outside"}
     return WhyReport(task, a_name, b_name, spec.metric, quantity, headline, flips, confident, same, families,
                      findings, tested, evidence, missing, notes, found)
 

@@ -9,7 +9,8 @@ from .report import WhyReport
 def _num(x: float | None, digits: int = 3) -> str:
     if x is None or x != x:
         return "n/a"
-    return f"{x:+.{digits}f}" if digits else f"{x:+.0f}"
+    text = f"{x:+.{digits}f}"
+    return text[1:] if float(text) == 0 else text  # no "-0.000" for a difference that rounds to nothing
 
 
 def _val(x: float | None, digits: int = 3) -> str:
@@ -59,7 +60,9 @@ def markdown(r: WhyReport) -> str:
             f"{t['pairs']:,} two-feature conjunctions; {t['features']} features, {t['predicates']} predicates; "
             f"at least {t['min_support']} examples inside and outside); {t['correction']}; "
             f"{t['discoveries']} at adjusted p < {t['alpha']}. Each slice compares the mean inside with the mean "
-            f"outside ({t['test']}). Shares of overlapping slices overlap and do not add up.", ""]
+            f"outside ({t['test']}). Share: the slice's part of the whole gap's sum; shares of overlapping slices do not add "
+            "up, and a share below 0 or above 100 % means the slice goes against the gap or holds more than all of "
+            "it (the rest goes the other way).", ""]
     out += ["| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share |",
             "|---|---|---|---|---|---|---|"]
     for x in r.findings:
