@@ -135,7 +135,7 @@ def _why(args: argparse.Namespace) -> int:
     try:
         r = why_report(a, args.task, args.variants[0], args.variants[1] if len(args.variants) > 1 else None,
                        seed=args.seed)
-    except KeyError as error:
+    except (KeyError, ValueError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2
     print(r.to_json() if args.json else r.to_markdown())

@@ -145,6 +145,11 @@ def test_report_of_two_variants(loaded, task):
     assert f.lo <= f.effect <= f.hi and 0 <= f.p <= f.p_adjusted <= 1
     assert f.query["variant"] == "e" and f.query["other"] == "a"
     assert ("slice" in f.query) or len(f.query["ids"]) == f.n
+    q = A.ErrorQuery.from_dict(f.query["error_query"])
+    assert (q.variant, q.other, q.relation) == ("e", "a", "disagree")
+    shown = A.errors(loaded, q)  # the rows the Errors tab opens: the two disagree there
+    if task != "sts":
+        assert len(shown) and (shown["pred"] != shown["other_pred"]).all()
     data = json.loads(r.to_json())
     assert data["findings"][0]["definition"] and "n" in data["findings"][0] and "share" in data["findings"][0]
     text = r.to_markdown()
@@ -160,7 +165,14 @@ def test_report_of_two_variants(loaded, task):
 
 
 def test_no_shares_when_the_gap_is_not_distinguishable(loaded):
-    r = why_report(loaded, "quora", "a", "a")
+    td = loaded.task("quora")
+    ia, ib = td.variant_index("a"), td.variant_index("b")
+    saved = td.pred[:, ib].copy(), td.correct[:, ib].copy(), td.score[:, ib].copy()
+    td.pred[:, ib], td.correct[:, ib], td.score[:, ib] = td.pred[:, ia], td.correct[:, ia], td.score[:, ia]
+    try:  # b made a copy of a: a gap of exactly 0
+        r = why_report(loaded, "quora", "a", "b")
+    finally:
+        td.pred[:, ib], td.correct[:, ib], td.score[:, ib] = saved
     assert r.headline["difference"] == 0
     assert all(f.share is None for f in r.findings)
     assert any("not distinguishable" in n for n in r.notes)
@@ -214,6 +226,8 @@ def test_cli_json_and_errors(world, capsys):
     assert data["a"] == "e" and data["b"] == "a" and data["tested"]["slices"] > 0
     assert main(["why", "--task", "sts", "nope", "--tables", str(world / "tables")]) == 2
     assert "nope" in capsys.readouterr().err
+    assert main(["why", "--task", "sts", "a", "a", "--tables", str(world / "tables")]) == 2
+    assert "itself" in capsys.readouterr().err
 
 
 def test_exact_p_where_flips_are_few():

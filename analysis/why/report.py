@@ -121,6 +121,8 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
     """Why `a_name` beats or trails `b_name` on `task` (or, with one variant, where it fails).
     `seed` fixes the bootstrap resamples of the headline (0: the build's seed, so the interval is
     the one the Models tab shows)."""
+    if a_name == b_name:
+        raise ValueError(f"{a_name!r} compared with itself: give two variants, or one to see where it fails")
     td = a.task(task)
     spec = get_task(task)
     ia = td.variant_index(a_name)
@@ -208,6 +210,14 @@ def _query(task: str, names: tuple[str, ...], parts: list, ids: np.ndarray) -> d
     else:
         query["ids"] = [str(i) for i in ids]
     query["features"] = [p.name for p in parts]
+    # the shared query type's form (analysis.queries.ErrorQuery): the rows where the two disagree
+    # (or A's errors) within the slice; a slice the registry lacks is narrowed by `ids` instead
+    from ..queries import ErrorQuery
+
+    two = len(names) == 2
+    query["error_query"] = ErrorQuery(task, variant=names[0], kind="all" if two else "wrong",
+                                      other=names[1] if two else None, relation="disagree",
+                                      slice=tuple(query["slice"]) if "slice" in query else None).to_dict()
     return query
 
 
