@@ -444,7 +444,8 @@ def _evidence(a: Analysis, td: TaskData, task: str, an: str, bn: str, ia: int, i
         calib = _calibration(td, ia, ib, rows, missing)
         if calib is not None:
             out["calibration"] = calib
-    out["label_errors"] = _label_error_wins(td, ia, ib, rows, ca, cb, missing)
+    muted = {v for v, tasks in muted_heads(a.summary).items() if task in tasks}
+    out["label_errors"] = _label_error_wins(td, ia, ib, rows, ca, cb, missing, muted)
     return out
 
 
@@ -525,14 +526,15 @@ def _calibration(td: TaskData, ia: int, ib: int, rows: np.ndarray, missing: list
 
 
 def _label_error_wins(td: TaskData, ia: int, ib: int, rows: np.ndarray, ca: np.ndarray, cb: np.ndarray,
-                      missing: list[str]) -> dict:
+                      missing: list[str], muted: set[str] = frozenset()) -> dict:
     """How many of each side's wins fall on examples the *other* variants call mislabelled: every
     trusted, non-ensemble variant but A and B wrong, and (with probabilities) their mean
     probability of the gold answer under 0.2. A's own votes would make the flag circular."""
     spec = get_task(td.task)
-    imported = td.imported | td.hard_labels
+    # an ensemble's members may include A or B, and a muted head (analysis.trust) is no evidence
+    skip = td.imported | td.hard_labels | set(muted)
     others = [i for i, v in enumerate(td.variants)
-              if i not in (ia, ib) and v not in imported and "ensemble" not in v and td.present[rows, i].all()]
+              if i not in (ia, ib) and v not in skip and "ensemble" not in v and td.present[rows, i].all()]
     if len(others) < 3:
         missing.append(f"label-error check: {len(others)} other variants with predictions (needs 3)")
         return {}
