@@ -414,21 +414,26 @@ def _families(a: Analysis, task: str, an: str, bn: str, missing: list[str],
             continue
         fa = sorted(v for v in score if recipes[v].get(key) == va)
         fb = sorted(v for v in score if recipes[v].get(key) == vb)
-        if len(fa) < 2 or len(fb) < 2:
-            continue  # a family of one is the variant itself, not a family
+        if not fa or not fb or max(len(fa), len(fb)) < 2:
+            continue  # two families of one are the two variants themselves
         low_a, high_a = min(score[v] for v in fa), max(score[v] for v in fa)
         low_b, high_b = min(score[v] for v in fb), max(score[v] for v in fb)
         whole = (low_a > high_b) if sign > 0 else (high_a < low_b)
         verb = "above" if sign > 0 else "below"
         if whole:
-            out.append(f"{label}: every {va} variant ({', '.join(fa)}) scores {verb} every {vb} variant "
-                       f"({', '.join(fb)}) on {metric}: the gap is shared by the whole family")
+            out.append(f"{label}: {_members(va, fa)} scores {verb} "
+                       f"{_members(vb, fb)} on {metric} (trusted heads only): the gap is shared by the whole "
+                       f"famil{'y' if min(len(fa), len(fb)) == 1 else 'ies'}")
         else:
             out.append(f"{label}: {an} is {va}, {bn} is {vb}, but the families overlap on {metric} ({va}: "
                        f"{low_a:.3f}-{high_a:.3f}, {vb}: {low_b:.3f}-{high_b:.3f}): not a family-wide gap")
     if not out:
         out.append("the two recipes share pair encoding, encoder, pooling, sharing and heads: no family separates them")
     return out
+
+
+def _members(value: str, names: list[str]) -> str:
+    return f"{names[0]}, the only {value} variant," if len(names) == 1 else f"every {value} variant ({', '.join(names)})"
 
 
 # --- other evidence -------------------------------------------------------------------------------
