@@ -249,3 +249,25 @@ def test_exact_p_where_flips_are_few():
     sums = np.array([d[list(c)].sum() for c in itertools.combinations(range(12), 4)])
     expected = np.mean(np.abs(sums - centre) >= abs(2 - centre) - 1e-9)
     assert slice_tests(d, mask)["p"][0] == pytest.approx(expected)
+
+
+def test_an_imported_variant_of_hard_labels_gets_a_report(world, tmp_path, capsys):
+    import shutil
+
+    import pandas as pd
+
+    tables = tmp_path / "tables"
+    shutil.copytree(world / "tables", tables)
+    own = pd.read_parquet(tables / "predictions" / "a" / "quora.parquet")
+    lines = ["id \t Predicted_Is_Paraphrase"] + [f"{i} , {int(p)}" for i, p in zip(own["id"], own["pred"])]
+    (tmp_path / "para-dev-output.csv").write_text("\n".join(lines) + "\n")
+    assert main(["import", "--name", "mine", "--tables", str(tables), "--checkpoints", str(tmp_path / "none"),
+                 str(tmp_path / "para-dev-output.csv")]) == 0
+    capsys.readouterr()
+    assert main(["why", "--task", "quora", "mine", "e", "--json", "--tables", str(tables),
+                 "--data-dir", str(world / "data")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["flips"]["mcnemar_p"] is not None and data["findings"]
+    missing = " | ".join(data["missing"])
+    for part in ("most confident flips", "calibration", "families", "behavioural tests"):
+        assert part in missing
