@@ -265,7 +265,7 @@ def main() -> int:
             warm.predict(*warmup.filters(task=task, variant="(all variants)", kind="all examples"),
                          api_name="/export_csv")
         # As many sessions as the run has uploading clients upload and query their upload on every
-        # task, so that the bounded cache of joined uploads (demo.uploads, JOIN_CACHE_MB) holds at
+        # task, so that the bounded cache of joined uploads (demo.uploads, $MINIBERT_JOIN_CACHE_MB) holds at
         # the start what it holds during the run: its growth up to that bound is not a leak.
         uploaders = len(range(0, args.clients, args.upload_every)) if args.upload_every > 0 else 0
         for _ in range(uploaders):

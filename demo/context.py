@@ -20,12 +20,13 @@ import torch
 
 from minibert.checkpoint_config import default_checkpoints_dir
 from minibert.predict import LoadFailure, default_device, load_variants
+from minibert.settings import settings
 
 
-def _mallopt(param: int, value: int, env: str) -> bool:
-    """glibc's `mallopt(param, value)`, unless the host already set it through $`env` (glibc reads
-    that at start-up). Returns whether it was set (False off glibc)."""
-    if os.environ.get(env):
+def _mallopt(param: int, value: int, host_value: str | None) -> bool:
+    """glibc's `mallopt(param, value)`, unless the host already set it through glibc's environment
+    variable (`host_value`; glibc reads it at start-up). Returns whether it was set (False off glibc)."""
+    if host_value:
         return False
     try:
         return bool(ctypes.CDLL("libc.so.6").mallopt(param, value))
@@ -39,7 +40,7 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
     freed in one arena is not reused by the others and the app's RSS crept up under load
     (`python -m benchmarks.bench_load`, 50 x 20: +17.8 % with the default, +9.0 % with 2 arenas).
     Returns whether the cap was set (False off glibc)."""
-    return _mallopt(-8, arenas, "MALLOC_ARENA_MAX")  # -8: M_ARENA_MAX
+    return _mallopt(-8, arenas, settings().malloc_arena_max)  # -8: M_ARENA_MAX
 
 
 def map_large_blocks(threshold: int = 1 << 20) -> bool:
@@ -48,7 +49,7 @@ def map_large_blocks(threshold: int = 1 << 20) -> bool:
     By default glibc raises this threshold to 32 MB as large blocks are freed, after which a
     query's temporary arrays (a Quora column of every variant is about 1-2 MB) come from the heap
     and stay in the RSS once freed. Returns whether it was set (False off glibc)."""
-    return _mallopt(-3, threshold, "MALLOC_MMAP_THRESHOLD_")  # -3: M_MMAP_THRESHOLD
+    return _mallopt(-3, threshold, settings().malloc_mmap_threshold)  # -3: M_MMAP_THRESHOLD
 
 
 def trim_malloc() -> bool:
@@ -69,12 +70,13 @@ def configure_threads(threads: int | None = None) -> int:
     intra-op threads; on a shared 2-core machine two threads made a click 10-30x slower than one
     (measured: 3.2 s vs 0.1 s with the other core busy), because every op waits for both cores."""
     if threads is None:
-        env = os.environ.get("MINIBERT_THREADS")
+        threads = settings().threads
+    if threads is None:
         try:
             cores = len(os.sched_getaffinity(0))
         except AttributeError:  # not Linux
             cores = os.cpu_count() or 1
-        threads = int(env) if env else max(1, min(cores // 2, 8))
+        threads = max(1, min(cores // 2, 8))
     torch.set_num_threads(threads)
     return threads
 
@@ -136,8 +138,8 @@ def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.
     live models the host asked for (`live` specs, then $MINIBERT_LIVE; `minibert.live`).
     Never raises for a bad checkpoint, live model or missing tables: each is reported in the context."""
     checkpoints_dir = Path(checkpoints) if checkpoints else default_checkpoints_dir()
-    tables_dir = tables or os.environ.get("MINIBERT_TABLES") or None
-    data_dir = data or os.environ.get("MINIBERT_DATA") or None
+    tables_dir = tables or settings().tables
+    data_dir = data or settings().data
     device = device or default_device()
     ctx = AppContext(checkpoints_dir=checkpoints_dir, tables_dir=Path(tables_dir) if tables_dir else None,
                      data_dir=Path(data_dir) if data_dir else None, device=device)

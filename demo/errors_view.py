@@ -23,6 +23,7 @@ import analysis as A
 from analysis import uncertainty as U
 from analysis.formatting import interval, metric, signed
 from analysis.schema import QUORA_NOTE, STS_TOLERANCE
+from minibert.settings import settings
 from minibert.tasks import TASK_NAMES, task_titled
 from minibert.tasks import task as get_task
 
@@ -507,7 +508,7 @@ CSV_COLUMNS = ["variant", "id", "gold", "pred", "prob", "p0", "p1", "p2", "p3", 
 
 def export_limit_bytes() -> int:
     """Largest CSV an export writes: $MINIBERT_EXPORT_MAX_MB megabytes (default 10)."""
-    return int(float(os.environ.get("MINIBERT_EXPORT_MAX_MB", "10")) * 1_000_000)
+    return settings().export_max_bytes
 
 
 def export_folder() -> Path:

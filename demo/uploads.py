@@ -7,7 +7,7 @@ about 2 MB), never a copy of the shared tables. Each query joins it with the sha
 is shared, not copied (`analysis.load.with_variant`: a joined Quora task holds about 19 MB of its
 own, SST and STS about 1 MB each; `python -m benchmarks.bench_upload_join`). The joined tasks
 are kept in a cache shared by all sessions, least recently used first out, bounded in bytes
-(JOIN_CACHE_MB) so that memory does not grow with the number of visitors, and dropped when their
+($MINIBERT_JOIN_CACHE_MB) so that memory does not grow with the number of visitors, and dropped when their
 session ends.
 
 The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
@@ -15,7 +15,6 @@ The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
@@ -34,16 +33,15 @@ from analysis.imported import (
     with_predictions,
 )
 from analysis.load import added_bytes
+from minibert.settings import settings
 from minibert.tasks import TASK_NAMES
 
-UPLOADS_ENV = "MINIBERT_UPLOADS"
 MAX_FILES = 3
 DEFAULT_NAME = "my-model"
-# The joined tasks kept, in MB of their own arrays (`analysis.load.added_bytes`): 128 holds every
-# task of 6 sessions that uploaded all three files (20.9 MB each with the shipped tables). Never
-# more, except one task larger than the whole budget (kept alone).
+# The joined tasks kept, in MB of their own arrays (`analysis.load.added_bytes`; the default of
+# minibert.settings, 128, holds every task of 6 sessions that uploaded all three files: 20.9 MB each
+# with the shipped tables). Never more, except one task larger than the whole budget (kept alone).
 JOIN_CACHE_ENV = "MINIBERT_JOIN_CACHE_MB"
-JOIN_CACHE_MB = 128
 # A browser tab's upload is dropped when the tab closes or reloads (Gradio's heartbeat ends the
 # session); a client without a heartbeat (the REST API) would keep it for ever, so it also goes
 # this long after it was made.
@@ -53,11 +51,11 @@ FORGOTTEN = ("Held in this browser tab only: other visitors never see it, and a 
 
 
 def uploads_enabled() -> bool:
-    return os.environ.get(UPLOADS_ENV, "1").strip().lower() not in ("0", "off", "false", "no")
+    return settings().uploads
 
 
 def join_cache_bytes() -> int:
-    return int(float(os.environ.get(JOIN_CACHE_ENV, JOIN_CACHE_MB)) * 2**20)
+    return settings().join_cache_bytes
 
 
 def max_file_size() -> int:

@@ -25,12 +25,13 @@ query to the app on load, and "Copy link" gives the Space's URL (SPACE_ID, set b
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 import gradio as gr
+
+from minibert.settings import settings
 
 from . import inputs as I
 
@@ -87,7 +88,7 @@ class Links:
 
     def state(self, tab: str, *values: object) -> str:
         """What the page's script reads: the query and, on a Space, its id."""
-        return json.dumps({"query": self.query(tab, *values), "space": os.environ.get("SPACE_ID", "")})
+        return json.dumps({"query": self.query(tab, *values), "space": settings().space_id})
 
     def restore(self, params: dict[str, str]) -> tuple[str, list[str], list]:
         """(the tab to open, messages, every view's outputs) for a URL's query."""

@@ -6,19 +6,19 @@ only BERT-layout weights that install offline. Any local HF BERT folder can repl
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from .checkpoint_config import file_sha256
+from .settings import settings
 
 DEFAULT_BACKBONE = "all-MiniLM-L6-v2"
 
 
 def default_backbone_dir() -> Path:
     """$MINIBERT_BACKBONE (any local HF BERT folder) or else the package's folder."""
-    override = os.environ.get("MINIBERT_BACKBONE")
-    return Path(override) if override else package_backbone_dir()
+    override = settings().backbone
+    return override if override else package_backbone_dir()
 
 
 def package_backbone_dir() -> Path:
@@ -36,10 +36,10 @@ def resolve_backbone(path: str | None) -> Path:
     of it (see `export_copy`)."""
     if path in (None, ""):
         return default_backbone_dir()
-    override = os.environ.get("MINIBERT_BACKBONE")
-    copy = _copy_of(Path(override)) if override else None
+    override = settings().backbone
+    copy = _copy_of(override) if override else None
     if copy is not None and copy["name"] == path:
-        return Path(override)
+        return override
     return package_backbone_dir() if path == DEFAULT_BACKBONE else Path(path)
 
 

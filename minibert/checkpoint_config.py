@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .settings import settings
+
 FORMAT = "minibert-checkpoint/1"
 CONFIG_FILE = "config.json"
-CHECKPOINTS_ENV = "MINIBERT_CHECKPOINTS"
 
 
 class CheckpointError(RuntimeError):
@@ -28,7 +29,7 @@ class CheckpointError(RuntimeError):
 
 def default_checkpoints_dir() -> Path:
     """$MINIBERT_CHECKPOINTS, else ./checkpoints."""
-    return Path(os.environ.get(CHECKPOINTS_ENV) or "checkpoints")
+    return settings().checkpoints
 
 
 @lru_cache(maxsize=8)

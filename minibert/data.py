@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .settings import settings
 from .tasks import task as get_task
 
 SPLITS = ("train", "dev", "test")
@@ -158,10 +159,7 @@ def resolve_data_dir(value: str | os.PathLike[str] | None = None) -> Path:
     """The data folder: `value` if given, else $MINIBERT_DATA, else `data`."""
     if _given(value):
         return Path(value)  # type: ignore[arg-type]
-    from_env = os.environ.get(DATA_ENV)
-    if from_env:
-        return Path(from_env)
-    return Path(DEFAULT_DATA_DIR)
+    return settings().data or Path(DEFAULT_DATA_DIR)
 
 
 def _given(value: str | os.PathLike[str] | None) -> bool:
@@ -173,7 +171,7 @@ def _data_dir_origin(value: str | os.PathLike[str] | None) -> str:
     # Saying where the folder came from makes a stale $MINIBERT_DATA easy to spot.
     if _given(value):
         return "as given"
-    if os.environ.get(DATA_ENV):
+    if settings().data is not None:
         return f"from ${DATA_ENV}"
     return f"the default, ./{DEFAULT_DATA_DIR}"
 

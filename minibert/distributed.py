@@ -26,13 +26,14 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 import torch.distributed.nn.functional as dist_nn
+
+from .settings import settings
 
 # Rank 0 evaluates on dev and stores the checkpoint while the others wait at the next collective:
 # on the full dev sets that takes minutes, beyond the default timeout of some backends.
@@ -115,7 +116,7 @@ def no_sync(module: torch.nn.Module, skip: bool) -> contextlib.AbstractContextMa
 
 def world_size() -> int:
     """The number of training processes torchrun started (1 without torchrun)."""
-    return int(os.environ.get("WORLD_SIZE", "1"))
+    return settings().world_size
 
 
 def is_main_process() -> bool:
@@ -128,7 +129,9 @@ def from_environment(device: str) -> tuple[Ranks, str]:
     world = world_size()
     if world <= 1:
         return Ranks(), device
-    rank, local_rank = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
+    rank, local_rank = settings().rank, settings().local_rank
+    if rank is None:
+        raise RuntimeError(f"WORLD_SIZE is {world} but RANK is not set: start the processes with torchrun")
     cuda = torch.device(device).type == "cuda"
     if cuda:
         device = f"cuda:{local_rank}"

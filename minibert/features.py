@@ -8,7 +8,6 @@ gives them (so a change to how text is read can never reuse stale vectors) and t
 """
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ from .batching import map_in_batches
 from .data import texts_sha256
 from .heads import mean_pool
 from .model import BertModel
+from .settings import settings
 from .tokenizer import Tokenizer
 
 if TYPE_CHECKING:  # for annotations only: network imports this module
@@ -31,7 +31,7 @@ POOLINGS = ("cls", "mean")
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("MINIBERT_CACHE", "cache")) / "features"
+    return settings().cache / "features"
 
 
 def split_texts(split: str) -> list[str]:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,9 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from .predict import ByTask
+from .settings import settings
 from .tasks import task as get_task
 
-LIVE_ENV = "MINIBERT_LIVE"
 METHODS = {"sst": "sentiment", "quora": "paraphrase", "sts": "similarity"}
 SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 TOLERANCE = 1e-3
@@ -114,5 +113,4 @@ def load_live(spec: str, taken: Sequence[str] = ()) -> LiveVariant:
 
 def live_specs(flags: Sequence[str] | None = None) -> list[str]:
     """The specs asked for: the --live flags, then $MINIBERT_LIVE (comma-separated)."""
-    env = [s.strip() for s in os.environ.get(LIVE_ENV, "").split(",") if s.strip()]
-    return [*(flags or []), *env]
+    return [*(flags or []), *settings().live]

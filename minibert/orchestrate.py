@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from .recipes import get_recipe, trainable_recipes
+from .settings import settings
 
 
 def train_all(args: argparse.Namespace, folder: Path) -> int:
@@ -56,7 +57,7 @@ def train_all(args: argparse.Namespace, folder: Path) -> int:
 
 def runs_dir() -> Path:
     """Where training logs and the reruns' checkpoints go: $MINIBERT_RUNS, else runs/."""
-    return Path(os.environ.get("MINIBERT_RUNS", "runs"))
+    return settings().runs
 
 
 def replicate_folder(runs: Path, seed: int) -> Path:
@@ -69,7 +70,7 @@ def visible_gpus() -> list[str]:
     import torch
 
     count = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    listed = [d.strip() for d in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if d.strip()]
+    listed = list(settings().cuda_visible_devices)
     return listed[:count] if listed else [str(i) for i in range(count)]
 
 

@@ -4,12 +4,41 @@ from pathlib import Path
 
 import pytest
 
+from minibert.settings import settings
+
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # Feature caches written by tests go to a scratch folder, not the repository's cache/.
 os.environ.setdefault("MINIBERT_CACHE", tempfile.mkdtemp(prefix="minibert-test-cache-"))
 # Gradio keeps uploads in folders named by their content: test sessions running at once on one
 # machine would share (and sweep) each other's copies of the same test file. One folder each.
 os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="minibert-test-gradio-"))
+
+
+@pytest.fixture(autouse=True)
+def _settings_from_the_environment():
+    """The code reads its settings once (minibert.settings); each test starts from the environment
+    as it is, and what a test set ends with it (this runs after monkeypatch has undone its changes)."""
+    settings.reload()
+    yield
+    settings.reload()
+
+
+@pytest.fixture
+def monkeypatch(monkeypatch):
+    """pytest's monkeypatch, whose setenv and delenv also read the settings afresh: a test that
+    changes a variable means the code to see it, as a fresh process would."""
+    set_env, del_env = monkeypatch.setenv, monkeypatch.delenv
+
+    def setenv(*args, **kwargs):
+        set_env(*args, **kwargs)
+        settings.reload()
+
+    def delenv(*args, **kwargs):
+        del_env(*args, **kwargs)
+        settings.reload()
+
+    monkeypatch.setenv, monkeypatch.delenv = setenv, delenv
+    return monkeypatch
 
 
 @pytest.fixture(scope="session")

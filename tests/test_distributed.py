@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from minibert.distributed import Ranks
+from minibert.settings import settings
 
 RECIPES = ("sbert-concat", "pcgrad", "infonce", "multitask-cls")  # sum, surgery, gathered negatives, round-robin
 ROUNDS = 6
@@ -63,6 +64,7 @@ def _rank_main(rank: int, world: int, port: int, backbone: str, data: str, out: 
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world),
                       LOCAL_RANK=str(rank))
+    settings.reload()  # a spawned process may have read them before the lines above set them
     torch.set_num_threads(1)
     ranks, _ = from_environment("cpu")
     try:
