@@ -49,7 +49,7 @@ def main() -> None:
             if len(batch) < size:
                 break
             labels = torch.tensor([float(e.label) for e in batch])
-            pooled = model.embed(tokenizer([e.sentence1 for e in batch] + [e.sentence2 for e in batch]))
+            pooled = model.embed(tokenizer([e.sentence1 for e in batch] + [e.sentence2 for e in batch])).pooled
             u, v = pooled[:size], pooled[size:]
             for t in temperatures:
                 terms[t].append(float(info_nce(u, v, t, keep=labels > 0.5)))

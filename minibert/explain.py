@@ -113,7 +113,7 @@ def _repeat(batch: Batch, n: int) -> Batch:
 def _forward(model: MultitaskModel, task: str, batches: list[Batch]) -> Callable[..., torch.Tensor]:
     """The explained output as a function of the word embeddings of each batch (any number of rows)."""
     def forward(*embeds: torch.Tensor) -> torch.Tensor:
-        pooled = [model.embed(_repeat(b, e.shape[0]), inputs_embeds=e) for b, e in zip(batches, embeds)]
+        pooled = [model.embed(_repeat(b, e.shape[0]), inputs_embeds=e).pooled for b, e in zip(batches, embeds)]
         return explained_output(model, task, pooled)
     return forward
 
@@ -231,7 +231,7 @@ def rollout_attribution(scorer: Scorer, task: str, text: str, text2: str | None 
     weights: list[float] = []
     for batch in batches:
         with _eval_mode(model):
-            _, maps = model.embed(batch, output_attentions=True)
+            maps = model.embed(batch, output_attentions=True).attentions
         t = batch.input_ids.shape[1]
         eye = torch.eye(t, device=batch.input_ids.device)
         rollout = eye

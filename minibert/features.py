@@ -61,8 +61,8 @@ class EmbeddingMemo:
     def _compute(self, texts: list[str]) -> torch.Tensor:
         def run(chunk: list[str]) -> torch.Tensor:
             batch = self.tokenizer(chunk).to(self.device)
-            hidden, pooled = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids)
-            return torch.stack([pooled, mean_pool(hidden, batch.attention_mask)], 1)
+            out = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+            return torch.stack([out.pooler_output, mean_pool(out.last_hidden_state, batch.attention_mask)], 1)
         return map_in_batches(texts, [len(t) for t in texts], self.batch_size, run)
 
     def embed(self, texts: Sequence[str], pooling: str) -> torch.Tensor:

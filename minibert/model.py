@@ -175,10 +175,18 @@ class Pooler(nn.Module):
         return torch.tanh(self.dense(hidden[:, 0]))
 
 
+@dataclass(frozen=True)
+class EncoderOutput:
+    """What `BertModel` returns, named as transformers' BaseModelOutputWithPooling names it.
+    `pooler_output` is None for an encoder without a pooler; `attentions` (one (batch, heads, t, t)
+    map of attention probabilities per layer) is None unless `output_attentions` asked for it."""
+    last_hidden_state: torch.Tensor
+    pooler_output: torch.Tensor | None = None
+    attentions: tuple[torch.Tensor, ...] | None = None
+
+
 class BertModel(nn.Module):
-    """Returns (last_hidden_state, pooler_output or None); with `output_attentions=True`,
-    (last_hidden_state, pooler_output or None, attentions): one (batch, heads, t, t) map of
-    attention probabilities per layer, as `output_attentions` gives in transformers."""
+    """Returns an `EncoderOutput`; with `output_attentions=True` it holds the attention maps too."""
 
     def __init__(self, config: BertConfig, add_pooler: bool = True, init_weights: bool = True):
         super().__init__()
@@ -200,7 +208,7 @@ class BertModel(nn.Module):
                 module.weight[module.padding_idx].zero_()
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor | None = None,
-                inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False) -> tuple:
+                inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False) -> EncoderOutput:
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)
@@ -210,7 +218,7 @@ class BertModel(nn.Module):
         attn_bias = attn_bias.masked_fill(attention_mask == 0, torch.finfo(x.dtype).min)[:, None, None, :]
         hidden, maps = self.encoder(x, attn_bias, output_attentions)
         pooled = self.pooler(hidden) if self.pooler is not None else None
-        return (hidden, pooled, maps) if output_attentions else (hidden, pooled)
+        return EncoderOutput(hidden, pooled, maps if output_attentions else None)
 
 
 class WeightMismatch(ValueError):

@@ -5,6 +5,7 @@ Heads read pooled vectors, so a frozen-encoder recipe can train them on cached f
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -14,6 +15,15 @@ from .heads import SentimentLinear, build_pair_head, mean_pool
 from .model import BertModel
 from .recipes import Recipe
 from .tokenizer import Batch
+
+
+@dataclass(frozen=True)
+class EmbedOutput:
+    """What `MultitaskModel.embed` returns: the sentence vectors the heads read (the recipe's
+    pooling: [CLS] through the pooler, or the mean), and the encoder's attention maps (one
+    (b, heads, t, t) map per layer) when `output_attentions` asked for them, else None."""
+    pooled: torch.Tensor
+    attentions: tuple[torch.Tensor, ...] | None = None
 
 
 class MultitaskModel(nn.Module):
@@ -33,28 +43,27 @@ class MultitaskModel(nn.Module):
         return pooled if self.recipe.pooling == "cls" else mean_pool(hidden, attention_mask)
 
     def embed(self, batch: Batch, inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False,
-              ) -> torch.Tensor | tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
-        """The pooled sentence vectors; with `output_attentions`, (vectors, one (b, heads, t, t)
-        attention map per layer). `inputs_embeds` replaces the word embeddings of
-        `batch.input_ids` (from `token_embeddings`), e.g. to take gradients with respect to them."""
+              ) -> EmbedOutput:
+        """The pooled sentence vectors, and with `output_attentions` the attention maps.
+        `inputs_embeds` replaces the word embeddings of `batch.input_ids` (from
+        `token_embeddings`), e.g. to take gradients with respect to them."""
         out = self.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids, inputs_embeds,
                            output_attentions=output_attentions)
-        pooled = self.pool(out[0], out[1], batch.attention_mask)
-        return (pooled, out[2]) if output_attentions else pooled
+        return EmbedOutput(self.pool(out.last_hidden_state, out.pooler_output, batch.attention_mask), out.attentions)
 
     def token_embeddings(self, batch: Batch) -> torch.Tensor:
         """The word embeddings `embed` starts from (before positions and token types are added)."""
         return self.encoder.embeddings.word_embeddings(batch.input_ids)
 
     def sentiment_logits(self, batch: Batch) -> torch.Tensor:
-        return self.sst_head(self.embed(batch))
+        return self.sst_head(self.embed(batch).pooled)
 
     def pair_output(self, task: str, first: Batch, second: Batch | None = None) -> torch.Tensor:
         """Paraphrase logit or similarity score. A cross-encoder takes one joint batch (`first`)."""
         head = self.pair_heads[task]
         if self.recipe.pair_encoding == "cross":
-            return head(self.embed(first))
-        return head(self.embed(first), self.embed(second))
+            return head(self.embed(first).pooled)
+        return head(self.embed(first).pooled, self.embed(second).pooled)
 
 
 def build_model(recipe: Recipe, backbone_dir: str | Path, seed: int | None = None) -> MultitaskModel:

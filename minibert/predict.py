@@ -91,7 +91,7 @@ class Scorer(ByTask):
         if self.memo is not None:
             return self.memo.embed(texts, self.recipe.pooling).to(self.device)
         return map_in_batches(list(texts), [len(t) for t in texts], self.batch_size,
-                              lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device))).to(self.device)
+                              lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device)).pooled).to(self.device)
 
     def _encoded(self, inputs: dict[str, Sequence]) -> _Encoded:
         """Every distinct sentence of `inputs` ({task: sentences or pairs}) encoded once in one
@@ -114,7 +114,7 @@ class Scorer(ByTask):
         joint = map_in_batches(
             joint_pairs, [len(a) + len(b) for a, b in joint_pairs], self.batch_size,
             lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
-                                           .to(self.device))).to(self.device) if joint_pairs else None
+                                           .to(self.device)).pooled).to(self.device) if joint_pairs else None
         return _Encoded(inputs, pair_tasks, cross, vectors, {s: i for i, s in enumerate(distinct)}, joint,
                         {p: i for i, p in enumerate(joint_pairs)})
 

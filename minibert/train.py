@@ -164,7 +164,7 @@ def task_loss(model: MultitaskModel, task: str, batch: Batch, n_pairs: int, labe
     elif n_pairs is None:  # cross-encoder: one joint sequence per pair
         out = model.pair_output(task, batch).float()
     else:  # rows: pass 1's first sentences, its second sentences, then pass 2's
-        pooled = model.embed(batch).reshape(passes, 2, n_pairs, -1)
+        pooled = model.embed(batch).pooled.reshape(passes, 2, n_pairs, -1)
         u, v = pooled[0, 0], pooled[0, 1]
         out = model.pair_heads[task](pooled[:, 0].flatten(0, 1), pooled[:, 1].flatten(0, 1)).float()
     if spec.regression:

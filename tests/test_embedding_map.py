@@ -43,14 +43,14 @@ def test_head_inputs_of_tiny_models_are_what_their_heads_read(tiny_world):
         v = variants[name]
         got = v.head_inputs({"sst": sentences, "quora": pairs, "sts": pairs})
         with torch.no_grad():
-            sst = v.model.embed(v.tokenizer(sentences))
+            sst = v.model.embed(v.tokenizer(sentences)).pooled
         assert np.allclose(got["sst"], sst.numpy(), atol=1e-5) and np.array_equal(got["sst"][0], got["sst"][2])
         hidden = v.model.encoder.config.hidden_size
         if v.recipe.pair_encoding == "cross":
             assert got["quora"].shape == got["sts"].shape == (2, hidden)
             assert np.array_equal(got["quora"], got["sts"])  # one joint vector read by both heads
         else:
-            u, w = (v.model.embed(v.tokenizer([p[i] for p in pairs])) for i in (0, 1))
+            u, w = (v.model.embed(v.tokenizer([p[i] for p in pairs])).pooled for i in (0, 1))
             for task, head in (("quora", v.model.para_head), ("sts", v.model.sts_head)):
                 with torch.no_grad():
                     assert np.allclose(got[task], pair_features(head, u, w).numpy(), atol=1e-5)

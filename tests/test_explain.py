@@ -29,7 +29,7 @@ def tiny_encoder():
 def test_attention_maps_are_the_softmax_of_scaled_query_key_products(tiny_encoder):
     model, ids, mask, types = tiny_encoder
     with torch.no_grad():
-        _, _, maps = model(ids, mask, types, output_attentions=True)
+        maps = model(ids, mask, types, output_attentions=True).attentions
         assert len(maps) == TINY.num_hidden_layers
         heads, size = TINY.num_attention_heads, TINY.hidden_size // TINY.num_attention_heads
         b, t = ids.shape
@@ -50,9 +50,11 @@ def test_attention_maps_are_the_softmax_of_scaled_query_key_products(tiny_encode
 def test_asking_for_maps_changes_no_output(tiny_encoder):
     model, ids, mask, types = tiny_encoder
     with torch.no_grad():
-        hidden, pooled = model(ids, mask, types)
-        hidden_m, pooled_m, _ = model(ids, mask, types, output_attentions=True)
-    assert (hidden - hidden_m).abs().max() < 1e-6 and (pooled - pooled_m).abs().max() < 1e-6
+        plain = model(ids, mask, types)
+        mapped = model(ids, mask, types, output_attentions=True)
+    assert plain.attentions is None and len(mapped.attentions) == TINY.num_hidden_layers
+    assert (plain.last_hidden_state - mapped.last_hidden_state).abs().max() < 1e-6
+    assert (plain.pooler_output - mapped.pooler_output).abs().max() < 1e-6
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_gradient_x_input_is_the_gradient_of_the_shown_output(variants):
             def output(scale_token, factor):
                 moved = emb.clone()
                 moved[0, scale_token] *= factor
-                return float(model.pair_heads["sts"](model.embed(batch, inputs_embeds=moved))[0])
+                return float(model.pair_heads["sts"](model.embed(batch, inputs_embeds=moved).pooled)[0])
 
             changes = np.array([(output(i, 1 + eps) - output(i, 1 - eps)) / (2 * eps) for i in range(emb.shape[1])])
         finally:
@@ -142,7 +144,7 @@ def test_integrated_gradients_are_complete(variants, name, task, second):
     pad = variant.tokenizer.pad_id
     with torch.no_grad():
         def output(batches):
-            pooled = [model.embed(b) for b in batches]
+            pooled = [model.embed(b).pooled for b in batches]
             if task == "sst":
                 return float(torch.softmax(model.sst_head(pooled[0]), -1)[0] @ torch.arange(5.0))
             return float(model.pair_heads[task](*pooled).reshape(-1)[0])

@@ -28,12 +28,13 @@ def test_matches_transformers_on_a_padded_batch(backbone):
     batch = tok(SENTENCES, ["Is this a pair?", "What is the fastest way to learn Python?", "Someone plays music.", "yes"])
     assert batch.attention_mask.min() == 0, "the batch must contain padding for this test to mean anything"
     with torch.no_grad():
-        hidden, pooled = ours(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        out = ours(batch.input_ids, batch.attention_mask, batch.token_type_ids)
         ref = reference(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                         token_type_ids=batch.token_type_ids)
     real = batch.attention_mask.bool()
-    assert (hidden - ref.last_hidden_state)[real].abs().max() < 1e-4
-    assert (pooled - ref.pooler_output).abs().max() < 1e-4
+    assert (out.last_hidden_state - ref.last_hidden_state)[real].abs().max() < 1e-4
+    assert (out.pooler_output - ref.pooler_output).abs().max() < 1e-4
+    assert out.attentions is None  # not asked for
 
 
 def test_padding_does_not_change_real_tokens(backbone):
@@ -42,8 +43,8 @@ def test_padding_does_not_change_real_tokens(backbone):
     alone = tok([SENTENCES[3]])
     padded = tok([SENTENCES[3], SENTENCES[0]])
     with torch.no_grad():
-        a, _ = model(alone.input_ids, alone.attention_mask, alone.token_type_ids)
-        b, _ = model(padded.input_ids, padded.attention_mask, padded.token_type_ids)
+        a = model(alone.input_ids, alone.attention_mask, alone.token_type_ids).last_hidden_state
+        b = model(padded.input_ids, padded.attention_mask, padded.token_type_ids).last_hidden_state
     n = alone.input_ids.shape[1]
     assert torch.allclose(a[0], b[0, :n], atol=1e-5)
 
