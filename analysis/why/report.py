@@ -17,7 +17,10 @@ from ..core import Analysis, TaskData
 from ..schema import STS_TOLERANCE
 from ..trust import muted_heads
 from ..uncertainty import (
+    EXACT_BELOW,
     LEVEL,
+    MONTE_CARLO_MAX_ROWS,
+    N_PERMUTATIONS,
     N_RESAMPLES,
     SEED,
     SMALL_N,
@@ -187,11 +190,22 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
               "features": feats.n_features, "predicates": len(preds), "min_support": MIN_SUPPORT,
               "small_n": SMALL_N, "discoveries": sum(s.p_adjusted < ALPHA for s in found.slices),
               "alpha": ALPHA, "correction": "Benjamini-Hochberg over every slice tested",
-              "test": "two-sided permutation test of the inside sum: exact where a side expects fewer than "
-                      f"{SPARSE_EXPECTED} flips, else the normal approximation of its exact mean and variance; "
-                      "Welch 95 % interval of inside minus outside"}
+              "test": _test_text(d)}
     return WhyReport(task, a_name, b_name, spec.metric, quantity, headline, flips, confident, same, families,
                      findings, tested, evidence, missing, notes, found)
+
+
+def _test_text(d: np.ndarray) -> str:
+    """How `uncertainty.slice_tests` tested this quantity, in words."""
+    if np.isin(d, (-1.0, 0.0, 1.0)).all():
+        how = (f"exact where the normal tail's p is under {EXACT_BELOW} or a side of the slice expects fewer than "
+               f"{SPARSE_EXPECTED} nonzero values, else the normal approximation of its exact permutation mean and "
+               "variance")
+    elif len(d) <= MONTE_CARLO_MAX_ROWS:
+        how = f"Monte Carlo, {N_PERMUTATIONS:,} permutations with a fixed seed"
+    else:
+        how = "the normal approximation of its exact permutation mean and variance"
+    return f"two-sided permutation test of the inside sum ({how}); Welch 95 % interval of inside minus outside"
 
 
 def _restrict(p: Predicate, rows: np.ndarray) -> Predicate:
