@@ -163,6 +163,15 @@ def test_report_of_two_variants(loaded, task):
     shown = A.errors(loaded, q)  # the rows the Errors tab opens: the two disagree there
     if task != "sts":
         assert len(shown) and (shown["pred"] != shown["other_pred"]).all()
+    td = loaded.task(task)
+    rows = np.isin(td.examples["id"].astype(str), f.query["ids"]) if "ids" in f.query else (
+        td.slices[f.query["slice"][0]].astype(str).to_numpy() == f.query["slice"][1])
+    ia = td.variant_index("e")
+    if task == "sts":
+        gold = td.examples["gold"].to_numpy(float)
+        assert f.a_inside == pytest.approx(((td.pred[rows, ia] - gold[rows]) ** 2).mean())
+    else:
+        assert f.a_inside == pytest.approx(td.correct[rows, ia].mean())
     data = json.loads(r.to_json())
     assert data["findings"][0]["definition"] and "n" in data["findings"][0] and "share" in data["findings"][0]
     text = r.to_markdown()

@@ -60,6 +60,11 @@ class Finding:
     p_adjusted: float
     share: float | None  # its part of the whole (None when the whole is not distinguishable from 0)
     query: dict  # what the Errors tab opens: task, variant, other, and the slice or the example ids
+    # each variant inside the slice (accuracy; STS: mean squared error), to read an effect by: extra
+    # errors can only land where a variant was right, so a slice where A is right more often can
+    # carry more of B's
+    a_inside: float | None = None
+    b_inside: float | None = None
 
 
 @dataclass
@@ -177,12 +182,20 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
     found = search(d, preds)
     total = float(d.sum())
     findings = []
+    def inside(i: int | None, mask: np.ndarray) -> float | None:
+        if i is None:
+            return None
+        if spec.regression:
+            return float(((td.pred[rows, i][mask] - gold[mask]) ** 2).mean())
+        return float(td.correct[rows, i][mask].mean())
+
     for s in found.slices[:SHOWN]:
         mask = found.mask(s)
         share = (s.total_in / total) if whole_excludes_zero and total != 0 else None
         findings.append(Finding(s.name, s.definition, s.n, s.small, s.effect, s.lo, s.hi, s.mean_in, s.mean_out,
                                 s.p, s.p_adjusted, share, _query(task, names, [preds[q] for q in s.parts],
-                                                                 td.examples["id"].to_numpy()[rows][mask])))
+                                                                 td.examples["id"].to_numpy()[rows][mask]),
+                                inside(ia, mask), inside(ib, mask)))
     if not whole_excludes_zero:
         notes.append("the whole gap's 95 % interval contains 0: the two are not distinguishable on this "
                      "quantity, so no slice is given a share of it")

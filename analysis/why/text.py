@@ -63,12 +63,15 @@ def markdown(r: WhyReport) -> str:
             f"outside ({t['test']}). Share: the slice's part of the whole gap's sum; shares of overlapping slices do not add "
             "up, and a share below 0 or above 100 % means the slice goes against the gap or holds more than all of "
             "it (the rest goes the other way).", ""]
-    out += ["| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share |",
-            "|---|---|---|---|---|---|---|"]
+    own = "MSE" if r.task == "sts" else "accuracy"
+    sides = f"{r.a} / {r.b} {own} inside" if r.b else f"{r.a} {own} inside"
+    out += [f"| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share | {sides} |",
+            "|---|---|---|---|---|---|---|---|"]
     for x in r.findings:
         flag = " (n < 100)" if x.small else ""
+        both = _val(x.a_inside) + (f" / {_val(x.b_inside)}" if r.b else "")
         out.append(f"| {x.name} | {x.n:,}{flag} | {_num(x.mean_in)} | {_num(x.mean_out)} | {_num(x.effect)} "
-                   f"({_num(x.lo)} to {_num(x.hi)}) | {format_p(x.p_adjusted)} | {_pct(x.share)} |")
+                   f"({_num(x.lo)} to {_num(x.hi)}) | {format_p(x.p_adjusted)} | {_pct(x.share)} | {both} |")
     out.append("")
     if r.findings:
         out += ["Definitions:", ""] + [f"- **{x.name}**: {x.definition}" for x in r.findings[:5]] + [""]
