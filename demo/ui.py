@@ -169,8 +169,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             errors = errors_tab.build(ctx, a, can_send, links)
             openers = [errors.opener] if errors is not None else []
             slices = slices_tab.build(a, links)
-            composed = frozenset(name for name, v in ctx.variants.items() if v.members)
-            why = why_tab.build(a, composed, errors.upload if errors is not None else None, can_send, links)
+            setup = why_tab.Setup(frozenset(name for name, v in ctx.variants.items() if v.members), ctx.checkpoints_dir)
+            why = why_tab.build(a, setup, errors.upload if errors is not None else None, can_send, links)
             openers += [why.opener] if why is not None else []
             for d in A.DERIVED:
                 view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
@@ -192,8 +192,8 @@ def wire_why(links: Links, tabs: gr.Tabs, a: A.Analysis, why: why_tab.WhyTab,
     """The Why tab's pair opens in Errors and Slices, and Compare, Slices and Models open the Why tab
     with their variants filled in, each through the target tab's link (`Links.go`)."""
     inputs = [why.task, why.a, why.b, why.finding]
-    links.go(why.to_errors, inputs, partial(why_tab.params_of, a, "errors"), tabs, TABLE_QUEUE)
-    links.go(why.to_slices, inputs, partial(why_tab.params_of, a, "slices"), tabs, TABLE_QUEUE)
+    links.go(why.to_errors, inputs, partial(why_tab.params_of, a, why.setup, "errors"), tabs, TABLE_QUEUE)
+    links.go(why.to_slices, inputs, partial(why_tab.params_of, a, why.setup, "slices"), tabs, TABLE_QUEUE)
     if slices is not None:
         task, _, reference, _, shown = slices.inputs
         links.go(slices.why, [task, reference, shown], lambda t, ref, shown: {

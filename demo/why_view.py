@@ -4,7 +4,7 @@ examples of one finding; where a finding opens in Errors and Slices; the write-u
 
 Plain functions, no Gradio:
 
-    r = report(a, "sts", "pcgrad", "cross-encoder")       # WhyReport (cached)
+    r = report(a, "sts", "pcgrad", "cross-encoder")       # WhyReport (cached); checkpoints= for the families
     findings_table(r)                                     # one row per finding, in report order
     finding_rows(a, r, 0)                                 # its examples: text, gold, A's and B's answers
     errors_params(r, 0), slices_params(r, 0)              # URL parameters of those tabs' views
@@ -64,15 +64,16 @@ def default_pair(a: A.Analysis, task: str, composed: frozenset[str] = frozenset(
     return best, min(top, key=lambda v: agree[v])
 
 
-def report(a: A.Analysis, task: str, a_name: str, b_name: str | None) -> WhyReport:
+def report(a: A.Analysis, task: str, a_name: str, b_name: str | None, checkpoints: Path | None = None
+           ) -> WhyReport:
     """The report, from the cache when this analysis (the shared one, or a session's join with its
-    upload) asked for it before."""
-    key = (id(a), task, a_name, b_name)
+    upload) asked for it before. `checkpoints`: where the variants' recipes are (their families)."""
+    key = (id(a), task, a_name, b_name, str(checkpoints))
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-    r = why_report(a, task, a_name, b_name)
+    r = why_report(a, task, a_name, b_name, checkpoints=checkpoints)
     with _lock:
         _cache[key] = r
         while len(_cache) > CACHED:

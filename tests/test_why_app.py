@@ -83,13 +83,13 @@ def test_the_write_up_zip_is_bounded_and_replaces_the_last(shipped, tmp_path):
 def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
     from demo.tabs import why_tab
 
-    updates, said = why_tab.restore_view(shipped, frozenset({"ensemble"}),
+    updates, said = why_tab.restore_view(shipped, why_tab.Setup(frozenset({"ensemble"})),
                                          {"task": "quora", "a": "pcgrad", "b": "no-such-variant"})
     assert updates[1].value == "pcgrad" and I.escape_md("no-such-variant") in " ".join(said)
     assert updates[3].startswith("# Where pcgrad fails on quora")  # the nearest view (B fell back to none)
-    params = why_tab.params_of(shipped, "slices", "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)
+    params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)
     assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
-    assert why_tab.params_of(shipped, "errors", "Paraphrase (Quora)", "pcgrad", "pcgrad", None) is None
+    assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Paraphrase (Quora)", "pcgrad", "pcgrad", None) is None
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +108,7 @@ def client(tiny_world, tmp_path_factory):
 def test_the_app_explains_a_pair_and_exports_it(client):
     head, search, findings, rest, *_ = client.predict("Similarity (STS)", "tiny-cls", "tiny-cross", api_name="/why")
     assert head.startswith("# Why tiny-cls vs tiny-cross on sts") and "paired 95 % interval" in head
+    assert "no recipe for" not in rest  # the families come from the app's own checkpoints folder
     assert "slices tested" in search or "No slice was tested" in search
     bad = client.predict("Similarity (STS)", "tiny-cls", "tiny-cls", api_name="/why")
     assert bad[0].startswith("⚠ Pick two different variants")

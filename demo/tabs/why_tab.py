@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import gradio as gr
 import pandas as pd
@@ -29,6 +30,14 @@ INTRO = ("Why does one variant beat another? Pick a task and two variants: the r
 NO_FINDING = "Click a row of the table above for its examples."
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What the tab's handlers know of the app beyond the analysis: the variants composed of others
+    (left out of the default pair) and the checkpoints folder (the recipes behind the families)."""
+    composed: frozenset[str] = frozenset()
+    checkpoints: Path | None = None
+
+
 @dataclass
 class WhyTab:
     task: gr.Radio
@@ -38,6 +47,7 @@ class WhyTab:
     to_errors: gr.Button       # the page builder wires these two through the links
     to_slices: gr.Button
     opener: Opener             # an example of a finding, to Compare
+    setup: Setup
 
 
 def _cleared() -> tuple:
@@ -47,24 +57,28 @@ def _cleared() -> tuple:
 WIDTHS = ["26%", "9%", "17%", "8%", "8%", "32%"]
 
 
-def report_parts(a: A.Analysis, task_name: object, a_name: object, b_name: object
-                 ) -> tuple[str, str, pd.DataFrame, str]:
+def _report(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object) -> W.WhyReport:
     task, first, second = W.pick(a, task_name, a_name, b_name)
-    r = W.report(a, task, first, second)
+    return W.report(a, task, first, second, setup.checkpoints)
+
+
+def report_parts(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object
+                 ) -> tuple[str, str, pd.DataFrame, str]:
+    r = _report(a, setup, task_name, a_name, b_name)
     head, rest = W.summary_md(r)
     return head, W.search_md(r), W.findings_table(r), rest
 
 
 @guarded(lambda m: (f"⚠ {m}", "", pd.DataFrame(), "", *_cleared()))
-def show(a: A.Analysis, task_name: object, a_name: object, b_name: object) -> tuple:
-    head, search, table, rest = report_parts(a, task_name, a_name, b_name)
+def show(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object) -> tuple:
+    head, search, table, rest = report_parts(a, setup, task_name, a_name, b_name)
     return head, search, gr.Dataframe(table, column_widths=WIDTHS), rest, *_cleared()
 
 
 @guarded(lambda m: (None, gr.Dataframe(visible=False), f"⚠ {m}", gr.Button(visible=False)))
-def show_finding(a: A.Analysis, task_name: object, a_name: object, b_name: object, evt: gr.SelectData) -> tuple:
-    task, first, second = W.pick(a, task_name, a_name, b_name)
-    r = W.report(a, task, first, second)
+def show_finding(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object,
+                 evt: gr.SelectData) -> tuple:
+    r = _report(a, setup, task_name, a_name, b_name)
     k = W.finding_at(r, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
     rows, line = W.finding_rows(a, r, k)
     in_errors = W.errors_params(r, k) is not None
@@ -73,49 +87,47 @@ def show_finding(a: A.Analysis, task_name: object, a_name: object, b_name: objec
     return k, gr.Dataframe(rows, visible=True), line, gr.Button(visible=in_errors)
 
 
-def on_task(a: A.Analysis, composed: frozenset[str], task_name: object) -> tuple:
+def on_task(a: A.Analysis, setup: Setup, task_name: object) -> tuple:
     task = E.parse_task(a, task_name)
     names = E.variants_of(a, task)
-    first, second = W.default_pair(a, task, composed)
+    first, second = W.default_pair(a, task, setup.composed)
     return gr.Dropdown(choices=names, value=first), gr.Dropdown(choices=[W.NONE, *names], value=second)
 
 
 @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
-def export_zip(a: A.Analysis, task_name: object, a_name: object, b_name: object) -> tuple:
-    task, first, second = W.pick(a, task_name, a_name, b_name)
-    path = W.write_zip(W.report(a, task, first, second))
+def export_zip(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object) -> tuple:
+    path = W.write_zip(_report(a, setup, task_name, a_name, b_name))
     return gr.File(value=str(path), visible=True), ""
 
 
-def params_of(a: A.Analysis, where: str, task_name: object, a_name: object, b_name: object,
+def params_of(a: A.Analysis, setup: Setup, where: str, task_name: object, a_name: object, b_name: object,
               finding: object) -> dict | None:
     """The URL parameters of Errors' or Slices' view of this pair and the clicked finding."""
     try:
-        task, first, second = W.pick(a, task_name, a_name, b_name)
+        r = _report(a, setup, task_name, a_name, b_name)
     except I.BadInput:
         return None
-    r = W.report(a, task, first, second)
     k = finding if isinstance(finding, int) and 0 <= finding < len(r.findings) else None
     return W.errors_params(r, k) if where == "errors" else W.slices_params(r, k)
 
 
-def restore_view(a: A.Analysis, composed: frozenset[str], params: dict) -> tuple[list, list[str]]:
+def restore_view(a: A.Analysis, setup: Setup, params: dict) -> tuple[list, list[str]]:
     """The Why tab as a URL describes it (task, a, b), the nearest view for unknown names."""
     said: list[str] = []
     t = url_task(a, params.get("task"), said)
     names = E.variants_of(a, t)
-    first, second = W.default_pair(a, t, composed)
+    first, second = W.default_pair(a, t, setup.composed)
     va = url_choice(params, "a", names, first, f"{t} variant", said)
     vb = url_choice(params, "b", [W.NONE, *names], second if second != va else W.NONE, f"{t} variant", said)
     if vb == va:
         vb = W.NONE
     title = get_task(t).long_title
-    shown = show(a, title, va, vb)
+    shown = show(a, setup, title, va, vb)
     return [gr.Radio(value=title), gr.Dropdown(choices=names, value=va),
             gr.Dropdown(choices=[W.NONE, *names], value=vb), *shown], said
 
 
-def build(a: A.Analysis | None, composed: frozenset[str], upload: gr.State | None, can_send: bool,
+def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send: bool,
           links: Links | None = None) -> WhyTab | None:
     with gr.Tab("Why", id="why"):
         if a is None:
@@ -124,7 +136,7 @@ def build(a: A.Analysis | None, composed: frozenset[str], upload: gr.State | Non
         tasks = E.tasks_of(a)
         first_task = tasks[0]
         names = E.variants_of(a, first_task)
-        va, vb = W.default_pair(a, first_task, composed)
+        va, vb = W.default_pair(a, first_task, setup.composed)
         gr.Markdown(INTRO, elem_classes=["intro"])
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first_task).long_title,
@@ -133,7 +145,7 @@ def build(a: A.Analysis | None, composed: frozenset[str], upload: gr.State | Non
             pick_b = I.LenientDropdown([W.NONE, *names], value=vb, label="Variant B (the reference)",
                                        elem_id="why-b", allow_custom_value=True)
             go = gr.Button("Explain", variant="primary", elem_id="why-go", scale=0, min_width=120)
-        summary0, search0, findings0, rest0 = report_parts(a, get_task(first_task).long_title, va, vb)
+        summary0, search0, findings0, rest0 = report_parts(a, setup, get_task(first_task).long_title, va, vb)
         summary = gr.Markdown(summary0, elem_id="why-summary")
         search = gr.Markdown(search0, elem_id="why-search", elem_classes=["intro"])
         findings = gr.Dataframe(findings0, interactive=False, wrap=True, max_height=460, elem_id="why-findings",
@@ -158,22 +170,22 @@ def build(a: A.Analysis | None, composed: frozenset[str], upload: gr.State | Non
     state = upload if upload is not None else gr.State(None)
     picks = [state, task, pick_a, pick_b]
     shown_out = [summary, search, findings, rest, finding, rows, line, to_errors]
-    task.input(U.per_session(on_task, a, composed), [state, task], [pick_a, pick_b], api_visibility="private") \
-        .then(U.per_session(show, a), picks, shown_out, api_visibility="private", **WHY_QUEUE)
-    go.click(U.per_session(show, a), picks, shown_out, api_name="why", **WHY_QUEUE)
+    task.input(U.per_session(on_task, a, setup), [state, task], [pick_a, pick_b], api_visibility="private") \
+        .then(U.per_session(show, a, setup), picks, shown_out, api_visibility="private", **WHY_QUEUE)
+    go.click(U.per_session(show, a, setup), picks, shown_out, api_name="why", **WHY_QUEUE)
     for box in (pick_a, pick_b):
-        box.input(U.per_session(show, a), picks, shown_out, api_visibility="private", **WHY_QUEUE)
+        box.input(U.per_session(show, a, setup), picks, shown_out, api_visibility="private", **WHY_QUEUE)
 
     def select(upload_state: object, task_name: str, a_name: str, b_name: str, evt: gr.SelectData) -> tuple:
-        return U.per_session(show_finding, a)(upload_state, task_name, a_name, b_name, evt)
+        return U.per_session(show_finding, a, setup)(upload_state, task_name, a_name, b_name, evt)
 
     findings.select(select, picks, [finding, rows, line, to_errors], api_visibility="private", **WHY_QUEUE)
-    export.click(U.per_session(export_zip, a), picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
+    export.click(U.per_session(export_zip, a, setup), picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
     opener = wire_example_panel(example, a, task, rows, can_send)
     if links is not None:
         links.register(View(tab="why", label="Why", fields={"task": task, "a": pick_a, "b": pick_b},
-                            restore=partial(restore_view, a, composed),
+                            restore=partial(restore_view, a, setup),
                             outputs=[task, pick_a, pick_b, *shown_out],
                             dump={"task": task_key, "b": lambda v: "" if v == W.NONE else str(v or "")}))
     return WhyTab(task=task, a=pick_a, b=pick_b, finding=finding, to_errors=to_errors, to_slices=to_slices,
-                  opener=opener)
+                  opener=opener, setup=setup)
