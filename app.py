@@ -49,7 +49,8 @@ def main(argv: list[str] | None = None) -> None:
     limit_malloc_arenas()
     map_large_blocks()
     threads = configure_threads(args.threads)
-    ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device, live=args.live)
+    ctx = load_context(args.checkpoints, args.tables, args.data_dir, device=args.device, live=args.live,
+                       host=args.host)
     demo = build_demo(ctx)
     configure_queue(demo)
     print(f"MiniBERT Explorer: {len(ctx.variants)} variant(s) from {ctx.checkpoints_dir} on {ctx.device} "
@@ -62,6 +63,8 @@ def main(argv: list[str] | None = None) -> None:
             print(f"  analysis: {problem}", file=sys.stderr, flush=True)
     elif ctx.analysis_error:
         print(f"  analysis: {ctx.analysis_error}", file=sys.stderr, flush=True)
+    if ctx.findings is not None and not ctx.findings.available:
+        print(f"  findings: {ctx.findings.error}", file=sys.stderr, flush=True)
     kwargs = {}
     if args.host:
         kwargs["server_name"] = args.host

@@ -93,6 +93,8 @@ class AppContext:
     analysis_error: str | None = None
     load_seconds: float = 0.0
     tables_seconds: float = 0.0
+    findings: object | None = None             # findings.Store (tags, notes, saved slices), opened at start
+    findings_settings: object | None = None    # findings.FindingsSettings: where it lives, who may write
 
     @property
     def names(self) -> list[str]:
@@ -133,7 +135,8 @@ def order_variants(variants: dict) -> dict:
 
 def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.PathLike | None = None,
                  data: str | os.PathLike | None = None, device: str | None = None,
-                 with_analysis: bool = True, live: list[str] | None = None) -> AppContext:
+                 with_analysis: bool = True, live: list[str] | None = None, with_findings: bool = True,
+                 host: str | None = None) -> AppContext:
     """Load every variant once (on the GPU when there is one) and the analysis tables, and the
     live models the host asked for (`live` specs, then $MINIBERT_LIVE; `minibert.live`).
     Never raises for a bad checkpoint, live model or missing tables: each is reported in the context."""
@@ -170,4 +173,11 @@ def load_context(checkpoints: str | os.PathLike | None = None, tables: str | os.
         except Exception as exc:
             ctx.analysis, ctx.analysis_error = None, f"{type(exc).__name__}: {exc}"
         ctx.tables_seconds = time.perf_counter() - start
+    if with_findings:
+        from findings import FindingsSettings, open_store
+
+        # Opening upgrades the schema (alembic); an unreachable database is reported on the page,
+        # and everything else is served as usual.
+        ctx.findings_settings = FindingsSettings.from_env(host=host)
+        ctx.findings = open_store(ctx.findings_settings)
     return ctx

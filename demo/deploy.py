@@ -4,7 +4,7 @@
     python -m demo.deploy --space OWNER/NAME              # check, then upload (token: $HF_TOKEN or `hf auth login`)
 
 The deploy set is exactly what the Space runs: `app.py`, `requirements.txt`, `README.md` (its YAML
-header configures the Space), the code of `minibert/`, `analysis/` and `demo/`, every checkpoint
+header configures the Space), the code of `minibert/`, `analysis/`, `findings/` and `demo/`, every checkpoint
 under `checkpoints/` with the files its config lists, the analysis tables the manifest lists (those of
 variants imported from prediction files only with `--with-imported`), and a
 generated `.gitattributes` that stores binary files through LFS/Xet, as the Hub requires. The same
@@ -24,7 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TOP_FILES = ("app.py", "requirements.txt", "README.md")
-PACKAGES = ("minibert", "analysis", "demo")
+PACKAGES = ("minibert", "analysis", "findings", "demo")
 CHECKPOINTS = "checkpoints"
 TABLES = "analysis/tables"
 # Binary files the Hub must receive through LFS/Xet (it refuses binary files in plain git).

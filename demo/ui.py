@@ -19,6 +19,7 @@ import gradio as gr
 import analysis as A
 
 from .context import AppContext
+from .findings_view import status_md
 from .palette import PLOT_CSS
 from .serving import TABLE_QUEUE, WHY_QUEUE, cache_sweep
 from .tabs import (
@@ -159,6 +160,9 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
         )
         if ctx.failures:
             gr.Markdown(_failures_md(ctx), elem_classes=["banner-warn"], elem_id="load-failures")
+        findings_line = status_md(ctx.findings, ctx.findings_settings)
+        if findings_line:
+            gr.Markdown(findings_line, elem_classes=["banner-warn"], elem_id="findings-status")
 
         links = Links()  # shareable views: each tab registers what it keeps in the URL (demo.urlstate)
         links.place()

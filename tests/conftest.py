@@ -12,6 +12,9 @@ os.environ.setdefault("MINIBERT_CACHE", tempfile.mkdtemp(prefix="minibert-test-c
 # Gradio keeps uploads in folders named by their content: test sessions running at once on one
 # machine would share (and sweep) each other's copies of the same test file. One folder each.
 os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="minibert-test-gradio-"))
+# The app opens its findings database at start: tests' apps write to a scratch file, never to the
+# repository's findings.sqlite.
+os.environ.setdefault("MINIBERT_DB_URL", f"sqlite:///{tempfile.mkdtemp(prefix='minibert-test-findings-')}/findings.sqlite")
 
 
 @pytest.fixture(autouse=True)

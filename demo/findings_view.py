@@ -1,0 +1,179 @@
+"""Findings in the app (issue 31): who writes, an example's tags and notes, a seeded random draw of
+a variant's errors, and the error-analysis table (tag shares with Wilson intervals), as CSV and
+LaTeX. Plain functions over `findings.Store`; the panel's wiring is demo/tabs/findings_tab.py."""
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.uncertainty import wilson
+from findings import STARTER_TAGS, FindingsError, FindingsSettings, Store, Writer
+
+from .inputs import escape_md
+
+MAX_DRAW = 200
+UNTAGGED = "(untagged)"
+
+
+def writer_for(settings: FindingsSettings | None, profile: Any = None, request: Any = None) -> Writer | None:
+    """The writer of a request: the signed-in Hugging Face user (a `gr.OAuthProfile` Gradio fills in
+    from the session) or Gradio's own login (`gr.Request.username`); never a name from a form field."""
+    if settings is None:
+        return None
+    profile_name = getattr(profile, "username", None) or (profile.get("preferred_username")
+                                                          if isinstance(profile, dict) else None)
+    login_name = getattr(request, "username", None)
+    return settings.deployment.writer(profile_name if isinstance(profile_name, str) else None,
+                                      login_name if isinstance(login_name, str) else None)
+
+
+def status_md(store: Store | None, settings: FindingsSettings | None) -> str:
+    """One line for the page: where findings go, or why they cannot be written ("" when all is well)."""
+    if store is None or settings is None:
+        return ""
+    if not store.available:
+        return f"⚠ Findings (tags, notes, saved slices) are unavailable: {escape_md(store.error)}. Everything else works."
+    if settings.warning:
+        return f"⚠ {escape_md(settings.warning)}"
+    return ""
+
+
+def example_md(store: Store | None, reader: Writer | None, task: str, example_id: str | None) -> str:
+    """An example's tags (with how many people gave each) and notes (who, when), escaped."""
+    if store is None or not example_id:
+        return ""
+    try:
+        tag_rows = store.rows("tags", reader, task=task, example_id=example_id)
+        note_rows = store.rows("notes", reader, task=task, example_id=example_id)
+    except FindingsError as e:
+        return f"⚠ {escape_md(e)}"
+    if not tag_rows and not note_rows:
+        return "No tags or notes on this example yet."
+    lines = []
+    if tag_rows:
+        counts = pd.Series([r["tag"] for r in tag_rows]).value_counts()
+        lines.append("**Tags:** " + ", ".join(f"{escape_md(t)} ×{n}" for t, n in counts.items()))
+    for r in note_rows:
+        about = f" (about {escape_md(r['variant'])})" if r["variant"] else ""
+        lines.append(f"- {escape_md(r['text'])} — *{escape_md(r['author'])}, {r['created_at'][:16].replace('T', ' ')}*{about}")
+    return "\n".join(lines)
+
+
+def save_example(store: Store, who: Writer | None, why_not: str, task: str, example_id: str, chosen: list[str],
+                 free: str, note: str, variant: str = "", shared: bool = True) -> str:
+    """Tag (starter tags and comma-separated free ones) and note an example; the message to show."""
+    if who is None:
+        return why_not
+    if not example_id:
+        return "Open an example first (click a row)."
+    wanted = [t for t in chosen if t in STARTER_TAGS] + [t for t in (free or "").split(",") if t.strip()]
+    if not wanted and not (note or "").strip():
+        return "Choose a tag, type one, or write a note."
+    try:
+        for tag in wanted:
+            store.add_tag(who, task, example_id, tag, variant=variant, shared=shared)
+        if (note or "").strip():
+            store.add_note(who, task, example_id, note, variant=variant, shared=shared)
+    except FindingsError as e:
+        return f"Not saved: {escape_md(e)}"
+    return f"Saved {len(wanted)} tag(s){' and a note' if (note or '').strip() else ''} as {escape_md(who.name)}."
+
+
+def error_ids(a: Any, task: str, variant: str) -> list[str]:
+    """The dev examples `variant` gets wrong (as the Errors tab counts them), in a fixed order."""
+    from analysis.queries import errors
+
+    rows = errors(a, task, variant, sort="id")
+    return [str(i) for i in rows["id"].tolist()]
+
+
+def draw(ids: list[str], n: int, seed: int) -> list[str]:
+    """`n` of `ids` at random, repeatable from `seed` (numpy's PCG64)."""
+    if n < 1:
+        return []
+    rng = np.random.default_rng(seed)
+    picked = rng.choice(len(ids), size=min(n, len(ids)), replace=False)
+    return [ids[i] for i in picked]
+
+
+def draw_sample(store: Store, who: Writer | None, why_not: str, a: Any, task: str, variant: str, n: int,
+                seed: int) -> tuple[str, list[str]]:
+    """Draw `n` of a variant's errors at random and keep the draw (seed and ids) so tag shares over
+    it estimate the whole; returns the message and the ids drawn."""
+    if who is None:
+        return why_not, []
+    if not 1 <= n <= MAX_DRAW:
+        return f"Draw between 1 and {MAX_DRAW} errors.", []
+    population = error_ids(a, task, variant)
+    if not population:
+        return f"{escape_md(variant)} makes no errors on {task}.", []
+    ids = draw(population, n, seed)
+    try:
+        sample = store.record_sample(who, task, variant, seed, len(population), ids)
+    except FindingsError as e:
+        return f"Not saved: {escape_md(e)}", []
+    return (f"Drew {len(ids)} of {variant}'s {len(population):,} {task} errors (seed {seed}, sample "
+            f"#{sample['id']}). Tag them: the table's shares then estimate all its errors."), ids
+
+
+def analysis_table(store: Store, reader: Writer | None, task: str, variant: str) -> tuple[pd.DataFrame, str]:
+    """How `variant`'s errors split across tags: over its random draws (share with a 95 % Wilson
+    interval, the untagged counted) when there are any, else over whatever was tagged, marked as
+    hand-picked (no interval: a chosen set does not estimate the whole)."""
+    samples = store.rows("samples", reader, task=task, variant=variant)
+    drawn = list(dict.fromkeys(i for s in samples for i in json.loads(s["example_ids"])))
+    tag_rows = [r for r in store.rows("tags", reader, task=task) if r["variant"] in ("", variant)]
+    if drawn:
+        pool, basis = drawn, f"random sample of {len(drawn)} errors ({len(samples)} draw(s))"
+    else:
+        pool = list(dict.fromkeys(r["example_id"] for r in tag_rows))
+        basis = f"hand-picked: {len(pool)} tagged examples (shares describe these, not all errors)"
+    chosen = set(pool)
+    by_tag: dict[str, set[str]] = {}
+    for r in tag_rows:
+        if r["example_id"] in chosen:
+            by_tag.setdefault(r["tag"], set()).add(r["example_id"])
+    n = len(pool)
+    tagged = set().union(*by_tag.values()) if by_tag else set()
+    rows = []
+    for tag, ids in sorted(by_tag.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+        rows.append(_row(tag, len(ids), n, sorted(ids)[:3], drawn))
+    rows.append(_row(UNTAGGED, n - len(tagged), n, [i for i in pool if i not in tagged][:3], drawn))
+    return pd.DataFrame(rows, columns=["tag", "count", "share", "low", "high", "examples"]), basis
+
+
+def _row(tag: str, k: int, n: int, examples: list[str], random: list[str]) -> list:
+    share = k / n if n else float("nan")
+    low, high = wilson(k, n) if (random and n) else (float("nan"), float("nan"))
+    return [tag, k, share, low, high, ", ".join(examples)]
+
+
+def table_csv(table: pd.DataFrame) -> str:
+    return table.to_csv(index=False, float_format="%.4f")
+
+
+_TEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
+        "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _tex(s: str) -> str:
+    return "".join(_TEX.get(ch, ch) for ch in s)
+
+
+def table_latex(table: pd.DataFrame, variant: str, basis: str) -> str:
+    """A LaTeX tabular (booktabs) for a report: tag, count, share and its interval."""
+    out = io.StringIO()
+    out.write("\\begin{tabular}{lrrl}\n\\toprule\n")
+    out.write("Tag & Count & Share & 95\\% interval \\\\\n\\midrule\n")
+    for r in table.itertuples(index=False):
+        interval = "" if np.isnan(r.low) else f"[{100 * r.low:.0f}, {100 * r.high:.0f}]\\%"
+        share = "" if np.isnan(r.share) else f"{100 * r.share:.0f}\\%"
+        out.write(f"{_tex(r.tag)} & {r.count} & {share} & {interval} \\\\\n")
+    out.write("\\bottomrule\n\\end{tabular}\n")
+    out.write(f"% {_tex(variant)}: {_tex(basis)}\n")
+    return out.getvalue()
+
