@@ -28,6 +28,7 @@ from .tabs import (
     derived_tab,
     embedding_map_tab,
     errors_tab,
+    findings_tab,
     label_errors_tab,
     models_tab,
     slices_tab,
@@ -170,7 +171,9 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             compare = compare_tab.build(ctx)
             can_send = compare is not None
             links.register(View(tab="compare", label="Compare"))
-            errors = errors_tab.build(ctx, a, can_send, links)
+            findings = findings_tab.Handlers(ctx, a)
+            errors = errors_tab.build(ctx, a, can_send, links, under_example=lambda task, ex: findings_tab.example_findings(
+                findings, task, ex))
             openers = [errors.opener] if errors is not None else []
             slices = slices_tab.build(a, links)
             setup = why_tab.Setup(frozenset(name for name, v in ctx.variants.items() if v.members), ctx.checkpoints_dir)
@@ -181,6 +184,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 openers += derived_tab.build(d, view, a, can_send)
                 links.register(View(tab=view.tab_id, label=view.label))
             models = models_tab.build(ctx, a, links)
+            findings_tab.build(findings, a)
         # The page builder, not the tabs, joins one tab to another.
         if compare is not None:
             for opener in openers:

@@ -3,6 +3,7 @@ error table with its filters, CSV export and one example across every variant.""
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
@@ -145,7 +146,10 @@ def no_tables(ctx: AppContext) -> None:
                 "Build them with `python -m analysis build` (add `--data-dir` for the CS224N dev files).\n\n" + why)
 
 
-def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = None) -> ErrorsTab | None:
+def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = None,
+          under_example: Callable | None = None) -> ErrorsTab | None:
+    """The Errors tab; `under_example(task, example_id)`, given by the page builder, lays out what
+    goes under the selected example (the findings box)."""
     with gr.Tab("Errors", id="errors"):
         if a is None:
             no_tables(ctx)
@@ -210,6 +214,8 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
         export_note = gr.Markdown("", elem_id="export-note")
         gr.Markdown("### Selected example")
         example = example_panel("example-card", "example-table", "send-to-compare")
+        if under_example is not None:
+            under_example(task, example.example_id)
         example_id, example_card, example_table, send, example_state = (
             example.example_id, example.card, example.table, example.send, example.state)
         metrics_api = gr.Button(visible=False)

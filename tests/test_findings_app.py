@@ -1,0 +1,123 @@
+"""Findings in the app (issue 31, criteria 1-3 and 6): the writer comes from the sign-in only, the
+random draw is repeatable and kept, the error-analysis table's shares and Wilson intervals, its
+CSV and LaTeX, and user text escaped where shown. Runs on the shipped analysis tables."""
+import types
+
+import pytest
+from gradio.oauth import OAuthProfile
+
+import analysis
+from analysis.uncertainty import wilson
+from demo import findings_view as F
+from demo.tabs.findings_tab import Handlers
+from findings import FindingsSettings, Store, Writer
+from minibert.tasks import task as get_task
+
+SST = get_task("sst").long_title
+
+
+@pytest.fixture(scope="module")
+def a():
+    return analysis.load(None, None, False)
+
+
+def space_handlers(a, tmp_path, instructors=""):
+    settings = FindingsSettings.from_env({"SPACE_ID": "class/explorer", "MINIBERT_INSTRUCTORS": instructors},
+                                         data_dir=tmp_path / "none", local_file=tmp_path / "f.sqlite")
+    store = Store(settings.url)
+    return Handlers(types.SimpleNamespace(findings=store, findings_settings=settings), a), store
+
+
+def profile(name):
+    return OAuthProfile({"preferred_username": name, "name": name.title(), "profile": "", "picture": ""})
+
+
+def first_error(a, variant="pcgrad"):
+    return F.error_ids(a, "sst", variant)[0]
+
+
+def test_on_a_space_no_sign_in_cannot_write_and_a_typed_name_is_ignored(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    ex = first_error(a)
+    message, _ = h.save(SST, ex, ["sarcasm"], "author=ben, ben", "I am ben", True, None, None)
+    assert "Sign in with Hugging Face" in message
+    assert sum(store.count().values()) == 0
+    message, shown = h.save(SST, ex, ["sarcasm"], "ben", "written by ben", True, profile("ana"), None)
+    assert "as ana" in message
+    assert {r["author"] for r in store.rows("tags", Writer("x", moderator=True))} == {"ana"}
+    assert {r["author"] for r in store.rows("notes", Writer("x", moderator=True))} == {"ana"}
+    assert "sarcasm ×1" in shown
+
+
+def test_one_user_cannot_change_anothers_tag_but_an_instructor_can(a, tmp_path):
+    h, store = space_handlers(a, tmp_path, instructors="prof")
+    h.save(SST, first_error(a), ["negation"], "", "", True, profile("ana"), None)
+    tag = store.rows("tags", None)[0]
+    ben = F.writer_for(h.settings, profile("ben"))
+    with pytest.raises(Exception, match="only your own"):
+        store.remove_tag(ben, tag["id"])
+    prof = F.writer_for(h.settings, profile("prof"))
+    assert prof.moderator
+    store.remove_tag(prof, tag["id"])
+    assert store.rows("tags", None) == []
+
+
+def test_notes_are_escaped_where_shown(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    ex = first_error(a)
+    _, shown = h.save(SST, ex, [], "<b>bold</b>", "<script>alert(1)</script> [link](http://x)", True,
+                      profile("ana"), None)
+    assert "<script>" not in shown and "&lt;script&gt;" in shown
+    assert "[link](http" not in shown and "<b>" not in shown
+
+
+def test_a_seeded_draw_repeats_and_is_kept(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    msg1, drawn1 = h.draw(SST, "pcgrad", 10, 42, profile("ana"), None)
+    msg2, drawn2 = h.draw(SST, "pcgrad", 10, 42, profile("ana"), None)
+    _, other = h.draw(SST, "pcgrad", 10, 43, profile("ana"), None)
+    assert "seed 42" in msg1 and len(drawn1) == 10
+    assert drawn1["id"].tolist() == drawn2["id"].tolist() != other["id"].tolist()
+    errors = set(F.error_ids(a, "sst", "pcgrad"))
+    assert set(drawn1["id"]) <= errors
+    kept = store.rows("samples", None, variant="pcgrad")
+    assert [s["seed"] for s in kept] == [42, 42, 43] and kept[0]["population"] == len(errors)
+    msg, none = h.draw(SST, "pcgrad", 10, 42, None, None)
+    assert "Sign in" in msg and none.empty
+
+
+def test_the_error_analysis_table_has_wilson_shares_over_the_random_sample(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    _, drawn = h.draw(SST, "pcgrad", 20, 1, profile("ana"), None)
+    ids = drawn["id"].tolist()
+    for ex in ids[:6]:
+        h.save(SST, ex, ["sarcasm"], "", "", True, profile("ana"), None)
+    for ex in ids[4:9]:
+        h.save(SST, ex, ["negation"], "", "", True, profile("ben"), None)
+    table, basis, csv_path, latex = h.table(SST, "pcgrad", None, None)
+    assert "random sample of 20" in basis
+    rows = table.set_index("tag")
+    assert rows.loc["sarcasm", "count"] == 6 and rows.loc["negation", "count"] == 5
+    assert rows.loc["(untagged)", "count"] == 11
+    assert (rows.loc["sarcasm", "low"], rows.loc["sarcasm", "high"]) == pytest.approx(wilson(6, 20))
+    assert rows.loc["sarcasm", "share"] == pytest.approx(0.3)
+    assert open(csv_path).read().splitlines()[0] == "tag,count,share,low,high,examples"
+    assert "\\toprule" in latex and "(untagged) & 11 & 55\\%" in latex
+
+
+def test_hand_picked_tags_are_labelled_and_get_no_interval(a, tmp_path):
+    h, _ = space_handlers(a, tmp_path)
+    h.save(SST, first_error(a), ["100% sarcasm_&"], "", "", True, profile("ana"), None)
+    table, basis, _, latex = h.table(SST, "pcgrad", None, None)
+    assert "hand-picked" in basis
+    assert table["low"].isna().all()
+    assert "100\\% sarcasm\\_\\&" not in latex  # not a starter tag: the checkbox value is dropped
+    h.save(SST, first_error(a), [], "100% sarcasm_&", "", True, profile("ana"), None)
+    _, _, _, latex = h.table(SST, "pcgrad", None, None)
+    assert "100\\% sarcasm\\_\\& & 1" in latex
+
+
+def test_draw_is_seeded():
+    ids = [str(i) for i in range(100)]
+    assert F.draw(ids, 5, 7) == F.draw(ids, 5, 7) != F.draw(ids, 5, 8)
+    assert len(set(F.draw(ids, 100, 1))) == 100 and F.draw(ids, 0, 1) == []
