@@ -9,6 +9,7 @@ passed here; a user name typed into an ordinary input never reaches it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -34,8 +35,8 @@ class Deployment:
 
     @classmethod
     def detect(cls, host: str | None, space_id: str | None, auth: bool = False,
-               instructors: str | None = None) -> Deployment:
-        names = frozenset(n.strip() for n in (instructors or "").split(",") if n.strip())
+               instructors: Iterable[str] = ()) -> Deployment:
+        names = frozenset(n.strip() for n in instructors if n.strip())
         if space_id:
             return cls("space", auth, names)
         if (host or "127.0.0.1") in LOCAL_HOSTS:

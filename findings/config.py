@@ -1,12 +1,6 @@
-"""Where the findings live and their limits, from the environment (read once, at start-up).
-
-| variable | default | meaning |
-|---|---|---|
-| MINIBERT_DB_URL | (unset) | any SQLAlchemy URL (e.g. postgresql+psycopg://user:pw@host/db); unset: SQLite |
-| MINIBERT_INSTRUCTORS | (empty) | comma-separated user names who may moderate (edit or delete anyone's rows) |
-| MINIBERT_FINDINGS_MAX_PER_USER | 5000 | rows one user may keep, all tables together |
-| MINIBERT_FINDINGS_MAX_ROWS | 200000 | rows the whole deployment may keep |
-| SPACE_ID | (set by Hugging Face) | on a Space: sign-in to write; SQLite in /data when persistent storage is attached |
+"""Where the findings live and their limits: from `minibert.settings` (MINIBERT_DB_URL,
+MINIBERT_INSTRUCTORS, MINIBERT_FINDINGS_MAX_PER_USER, MINIBERT_FINDINGS_MAX_ROWS, SPACE_ID and
+GRADIO_SERVER_NAME; docs/SETTINGS.md).
 """
 from __future__ import annotations
 
@@ -16,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from findings.access import Deployment
+from minibert.settings import Settings, settings
 
 LOCAL_FILE = Path(__file__).resolve().parents[1] / "findings.sqlite"
 SPACE_DATA = Path("/data")
@@ -34,11 +29,12 @@ class FindingsSettings:
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, host: str | None = None, auth: bool = False,
                  data_dir: Path = SPACE_DATA, local_file: Path = LOCAL_FILE) -> FindingsSettings:
-        env = os.environ if env is None else env
-        host = host or env.get("GRADIO_SERVER_NAME") or "127.0.0.1"
-        deployment = Deployment.detect(host, env.get("SPACE_ID"), auth, env.get("MINIBERT_INSTRUCTORS"))
+        """From the process's settings, or from `env` (a mapping of variables) when given."""
+        s = settings() if env is None else Settings.from_environ(env)
+        host = host or s.server_name or "127.0.0.1"
+        deployment = Deployment.detect(host, s.space_id, auth, s.instructors)
         warning = None
-        url = env.get("MINIBERT_DB_URL", "").strip()
+        url = (s.db_url or "").strip()
         if not url:
             if deployment.kind == "space" and data_dir.is_dir() and os.access(data_dir, os.W_OK):
                 url = f"sqlite:///{data_dir / 'findings.sqlite'}"
@@ -46,18 +42,4 @@ class FindingsSettings:
                 url = f"sqlite:///{local_file}"
                 if deployment.kind == "space":
                     warning = EPHEMERAL
-        return cls(url, warning, deployment, _int(env, "MINIBERT_FINDINGS_MAX_PER_USER", 5000),
-                   _int(env, "MINIBERT_FINDINGS_MAX_ROWS", 200_000))
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise SystemExit(f"{name}={raw!r} is not a whole number") from None
-    if value < 1:
-        raise SystemExit(f"{name} must be at least 1 (got {value})")
-    return value
+        return cls(url, warning, deployment, s.findings_max_per_user, s.findings_max_rows)

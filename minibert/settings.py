@@ -134,10 +134,26 @@ class Settings:
         "tables, over all sessions (MiB)", "`128`")
     export_max_mb: float = _setting(
         "MINIBERT_EXPORT_MAX_MB", 10.0, _number("megabytes"), "largest CSV export (MB)", "`10`")
+    # --- findings (tags, notes, saved slices: the findings package) --------------------------------
+    db_url: str | None = _setting(
+        "MINIBERT_DB_URL", None, _text, "the findings database, any SQLAlchemy URL (PostgreSQL: "
+        "`postgresql+psycopg://user@host/db`, needs `psycopg[binary]`)",
+        "SQLite: `/data/findings.sqlite` on a Space with storage, else `findings.sqlite`")
+    instructors: tuple[str, ...] = _setting(
+        "MINIBERT_INSTRUCTORS", (), _list, "user names who may moderate everyone's findings, comma-separated",
+        "none")
+    findings_max_per_user: int = _setting(
+        "MINIBERT_FINDINGS_MAX_PER_USER", 5000, _whole("rows"), "findings one user may keep, all kinds together")
+    findings_max_rows: int = _setting(
+        "MINIBERT_FINDINGS_MAX_ROWS", 200_000, _whole("rows"), "findings the whole deployment may keep",
+        "`200000`")
     # --- set by the platform, read by the project -------------------------------------------------
     space_id: str = _setting(
         "SPACE_ID", "", _text, "the Hugging Face Space's id (set by Spaces); shared links name it",
         "unset", platform=True)
+    server_name: str = _setting(
+        "GRADIO_SERVER_NAME", "", _text, "the address the app serves on (Spaces set 0.0.0.0); findings "
+        "are written without sign-in only on 127.0.0.1", "`127.0.0.1`", platform=True)
     cuda_visible_devices: tuple[str, ...] = _setting(
         "CUDA_VISIBLE_DEVICES", (), _list, "GPUs `train --all` may hand its runs, as the parent names them",
         "every GPU", platform=True)

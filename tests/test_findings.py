@@ -8,6 +8,7 @@ from sqlalchemy import text
 from findings import BadValue, Deployment, FindingsSettings, Full, NotAllowed, Store, Unavailable, Writer
 from findings.exchange import from_json, read_csv, to_json, write_csv
 from findings.store import MAX_NOTE, MAX_TAG, head_revision
+from minibert.settings import SettingsError
 from tests.findings_helpers import url_for
 
 BACKENDS = ["sqlite", "postgresql"]
@@ -164,7 +165,7 @@ def test_text_is_capped_and_checked(store):
 def test_deployments_decide_who_writes():
     local = Deployment.detect("127.0.0.1", None)
     assert local.kind == "local" and local.writer() == Writer("local", moderator=True)
-    space = Deployment.detect("0.0.0.0", "me/space", instructors="teach, prof")
+    space = Deployment.detect("0.0.0.0", "me/space", instructors=["teach", " prof"])
     assert space.writer() is None and space.writer(login_name="ana") is None
     assert space.writer("ana") == Writer("ana") and space.writer("prof") == Writer("prof", moderator=True)
     public = Deployment.detect("0.0.0.0", None)
@@ -183,7 +184,7 @@ def test_the_database_file_follows_the_deployment(tmp_path):
     assert bare.url.endswith("x.sqlite") and "restarts" in bare.warning
     chosen = FindingsSettings.from_env({"MINIBERT_DB_URL": "postgresql+psycopg://u@h/db", "SPACE_ID": "a/b"})
     assert chosen.url == "postgresql+psycopg://u@h/db" and chosen.warning is None
-    with pytest.raises(SystemExit, match="MINIBERT_FINDINGS_MAX_ROWS"):
+    with pytest.raises(SettingsError, match="MINIBERT_FINDINGS_MAX_ROWS"):
         FindingsSettings.from_env({"MINIBERT_FINDINGS_MAX_ROWS": "lots"})
 
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Where the project's code lives. benchmarks/ set variables for the processes they start and read
 # MINIBERT_DATA for their own inputs, as tests/ do: harnesses, not the code they measure.
 CODE = [*sorted((ROOT / "minibert").rglob("*.py")), *sorted((ROOT / "analysis").rglob("*.py")),
-        *sorted((ROOT / "demo").rglob("*.py")), ROOT / "app.py"]
+        *sorted((ROOT / "findings").rglob("*.py")), *sorted((ROOT / "demo").rglob("*.py")), ROOT / "app.py"]
 
 
 def test_an_empty_environment_gives_the_defaults_the_code_had_before():
@@ -117,7 +117,7 @@ def test_every_minibert_variable_the_code_names_is_a_setting():
     named = {m for path in CODE for m in re.findall(r"\bMINIBERT_[A-Z_]*[A-Z]\b", path.read_text())}
     known = {spec.env for spec in S.specs()}
     assert named - known == set()
-    assert len([e for e in known if e.startswith("MINIBERT_")]) == 18
+    assert len([e for e in known if e.startswith("MINIBERT_")]) == 22
 
 
 def test_docs_settings_is_the_generated_table():
