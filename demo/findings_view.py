@@ -83,6 +83,30 @@ def save_example(store: Store, who: Writer | None, why_not: str, task: str, exam
     return f"Saved {len(wanted)} tag(s){' and a note' if (note or '').strip() else ''} as {escape_md(who.name)}."
 
 
+def save_slice(store: Store, who: Writer | None, why_not: str, query: Any, name: str, shared: bool = True) -> str:
+    """Keep an Errors filter (an `analysis.ErrorQuery`) under a name: the query's dict is what is stored."""
+    if who is None:
+        return why_not
+    try:
+        row = store.save_slice(who, name, query.task, query.to_dict(), shared=shared)
+    except FindingsError as e:
+        return f"Not saved: {escape_md(e)}"
+    return f"Saved the filter as slice “{escape_md(row['name'])}” ({query.task})."
+
+
+def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
+    """The saved slices a reader may see: name, task, who, and the filter in words of its fields."""
+    rows = store.rows("slices", reader)
+    cols = ["name", "task", "author", "shared", "filter"]
+
+    def words(query: str) -> str:
+        q = json.loads(query)
+        return ", ".join(f"{k}={v}" for k, v in q.items() if v not in (None, "", [], "wrong", "disagree")
+                         and k not in ("task", "threshold"))
+    return pd.DataFrame([[r["name"], r["task"], r["author"], r["shared"], words(r["query"])] for r in rows],
+                        columns=cols)
+
+
 def error_ids(a: Any, task: str, variant: str) -> list[str]:
     """The dev examples `variant` gets wrong (as the Errors tab counts them), in a fixed order."""
     from analysis.queries import errors

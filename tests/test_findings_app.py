@@ -1,6 +1,7 @@
 """Findings in the app (issue 31, criteria 1-3 and 6): the writer comes from the sign-in only, the
 random draw is repeatable and kept, the error-analysis table's shares and Wilson intervals, its
 CSV and LaTeX, and user text escaped where shown. Runs on the shipped analysis tables."""
+import json
 import types
 
 import pytest
@@ -9,6 +10,7 @@ from gradio.oauth import OAuthProfile
 import analysis
 from analysis.uncertainty import wilson
 from demo import findings_view as F
+from demo.errors_view import parse_filters
 from demo.tabs.findings_tab import Handlers
 from findings import FindingsSettings, Store, Writer
 from minibert.tasks import task as get_task
@@ -121,3 +123,42 @@ def test_draw_is_seeded():
     ids = [str(i) for i in range(100)]
     assert F.draw(ids, 5, 7) == F.draw(ids, 5, 7) != F.draw(ids, 5, 8)
     assert len(set(F.draw(ids, 100, 1))) == 100 and F.draw(ids, 0, 1) == []
+
+
+def test_an_errors_filter_is_saved_as_its_error_query(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    filters = (SST, "pcgrad", "too positive (pred > gold)", "not", 3, None, None, None, None, None)
+    message, _ = h.save_slice("short negations", True, *filters, None, None)
+    assert "Sign in" in message and store.rows("slices", None) == []
+    message, listed = h.save_slice("short <b>negations</b>", True, *filters, profile("ana"), None)
+    assert "Saved" in message and "<b>" not in message
+    saved = store.rows("slices", None)[0]
+    query = analysis.ErrorQuery.from_dict(json.loads(saved["query"]))
+    expected, _ = parse_filters(a, *filters).query()
+    assert query == expected and query.search == "not" and query.min_words == 3
+    assert listed["name"].tolist() == ["short <b>negations</b>"]
+
+
+@pytest.mark.slow
+def test_over_http_the_writer_comes_from_the_session_not_the_inputs(a, tmp_path):
+    """Through the server: Gradio fills the handler's gr.OAuthProfile | None from the session (none
+    here), so on a Space the save is refused whatever the inputs say; locally it is written as
+    "local"."""
+    from gradio_client import Client
+
+    from demo.app_testing import serve
+    from demo.context import load_context
+
+    ctx = load_context(tmp_path / "no-checkpoints")
+    ex = first_error(a)
+    for env, expect, author in (({"SPACE_ID": "class/explorer"}, "Sign in with Hugging Face", None),
+                                ({}, "as local", "local")):
+        ctx.findings_settings = FindingsSettings.from_env(env, data_dir=tmp_path / "none",
+                                                          local_file=tmp_path / f"{bool(env)}.sqlite")
+        ctx.findings = Store(ctx.findings_settings.url)
+        with serve(ctx) as (url, _):
+            client = Client(url, verbose=False)
+            message, _ = client.predict(SST, ex, ["sarcasm"], "ana", "by ana", True, api_name="/findings_save")
+        assert expect in message
+        authors = {r["author"] for r in ctx.findings.rows("tags", Writer("x", moderator=True))}
+        assert authors == ({author} if author else set())

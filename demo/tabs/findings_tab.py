@@ -77,6 +77,23 @@ class Handlers:
         except Exception:
             return _trouble("save"), gr.skip()
 
+    def save_slice(self, name: object, shared: object, task_name: object, variant: object, kind: object,
+                   search: object, min_words: object, max_words: object, other: object, relation: object,
+                   slice_name: object, cell: object, profile: gr.OAuthProfile | None = None,
+                   request: gr.Request = None) -> tuple[str, pd.DataFrame]:
+        # Named parameters, not *filters: Gradio finds the profile and request by their place.
+        try:
+            query, _ = E.parse_filters(self.a, task_name, variant, kind, search, min_words, max_words, other,
+                                       relation, slice_name, cell).query()
+            who = self._reader(profile, request)
+            message = F.save_slice(self.store, who, self.settings.deployment.why_not(), query,
+                                   name if isinstance(name, str) else "", shared=shared is not False)
+            return message, F.slices_table(self.store, who)
+        except (I.BadInput, ValueError) as e:
+            return f"⚠ {I.escape_md(e)}", gr.skip()
+        except Exception:
+            return _trouble("save_slice"), gr.skip()
+
     def variants(self, task_name: object) -> gr.Dropdown:
         try:
             t = self._task(task_name)
@@ -119,6 +136,20 @@ class Handlers:
             return pd.DataFrame(), _trouble("table"), None, ""
 
 
+def save_filter_box(handlers: Handlers, filters: list) -> None:
+    """In the Findings tab: save the Errors tab's current filter (its components, `filters`, in
+    `E.parse_filters` order) as a named slice, and list the saved ones."""
+    gr.Markdown("### Saved slices")
+    with gr.Row():
+        name = gr.Textbox(label="Name for the Errors tab's current filter", max_lines=1, max_length=80)
+        shared = gr.Checkbox(value=True, label="Shared")
+        save = gr.Button("Save the Errors filter as a slice", elem_id="findings-save-slice")
+    message = gr.Markdown()
+    listed = gr.Dataframe(interactive=False, label="Saved slices")
+    save.click(handlers.save_slice, [name, shared, *filters], [message, listed], api_name="findings_save_slice",
+               **TABLE_QUEUE)
+
+
 def example_findings(handlers: Handlers, task: gr.components.Component, example_id: gr.Textbox) -> ExampleFindings:
     """The tag/note box under an example panel: starter tags, free tags, a note; saved in one click."""
     with gr.Accordion("Tag or note this example", open=False):
@@ -145,7 +176,7 @@ def _login_available() -> bool:
     return True
 
 
-def build(handlers: Handlers, a: A.Analysis | None) -> None:
+def build(handlers: Handlers, a: A.Analysis | None, errors_filters: list | None = None) -> None:
     with gr.Tab("Findings", id="findings"):
         settings = handlers.settings
         if settings is not None and settings.deployment.signs_in:
@@ -174,6 +205,8 @@ def build(handlers: Handlers, a: A.Analysis | None) -> None:
         table = gr.Dataframe(interactive=False, label="Tags of the variant's errors")
         csv = gr.File(label="CSV")
         latex = gr.Code(label="LaTeX (booktabs)", language=None)
+        if errors_filters:
+            save_filter_box(handlers, errors_filters)
     task.change(handlers.variants, task, variant, api_visibility="private", queue=False)
     draw.click(handlers.draw, [task, variant, n, seed], [drawn_message, drawn], api_name="findings_draw",
                **TABLE_QUEUE)
