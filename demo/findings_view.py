@@ -170,6 +170,37 @@ def analysis_table(store: Store, reader: Writer | None, task: str, variant: str)
     return pd.DataFrame(rows, columns=["tag", "count", "share", "low", "high", "examples"]), basis
 
 
+def cohen_kappa(a: list[bool], b: list[bool]) -> float:
+    """Cohen's kappa of two raters' yes/no answers on the same items (NaN when chance explains all)."""
+    n = len(a)
+    if n == 0:
+        return float("nan")
+    observed = sum(x == y for x, y in zip(a, b)) / n
+    pa, pb = sum(a) / n, sum(b) / n
+    expected = pa * pb + (1 - pa) * (1 - pb)
+    return float("nan") if expected == 1 else (observed - expected) / (1 - expected)
+
+
+def agreement(tag_rows: list[dict]) -> pd.DataFrame:
+    """For each two people who tagged the same examples: on those examples, every (example, tag)
+    either gave is one yes/no item, and their Cohen's kappa over those items."""
+    given: dict[str, dict[str, set[str]]] = {}
+    for r in tag_rows:
+        given.setdefault(r["author"], {}).setdefault(r["example_id"], set()).add(r["tag"])
+    out = []
+    people = sorted(given)
+    for i, p in enumerate(people):
+        for q in people[i + 1:]:
+            common = sorted(set(given[p]) & set(given[q]))
+            if not common:
+                continue
+            tags = sorted(set().union(*(given[p][e] | given[q][e] for e in common)))
+            a = [t in given[p][e] for e in common for t in tags]
+            b = [t in given[q][e] for e in common for t in tags]
+            out.append([p, q, len(common), cohen_kappa(a, b)])
+    return pd.DataFrame(out, columns=["tagger A", "tagger B", "examples both tagged", "Cohen's kappa"])
+
+
 def _row(tag: str, k: int, n: int, examples: list[str], random: list[str]) -> list:
     share = k / n if n else float("nan")
     low, high = wilson(k, n) if (random and n) else (float("nan"), float("nan"))

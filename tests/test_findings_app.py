@@ -96,7 +96,7 @@ def test_the_error_analysis_table_has_wilson_shares_over_the_random_sample(a, tm
         h.save(SST, ex, ["sarcasm"], "", "", True, profile("ana"), None)
     for ex in ids[4:9]:
         h.save(SST, ex, ["negation"], "", "", True, profile("ben"), None)
-    table, basis, csv_path, latex = h.table(SST, "pcgrad", None, None)
+    table, basis, csv_path, latex, agree = h.table(SST, "pcgrad", None, None)
     assert "random sample of 20" in basis
     rows = table.set_index("tag")
     assert rows.loc["sarcasm", "count"] == 6 and rows.loc["negation", "count"] == 5
@@ -105,17 +105,20 @@ def test_the_error_analysis_table_has_wilson_shares_over_the_random_sample(a, tm
     assert rows.loc["sarcasm", "share"] == pytest.approx(0.3)
     assert open(csv_path).read().splitlines()[0] == "tag,count,share,low,high,examples"
     assert "\\toprule" in latex and "(untagged) & 11 & 55\\%" in latex
+    # ana and ben both tagged ids[4:6]: ana said sarcasm, ben negation; items (2 examples x 2 tags)
+    # all disagree, with each rater's yes-rate 1/2: kappa -1.
+    assert agree.values.tolist() == [["ana", "ben", 2, pytest.approx(-1.0)]]
 
 
 def test_hand_picked_tags_are_labelled_and_get_no_interval(a, tmp_path):
     h, _ = space_handlers(a, tmp_path)
     h.save(SST, first_error(a), ["100% sarcasm_&"], "", "", True, profile("ana"), None)
-    table, basis, _, latex = h.table(SST, "pcgrad", None, None)
+    table, basis, _, latex, _ = h.table(SST, "pcgrad", None, None)
     assert "hand-picked" in basis
     assert table["low"].isna().all()
     assert "100\\% sarcasm\\_\\&" not in latex  # not a starter tag: the checkbox value is dropped
     h.save(SST, first_error(a), [], "100% sarcasm_&", "", True, profile("ana"), None)
-    _, _, _, latex = h.table(SST, "pcgrad", None, None)
+    _, _, _, latex, _ = h.table(SST, "pcgrad", None, None)
     assert "100\\% sarcasm\\_\\& & 1" in latex
 
 
@@ -162,3 +165,10 @@ def test_over_http_the_writer_comes_from_the_session_not_the_inputs(a, tmp_path)
         assert expect in message
         authors = {r["author"] for r in ctx.findings.rows("tags", Writer("x", moderator=True))}
         assert authors == ({author} if author else set())
+
+
+def test_cohen_kappa_on_cases_worked_by_hand():
+    assert F.cohen_kappa([True, True, False, False], [True, True, False, False]) == 1.0
+    # po = 3/4; pa = 1/2, pb = 1/4, pe = 1/2 * 1/4 + 1/2 * 3/4 = 1/2; kappa = (3/4 - 1/2) / (1/2) = 0.5
+    assert F.cohen_kappa([True, True, False, False], [True, False, False, False]) == pytest.approx(0.5)
+    assert F.cohen_kappa([], []) != F.cohen_kappa([], [])  # NaN: nothing to agree on

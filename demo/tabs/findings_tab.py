@@ -118,22 +118,24 @@ class Handlers:
             return _trouble("draw"), pd.DataFrame()
 
     def table(self, task_name: object, variant: object, profile: gr.OAuthProfile | None = None,
-              request: gr.Request = None) -> tuple[pd.DataFrame, str, str | None, str]:
+              request: gr.Request = None) -> tuple[pd.DataFrame, str, str | None, str, pd.DataFrame]:
         try:
             task = self._task(task_name)
             v = E.pick_variant(self.a, task, variant)
-            table, basis = F.analysis_table(self.store, self._reader(profile, request), task, v)
+            reader = self._reader(profile, request)
+            table, basis = F.analysis_table(self.store, reader, task, v)
+            agree = F.agreement([r for r in self.store.rows("tags", reader, task=task) if r["variant"] in ("", v)])
             folder = Path(tempfile.mkdtemp(prefix="minibert-findings-"))
             path = folder / f"error-analysis-{task}-{v}.csv"
             path.write_text(F.table_csv(table), encoding="utf-8")
             # The basis is our own text (counts only): no user text to escape.
-            return table, f"*{basis}*", str(path), F.table_latex(table, v, basis)
+            return table, f"*{basis}*", str(path), F.table_latex(table, v, basis), agree
         except FindingsError as e:
-            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, ""
+            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, "", pd.DataFrame()
         except I.BadInput as e:
-            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, ""
+            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, "", pd.DataFrame()
         except Exception:
-            return pd.DataFrame(), _trouble("table"), None, ""
+            return pd.DataFrame(), _trouble("table"), None, "", pd.DataFrame()
 
 
 def save_filter_box(handlers: Handlers, filters: list) -> None:
@@ -205,10 +207,11 @@ def build(handlers: Handlers, a: A.Analysis | None, errors_filters: list | None 
         table = gr.Dataframe(interactive=False, label="Tags of the variant's errors")
         csv = gr.File(label="CSV")
         latex = gr.Code(label="LaTeX (booktabs)", language=None)
+        agree = gr.Dataframe(interactive=False, label="Agreement where two people tagged the same examples")
         if errors_filters:
             save_filter_box(handlers, errors_filters)
     task.change(handlers.variants, task, variant, api_visibility="private", queue=False)
     draw.click(handlers.draw, [task, variant, n, seed], [drawn_message, drawn], api_name="findings_draw",
                **TABLE_QUEUE)
-    refresh.click(handlers.table, [task, variant], [table, basis, csv, latex], api_name="findings_table",
+    refresh.click(handlers.table, [task, variant], [table, basis, csv, latex, agree], api_name="findings_table",
                   **TABLE_QUEUE)
