@@ -172,3 +172,18 @@ def test_cohen_kappa_on_cases_worked_by_hand():
     # po = 3/4; pa = 1/2, pb = 1/4, pe = 1/2 * 1/4 + 1/2 * 3/4 = 1/2; kappa = (3/4 - 1/2) / (1/2) = 0.5
     assert F.cohen_kappa([True, True, False, False], [True, False, False, False]) == pytest.approx(0.5)
     assert F.cohen_kappa([], []) != F.cohen_kappa([], [])  # NaN: nothing to agree on
+
+
+def test_with_the_database_unreachable_each_findings_action_says_so(a, tmp_path):
+    settings = FindingsSettings.from_env({}, local_file=tmp_path / "unused.sqlite")
+    store = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")
+    h = Handlers(types.SimpleNamespace(findings=store, findings_settings=settings), a)
+    ex = first_error(a)
+    message, shown = h.save(SST, ex, ["sarcasm"], "", "a note", True, None, None)
+    assert message.startswith("Not saved: Findings are unavailable")
+    assert h.show(SST, ex, None, None).startswith("⚠ Findings cannot be read")
+    assert h.draw(SST, "pcgrad", 5, 1, None, None)[0].startswith("Not saved")
+    table, basis, csv_path, _, _ = h.table(SST, "pcgrad", None, None)
+    assert table.empty and csv_path is None and basis.startswith("⚠ Findings cannot be read")
+    # The rest of the analysis is untouched.
+    assert len(F.error_ids(a, "sst", "pcgrad")) > 0

@@ -89,7 +89,7 @@ class Handlers:
             message = F.save_slice(self.store, who, self.settings.deployment.why_not(), query,
                                    name if isinstance(name, str) else "", shared=shared is not False)
             return message, F.slices_table(self.store, who)
-        except (I.BadInput, ValueError) as e:
+        except (I.BadInput, ValueError, FindingsError) as e:
             return f"⚠ {I.escape_md(e)}", gr.skip()
         except Exception:
             return _trouble("save_slice"), gr.skip()
