@@ -185,6 +185,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 links.register(View(tab=view.tab_id, label=view.label))
             models = models_tab.build(ctx, a, links)
             findings_tab.build(findings, a, errors.filters if errors is not None else None)
+            links.register(View(tab="findings", label="Findings"))
         # The page builder, not the tabs, joins one tab to another.
         if compare is not None:
             for opener in openers:
