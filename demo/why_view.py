@@ -29,6 +29,7 @@ from . import errors_view as E
 from . import inputs as I
 
 NONE = "(none: where A fails)"
+DISAGREE = next(label for label, key in E.RELATIONS.items() if key == "disagree")  # as the Errors tab names it
 CACHED = 8  # reports kept: each holds its slice search (masks of every slice tested)
 EXAMPLES_SHOWN = 200
 
@@ -171,18 +172,21 @@ def finding_rows(a: A.Analysis, r: WhyReport, k: int) -> tuple[pd.DataFrame, str
     return shown.reset_index(drop=True), line
 
 
-def errors_params(r: WhyReport, k: int | None) -> dict[str, str] | None:
-    """The Errors tab's view of finding `k` (A's rows, B as the other variant, the finding's slice
-    when it is one the Errors tab can filter); None when it cannot express the finding."""
-    params = {"tab": "errors", "task": r.task, "variant": r.a, "kind": "all"}
+def errors_params(r: WhyReport, k: int | None) -> dict[str, str]:
+    """The Errors tab's view of the pair: A's rows where B answers otherwise (A's errors alone for
+    one variant), narrowed to finding `k`'s slice when it is one the Errors tab filters."""
+    params = {"tab": "errors", "task": r.task, "variant": r.a}  # the kind: its default, A's errors
     if r.b:
-        params |= {"other": r.b, "relation": "disagree"}
-    if k is None:
-        return params
-    query = r.findings[k].query
-    if "slice" not in query:
-        return None
-    return params | {"slice": query["slice"][0]}
+        params |= {"other": r.b, "relation": DISAGREE}
+    if k is not None and "slice" in r.findings[k].query:
+        name, bucket = r.findings[k].query["slice"]
+        params["slice"] = f"{name} = {bucket}"  # the Errors tab's slice choice (errors_view.slice_choices)
+    return params
+
+
+def errors_filters_slice(r: WhyReport, k: int) -> bool:
+    """Whether the Errors tab can show finding `k` itself (one built-in slice) or only the pair."""
+    return "slice" in r.findings[k].query
 
 
 def slices_params(r: WhyReport, k: int | None) -> dict[str, str]:

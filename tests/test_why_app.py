@@ -53,9 +53,10 @@ def test_findings_rows_and_where_each_opens(shipped):
         assert len(rows) == min(r.findings[k].n, W.EXAMPLES_SHOWN) and list(rows.columns)[-1] == "id"
         assert {"pcgrad", "cross-encoder", "gold"} <= set(rows.columns) and f"{r.findings[k].n:,} examples" in line
         errors = W.errors_params(r, k)
-        assert (errors is not None) == has_slice
+        assert W.errors_filters_slice(r, k) == has_slice == ("slice" in errors)
+        assert errors["other"] == "cross-encoder" and errors["relation"] == "disagree with it"
         if has_slice:
-            assert errors["slice"] == r.findings[k].query["slice"][0] and errors["other"] == "cross-encoder"
+            assert errors["slice"] == " = ".join(r.findings[k].query["slice"])
     assert W.slices_params(r, None) == {"tab": "slices", "task": "sts", "reference": "cross-encoder",
                                         "variants": "pcgrad,cross-encoder"}
     with pytest.raises(I.BadInput, match="No finding"):
@@ -90,6 +91,8 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
     params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)
     assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
     assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Paraphrase (Quora)", "pcgrad", "pcgrad", None) is None
+    alone = why_tab.params_of(shipped, why_tab.Setup(), "errors", "Paraphrase (Quora)", "pcgrad", W.NONE, None)
+    assert alone == {"tab": "errors", "task": "quora", "variant": "pcgrad"}
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +117,26 @@ def test_the_app_explains_a_pair_and_exports_it(client):
     assert bad[0].startswith("⚠ Pick two different variants")
     file, note = client.predict("Similarity (STS)", "tiny-cls", W.NONE, api_name="/why_export")
     assert note == "" and zipfile.is_zipfile(file["value"])
+
+
+def test_the_errors_tab_restores_the_why_pair_without_a_complaint(shipped):
+    """What "Open in Errors" sends is a view the Errors tab knows: no "No relation ..." message."""
+    from demo.tabs import errors_tab
+
+    r = W.report(shipped, "quora", "pcgrad", "cross-encoder")
+    k = next(k for k, f in enumerate(r.findings) if "slice" in f.query)
+    params = {key: value for key, value in W.errors_params(r, k).items() if key != "tab"}
+    updates, said = errors_tab.restore_view(shipped, True, params)
+    assert said == []
+    assert updates[6].value == "cross-encoder" and updates[7] == "disagree with it"
+    assert updates[8].value == " = ".join(r.findings[k].query["slice"])
+
+
+def test_the_slices_tab_restores_the_why_pair_without_a_complaint(shipped):
+    from demo.tabs import slices_tab
+
+    r = W.report(shipped, "quora", "pcgrad", "cross-encoder")
+    k = next(k for k, f in enumerate(r.findings) if "slice" in f.query)
+    params = {key: value for key, value in W.slices_params(r, k).items() if key != "tab"}
+    updates, said = slices_tab.restore_view(shipped, params)
+    assert said == [] and updates[2].value == "cross-encoder" and updates[4].value == ["pcgrad", "cross-encoder"]

@@ -51,7 +51,7 @@ class WhyTab:
 
 
 def _cleared() -> tuple:
-    return None, gr.Dataframe(pd.DataFrame(), visible=False), NO_FINDING, gr.Button(visible=False)
+    return None, gr.Dataframe(pd.DataFrame(), visible=False), NO_FINDING, gr.Button("Open this pair in Errors →")
 
 
 WIDTHS = ["26%", "9%", "17%", "8%", "8%", "32%"]
@@ -75,16 +75,17 @@ def show(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name:
     return head, search, gr.Dataframe(table, column_widths=WIDTHS), rest, *_cleared()
 
 
-@guarded(lambda m: (None, gr.Dataframe(visible=False), f"⚠ {m}", gr.Button(visible=False)))
+@guarded(lambda m: (None, gr.Dataframe(visible=False), f"⚠ {m}", gr.skip()))
 def show_finding(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object,
                  evt: gr.SelectData) -> tuple:
     r = _report(a, setup, task_name, a_name, b_name)
     k = W.finding_at(r, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
     rows, line = W.finding_rows(a, r, k)
-    in_errors = W.errors_params(r, k) is not None
-    if not in_errors:
-        line += " (The Errors tab filters one built-in slice at a time: this finding's examples are listed here.)"
-    return k, gr.Dataframe(rows, visible=True), line, gr.Button(visible=in_errors)
+    if W.errors_filters_slice(r, k):
+        return k, gr.Dataframe(rows, visible=True), line, gr.Button("Open this slice in Errors →")
+    line += (" The Errors tab filters one built-in slice at a time, so it opens on the whole pair: this "
+             "finding's examples are listed here.")
+    return k, gr.Dataframe(rows, visible=True), line, gr.Button("Open this pair in Errors →")
 
 
 def on_task(a: A.Analysis, setup: Setup, task_name: object) -> tuple:
@@ -152,7 +153,7 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
                                 column_widths=WIDTHS, label="Where the gap lives: click a row for its examples")
         line = gr.Markdown(NO_FINDING, elem_id="why-finding-line")
         with gr.Row():
-            to_errors = gr.Button("Open this slice in Errors →", size="sm", visible=False, elem_id="why-to-errors",
+            to_errors = gr.Button("Open this pair in Errors →", size="sm", elem_id="why-to-errors",
                                   scale=0, min_width=240)
             to_slices = gr.Button("Open this pair in Slices →", size="sm", elem_id="why-to-slices", scale=0,
                                   min_width=240)
