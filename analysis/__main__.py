@@ -24,13 +24,16 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--readme", default="README.md")
     r.add_argument("--tables")
     r.add_argument("--check", action="store_true", help="only check that the README's table matches")
-    e = sub.add_parser("ensemble", help="choose the ensemble's members on dev (greedy forward selection) from the tables")
+    e = sub.add_parser("ensemble", help="choose the ensemble's members per task on dev (greedy forward selection among "
+                                        "heads analysis.trust does not mute) from the tables")
     e.add_argument("--checkpoints", help="checkpoints folder (default $MINIBERT_CHECKPOINTS or checkpoints/)")
     e.add_argument("--data-dir")
     e.add_argument("--tables")
     e.add_argument("--name", default="ensemble", help="the ensemble checkpoint to write (default ensemble)")
-    e.add_argument("--max-members", type=int, default=None, help="stop after this many members")
-    e.add_argument("--write", action="store_true", help="write the chosen members into checkpoints/NAME/config.json")
+    e.add_argument("--max-members", type=int, default=None, help="stop after this many members per task")
+    e.add_argument("--write", action="store_true",
+                   help="write the chosen members into checkpoints/NAME/config.json, with the dev-chosen and the "
+                        "split-half figures as its record (implies --halves)")
     e.add_argument("--halves", action="store_true",
                    help="also the honest figure: members chosen on one half of dev and scored on the other, and the "
                         "reverse, with bootstrap intervals, beside the dev-chosen one")
@@ -148,10 +151,10 @@ def _ensemble(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from minibert.checkpoint import save_ensemble
-    from minibert.checkpoint_config import default_checkpoints_dir, scan_checkpoints
-    from minibert.recipes import get_recipe
+    from minibert.checkpoint_config import checkpoint_hashes, default_checkpoints_dir, scan_checkpoints
+    from minibert.recipes import get_recipe, member_union
 
-    from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_path, select_members
+    from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_members, format_selection, select_members
     from .load import load
 
     checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
@@ -167,21 +170,29 @@ def _ensemble(args: argparse.Namespace) -> int:
     ensembles = {folder.name for folder, _ in scan_checkpoints(checkpoints).ensembles}
     try:
         candidates = candidates_of(a, exclude=tuple(ensembles | {args.name}))
-        path = select_members(a, candidates, args.max_members)
+        selection = select_members(a, candidates, args.max_members)
+        fit = cross_fitted(a, candidates, args.max_members) if args.halves or args.write else None
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(format_path(path))
-    if args.halves:
-        print(format_cross_fit(cross_fitted(a, candidates, args.max_members)))
-    chosen = path[-1]
-    print(f"chosen on dev: {', '.join(chosen.members)} (overall {chosen.overall:.4f}); "
+    print(format_selection(selection))
+    if fit is not None:
+        print(format_cross_fit(fit))
+    chosen = selection.chosen
+    print(f"chosen on dev: {format_members(chosen.members)} (overall {chosen.overall:.4f}); "
           "its dev score is optimistic, since dev also chose it")
     if args.write:
-        if len(chosen.members) < 2:
-            print(f"not written: no combination beats {chosen.members[0]} alone on dev", file=sys.stderr)
+        names = member_union(chosen.members)
+        if len(names) < 2:
+            print(f"not written: no combination beats {names[0]} alone on dev", file=sys.stderr)
             return 1
-        target = save_ensemble(checkpoints / args.name, get_recipe("ensemble"), chosen.members)
+        hashes, _ = checkpoint_hashes(checkpoints)
+        record = {"member_choice": {
+            "rule": "per task, greedy forward selection on dev among heads analysis.trust does not mute",
+            "command": "python -m analysis ensemble --halves --write",
+            "dev_chosen": chosen.figures(), "split_half": fit.record(),
+            "candidates": {name: hashes.get(name) for name in candidates}}}
+        target = save_ensemble(checkpoints / args.name, get_recipe("ensemble"), chosen.members, record)
         print(f"wrote {target / 'config.json'}; run `python -m analysis build` to predict it")
     return 0
 

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minibert.predictor import ensemble_mean
+from minibert.predictor import ensemble_outputs
 from minibert.tasks import task as get_task
 
 from .core import Analysis
@@ -402,8 +402,8 @@ class BehaviouralTests(DerivedAnalysis):
 
     def build(self, a: Analysis, variants: Mapping[str, object], tables_dir: Path, log: Log) -> list[str]:
         """Run the suite on every variant. A model whose checkpoint and the suite are unchanged keeps
-        its stored results; an ensemble is the mean of its members' outputs (the rule `Ensemble`
-        applies) when they were scored in this run."""
+        its stored results; an ensemble is, per task, the mean of that task's members' outputs (the
+        rule `Ensemble` applies) when they were scored in this run."""
         examples = {t: a.task(t).examples for t in a.tasks}
         suite = make_suite(examples, [t for t in examples if t != "sts" or "sst" in examples])
         if suite.empty:
@@ -425,7 +425,7 @@ class BehaviouralTests(DerivedAnalysis):
             members = [m.name for m in variant.members]
             try:
                 if members and all(m in raw for m in members):
-                    outputs = {t: ensemble_mean([raw[m][t] for m in members]) for t in inputs}
+                    outputs = ensemble_outputs(variant, raw, inputs)
                 else:
                     outputs = variant.score_tasks(inputs)
             except Exception as error:  # one variant's fault must not cost the others their results

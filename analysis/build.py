@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from minibert.predictor import Predictor, ensemble_mean
+from minibert.predictor import Predictor, ensemble_mean, members_for
 from minibert.tasks import task as get_task
 
 from .examples import data_identity, read_dev_split
@@ -107,14 +107,15 @@ def table_from_scores(name: str, task: str, frame: pd.DataFrame, scores: np.ndar
 
 def compose_ensemble_table(ensemble: Predictor, task: str, frame: pd.DataFrame, tables_dir: Path, manifest: dict,
                            data: dict) -> pd.DataFrame | None:
-    """An ensemble's table as the mean of its members' current tables (`ensemble_mean`, the rule
-    `Ensemble` applies to their outputs), without running a model; None when a member's table is
-    not current (then the caller runs the ensemble)."""
+    """An ensemble's table as the mean of its members' current tables for this task
+    (`ensemble_mean`, the rule `Ensemble` applies to their outputs), without running a model; None
+    when a member's table is not current (then the caller runs the ensemble)."""
     columns = SCORE_COLUMNS[task] or ("pred",)  # the STS score is its prediction
+    hashes = {m.name: m.checkpoint_hash for m in ensemble.members}
     outputs = []
-    for member in ensemble.members:
-        rel = table_relpath(member.name, task)
-        current = {"name": member.name, "hash": member.checkpoint_hash}
+    for member in members_for(ensemble, task):
+        rel = table_relpath(member, task)
+        current = {"name": member, "hash": hashes[member]}
         if not _up_to_date(tables_dir / rel, manifest["tables"].get(rel), checkpoint=current, data=data):
             return None
         table = pd.read_parquet(tables_dir / rel).set_index("id")

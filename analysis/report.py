@@ -34,6 +34,29 @@ def _throughput(training: dict) -> str:
     return "heads only" if "features_seconds" in training else f"{speed:,.0f}"
 
 
+def _split_half_row(name: str, choice: dict) -> str:
+    """An ensemble's honest figure, beside its dev-chosen row: per task, members chosen on one half
+    of dev and scored on the other (`python -m analysis ensemble --halves --write` records it)."""
+    half = choice["split_half"]
+    return (f"| `{name}`, split-half ‡ | {metric(half.get('sst_accuracy'))} | {metric(half.get('quora_accuracy'))} | "
+            f"{metric(half.get('sts_pearson'))} | {metric(half.get('overall'))} | n/a | n/a | members chosen on the "
+            "other half of dev |")
+
+
+def _split_half_note(name: str, choice: dict, summary: dict) -> str:
+    half, lo_hi = choice["split_half"], choice["split_half"].get("overall_ci") or [None, None]
+    current = {v: ((item.get("checkpoint") or {}).get("hash")) for v, item in summary["variants"].items()}
+    changed = sorted(v for v, h in (choice.get("candidates") or {}).items() if current.get(v) != h)
+    note = (f"‡ `{name}`: {choice.get('rule', 'members chosen on dev')}. Its own row is chosen and scored on all of dev, "
+            f"so it is optimistic; the split-half row chooses by the same rule on one half of each task's dev set "
+            f"(numpy default_rng({half.get('seed')})) and scores the other, both ways, the mean of the two halves, "
+            f"overall 95 % interval {metric(lo_hi[0])}-{metric(lo_hi[1])} ({half.get('n_boot')} bootstrap resamples); "
+            f"written by `{choice.get('command')}`.")
+    if changed:
+        note += (f" Stale: {', '.join(changed)} changed since; rerun that command, then `python -m analysis build`.")
+    return note
+
+
 def results_table(summary: dict) -> str:
     rows = ["| variant | SST acc | Quora acc † | STS Pearson | overall | training time | train sentences/s | hardware |",
             "|---|---|---|---|---|---|---|---|"]
@@ -46,6 +69,8 @@ def results_table(summary: dict) -> str:
                     f"{metric(tasks.get('quora', {}).get('accuracy'))} | {metric(tasks.get('sts', {}).get('pearson'))} | "
                     f"{metric(item.get('overall'))} | {duration(training.get('wall_seconds'))} | "
                     f"{_throughput(training)} | {hardware} |")
+        if (training.get("member_choice") or {}).get("split_half"):
+            rows.append(_split_half_row(name, training["member_choice"]))
     for source, sst, quora, sts, overall, computed in PUBLISHED:
         if overall is None:
             overall = overall_score(sst, quora, sts)
@@ -58,6 +83,10 @@ def results_table(summary: dict) -> str:
             rows.append(f"Seed spread: {describe(name, training['seed_replicates'])}.")
         if training.get("lr_tries"):
             rows.append(f"{describe_lr_tries(name, training['lr_tries'])}.")
+    for name, item in order:
+        choice = (item.get("training") or {}).get("member_choice") or {}
+        if choice.get("split_half"):
+            rows.append(_split_half_note(name, choice, summary))
     rows.append("† Quora: the backbone (all-MiniLM-L6-v2) was pretrained on 103,663 Quora duplicate pairs, so "
                 "these numbers are optimistic; and our `quora-train.csv` is partial (22,646 of 141,506 pairs, 16 %).")
     rows.append("Dev-set figures from `analysis/tables/summary.json`, written by `python -m analysis build`; "

@@ -8,8 +8,8 @@ Plain functions, no Gradio:
     compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
 
 Batching: every variant is called once per task with the inputs of all the requests that want
-that task; an ensemble whose members were just scored is their mean (`ensemble_mean`, the rule `Ensemble`
-applies) instead of a second pass through its members.
+that task; an ensemble whose members were just scored is, per task, the mean of that task's members
+(`ensemble_outputs`, the rule `Ensemble` applies) instead of a second pass through its members.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from minibert.predictor import ensemble_mean
+from minibert.predictor import ensemble_outputs
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
@@ -183,7 +183,7 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
         try:
             members = [m.name for m in variant.members]
             if members and all(isinstance(outputs.get(m), dict) for m in members):
-                outputs[name] = {t: ensemble_mean([outputs[m][t] for m in members]) for t in inputs}
+                outputs[name] = ensemble_outputs(variant, outputs, inputs)
             else:
                 outputs[name] = variant.score_tasks(inputs)
         except Exception as exc:  # one broken variant must not take the others down

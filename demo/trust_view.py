@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from analysis.trust import muted_reason
+from minibert.predictor import members_for
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
@@ -67,7 +68,7 @@ def trust_of(variants: dict, summary: dict | None) -> dict[str, dict[str, HeadTr
     out = {name: {t: head_trust(summary, v, t) for t in TASK_NAMES} for name, v in variants.items()}
     for name, v in variants.items():
         for t in TASK_NAMES:
-            members = {m.name: out[m.name][t].muted for m in v.members if m.name in out and out[m.name][t].muted}
+            members = {m: out[m][t].muted for m in members_for(v, t) if m in out and out[m][t].muted}
             if members:
                 h = out[name][t]
                 out[name][t] = HeadTrust(h.metric, h.value, h.ci, h.seed_sd, h.seeds, h.muted, members)

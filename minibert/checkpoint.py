@@ -190,11 +190,15 @@ def save_checkpoint(directory: Path, model: MultitaskModel, backbone_dir: Path, 
     return directory
 
 
-def save_ensemble(directory: Path, recipe: Recipe, members: list[str]) -> Path:
+def save_ensemble(directory: Path, recipe: Recipe, members: list[str] | dict[str, list[str]],
+                  training: dict | None = None) -> Path:
+    """An ensemble's config.json: `members` one list for every task, or {task: list}; `training`
+    holds records of how they were chosen, which its hash leaves out."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    CheckpointConfig(name=directory.name, recipe={**recipe.to_dict(), "members": list(members)},
-                     metrics={}, history=[], training={}).write(directory)
+    stored = {t: list(names) for t, names in members.items()} if isinstance(members, dict) else list(members)
+    CheckpointConfig(name=directory.name, recipe={**recipe.to_dict(), "members": stored},
+                     metrics={}, history=[], training=dict(training or {})).write(directory)
     return directory
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from .recipes import member_union, task_members
 from .settings import settings
 
 FORMAT = "minibert-checkpoint/1"
@@ -75,9 +76,10 @@ class CheckpointConfig:
         """{file name: sha256} of the stored weight files."""
         return dict((self.storage or {}).get("files") or {})
 
-    def ensemble_members(self, available: list[str]) -> list[str]:
-        """An ensemble names its members, or (an empty list) takes every model variant present."""
-        return list(self.recipe.get("members") or available)
+    def ensemble_members(self, available: list[str]) -> dict[str, list[str]]:
+        """{task: members} of an ensemble: each task its own (issue 32), or one list for every task
+        as older configs store; an empty list takes every model variant present."""
+        return task_members(self.recipe.get("members") or (), available)
 
     def to_dict(self) -> dict:
         values = {k: getattr(self, k) for k in _FIELDS}
@@ -172,7 +174,7 @@ def checkpoint_hashes(root: str | os.PathLike[str]) -> tuple[dict[str, str], lis
             problems.append(f"{directory}: {error}")
     models = dict(hashes)
     for directory, config in scan.ensembles:
-        members = config.ensemble_members(list(models))
+        members = member_union(config.ensemble_members(list(models)))
         missing = [m for m in members if m not in models]
         if missing:
             problems.append(f"{directory}: ensemble members missing: {', '.join(missing)}")

@@ -29,8 +29,9 @@ from .checkpoint_config import (
 from .features import EmbeddingMemo
 from .heads import pair_features
 from .network import MultitaskModel
-from .predictor import Predictor, ensemble_mean
-from .recipes import Recipe
+from .predictor import Predictor, ensemble_outputs
+from .recipes import Recipe, member_union
+from .tasks import TASK_NAMES
 from .tasks import task as get_task
 from .tokenizer import Tokenizer
 
@@ -195,23 +196,39 @@ class Variant(Scorer):
 
 
 class Ensemble(ByTask):
-    """The mean of its members' outputs; composed at load time, never trained. A `Predictor`."""
+    """Per task, the mean of that task's members' outputs; composed at load time, never trained.
+    A `Predictor`."""
 
     can_explain = False
 
-    def __init__(self, name: str, directory: Path, config: CheckpointConfig, members: list[Variant]):
+    def __init__(self, name: str, directory: Path, config: CheckpointConfig, members: list[Variant],
+                 task_members: dict[str, list[str]] | None = None):
+        """`task_members` ({task: member names}) defaults to every member on every task."""
         if not members:
             raise CheckpointError(f"{directory}: an ensemble needs at least one loaded member")
+        self.task_members = task_members or {t: [m.name for m in members] for t in TASK_NAMES}
+        by_name = {m.name: m for m in members}
+        empty = [t for t, names in self.task_members.items() if not names]
+        unknown = sorted(set(member_union(self.task_members)) - set(by_name))
+        if empty or unknown:
+            raise CheckpointError(f"{directory}: " + "; ".join(
+                ([f"no members for {', '.join(empty)}"] if empty else [])
+                + ([f"members not loaded: {', '.join(unknown)}"] if unknown else [])))
         self.name = name
         self.directory = directory
         self.config = config.to_dict()
-        self.members = members
+        self.members = [by_name[n] for n in member_union(self.task_members)]
         self.recipe = Recipe.from_dict(config.recipe)
-        self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in members])
+        self.checkpoint_hash = ensemble_hash(config, [m.checkpoint_hash for m in self.members])
 
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:
-        outputs = [m.score_tasks(inputs) for m in self.members]
-        return {t: ensemble_mean([o[t] for o in outputs]) for t in outputs[0]}
+        # A member runs only the tasks it is a member of: no encoder pass for an output the mean drops.
+        outputs = {}
+        for m in self.members:
+            own = {t: x for t, x in inputs.items() if m.name in self.task_members[t]}
+            if own:
+                outputs[m.name] = m.score_tasks(own)
+        return ensemble_outputs(self, outputs, inputs)
 
 
 def load_variants(checkpoints_dir: str | Path | None = None, device: str | None = None,
@@ -240,13 +257,14 @@ def load_variants(checkpoints_dir: str | Path | None = None, device: str | None 
     failures.sort(key=lambda f: f.name)  # folder order, as the scan met them
     for directory, config in scan.ensembles:
         wanted = config.ensemble_members([n for n, v in variants.items() if not v.members])
-        missing = [m for m in wanted if m not in variants]
+        missing = [m for m in member_union(wanted) if m not in variants]
         if missing:
             failures.append(LoadFailure(directory.name, directory,
                                         f"ensemble members not loaded: {', '.join(missing)}"))
             continue
         try:
-            variants[directory.name] = Ensemble(directory.name, directory, config, [variants[m] for m in wanted])
+            variants[directory.name] = Ensemble(directory.name, directory, config,
+                                                [variants[m] for m in member_union(wanted)], wanted)
         except (CheckpointError, ValueError, TypeError) as exc:
             failures.append(LoadFailure(directory.name, directory, f"{type(exc).__name__}: {exc}"))
     return variants, failures

@@ -6,6 +6,7 @@ variant is adding an entry here.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 
 from .tasks import TASK_NAMES
@@ -51,7 +52,9 @@ class Recipe:
     dropout: float = 0.1
     max_length: int = 128
     seed: int = 11711
-    members: tuple[str, ...] = ()     # ensemble only
+    # Ensemble only: a list (configs before issue 32) averages the same members on every task;
+    # {task: list} averages each task's own. See `task_members`.
+    members: tuple[str, ...] | Mapping[str, tuple[str, ...]] = ()
     # Issue 23's options (LATER_FIELDS: the defaults are the old behaviour, and are not stored).
     sts_bias_init: str = LATER_FIELDS["sts_bias_init"]
     head_epochs: int = LATER_FIELDS["head_epochs"]
@@ -93,6 +96,8 @@ class Recipe:
         if unknown:
             raise ValueError(f"recipe {values.get('name')!r}: unknown fields {unknown}")
         values = {k: tuple(v) if isinstance(v, list) else v for k, v in values.items()}
+        if isinstance(values.get("members"), Mapping):
+            values["members"] = {t: tuple(names) for t, names in values["members"].items()}
         return cls(**values)
 
     def with_overrides(self, **changes) -> Recipe:
@@ -101,7 +106,11 @@ class Recipe:
     def describe(self) -> str:
         """One paragraph for the app's Models tab."""
         if self.kind == "ensemble":
-            return f"{self.summary} Members: {', '.join(self.members) or 'every other shipped variant'}."
+            if not isinstance(self.members, Mapping):
+                return f"{self.summary} Members: {', '.join(self.members) or 'every other shipped variant'}."
+            per_task = "; ".join(f"{t}: {', '.join(names) or 'every other shipped variant'}"
+                                 for t, names in task_members(self.members, ()).items())
+            return f"{self.summary} Members per task: {per_task}."
         encoder = {"finetune": "fine-tuned", "frozen": "frozen", "scratch": "randomly initialised, then trained"}[self.encoder]
         rates = (f"head lr {self.head_lr:g}" if self.encoder == "frozen"
                  else f"encoder lr {self.lr:g}, head lr {self.head_lr:g}")
@@ -110,6 +119,22 @@ class Recipe:
         return (f"{self.summary} Encoder {encoder}; {self.pooling} pooling; pairs: {pairs}; paraphrase head "
                 f"{self.para_head}; similarity head {self.sts_head}; trained on {', '.join(self.train_tasks)} "
                 f"({self.sharing}{', + InfoNCE' if self.contrastive else ''}); {self.epochs} epochs, {rates}{options}.")
+
+
+def task_members(members: Sequence[str] | Mapping[str, Sequence[str]], available: Sequence[str]
+                 ) -> dict[str, list[str]]:
+    """{task: member names} of an ensemble recipe's `members`. A list names the members of every
+    task (configs before issue 32 still load as they predicted); an empty list, or a task the
+    mapping leaves out, takes every available model."""
+    if isinstance(members, Mapping):
+        return {t: list(members.get(t) or available) for t in TASK_NAMES}
+    return {t: list(members or available) for t in TASK_NAMES}
+
+
+def member_union(by_task: Mapping[str, Sequence[str]]) -> list[str]:
+    """Every member of any task, once, in task order then member order: the order an ensemble's
+    hash lists its members' hashes in."""
+    return list(dict.fromkeys(name for names in by_task.values() for name in names))
 
 
 SBERT_CONCAT = Recipe(

@@ -153,8 +153,10 @@ def test_tables_round_trip_and_a_stale_variant_is_left_out(examples, tmp_path):
 class FakeVariant:
     """A variant that answers every input the same way and counts its calls."""
 
-    def __init__(self, name: str, sst_class: int, prob: float, score: float, members: tuple = ()):
+    def __init__(self, name: str, sst_class: int, prob: float, score: float, members: tuple = (),
+                 task_members: dict | None = None):
         self.name, self.checkpoint_hash, self.members, self.calls = name, f"hash-{name}", members, 0
+        self.task_members = task_members or {t: [m.name for m in members] for t in ("sst", "quora", "sts")}
         self.answer = {"sst": sst_probs(sst_class), "quora": prob, "sts": score}
 
     def score_tasks(self, inputs: dict) -> dict:
@@ -170,23 +172,31 @@ def test_build_step_scores_reuses_and_composes_the_ensemble(tmp_path):
 
     data = tmp_path / "data"
     synthetic.make_data_dir(data, {"sst": 80, "quora": 80, "sts": 60})
-    synthetic.make_tables(tmp_path / "tables", data, variants=("a", "b", "ens"))
+    synthetic.make_tables(tmp_path / "tables", data, variants=("a", "b", "ens", "per-task"))
     world = load_analysis(tmp_path / "tables", data, checkpoints=False)
     a, b = FakeVariant("a", 4, 0.9, 5.0), FakeVariant("b", 0, 0.1, 1.0)
     ens = FakeVariant("ens", 0, 0.0, 0.0, members=(a, b))
+    # issue 32: b's similarity head is no member of this ensemble's STS
+    per_task = FakeVariant("per-task", 0, 0.0, 0.0, members=(a, b), task_members={"sst": ["a", "b"], "quora": ["a", "b"],
+                                                                                  "sts": ["a"]})
     broken = FakeVariant("broken", 0, -1.0, 0.0)
     logs: list[str] = []
-    behaviour.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens, "broken": broken}, tmp_path / "tables", logs.append)
+    variants = {"a": a, "b": b, "ens": ens, "per-task": per_task}
+    behaviour.ANALYSIS.run(world, {**variants, "broken": broken}, tmp_path / "tables", logs.append)
     cases, results, provenance, _ = read_behaviour(tmp_path / "tables")
-    assert set(results["variant"]) == set(provenance["variants"]) == {"a", "b", "ens"}
+    assert set(results["variant"]) == set(provenance["variants"]) == set(variants)
     assert any("broken failed" in line for line in logs)
-    assert ens.calls == 0  # composed from a's and b's outputs
+    assert ens.calls == 0 and per_task.calls == 0  # composed from a's and b's outputs
     sts = results[(results["variant"] == "ens") & results["case"].str.startswith("sts/")]
     assert np.allclose(sts["value_a"], 3.0)  # the mean of 5 and 1
     sst = results[(results["variant"] == "ens") & results["case"].str.startswith("sst/")]
     assert np.allclose(sst["value_a"], 2.0)  # P = (1/2, 0, 0, 0, 1/2): mean class 2
+    sts = results[(results["variant"] == "per-task") & results["case"].str.startswith("sts/")]
+    assert np.allclose(sts["value_a"], 5.0)  # a's alone
+    sst = results[(results["variant"] == "per-task") & results["case"].str.startswith("sst/")]
+    assert np.allclose(sst["value_a"], 2.0)
     # a rebuild with the same checkpoints and suite scores nothing again
     calls = a.calls
-    behaviour.ANALYSIS.run(world, {"a": a, "b": b, "ens": ens}, tmp_path / "tables", logs.append)
+    behaviour.ANALYSIS.run(world, variants, tmp_path / "tables", logs.append)
     assert a.calls == calls and "0 scored" in logs[-1]
     assert read_behaviour(tmp_path / "tables")[1].equals(results[results["variant"] != "broken"].reset_index(drop=True))

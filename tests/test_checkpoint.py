@@ -110,6 +110,48 @@ def test_ensemble_is_the_mean_of_its_members(tiny_world):
         assert np.allclose(getattr(variants["ensemble"], method)(inputs), expected, atol=1e-6)
 
 
+def test_an_ensemble_averages_each_tasks_own_members_and_runs_a_member_only_where_it_counts(tiny_world, tmp_path):
+    from minibert.checkpoint import save_ensemble
+    from minibert.checkpoint_config import checkpoint_hashes
+
+    root = _copy(tiny_world, tmp_path)
+    per_task = {"sst": ["tiny-cls"], "quora": ["tiny-mean", "tiny-cross"], "sts": ["tiny-cross"]}
+    save_ensemble(root / "ensemble", get_recipe("ensemble"), per_task)
+    variants, failures = load_variants(root, "cpu")
+    assert not failures
+    ensemble = variants["ensemble"]
+    assert ensemble.task_members == per_task
+    assert [m.name for m in ensemble.members] == ["tiny-cls", "tiny-mean", "tiny-cross"]
+    for method, task, inputs in (("sentiment", "sst", ["good film", "bad"]), ("paraphrase", "quora", PAIRS),
+                                 ("similarity", "sts", PAIRS)):
+        expected = np.mean([getattr(variants[m], method)(inputs) for m in per_task[task]], axis=0)
+        assert np.allclose(getattr(ensemble, method)(inputs), expected, atol=1e-6)
+    asked = []
+    for m in ensemble.members:
+        m.score_tasks = (lambda inputs, m=m, run=m.score_tasks: asked.append((m.name, sorted(inputs))) or run(inputs))
+    ensemble.score_tasks({"sst": ["good film"], "quora": PAIRS, "sts": PAIRS})
+    assert sorted(asked) == [("tiny-cls", ["sst"]), ("tiny-cross", ["quora", "sts"]), ("tiny-mean", ["quora"])]
+    # the folder scan (no weights loaded) gives the same hash, and it differs from the old list's
+    hashes, problems = checkpoint_hashes(root)
+    assert not problems and hashes["ensemble"] == ensemble.checkpoint_hash
+    old, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    assert old["ensemble"].checkpoint_hash != ensemble.checkpoint_hash
+
+
+def test_an_ensemble_config_with_one_member_list_loads_with_those_members_on_every_task(tiny_world):
+    from minibert.checkpoint_config import checkpoint_hashes
+
+    stored = json.loads((tiny_world["checkpoints"] / "ensemble" / "config.json").read_text())["recipe"]["members"]
+    assert stored == ["tiny-cls", "tiny-mean", "tiny-cross"]  # the format before issue 32
+    variants, failures = load_variants(tiny_world["checkpoints"], "cpu")
+    assert not failures
+    assert variants["ensemble"].task_members == dict.fromkeys(("sst", "quora", "sts"), stored)
+    assert "Members: tiny-cls, tiny-mean, tiny-cross." in variants["ensemble"].recipe.describe()
+    # its hash is what it was: the member hashes in the list's order, so its tables stay current
+    hashes, _ = checkpoint_hashes(tiny_world["checkpoints"])
+    assert variants["ensemble"].checkpoint_hash == hashes["ensemble"]
+
+
 def test_models_and_ensembles_declare_what_readers_branch_on(tiny_world):
     from minibert.predictor import ensemble_mean
 

@@ -72,15 +72,20 @@ def test_scan_sorts_models_ensembles_and_unreadable_folders(tmp_path):
     put("mix", {"format": FORMAT, "recipe": {"name": "mix", "kind": "ensemble", "members": ["a", "b"]}})
     put("all", {"format": FORMAT, "recipe": {"name": "all", "kind": "ensemble", "members": []}})
     put("lost", {"format": FORMAT, "recipe": {"name": "lost", "kind": "ensemble", "members": ["a", "zz"]}})
+    put("split", {"format": FORMAT, "recipe": {"name": "split", "kind": "ensemble",
+                                               "members": {"sst": ["a"], "quora": ["a", "b"], "sts": ["b"]}}})
+    put("gone", {"format": FORMAT, "recipe": {"name": "gone", "kind": "ensemble",
+                                              "members": {"sst": ["a"], "quora": ["a"], "sts": ["yy"]}}})
     put("broken", "{")
     (tmp_path / ".a-tmp123").mkdir()  # a save in progress is no checkpoint
     scan = scan_checkpoints(tmp_path)
     assert [d.name for d, _ in scan.models] == ["a", "b"]
-    assert [d.name for d, _ in scan.ensembles] == ["all", "lost", "mix"]
+    assert [d.name for d, _ in scan.ensembles] == ["all", "gone", "lost", "mix", "split"]
     assert [d.name for d, _ in scan.unreadable] == ["broken"]
     hashes, problems = checkpoint_hashes(tmp_path)
-    assert set(hashes) == {"a", "b", "mix", "all"} and hashes["a"] != hashes["b"]
+    assert set(hashes) == {"a", "b", "mix", "all", "split"} and hashes["a"] != hashes["b"]
     assert any("lost" in p and "zz" in p for p in problems) and any("broken" in p for p in problems)
+    assert any("gone" in p and "yy" in p for p in problems)  # a member of one task only counts too
     (tmp_path / "b" / "config.json").write_text(json.dumps({**model, "storage": {"files": {"w": "33"}}}))
     changed, _ = checkpoint_hashes(tmp_path)  # a member's new weights make every ensemble of it new
     assert changed["a"] == hashes["a"] and changed["mix"] != hashes["mix"] and changed["all"] != hashes["all"]
@@ -130,3 +135,23 @@ def test_analysis_loads_queries_reports_and_checks_status_without_torch(tmp_path
     done = subprocess.run([sys.executable, "-c", driver], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=300)
     assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stdout + done.stderr
+
+
+def test_ensemble_members_per_task_round_trip_and_a_single_list_means_every_task(tmp_path):
+    from minibert.checkpoint import save_ensemble
+    from minibert.recipes import Recipe, get_recipe
+
+    per_task = {"sst": ["a", "c"], "quora": ["b"], "sts": ["a"]}
+    save_ensemble(tmp_path / "ens", get_recipe("ensemble"), per_task, {"member_choice": {"split_half": {"overall": 0.5}}})
+    stored = json.loads((tmp_path / "ens" / "config.json").read_text())
+    assert stored["recipe"]["members"] == per_task and stored["training"]["member_choice"]["split_half"]["overall"] == 0.5
+    config = CheckpointConfig.read(tmp_path / "ens")
+    assert config.to_dict() == stored and config.ensemble_members(["x"]) == per_task
+    recipe = Recipe.from_dict(stored["recipe"])
+    assert json.loads(json.dumps(recipe.to_dict())) == stored["recipe"]  # read back exactly as stored
+    assert "sst: a, c; quora: b; sts: a" in recipe.describe()
+    # configs before issue 32: one list for every task; an empty one takes every model present
+    old = CheckpointConfig.from_dict({"format": FORMAT, "recipe": {"name": "e", "kind": "ensemble", "members": ["b", "a"]}})
+    assert old.ensemble_members(["x"]) == dict.fromkeys(("sst", "quora", "sts"), ["b", "a"])
+    every = CheckpointConfig.from_dict({"format": FORMAT, "recipe": {"name": "e", "kind": "ensemble", "members": []}})
+    assert every.ensemble_members(["x", "y"]) == dict.fromkeys(("sst", "quora", "sts"), ["x", "y"])

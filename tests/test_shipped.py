@@ -109,3 +109,24 @@ def test_committed_examples_tables_are_the_dev_files_with_their_features(real_da
         expected = add_features(frame, task)[stored_columns(task)]
         pd.testing.assert_frame_equal(stored, expected, check_dtype=False)
         assert (TABLES / entry["file"]).stat().st_size == entry["bytes"] <= 10 * 2**20
+
+
+def test_results_table_puts_the_split_half_figure_beside_the_dev_chosen_ensemble():
+    choice = {"rule": "per task, greedy", "command": "python -m analysis ensemble --halves --write",
+              "dev_chosen": {"overall": 0.76},
+              "split_half": {"sst_accuracy": 0.48, "quora_accuracy": 0.846, "sts_pearson": 0.888, "overall": 0.757,
+                             "overall_ci": [0.747, 0.768], "seed": 23, "n_boot": 2000},
+              "candidates": {"a": "ha", "b": "hb"}}
+    summary = {"variants": {
+        "a": {"overall": 0.7, "tasks": {}, "training": {}, "checkpoint": {"hash": "ha"}},
+        "b": {"overall": 0.8, "tasks": {}, "training": {}, "checkpoint": {"hash": "hb"}},
+        "ensemble": {"overall": 0.76, "tasks": {}, "training": {"member_choice": choice}}}}
+    lines = results_table(summary).splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("| `ensemble` |"))
+    assert lines[at + 1] == ("| `ensemble`, split-half ‡ | 0.480 | 0.846 | 0.888 | 0.757 | n/a | n/a | members chosen on "
+                             "the other half of dev |")
+    note = next(line for line in lines if line.startswith("‡"))
+    assert "0.747-0.768" in note and "`python -m analysis ensemble --halves --write`" in note and "Stale" not in note
+    summary["variants"]["b"]["checkpoint"]["hash"] = "retrained"
+    note = next(line for line in results_table(summary).splitlines() if line.startswith("‡"))
+    assert "Stale: b changed since" in note

@@ -61,8 +61,9 @@ def test_with_every_head_muted_all_are_counted_and_it_says_so():
     assert "(2 single variants voting)" in v.text and "all of them are counted" in v.text
 
 
-def variant(name, members=(), replicates=None, hash_="h"):
+def variant(name, members=(), replicates=None, hash_="h", task_members=None):
     return SimpleNamespace(name=name, members=[SimpleNamespace(name=m) for m in members], checkpoint_hash=hash_,
+                           task_members=task_members or dict.fromkeys(("sst", "quora", "sts"), list(members)),
                            config={"training": {"seed_replicates": replicates}} if replicates else {})
 
 
@@ -79,7 +80,9 @@ SUMMARY = {"variants": {
 def test_trust_reads_the_summary_of_the_same_checkpoint_only():
     variants = {"good": variant("good", replicates={"seeds": [1, 2, 3], "sd": {"sst_acc": 0.007}}),
                 "sts-dead": variant("sts-dead"), "old": variant("old"),
-                "ens": variant("ens", members=["good", "sts-dead"])}
+                "ens": variant("ens", members=["good", "sts-dead"]),
+                "per-task": variant("per-task", members=["good", "sts-dead"],
+                                    task_members={"sst": ["good", "sts-dead"], "quora": ["good"], "sts": ["good"]})}
     trust = trust_of(variants, SUMMARY)
     assert dev_cell(trust["good"]["sst"]) == "acc 0.480 (95 % 0.450–0.510; ± 0.007 over 3 seeds)"
     assert dev_cell(trust["good"]["sts"]) == "r 0.870"
@@ -90,6 +93,8 @@ def test_trust_reads_the_summary_of_the_same_checkpoint_only():
     # the ensemble's row names its muted member; the ensemble itself is judged by its own numbers
     assert trust["ens"]["sts"].muted_members == {"sts-dead": trust["sts-dead"]["sts"].muted}
     assert "member muted here: sts-dead" in dev_cell(trust["ens"]["sts"])
+    # an ensemble with members per task (issue 32) names only its members for that task
+    assert trust["per-task"]["sts"].muted_members == {} and "muted" not in dev_cell(trust["per-task"]["sts"])
     assert any("Similarity head muted" in line for line in muted_lines(trust, "sts-dead"))
     assert any("member sts-dead" in line for line in muted_lines(trust, "ens"))
     assert muted_lines(trust, "good") == []
