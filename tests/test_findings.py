@@ -218,3 +218,20 @@ def test_the_page_says_when_findings_vanish_or_cannot_be_written(tmp_path):
     down = Store("postgresql+psycopg://nobody@127.0.0.1:1/x")
     line = status_md(down, ok)
     assert line.startswith("⚠ Findings") and "unavailable" in line and "Everything else works" in line
+
+
+def test_the_command_line_exports_and_imports(tmp_path, capsys):
+    from findings.__main__ import main
+
+    source = f"sqlite:///{tmp_path / 'a.sqlite'}"
+    s = Store(source)
+    fill(s)
+    s.close()
+    assert main(["export", "--url", source, "--json", str(tmp_path / "all.json"), "--csv", str(tmp_path / "csv")]) == 0
+    target = f"sqlite:///{tmp_path / 'b.sqlite'}"
+    assert main(["import", "--url", target, "--csv", str(tmp_path / "csv")]) == 0
+    assert "imported 5 tags, 2 notes, 1 slices, 1 samples" in capsys.readouterr().out
+    assert main(["export", "--url", target, "--json", str(tmp_path / "again.json")]) == 0
+    assert (tmp_path / "again.json").read_bytes() == (tmp_path / "all.json").read_bytes()
+    assert main(["import", "--url", target, "--json", str(tmp_path / "all.json")]) == 1
+    assert "empty database" in capsys.readouterr().err
