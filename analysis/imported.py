@@ -22,6 +22,7 @@ returned, and raises `PredictionFileError` listing every problem as `file:line: 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -32,12 +33,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert import metrics as F
+from minibert.checkpoint_config import checkpoint_folders
 from minibert.submission import HEADERS
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
+from .assemble import with_variant
 from .core import Analysis
 from .schema import QUORA_THRESHOLD, SCORE_COLUMNS
+from .tables import TableError, read_examples, read_manifest, remove_table, write_manifest, write_table
 
 MAX_FILE_BYTES = 10 * 2**20  # a CS224N dev file is about 0.9 MB (Quora); ten times that is no prediction file
 MAX_PROBLEMS_PER_FILE = 8    # listed; the rest are counted
@@ -85,8 +90,6 @@ class PredictionFile:
         n = len(self.ids)
         text = f"{self.task}: {n:,} of {n:,} ids matched"
         if gold is not None:
-            from minibert import metrics as F
-
             g = gold.reindex(self.ids).to_numpy()
             if get_task(self.task).regression:
                 text += f", Pearson {F.pearson(g, self.pred):.3f}"
@@ -327,8 +330,6 @@ def imported_sources(manifest: Mapping) -> dict[str, list[dict]]:
 
 def dev_ids_of(tables_dir: Path) -> tuple[dict[str, pd.Index], dict[str, dict], dict[str, pd.Series]]:
     """({task: dev ids}, {task: data identity}, {task: gold by id}) from the shipped examples tables."""
-    from .tables import TableError, read_examples, read_manifest
-
     manifest, found = read_manifest(tables_dir)
     if found:
         raise PredictionFileError(found)
@@ -349,8 +350,6 @@ def dev_ids_of(tables_dir: Path) -> tuple[dict[str, pd.Index], dict[str, dict], 
 
 def taken_names(manifest: Mapping, checkpoints_dir: Path | None) -> set[str]:
     """Names an import may not use: every checkpoint folder and every built (non-imported) table."""
-    from minibert.checkpoint_config import checkpoint_folders
-
     names = {e.get("variant") for e in manifest.get("tables", {}).values() if not is_imported(e)}
     if checkpoints_dir is not None:
         names |= {p.name for p in checkpoint_folders(checkpoints_dir)}
@@ -361,8 +360,6 @@ def import_variant(name: str, files: Iterable[tuple[str, bytes]], tables_dir: Pa
                    checkpoints_dir: Path | None = None, *, replace: bool = False) -> list[str]:
     """Check the files, then write NAME's prediction tables and manifest entries; returns one
     summary line per task. PredictionFileError when anything is wrong (nothing is written)."""
-    from .tables import read_manifest, remove_table, write_manifest, write_table
-
     tables_dir = Path(tables_dir)
     manifest, found = read_manifest(tables_dir)
     if found:
@@ -394,10 +391,6 @@ def with_predictions(a: Analysis, name: str, tables: Mapping[str, pd.DataFrame],
     examples of `tasks` (default: every task `tables` has); `hard`: the tasks it has hard labels
     for. Only the upload's rows are built (`analysis.load.with_variant`); the rest is shared with
     `a`, not copied, and `a` itself is unchanged."""
-    from dataclasses import replace
-
-    from .load import with_variant
-
     joined = dict(a.tasks)
     hard = set(hard)
     for task in tables if tasks is None else tasks:
@@ -408,4 +401,4 @@ def with_predictions(a: Analysis, name: str, tables: Mapping[str, pd.DataFrame],
         keep = ex >= 0
         rows = table.loc[keep, ["id", "pred", *SCORE_COLUMNS[task]]].reset_index(drop=True)
         joined[task] = with_variant(td, name, ex[keep], rows, task in hard)
-    return replace(a, tasks=joined)
+    return dataclasses.replace(a, tasks=joined)

@@ -1,7 +1,7 @@
-"""An upload joined with the shared analysis (`analysis.load.with_variant`, `demo.uploads.joined`).
+"""An upload joined with the shared analysis (`analysis.assemble.with_variant`, `demo.uploads.joined`).
 
 The join builds only the upload's rows and shares the rest; the way before it assembled every
-variant's rows again (`analysis.load.reassembled`). On the shipped tables and the example files of
+variant's rows again (`analysis.assemble.reassembled`). On the shipped tables and the example files of
 tests/data/my-model (SST hard labels, Quora and STS with scores) both must give the same TaskData,
 array for array, and so the same answer to every query; and the cache of joined tasks stays
 within its byte budget."""
@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 
 import analysis as A
-from analysis.load import _assemble, _parts, added_bytes, reassembled, with_variant
+from analysis.assemble import added_bytes, assemble, parts_of, reassembled, with_variant
 from analysis.schema import SCORE_COLUMNS
 from demo import uploads as U
 
@@ -124,11 +124,11 @@ def test_a_shared_variant_without_a_probability_takes_the_way_that_fills_it(ship
     """Assembling fills a missing P(duplicate) with the label in every row once some variant has hard
     labels; so when a shared row lacks one, a hard upload is assembled with every variant again."""
     base = shipped.tasks["quora"]
-    parts = _parts(base)
+    parts = parts_of(base)
     name, ex0, table = parts[0]
     table = table.copy()
     table.loc[0, "prob"] = np.nan
-    holed = _assemble("quora", base.source, base.examples, [(name, ex0, table), *parts[1:]])
+    holed = assemble("quora", base.source, base.examples, [(name, ex0, table), *parts[1:]])
     ex, rows = upload_rows(base, upload.files["quora"].table())
     new = with_variant(holed, "my-model", ex, rows.assign(prob=np.nan), True)
     assert_same_task(new, reassembled(holed, "my-model", ex, rows.assign(prob=np.nan), True))
