@@ -4,6 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
+
+from minibert.checkpoint_config import checkpoint_hashes, default_checkpoints_dir, scan_checkpoints
+from minibert.recipes import get_recipe, member_union
+
+from .build import BuildError, build
+from .dev_metrics import overall
+from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_members, format_selection, select_members
+from .imported import PredictionFileError, import_variant
+from .load import load
+from .report import report
+from .schema import DEFAULT_TABLES_DIR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,25 +79,16 @@ def main(argv: list[str] | None = None) -> int:
         return _ensemble(args)
 
     if args.command == "report":
-        from pathlib import Path
-
-        from .report import report
-
         return report(Path(args.readme), args.tables, check=args.check)
 
     if args.command == "build":
-        from .build import BuildError, build
-
         try:
-            report = build(args.checkpoints, args.data_dir, args.tables, force=args.force, device=args.device,
-                           progress=not args.no_progress)
+            built = build(args.checkpoints, args.data_dir, args.tables, force=args.force, device=args.device,
+                          progress=not args.no_progress)
         except BuildError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-        return 1 if report.failures else 0
-
-    from .dev_metrics import overall
-    from .load import load
+        return 1 if built.failures else 0
 
     a = load(args.tables, args.data_dir, args.checkpoints)
     for task, source in a.sources.items():
@@ -100,13 +103,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _import(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from minibert.checkpoint_config import default_checkpoints_dir
-
-    from .imported import PredictionFileError, import_variant
-    from .schema import DEFAULT_TABLES_DIR
-
     tables = Path(args.tables) if args.tables else DEFAULT_TABLES_DIR
     checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
     try:
@@ -148,14 +144,7 @@ def _why(args: argparse.Namespace) -> int:
 
 
 def _ensemble(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from minibert.checkpoint import save_ensemble
-    from minibert.checkpoint_config import checkpoint_hashes, default_checkpoints_dir, scan_checkpoints
-    from minibert.recipes import get_recipe, member_union
-
-    from .ensemble import candidates_of, cross_fitted, format_cross_fit, format_members, format_selection, select_members
-    from .load import load
+    from minibert.checkpoint import save_ensemble  # torch: the other commands run without it
 
     checkpoints = Path(args.checkpoints) if args.checkpoints else default_checkpoints_dir()
     a = load(args.tables, args.data_dir, checkpoints)

@@ -29,12 +29,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from scipy.stats import binomtest
 
 from minibert.predictor import ensemble_outputs
 from minibert.tasks import task as get_task
 
 from .core import Analysis
 from .derived import DerivedAnalysis, Log, Reading
+from .tables import TableError, _read_parquet, _write_parquet, drop_stale
 
 MFT, INV, DIR = "MFT", "INV", "DIR"
 PER_TEST = 60   # cases per test at most; every task gets at least 200 in all
@@ -334,8 +336,6 @@ def write_behaviour(tables_dir: Path, suite: pd.DataFrame, results: pd.DataFrame
     """`behaviour/cases.parquet` (the suite) and `behaviour/results.parquet` (one row per variant
     and case: variant, case, decision_a, value_a, decision_b, value_b, passed); both carry the
     suite's hash, the results also each variant's checkpoint hash."""
-    from .tables import _write_parquet
-
     written = []
     for rel, frame, meta in ((CASES_FILE, suite, {"kind": "behaviour cases", "suite": provenance["suite"]}),
                              (RESULTS_FILE, results, {"kind": "behaviour results", **provenance})):
@@ -349,8 +349,6 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
     """(cases, results, the results' provenance, problems). With `checkpoints` ({variant: hash},
     e.g. from the manifest), a variant whose results came from another checkpoint is left out
     with a problem; one with no checkpoint hash is kept (nothing to check it against)."""
-    from .tables import TableError, _read_parquet, drop_stale
-
     try:
         cases, case_meta = _read_parquet(Path(tables_dir) / CASES_FILE)
         results, provenance = _read_parquet(Path(tables_dir) / RESULTS_FILE)
@@ -368,8 +366,6 @@ def read_behaviour(tables_dir: Path, checkpoints: Mapping[str, str | None] | Non
 def failure_rates(cases: pd.DataFrame, results: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """One row per (task, test, variant): kind, n, failed, rate and its Wilson interval (lo, hi;
     scipy's binomtest), tests in `TESTS` order."""
-    from scipy.stats import binomtest
-
     joined = results.merge(cases[["case", "task", "test", "kind"]], on="case", how="inner")
     counts = joined.groupby(["task", "test", "kind", "variant"], sort=False, observed=True)["passed"] \
         .agg(n="size", passed="sum").reset_index()

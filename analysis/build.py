@@ -17,12 +17,19 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from tqdm.auto import tqdm
 
+from minibert.checkpoint_config import default_checkpoints_dir
+from minibert.data import read_split, resolve_data_dir
 from minibert.predictor import Predictor, ensemble_mean, members_for
 from minibert.tasks import task as get_task
 
+from .core import Analysis
+from .dev_metrics import summarize
 from .examples import data_identity, read_dev_split
 from .imported import imported_variants
+from .load import load
+from .registry import build_derived
 from .schema import (
     DEFAULT_TABLES_DIR,
     INTERVALS_NAME,
@@ -46,6 +53,7 @@ from .tables import (
     write_manifest,
     write_table,
 )
+from .uncertainty import METHOD, interval_table
 
 CHUNK = 1024  # examples per call to a variant (the unit of the progress bar)
 
@@ -127,26 +135,8 @@ def compose_ensemble_table(ensemble: Predictor, task: str, frame: pd.DataFrame, 
     return table_from_scores(ensemble.name, task, frame, ensemble_mean(outputs))
 
 
-def build(
-    checkpoints_dir: str | os.PathLike[str] | None = None,
-    data_dir: str | os.PathLike[str] | None = None,
-    tables_dir: str | os.PathLike[str] | None = None,
-    *,
-    force: bool = False,
-    device: str | None = None,
-    progress: bool = True,
-    log: Callable[[str], None] = print,
-) -> BuildReport:
-    from minibert.checkpoint_config import default_checkpoints_dir
-    from minibert.data import resolve_data_dir
-    from minibert.predict import load_variants
-
-    tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
-    checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
-    data_path = resolve_data_dir(data_dir)
-    report = BuildReport(tables_dir)
-
-    # 1. the dev data (needed for everything else)
+def _read_dev_data(data_path: Path, log: Callable[[str], None]) -> tuple[dict[str, pd.DataFrame], dict[str, dict]]:
+    """({task: dev frame}, {task: data identity}): what everything else is built from."""
     frames, data = {}, {}
     for task in TASKS:
         try:
@@ -156,13 +146,23 @@ def build(
         data[task] = data_identity(info)
         if bad_rows:
             log(f"{task}: {len(bad_rows)} bad row(s) in {info['path']} skipped (first: {bad_rows[0]})")
+    return frames, data
 
-    # 2. the manifest and the examples tables
+
+def _start_manifest(tables_dir: Path, force: bool, log: Callable[[str], None]) -> dict:
+    """The manifest to update: the stored one (a new one when it is unreadable); with `force`, a
+    fresh one that keeps only the prediction tables' entries, so that the tables of variants that
+    are gone are still found and removed."""
     manifest, found = read_manifest(tables_dir)
     if found and (tables_dir / MANIFEST_NAME).exists():
         log(f"starting a new manifest: {found[0]}")
     if force:
         manifest = {**empty_manifest(), "tables": manifest["tables"]}
+    return manifest
+
+
+def _write_examples_tables(tables_dir: Path, manifest: dict, frames: dict[str, pd.DataFrame], data: dict[str, dict],
+                           report: BuildReport, log: Callable[[str], None]) -> None:
     for task in TASKS:
         rel = examples_relpath(task)
         if not _up_to_date(tables_dir / rel, manifest["examples"].get(task), data=data[task]):
@@ -171,7 +171,12 @@ def build(
             report.examples_written.append(rel)
             log(f"wrote {tables_dir / rel} ({entry['rows']} examples, {entry['bytes'] / 1e6:.2f} MB)")
 
-    # 3. the variants
+
+def _load_variants(checkpoints: Path, device: str | None, report: BuildReport,
+                   log: Callable[[str], None]) -> tuple[dict[str, Predictor], list]:
+    """The variants to run, and those that failed to load (their old tables are kept)."""
+    from minibert.predict import load_variants  # torch: analysis imports without it
+
     if not checkpoints.is_dir():
         raise BuildError(f"checkpoints folder not found: {checkpoints} (pass --checkpoints DIR or set MINIBERT_CHECKPOINTS)")
     variants, failures = load_variants(checkpoints, device)
@@ -180,6 +185,12 @@ def build(
         log(f"cannot load variant {failure.name} from {failure.path}: {failure.reason}; its old tables are kept")
     if not variants:
         raise BuildError(f"no loadable checkpoints in {checkpoints}" + (f" ({len(failures)} failed)" if failures else ""))
+    return variants, failures
+
+
+def _plan_predictions(variants: dict[str, Predictor], tables_dir: Path, manifest: dict, data: dict[str, dict],
+                      force: bool, report: BuildReport) -> list[tuple[str, Predictor, str, str]]:
+    """(name, variant, task, table path) of every prediction table to (re)write."""
     jobs = []
     # Models first: an ensemble's table is then composed from its members' fresh tables.
     for name, variant in sorted(variants.items(), key=lambda item: bool(item[1].members)):
@@ -191,16 +202,18 @@ def build(
                 report.skipped.append(rel)
             else:
                 jobs.append((name, variant, task, rel))
+    return jobs
 
+
+def _write_predictions(jobs: list[tuple[str, Predictor, str, str]], variants: dict[str, Predictor], data_path: Path,
+                       tables_dir: Path, manifest: dict, frames: dict[str, pd.DataFrame], data: dict[str, dict],
+                       report: BuildReport, progress: bool) -> None:
     if jobs:
         # Frozen-encoder variants share sentence features: reuse the training run's disk cache.
         # (Only when something is predicted: encoding Quora dev takes minutes on a CPU.)
-        from minibert.data import read_split
-        from minibert.predict import warm_frozen_features
+        from minibert.predict import warm_frozen_features  # torch: analysis imports without it
 
         warm_frozen_features(variants, [read_split(task, "dev", data_path) for task in TASKS])
-
-    from tqdm.auto import tqdm
 
     total = sum(len(frames[task]) for _, _, task, _ in jobs)
     with tqdm(total=total, unit="ex", desc="predicting", disable=not progress or not jobs) as bar:
@@ -220,8 +233,10 @@ def build(
             write_manifest(tables_dir, manifest)
             report.built.append(rel)
 
-    # 4. tables of variants that no longer exist
-    keep = set(variants) | {f.name for f in failures} | imported_variants(manifest)  # an import has no checkpoint
+
+def _remove_gone_variants(tables_dir: Path, manifest: dict, keep: set[str], checkpoints: Path, report: BuildReport,
+                          log: Callable[[str], None]) -> None:
+    """Drop the tables of variants that are not in `keep`."""
     for rel, entry in list(manifest["tables"].items()):
         if entry.get("variant") not in keep:
             remove_table(tables_dir, manifest, rel)
@@ -229,11 +244,11 @@ def build(
             log(f"removed {tables_dir / rel}: no checkpoint {entry.get('variant')!r} in {checkpoints} any more")
     write_manifest(tables_dir, manifest)
 
-    # 5. the numbers-only summary, computed from the tables just written
-    from .dev_metrics import summarize
-    from .load import load
-    from .uncertainty import METHOD, interval_table
 
+def _write_summary(variants: dict[str, Predictor], data_path: Path, tables_dir: Path, manifest: dict,
+                   report: BuildReport, log: Callable[[str], None]) -> Analysis:
+    """The intervals (when their tables changed) and the numbers-only summary, computed from the
+    tables just written; returns the analysis they were computed from."""
     hashes = {name: v.checkpoint_hash for name, v in variants.items()}
     analysis = load(tables_dir, data_path, checkpoints=hashes)
     if not current_intervals(tables_dir, manifest, METHOD):
@@ -246,10 +261,33 @@ def build(
     training = {name: dict(v.config.get("training") or {}) for name, v in variants.items()}
     analysis.summary = summarize(analysis, training)
     write_json(tables_dir / SUMMARY_NAME, analysis.summary)
+    return analysis
 
-    # 6. tables derived from the predictions and the variants (label errors, behavioural tests)
-    from .registry import build_derived
 
+def build(
+    checkpoints_dir: str | os.PathLike[str] | None = None,
+    data_dir: str | os.PathLike[str] | None = None,
+    tables_dir: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+    device: str | None = None,
+    progress: bool = True,
+    log: Callable[[str], None] = print,
+) -> BuildReport:
+    tables_dir = Path(tables_dir) if tables_dir else DEFAULT_TABLES_DIR
+    checkpoints = Path(checkpoints_dir) if checkpoints_dir else default_checkpoints_dir()
+    data_path = resolve_data_dir(data_dir)
+    report = BuildReport(tables_dir)
+
+    frames, data = _read_dev_data(data_path, log)
+    manifest = _start_manifest(tables_dir, force, log)
+    _write_examples_tables(tables_dir, manifest, frames, data, report, log)
+    variants, failures = _load_variants(checkpoints, device, report, log)
+    jobs = _plan_predictions(variants, tables_dir, manifest, data, force, report)
+    _write_predictions(jobs, variants, data_path, tables_dir, manifest, frames, data, report, progress)
+    keep = set(variants) | {f.name for f in failures} | imported_variants(manifest)  # an import has no checkpoint
+    _remove_gone_variants(tables_dir, manifest, keep, checkpoints, report, log)
+    analysis = _write_summary(variants, data_path, tables_dir, manifest, report, log)
     report.derived = build_derived(analysis, variants, tables_dir, log)
     log(
         f"built {len(report.built)} table(s), {len(report.skipped)} up to date, {len(report.removed)} removed; "

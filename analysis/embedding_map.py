@@ -34,6 +34,7 @@ from minibert.tasks import task as get_task
 
 from .core import Analysis
 from .derived import DerivedAnalysis, Log, Reading
+from .tables import TableError, _read_parquet, _write_parquet, drop_stale
 
 SEED = 0
 QUORA_SAMPLE = 2000
@@ -78,7 +79,7 @@ def inputs_digest(inputs: Mapping[str, tuple[np.ndarray, list]], seed: int) -> s
 def project(vectors: np.ndarray, seed: int = SEED) -> np.ndarray:
     """(n, d) -> (n, 2) float32 by UMAP with a fixed seed (which makes umap-learn run single-threaded
     and repeatable). Euclidean distance: the heads read these vectors linearly or through an MLP."""
-    import umap
+    import umap  # build-only (requirements-dev.txt), and slow to import: the app never needs it
 
     n = len(vectors)
     if n < 4:
@@ -99,7 +100,7 @@ def timed(fn: Callable[[np.ndarray, int], np.ndarray], vectors: np.ndarray, seed
 def _one_blas_thread() -> None:
     # The worker's core is the one the caller's encoder does not need; BLAS threads of its own
     # would only take turns with the encoder's (one thread or two give the same numbers).
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # build-only (requirements-dev.txt)
 
     threadpool_limits(1)
 
@@ -168,8 +169,6 @@ def write_map(tables_dir: Path, points: pd.DataFrame, provenance: dict) -> tuple
     """`embedding_map/points.parquet`: variant, task, ex (the dev example's row), x, y (float16,
     ample for a scatter); the provenance holds each variant's checkpoint hash, the inputs' digest,
     the seed and sample size, each map's feature description and the variants left out."""
-    from .tables import _write_parquet
-
     path = Path(tables_dir) / POINTS_FILE
     frame = points.astype({"ex": np.int32, "x": np.float16, "y": np.float16})
     for column in ("variant", "task"):
@@ -182,8 +181,6 @@ def read_map(tables_dir: Path, checkpoints: Mapping[str, str | None] | None = No
              ) -> tuple[pd.DataFrame | None, dict, list[str]]:
     """(points, provenance, problems). With `checkpoints` ({variant: hash}), a variant mapped from
     another checkpoint is left out with a problem."""
-    from .tables import TableError, _read_parquet, drop_stale
-
     path = Path(tables_dir) / POINTS_FILE
     if not path.is_file():
         return None, {}, [f"no embedding map in {path.parent}: run `python -m analysis build` with umap-learn "

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.data import read_split, texts_sha256
 from minibert.tasks import task as get_task
 
 from .schema import PAIR_TASKS
@@ -49,8 +50,6 @@ def read_dev_split(task: str, data_dir: Path) -> tuple[pd.DataFrame, dict, list[
 
     Raises minibert.data.DataFileMissing / BadDataError with their own clear messages.
     """
-    from minibert.data import read_split, texts_sha256
-
     split = read_split(task, "dev", data_dir)
     ex = split.examples
     ids = [e.id for e in ex]

@@ -115,7 +115,7 @@ def score_labels(task: str, gold: np.ndarray, outputs: list[np.ndarray]) -> pd.D
     stack = np.stack(outputs)
     n = len(gold)
     if spec.regression:
-        from cleanlab.regression.rank import get_label_quality_scores as regression_quality
+        from cleanlab.regression.rank import get_label_quality_scores as regression_quality  # build-only
 
         gold = gold.astype(np.float32)
         quality = regression_quality(gold, mean)
@@ -127,7 +127,7 @@ def score_labels(task: str, gold: np.ndarray, outputs: list[np.ndarray]) -> pd.D
         out = {"quality": quality, "issue": contradict == len(outputs), "suggested": mean.astype(np.float32),
                "gold_prob": np.full(n, np.nan), "suggested_prob": np.full(n, np.nan)}
     else:
-        from cleanlab.filter import find_label_issues
+        from cleanlab.filter import find_label_issues  # build-only (requirements-dev.txt): the app reads the tables
         from cleanlab.rank import get_label_quality_scores
 
         labels = gold.astype(np.int64)
@@ -161,7 +161,7 @@ def label_error_table(a: Analysis, task: str, models: Mapping[str, str],
                       ensembles: Collection[str] = ()) -> tuple[pd.DataFrame, dict]:
     """The label-error table of one task from the loaded analysis and its provenance. Raises
     ValueError when no variant qualifies as evidence (the message says why each was left out)."""
-    import cleanlab
+    import cleanlab  # build-only (requirements-dev.txt): the app reads the tables
 
     td = a.task(task)
     used, excluded = evidence_variants(a, task, models, ensembles)

@@ -297,7 +297,7 @@ def interval_table(a: Analysis, n_resamples: int = N_RESAMPLES, level: float = L
     "overall"). Only variants with a prediction for every example of a task take part."""
     # One BLAS thread: the products here are small, and on a shared 2-core machine a second
     # thread made them about 50x slower (0.12 s instead of 2.5 ms for a 12 x 20,212 x 98 product).
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import threadpool_limits  # build-only (requirements-dev.txt); the app never calls this
 
     with threadpool_limits(1):
         return _interval_table(a, n_resamples, level)
