@@ -125,14 +125,32 @@ Quora numbers are optimistic (the backbone saw Quora duplicates in pre-training;
 split is partial): show `schema.QUORA_NOTE` next to them.
 """
 
+from .assemble import added_bytes
+from .behaviour import MFT, TESTS
 from .core import Analysis, TaskData
 from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
+from .embedding_map import in_region
+from .formatting import duration, interval, metric, signed
+from .imported import (
+    MAX_FILE_BYTES,
+    PredictionFile,
+    PredictionFileError,
+    check_name,
+    imported_sources,
+    imported_variants,
+    read_prediction_files,
+    with_predictions,
+)
 from .load import current_checkpoint_hashes, load
 from .queries import ERROR_KINDS, ErrorQuery, errors, example_across_variants, grid_size
 from .registry import DERIVED, derived_analysis
-from .schema import QUORA_NOTE, STS_TOLERANCE, TASKS
+from .schema import MANIFEST_NAME, QUORA_NOTE, STS_TOLERANCE, SUMMARY_NAME, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
+from .tables import jsonable, read_manifest
+from .trust import muted_heads, muted_reason
+from .uncertainty import ALL, SMALL_N, excludes_zero
+from .uncertainty import METRICS as INTERVAL_METRICS
 
 __all__ = [
     "DERIVED",
@@ -163,4 +181,34 @@ __all__ = [
     "QUORA_NOTE",
     "STS_TOLERANCE",
     "TASKS",
+    "MANIFEST_NAME",
+    "SUMMARY_NAME",
+    # how numbers read (the README table and the app)
+    "duration",
+    "interval",
+    "metric",
+    "signed",
+    # the 95 % intervals
+    "ALL",
+    "SMALL_N",
+    "INTERVAL_METRICS",
+    "excludes_zero",
+    # imported and uploaded predictions
+    "MAX_FILE_BYTES",
+    "PredictionFile",
+    "PredictionFileError",
+    "check_name",
+    "imported_sources",
+    "imported_variants",
+    "read_prediction_files",
+    "with_predictions",
+    "added_bytes",
+    "read_manifest",
+    "jsonable",
+    # the derived analyses' pieces the views show, and which heads are trusted
+    "MFT",
+    "TESTS",
+    "in_region",
+    "muted_heads",
+    "muted_reason",
 ]

@@ -389,7 +389,7 @@ def with_predictions(a: Analysis, name: str, tables: Mapping[str, pd.DataFrame],
                      tasks: Iterable[str] | None = None) -> Analysis:
     """`a` with one more imported variant held in memory (an upload), joined by id with the dev
     examples of `tasks` (default: every task `tables` has); `hard`: the tasks it has hard labels
-    for. Only the upload's rows are built (`analysis.load.with_variant`); the rest is shared with
+    for. Only the upload's rows are built (`analysis.assemble.with_variant`); the rest is shared with
     `a`, not copied, and `a` itself is unchanged."""
     joined = dict(a.tasks)
     hard = set(hard)

@@ -4,8 +4,8 @@
 
 Loads the shipped tables, reads the example prediction files of tests/data/my-model as an upload
 (demo.uploads.read_upload), and times, per task, the join the app makes now
-(`analysis.load.with_variant`: only the upload's rows are built, the rest shared) against
-assembling every variant again (`analysis.load.reassembled`, the way before), with the memory each
+(`analysis.assemble.with_variant`: only the upload's rows are built, the rest shared) against
+assembling every variant again (`analysis.assemble.reassembled`, the way before), with the memory each
 holds of its own. Then how many sessions' joins fit in the app's join cache.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import pandas as pd  # noqa: E402
 
 import analysis as A  # noqa: E402
-from analysis.load import added_bytes, reassembled, with_variant  # noqa: E402
+from analysis.assemble import added_bytes, reassembled, with_variant  # noqa: E402
 from analysis.schema import SCORE_COLUMNS  # noqa: E402
 from demo import uploads as U  # noqa: E402
 

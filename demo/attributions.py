@@ -14,7 +14,7 @@ import html
 
 import numpy as np
 
-from analysis.formatting import signed as signed_text
+from analysis import signed as signed_text
 from minibert import explain as X
 from minibert.tasks import QUORA_THRESHOLD, SST
 from minibert.tasks import task as get_task

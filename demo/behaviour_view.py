@@ -13,9 +13,7 @@ import numpy as np
 import pandas as pd
 
 import analysis as A
-from analysis.behaviour import MFT, TESTS
-from analysis.schema import QUORA_NOTE
-from analysis.trust import muted_heads
+from analysis import MFT, QUORA_NOTE, TESTS, muted_heads
 from minibert.tasks import task as get_task
 
 from . import inputs as I

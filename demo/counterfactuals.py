@@ -18,7 +18,7 @@ import re
 
 import numpy as np
 
-from analysis.schema import STS_TOLERANCE
+from analysis import STS_TOLERANCE
 from minibert.tasks import QUORA_THRESHOLD, SST, TASK_NAMES
 from minibert.tasks import task as get_task
 

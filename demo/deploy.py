@@ -124,9 +124,7 @@ def _table_files(root: Path, problems: list[str], with_imported: bool = False) -
     asked, else the manifest and summary go without them."""
     import json
 
-    from analysis.imported import imported_variants
-    from analysis.schema import MANIFEST_NAME, SUMMARY_NAME
-    from analysis.tables import jsonable, read_manifest
+    from analysis import MANIFEST_NAME, SUMMARY_NAME, imported_variants, jsonable, read_manifest
 
     folder = root / TABLES
     manifest_path = folder / MANIFEST_NAME

@@ -16,8 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 import analysis as A
-from analysis.embedding_map import in_region
-from analysis.schema import QUORA_NOTE
+from analysis import QUORA_NOTE, in_region
 from minibert.tasks import task as get_task
 
 from . import inputs as I

@@ -20,9 +20,7 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 import analysis as A
-from analysis import uncertainty as U
-from analysis.formatting import interval, metric, signed
-from analysis.schema import QUORA_NOTE, STS_TOLERANCE
+from analysis import QUORA_NOTE, STS_TOLERANCE, excludes_zero, interval, metric, signed
 from minibert.settings import settings
 from minibert.tasks import TASK_NAMES, task_titled
 from minibert.tasks import task as get_task
@@ -244,7 +242,7 @@ def metrics_overview(a: A.Analysis, reference: str | None = None) -> Styler | pd
             own = look.value(key[0], key[1], v) if look and key else None
             text.loc[v, column] = f"{metric(numbers.loc[v, column], missing='–')} {interval(own)}".strip()
             paired = look.delta(key[0], key[1], v, reference) if look and key and v != reference else None
-            if U.excludes_zero(paired):
+            if excludes_zero(paired):
                 better.loc[v, column] = 1 if (paired[0] > 0) != (column in LOWER_IS_BETTER) else -1
         if v == reference:
             deltas.append("(reference)")

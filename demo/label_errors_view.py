@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 import analysis as A
-from analysis.schema import QUORA_NOTE, STS_TOLERANCE
+from analysis import QUORA_NOTE, STS_TOLERANCE
 from minibert.tasks import task as get_task
 
 from . import errors_view as E

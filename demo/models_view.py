@@ -8,7 +8,7 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from analysis.formatting import duration, interval, metric
+from analysis import duration, interval, metric
 from minibert.recipes import Recipe
 from minibert.reruns import describe, describe_lr_tries
 from minibert.tasks import task as get_task
@@ -89,7 +89,7 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
 def imported_overview(manifest: dict, analysis_overall: pd.DataFrame | None = None) -> pd.DataFrame:
     """One row per variant imported from prediction files: where it came from and its dev metrics
     (from its tables; predictions only, so no recipe and no training)."""
-    from analysis.imported import imported_sources
+    from analysis import imported_sources
 
     rows = []
     for name, sources in imported_sources(manifest).items():

@@ -10,13 +10,11 @@ import plotly.graph_objects as go
 from pandas.io.formats.style import Styler
 
 import analysis as A
-from analysis import formatting as F
-from analysis import uncertainty as U
 from minibert.tasks import task as get_task
 
 from .palette import BETTER, WORSE, themed, tint, variant_colors
 
-METRICS = U.METRICS  # the metrics a slice shows are the ones with intervals
+METRICS = A.INTERVAL_METRICS  # the metrics a slice shows are the ones with intervals
 LOWER_IS_BETTER = {"mse"}
 NO_INTERVAL = ("no interval: the metric is undefined on some bootstrap resamples (too few distinct values), "
                "or the bucket changed since the build")
@@ -47,7 +45,7 @@ def default_variants(a: A.Analysis, task: str, reference: str) -> list[str]:
 
 
 def _bucket_rows(a: A.Analysis, task: str, name: str, bucket: str) -> np.ndarray:
-    if bucket == U.ALL:
+    if bucket == A.ALL:
         return np.arange(len(a.task(task).examples))
     labels = A.slice_labels(a, task, name)
     return np.flatnonzero((labels == bucket).to_numpy())
@@ -74,9 +72,9 @@ def missing_reason(a: A.Analysis, task: str, name: str, bucket: str, variant: st
 
 
 def _cell_text(value: float, own: tuple | None, delta: float | None = None, paired: tuple | None = None) -> str:
-    text = f"{F.metric(value)} {F.interval(own)}".strip()
+    text = f"{A.metric(value)} {A.interval(own)}".strip()
     if delta is not None:
-        text += f"\nΔ {F.signed(delta)} {F.interval(paired, difference=True)}".rstrip()
+        text += f"\nΔ {A.signed(delta)} {A.interval(paired, difference=True)}".rstrip()
     return text
 
 
@@ -118,10 +116,10 @@ def slice_table(a: A.Analysis, task: str, name: str, reference: str, metric: str
             d = x - wide.loc[b, reference]
             paired = look.delta(task, metric, v, reference, name, str(b), int(sizes.get(b, 0))) if look else None
             text.loc[b, v] = _cell_text(x, own, d, paired) if pd.notna(d) else _cell_text(x, own)
-            if U.excludes_zero(paired):
+            if A.excludes_zero(paired):
                 better.loc[b, v] = sign * d
     out = text.reset_index()
-    out.insert(1, "n", [f"{int(sizes.get(b, 0)):,}" + (" ⚠" if sizes.get(b, 0) < U.SMALL_N else "") for b in buckets])
+    out.insert(1, "n", [f"{int(sizes.get(b, 0)):,}" + (" ⚠" if sizes.get(b, 0) < A.SMALL_N else "") for b in buckets])
     out = out.rename(columns={reference: f"{reference} (reference)"})
     strength = np.abs(better.to_numpy(dtype=float))
     scale = float(np.nanmax(strength)) if np.isfinite(strength).any() else 1.0
@@ -129,7 +127,7 @@ def slice_table(a: A.Analysis, task: str, name: str, reference: str, metric: str
     def shade(data: pd.DataFrame) -> pd.DataFrame:
         css = pd.DataFrame("", index=data.index, columns=data.columns)
         for i, b in enumerate(buckets):
-            if str(b) == U.ALL:
+            if str(b) == A.ALL:
                 css.iloc[i, :] = "font-weight: 600"
             for j, v in enumerate(order[1:], start=3):
                 d = better.loc[b, v]
@@ -189,7 +187,7 @@ def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str,
     doc = (f"**{e(name)}**: {e(slice_doc(name))}. Each cell: {metric} of the variant on that bucket with its 95 % "
            f"interval, and below it Δ, the difference from **{e(reference)}** with its paired 95 % interval "
            "(shaded only when that interval excludes 0: green better than the reference, red worse). "
-           f"`n` is the number of dev examples in the bucket; ⚠ marks n < {U.SMALL_N}, where intervals are wide. "
+           f"`n` is the number of dev examples in the bucket; ⚠ marks n < {A.SMALL_N}, where intervals are wide. "
            "Intervals are per cell and not adjusted for multiple comparisons: among many cells, some will "
            "exclude 0 by chance. The default reference is the best variant on this same dev set, so differences "
            "from it lean in its favour.")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from analysis.trust import muted_reason
+from analysis import muted_reason
 from minibert.predictor import members_for
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task

@@ -4,7 +4,7 @@ An upload is read by the one parser (`analysis.imported`), checked against the d
 loaded analysis, and kept as an `Upload`: only the uploaded predictions (for Quora's 20,214 ids
 about 2 MB), never a copy of the shared tables. Each query joins it with the shared analysis
 (`joined`), one task at a time: only the upload's rows are built, and the text of the shared rows
-is shared, not copied (`analysis.load.with_variant`: a joined Quora task holds about 19 MB of its
+is shared, not copied (`analysis.assemble.with_variant`: a joined Quora task holds about 19 MB of its
 own, SST and STS about 1 MB each; `python -m benchmarks.bench_upload_join`). The joined tasks
 are kept in a cache shared by all sessions, least recently used first out, bounded in bytes
 ($MINIBERT_JOIN_CACHE_MB) so that memory does not grow with the number of visitors, and dropped when their
@@ -23,22 +23,22 @@ from pathlib import Path
 import pandas as pd
 
 import analysis as A
-from analysis.core import TaskData
-from analysis.imported import (
+from analysis import (
     MAX_FILE_BYTES,
     PredictionFile,
     PredictionFileError,
+    TaskData,
+    added_bytes,
     check_name,
     read_prediction_files,
     with_predictions,
 )
-from analysis.load import added_bytes
 from minibert.settings import settings
 from minibert.tasks import TASK_NAMES
 
 MAX_FILES = 3
 DEFAULT_NAME = "my-model"
-# The joined tasks kept, in MB of their own arrays (`analysis.load.added_bytes`; the default of
+# The joined tasks kept, in MB of their own arrays (`analysis.assemble.added_bytes`; the default of
 # minibert.settings, 128, holds every task of 6 sessions that uploaded all three files: 20.9 MB each
 # with the shipped tables). Never more, except one task larger than the whole budget (kept alone).
 JOIN_CACHE_ENV = "MINIBERT_JOIN_CACHE_MB"

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from analysis.schema import STS_TOLERANCE
+from analysis import STS_TOLERANCE
 from minibert.tasks import QUORA_THRESHOLD, SST
 from minibert.tasks import task as get_task
 

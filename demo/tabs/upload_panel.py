@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 import analysis as A
-from analysis.imported import PredictionFileError
+from analysis import PredictionFileError
 from minibert.tasks import task_titled
 
 from .. import errors_view as E
