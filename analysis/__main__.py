@@ -16,6 +16,7 @@ from .imported import PredictionFileError, import_variant
 from .load import load
 from .report import report
 from .schema import DEFAULT_TABLES_DIR
+from .why import why_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,9 +125,6 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _why(args: argparse.Namespace) -> int:
-    from .load import load
-    from .why import why_report
-
     if len(args.variants) > 2:
         print("error: give one variant (where it fails) or two (why A beats or trails B)", file=sys.stderr)
         return 2
