@@ -131,7 +131,7 @@ from .core import Analysis, TaskData
 from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .embedding_map import in_region
-from .formatting import duration, interval, metric, signed
+from .formatting import duration, interval, metric, p_value, signed
 from .imported import (
     MAX_FILE_BYTES,
     PredictionFile,
@@ -151,6 +151,8 @@ from .tables import jsonable, read_manifest
 from .trust import muted_heads, muted_reason
 from .uncertainty import ALL, SMALL_N, excludes_zero
 from .uncertainty import METRICS as INTERVAL_METRICS
+from .why import WhyReport, why_report
+from .why.export import export_bytes
 
 __all__ = [
     "DERIVED",
@@ -188,6 +190,7 @@ __all__ = [
     "interval",
     "metric",
     "signed",
+    "p_value",
     # the 95 % intervals
     "ALL",
     "SMALL_N",
@@ -211,4 +214,8 @@ __all__ = [
     "in_region",
     "muted_heads",
     "muted_reason",
+    # the "why" report
+    "WhyReport",
+    "why_report",
+    "export_bytes",
 ]

@@ -20,9 +20,7 @@ import numpy as np
 import pandas as pd
 
 import analysis as A
-from analysis.formatting import p_value
-from analysis.why import WhyReport, why_report
-from analysis.why.export import export_bytes
+from analysis import WhyReport, export_bytes, p_value, why_report
 from minibert.tasks import task as get_task
 
 from . import errors_view as E
