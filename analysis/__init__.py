@@ -149,7 +149,7 @@ from .schema import MANIFEST_NAME, QUORA_NOTE, STS_TOLERANCE, SUMMARY_NAME, TASK
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
 from .tables import jsonable, read_manifest
 from .trust import muted_heads, muted_reason
-from .uncertainty import ALL, SMALL_N, excludes_zero
+from .uncertainty import ALL, SMALL_N, excludes_zero, wilson
 from .uncertainty import METRICS as INTERVAL_METRICS
 from .why import WhyReport, why_report
 from .why.export import export_bytes
@@ -196,6 +196,7 @@ __all__ = [
     "SMALL_N",
     "INTERVAL_METRICS",
     "excludes_zero",
+    "wilson",
     # imported and uploaded predictions
     "MAX_FILE_BYTES",
     "PredictionFile",

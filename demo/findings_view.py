@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.uncertainty import wilson
+from analysis import errors, wilson
 from findings import STARTER_TAGS, FindingsError, FindingsSettings, Store, Writer
 
 from .inputs import escape_md
@@ -109,8 +109,6 @@ def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
 
 def error_ids(a: Any, task: str, variant: str) -> list[str]:
     """The dev examples `variant` gets wrong (as the Errors tab counts them), in a fixed order."""
-    from analysis.queries import errors
-
     rows = errors(a, task, variant, sort="id")
     return [str(i) for i in rows["id"].tolist()]
 
