@@ -1,4 +1,6 @@
+import hashlib
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -15,6 +17,14 @@ os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="minibert-test-
 # The app opens its findings database at start: tests' apps write to a scratch file, never to the
 # repository's findings.sqlite.
 os.environ.setdefault("MINIBERT_DB_URL", f"sqlite:///{tempfile.mkdtemp(prefix='minibert-test-findings-')}/findings.sqlite")
+# pytest-xdist's workers inherit the controller's environment, so the folders and the database
+# above would be shared by every worker: each worker takes its own.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("MINIBERT_CACHE", "GRADIO_TEMP_DIR"):
+        os.environ[variable] = str(Path(os.environ[variable], worker))
+        Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
+    if "minibert-test-findings-" in os.environ["MINIBERT_DB_URL"]:
+        os.environ["MINIBERT_DB_URL"] = os.environ["MINIBERT_DB_URL"].replace("findings.sqlite", f"findings-{worker}.sqlite")
 
 
 @pytest.fixture(autouse=True)
@@ -61,3 +71,43 @@ def real_data_dir():
     if not value or not Path(value, "ids-sst-dev.csv").is_file():
         pytest.skip("real CS224N data not available (set MINIBERT_DATA to the data folder)")
     return Path(value)
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(str(path.relative_to(folder)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def app_world(tiny_world, tmp_path_factory):
+    """The app's test world (`demo.app_testing.make_world`: the tiny checkpoints plus a broken one,
+    tables built by `analysis.build`), built once per session because the build is most of what an
+    app test module used to spend before its first test. Shared, so read-only: a test that changes
+    it takes the `copy_world` fixture instead. Teardown fails if a test wrote into it anyway, since
+    every later test would then read the changed world."""
+    from demo.app_testing import make_world
+
+    world = make_world(tmp_path_factory.mktemp("app-world"), tiny_world)
+    before = {k: _digest(world[k]) for k in ("checkpoints", "tables")}
+    yield world
+    changed = [k for k, v in before.items() if _digest(world[k]) != v]
+    assert not changed, f"a test wrote into the shared app world's {changed}: use copy_world"
+
+
+@pytest.fixture
+def copy_world(app_world, tmp_path):
+    """`copy_world(broken=True)`: a private copy of `app_world` under tmp_path (its checkpoints and
+    tables; the data stays the tiny world's, which no test writes). `broken=False` leaves out the
+    checkpoint that fails to load, as `make_world(..., broken=False)` does."""
+
+    def copy(broken: bool = True) -> dict:
+        world = {"data": app_world["data"]}
+        for key in ("checkpoints", "tables"):
+            world[key] = Path(shutil.copytree(app_world[key], tmp_path / "world" / key, symlinks=True))
+        if not broken:
+            shutil.rmtree(world["checkpoints"] / "broken-variant")
+        return world
+
+    return copy

@@ -69,12 +69,10 @@ def test_each_tasks_greedy_path_starts_at_its_best_head_and_stops_when_nothing_h
     assert one.paths == {t: path[:1] for t, path in selection.paths.items()}
 
 
-def test_the_simulated_mean_is_what_the_ensemble_checkpoint_predicts(tiny_world, tmp_path):
+def test_the_simulated_mean_is_what_the_ensemble_checkpoint_predicts(copy_world):
     """The tiny world's `ensemble` checkpoint averages its members at run time; its own tables,
     built by running it, must score exactly like the mean of its members' tables."""
-    from demo.app_testing import make_world
-
-    world = make_world(tmp_path, tiny_world, broken=False)
+    world = copy_world(broken=False)
     loaded = A.load(world["tables"], world["data"], checkpoints=world["checkpoints"])
     members = json.loads((world["checkpoints"] / "ensemble" / "config.json").read_text())["recipe"]["members"]
     members = task_members(members, candidates_of(loaded, exclude=("ensemble",)))

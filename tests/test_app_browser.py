@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Chromium and a served app: about a minute for the module, so outside the fast lane.
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
 CHROMIUM = os.environ.get("CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 if not Path(CHROMIUM).exists():
     pytest.skip(f"no chromium at {CHROMIUM}: apt-get install -y chromium", allow_module_level=True)
@@ -19,7 +22,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright not i
 
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
-from demo.app_testing import make_world, serve  # noqa: E402
+from demo.app_testing import serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -37,9 +40,8 @@ def shots(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(tiny_world, tmp_path_factory):
-    world = make_world(tmp_path_factory.mktemp("browser"), tiny_world)
-    ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+def page(app_world):
+    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
     with serve(ctx) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# Many users on one served app (queues, full queues, bad requests): over a minute for the module.
+pytestmark = pytest.mark.slow
+
 pytest.importorskip("gradio")
 
 from gradio_client import Client  # noqa: E402
@@ -20,7 +23,7 @@ from gradio_client.exceptions import AppError  # noqa: E402
 from demo import attributions as A  # noqa: E402
 from demo import compare_view as C  # noqa: E402
 from demo import errors_view as E  # noqa: E402
-from demo.app_testing import make_world, serve  # noqa: E402
+from demo.app_testing import serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from minibert.tasks import task  # noqa: E402
 
@@ -30,9 +33,8 @@ FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search=
 
 
 @pytest.fixture(scope="module")
-def ctx(tiny_world, tmp_path_factory):
-    world = make_world(tmp_path_factory.mktemp("shared"), tiny_world)
-    return load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+def ctx(app_world):
+    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
 
 
 @pytest.fixture(scope="module")

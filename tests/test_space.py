@@ -15,7 +15,7 @@ pytest.importorskip("gradio")
 from gradio_client import Client  # noqa: E402
 
 from demo import deploy  # noqa: E402
-from demo.app_testing import free_port, make_world, run_app_py, serve, space_env  # noqa: E402
+from demo.app_testing import free_port, run_app_py, serve, space_env  # noqa: E402
 from demo.gpu import on_gpu  # noqa: E402
 
 
@@ -37,6 +37,8 @@ def space(tmp_path_factory):
         yield folder, url, lines
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_deployed_app_scores_a_sentence_on_every_variant(space):
     folder, url, lines = space
     names = sorted(p.name for p in (folder / "checkpoints").iterdir() if p.is_dir())
@@ -51,6 +53,8 @@ def test_the_deployed_app_scores_a_sentence_on_every_variant(space):
     assert "**Sentiment**" in summary
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_deployed_app_shows_dev_false_positives_with_their_text(space):
     folder, url, lines = space
     out = "".join(lines)
@@ -99,10 +103,11 @@ def fake_spaces(monkeypatch):
     return calls
 
 
-def test_scoring_and_attributions_run_under_spaces_gpu(fake_spaces, tiny_world, tmp_path):
+@pytest.mark.slow
+def test_scoring_and_attributions_run_under_spaces_gpu(fake_spaces, copy_world):
     from demo.context import load_context
 
-    world = make_world(tmp_path, tiny_world, broken=False)
+    world = copy_world(broken=False)
     ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
     with serve(ctx) as (url, _):
         client = Client(url, verbose=False)
