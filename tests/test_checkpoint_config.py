@@ -93,6 +93,8 @@ def test_scan_sorts_models_ensembles_and_unreadable_folders(tmp_path):
 
 @pytest.mark.skipif(not (ROOT / "analysis" / "tables" / "manifest.json").is_file() or not SHIPPED,
                     reason="no committed tables and checkpoints")
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_analysis_loads_queries_reports_and_checks_status_without_torch(tmp_path):
     """`analysis build` may import torch; reading the tables may not (the app's analysis tabs and
     `report --check` in CI need no model)."""

@@ -20,6 +20,7 @@ def _train(env, variant, *extra):
                  "--epochs", "2", "--batch-size", "8", "--device", "cpu", "--no-progress", *extra])
 
 
+@pytest.mark.slow
 def test_train_evaluate_predict(tiny_env, capsys):
     assert _train(tiny_env, "sbert-concat") == 0
     assert _train(tiny_env, "frozen-mean") == 0
@@ -103,6 +104,8 @@ def test_ctrl_c_keeps_the_last_good_checkpoint(tiny_env, monkeypatch, capsys):
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".")], "temporary folders left behind"
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_train_all_runs_recipes_as_processes_then_composes_the_ensemble(tiny_env, capsys):
     from pathlib import Path
 
@@ -139,6 +142,8 @@ def test_a_storage_that_moves_dev_metrics_is_redone_finer(tiny_env, monkeypatch,
     load_checkpoint(folder)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread(tiny_env, capsys):
     import json
     import statistics
@@ -187,6 +192,8 @@ def test_train_all_with_seeds_replicates_the_best_variant_and_records_the_spread
     assert f"tried on dev for {best}" in out
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_reruns_only_reruns_the_best_stored_variant_and_leaves_its_weights(tiny_env, capsys):
     import hashlib
     import json
@@ -248,6 +255,7 @@ def test_lr_tries_must_be_factors_other_than_one(bad, capsys):
     assert "--lr-tries" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_a_time_budget_stops_before_an_epoch_that_would_pass_it_and_keeps_the_best(tiny_env, capsys):
     import json
     from pathlib import Path
@@ -261,6 +269,7 @@ def test_a_time_budget_stops_before_an_epoch_that_would_pass_it_and_keeps_the_be
     assert config["metrics"]["dev"] and config["storage"]["tried"]  # still stored and checked
 
 
+@pytest.mark.slow
 def test_train_all_starts_nothing_the_budget_cannot_hold(tiny_env, tmp_path, capsys):
     import time
     from argparse import Namespace

@@ -38,6 +38,8 @@ def space_root(real_set, tmp_path):
     return deploy.assemble(real_set, tmp_path / "root")
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_dry_run_lists_the_deploy_set_with_sizes_and_passes_its_checks():
     result = run_deploy("--space", "someone/minibert-explorer", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -107,6 +109,7 @@ def test_readme_header_checks():
     assert deploy.read_header((ROOT / "README.md").read_text())["sdk"] == "gradio"
 
 
+@pytest.mark.slow
 def test_a_missing_or_corrupt_weight_file_or_a_stale_table_stops_the_deploy(space_root):
     files, problems = deploy.deploy_set(space_root)
     assert not problems and not deploy.check(files)
@@ -131,6 +134,8 @@ def test_a_missing_or_corrupt_weight_file_or_a_stale_table_stops_the_deploy(spac
     assert any("stale table" in p and shard.parent.name in p for p in problems), problems
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_dry_run_that_finds_problems_says_so_and_uploads_nothing(space_root):
     (space_root / "README.md").write_text("# no header\n")
     result = run_deploy("--space", "someone/x", "--dry-run", "--root", str(space_root))
@@ -139,6 +144,8 @@ def test_a_dry_run_that_finds_problems_says_so_and_uploads_nothing(space_root):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_no_token_gets_a_clear_message(tmp_path):
     result = run_deploy("--space", "someone/x", env={"HF_HOME": str(tmp_path)})
     assert result.returncode == 2
@@ -146,6 +153,8 @@ def test_no_token_gets_a_clear_message(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_no_network_gets_a_clear_message(tmp_path):
     closed = f"http://127.0.0.1:{free_port()}"  # nothing listens there: connection refused
     result = run_deploy("--space", "someone/x", env={"HF_HOME": str(tmp_path), "HF_TOKEN": "hf_not_a_real_token",
@@ -159,6 +168,7 @@ def test_no_network_gets_a_clear_message(tmp_path):
     assert "Traceback" not in result.stdout + result.stderr
 
 
+@pytest.mark.subprocess
 def test_a_bad_space_name_is_refused():
     result = run_deploy("--space", "not a space", "--dry-run")
     assert result.returncode == 2 and "expected OWNER/NAME" in result.stderr
@@ -193,6 +203,7 @@ def test_upload_creates_the_space_and_replaces_its_files_with_the_deploy_set(rea
     assert uploaded == sorted(f.path for f in real_set)
 
 
+@pytest.mark.slow
 def test_imported_variants_ship_only_when_asked(space_root):
     from analysis.imported import import_variant
 

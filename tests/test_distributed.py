@@ -75,6 +75,8 @@ def _rank_main(rank: int, world: int, port: int, backbone: str, data: str, out: 
         leave()
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_two_processes_match_one_on_the_same_global_batches(tiny_world, tmp_path, monkeypatch):
     monkeypatch.setenv("MINIBERT_BACKBONE", str(tiny_world["backbone"]))
     out = tmp_path / "ddp.pt"
@@ -130,6 +132,8 @@ def test_a_frozen_encoder_recipe_is_refused_under_torchrun(tiny_world, tmp_path,
         train_variant(get_recipe("frozen-mean"), TrainOptions(data_dir=tiny_world["data"], checkpoints_dir=tmp_path))
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_torchrun_trains_a_checkpoint_that_loads_and_scores_like_any_other(tiny_world, tmp_path):
     from minibert.checkpoint import load_checkpoint
     from minibert.data import read_split

@@ -144,6 +144,8 @@ def test_build_step_maps_models_reuses_them_and_leaves_out_the_ensemble(world, m
     assert "b" in problems[0] and "other checkpoints" in problems[0]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_build_step_in_a_worker_process_writes_the_inline_table(world, tmp_path):
     """The projections in a worker process beside the next variant's encoding: the same table
     byte for byte as inline, and a fault in one variant's projection costs only its map."""

@@ -19,6 +19,7 @@ def backbone():
     return default_backbone_dir()
 
 
+@pytest.mark.slow
 def test_matches_transformers_on_a_padded_batch(backbone):
     from transformers import BertModel as HFBertModel
 
@@ -37,6 +38,7 @@ def test_matches_transformers_on_a_padded_batch(backbone):
     assert out.attentions is None  # not asked for
 
 
+@pytest.mark.slow
 def test_padding_does_not_change_real_tokens(backbone):
     model = load_pretrained(backbone).eval()
     tok = Tokenizer(backbone)

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from minibert import orchestrate
 from minibert.recipes import get_recipe, trainable_recipes
 
@@ -69,6 +71,8 @@ def test_array_tasks_cover_every_variant_and_seed_once(tmp_path):
     assert orchestrate.array_task_args(0, 3, skip, tmp_path / "ck", tmp_path / "runs")[-1] == str(tmp_path / "ck")
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_the_slurm_script_s_array_tasks_then_its_finish_job(tiny_world, tmp_path):
     keep = ["frozen-mean", "cosine-mean"]
     skip = ",".join(r.name for r in trainable_recipes() if r.name not in keep)

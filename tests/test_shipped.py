@@ -61,6 +61,7 @@ def test_readme_table_matches_the_committed_summary():
     assert render(readme, results_table(summary)) == readme, "run `python -m analysis report`"
 
 
+@pytest.mark.slow
 def test_committed_tables_agree_with_the_committed_checkpoints(real_data_dir):
     """Re-score a fixed sample of 64 dev rows per task through minibert; the tables must agree."""
     _summary()
