@@ -16,6 +16,9 @@ import pytest
 
 pytest.importorskip("torch")
 
+# Every test here reads or makes a build of the tiny world's tables: too slow for the fast lane.
+pytestmark = pytest.mark.slow
+
 import analysis as A  # noqa: E402
 from analysis import uncertainty as U  # noqa: E402
 from analysis.__main__ import main  # noqa: E402

@@ -48,6 +48,7 @@ def test_train_evaluate_predict(tiny_env, capsys):
     assert (out_dir / "para-dev-output.csv").read_text().startswith("id \t Predicted_Is_Paraphrase \n")
 
 
+@pytest.mark.slow
 def test_checkpoint_records_history_and_best_epoch(tiny_env):
     import json
     from pathlib import Path
@@ -77,6 +78,7 @@ def test_strict_makes_a_bad_row_fatal(tiny_env, tmp_path, capsys):
     assert "ids-sst-train.csv:26" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_ctrl_c_keeps_the_last_good_checkpoint(tiny_env, monkeypatch, capsys):
     import json
     from pathlib import Path
@@ -120,6 +122,7 @@ def test_train_all_runs_recipes_as_processes_then_composes_the_ensemble(tiny_env
     assert (Path(tiny_env["tmp"]) / "runs" / "cosine-mean.log").read_text().count("epoch 1:") == 1
 
 
+@pytest.mark.slow
 def test_a_storage_that_moves_dev_metrics_is_redone_finer(tiny_env, monkeypatch, capsys):
     import json
     from pathlib import Path
