@@ -96,14 +96,13 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
 
 
 @pytest.fixture(scope="module")
-def client(tiny_world, tmp_path_factory):
+def client(app_world, tmp_path_factory):
     from gradio_client import Client
 
-    from demo.app_testing import make_world, serve
+    from demo.app_testing import serve
     from demo.context import load_context
 
-    world = make_world(tmp_path_factory.mktemp("why"), tiny_world)
-    ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
+    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
     with serve(ctx) as (url, _):
         yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("why-downloads")))
 
