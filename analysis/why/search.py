@@ -41,6 +41,7 @@ class Slice:
     p_adjusted: float
     total_in: float  # the sum of d over the slice's rows: its part of the whole
     small: bool  # n < SMALL_N: flagged as elsewhere in the app
+    z: float = 0.0  # the standardised inside sum: breaks ties of p (a Monte Carlo p has a floor)
 
 
 @dataclass
@@ -94,7 +95,7 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
         n = int(st["n"][k])
         return Slice(parts, " & ".join(names), definition, n, float(st["mean_in"][k]), float(st["mean_out"][k]),
                      float(st["effect"][k]), float(st["lo"][k]), float(st["hi"][k]), float(st["p"][k]), float(adj),
-                     float(st["mean_in"][k] * n), n < SMALL_N)
+                     float(st["mean_in"][k] * n), n < SMALL_N, float(st["z"][k]))
 
     out: list[Slice] = [make((int(q),), single_stats, k, adjusted[k]) for k, q in enumerate(singles)]
     effect_of = {int(q): single_stats["effect"][k] for k, q in enumerate(singles)}
@@ -107,5 +108,7 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
             pruned += 1
             continue
         out.append(make((int(q1), int(q2)), pair_stats, k, adjusted[n_single + k]))
-    out.sort(key=lambda s: (s.p_adjusted, s.p, -abs(s.effect), s.name))
+    # many slices can share the smallest p a Monte Carlo test gives (1 / (R + 1)); among them the
+    # strongest evidence (|z|) comes first, which favours a whole subgroup over a small child of it
+    out.sort(key=lambda s: (s.p_adjusted, s.p, -abs(s.z), s.name))
     return Search(out, len(p_all), n_single, len(pair_index), pruned, predicates)
