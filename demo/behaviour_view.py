@@ -51,6 +51,22 @@ class Behaviour:
         return sorted(set(self.rates.loc[self.rates["task"] == task, "variant"]))
 
 
+def most_failing(b: Behaviour, task: str) -> tuple[str, str]:
+    """The (test, variant) with the most failing cases on `task`, so that the tab opens on a list
+    with something in it. A head that analysis.trust mutes says little by failing, so the trusted
+    heads come first; ties go to the earlier test, then the earlier variant."""
+    tests, variants = b.tests(task), b.variants(task)
+    rates = b.rates[b.rates["task"] == task]
+    best, key = (tests[0], variants[0]), None
+    for r in rates.itertuples(index=False):
+        if r.test not in tests or r.variant not in variants:
+            continue
+        this = (task not in b.muted.get(r.variant, {}), int(r.failed), -tests.index(r.test), -variants.index(r.variant))
+        if int(r.failed) and (key is None or this > key):
+            best, key = (r.test, r.variant), this
+    return best
+
+
 def _rate(rate: float, lo: float, hi: float) -> str:
     return f"{rate:.0%} ({lo:.0%}–{hi:.0%})"
 

@@ -123,7 +123,29 @@ def parse_request(task_choice: object, text_a: object, text_b: object) -> tuple[
             tasks = ("sst",)
         else:
             return None, [f"{get_task(pair_tasks[0]).title} compares two sentences: type one in **Sentence B** too."]
-    return Request(tuple(tasks), a, b), notes
+    return Request(tuple(tasks), a, b), scored_notes(tasks, a, b) + notes
+
+
+QUOTED_CHARS = 60  # of a sentence quoted back in a note
+
+
+def _quoted(text: str) -> str:
+    return I.escape_md(text if len(text) <= QUOTED_CHARS else text[:QUOTED_CHARS - 1] + "…")
+
+
+def scored_notes(tasks: tuple[str, ...], a: str, b: str) -> list[str]:
+    """What was read for which task, said when "All three" mixes a one-sentence task with the pair
+    tasks: Sentence B (perhaps left over from an earlier input) is then paired with A in plain view,
+    and a question's sentiment verdict comes with its caveat."""
+    notes = []
+    pair = [get_task(t).title.lower() for t in tasks if get_task(t).pair]
+    if "sst" in tasks and pair:
+        notes.append(f"Scored: the sentiment of Sentence A only; {' and '.join(pair)} of Sentence A with Sentence B "
+                     f"(“{_quoted(b)}”). For sentiment alone, pick **Sentiment**.")
+    if "sst" in tasks and a.rstrip().endswith("?"):
+        notes.append("Sentence A is a question: the sentiment heads learnt from movie-review sentences (SST), so "
+                     "their verdict on a question says little.")
+    return notes
 
 
 def truncation_notes(variants: dict, names: list[str], request: Request) -> list[str]:

@@ -90,6 +90,27 @@ def _is_right(task: str, gold: object, output: object) -> bool | None:
     return int(answer) == int(gold)
 
 
+def _same_text(reference: dict, scores: dict) -> bool:
+    return all((reference.get(k) or "").strip() == (scores.get(k) or "").strip() for k in ("a", "b"))
+
+
+def _dev_line(reference: dict) -> str:
+    spec = get_task(reference["task"])
+    gold = reference.get("gold")
+    return (f"dev example <code>{html.escape(str(reference.get('id')))}</code> ({html.escape(spec.long_title)}), "
+            f"gold <b>{html.escape(spec.label_text(gold)) if gold is not None else '?'}</b>")
+
+
+def reference_html(reference: dict) -> str:
+    """A dev example opened as it is: nothing has changed yet, so no before -> after and no flips,
+    only what the next edit will be compared with."""
+    texts = "".join(f'<div class="cf-text"><span class="ex-label">{k}</span>{html.escape(reference.get(k.lower()) or "")}'
+                    "</div>" for k in ("A", "B") if reference.get(k.lower()))
+    return (f'<div class="cf-box" id="cf-reference"><div class="cf-head"><b>Reference</b>: {_dev_line(reference)}. '
+            "Edit the text and score it: each variant's new answer is then set against its stored prediction for "
+            f'this example, with the changed answers marked.</div>{texts}</div>')
+
+
 def changes_html(reference: dict | None, scores: dict | None) -> str:
     """Before -> after for every variant and task both sides scored; '' when there is nothing to
     compare (no reference, or the previous input was this very one)."""
@@ -102,11 +123,10 @@ def changes_html(reference: dict | None, scores: dict | None) -> str:
     if not tasks:
         return ""
     e = html.escape
+    if dev and _same_text(reference, scores):
+        return reference_html(reference)
     if dev:
-        spec = get_task(reference["task"])
-        gold = reference.get("gold")
-        head = (f"<b>Before</b>: dev example <code>{e(str(reference.get('id')))}</code> ({e(spec.long_title)}), gold "
-                f"<b>{e(spec.label_text(gold)) if gold is not None else '?'}</b>; the predictions stored in the dev tables.")
+        head = f"<b>Before</b>: {_dev_line(reference)}; the predictions stored in the dev tables."
     else:
         head = "<b>Before</b>: your previous input, as Compare scored it."
     texts = "".join(f'<div class="cf-text"><span class="ex-label">{k}</span>{e(reference.get(k.lower()) or "")} '

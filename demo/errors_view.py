@@ -6,6 +6,7 @@ Plain functions, no Gradio. `Filters` holds everything the error table can be fi
 """
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import os
@@ -102,7 +103,15 @@ class Filters:
                          cell=None if self.cell is None else tuple(int(x) for x in self.cell), other=other,
                          relation=RELATIONS.get(self.relation, "disagree"), slice=sliced, search=self.search or "",
                          **words)
+        off = q.decided_by()
+        if off:  # the picker is reset and disabled (kind_picker): the query says what is applied
+            q = dataclasses.replace(q, kind="wrong")
+            notes.append(f"The error kind is off: {off} decides which rows show. Clear it to pick a kind again.")
         return q, notes + q.notes()
+
+    def kind_off(self) -> bool:
+        """Whether a confusion cell or a comparison decides the rows, so that no error kind applies."""
+        return self.query()[0].decided_by() is not None
 
 
 GRID_SIZE = {t: A.grid_size(t) for t in TASK_NAMES}

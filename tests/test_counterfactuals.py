@@ -65,6 +65,21 @@ def test_before_and_after_of_a_dev_example():
     assert CF.changes_html(None, scores) == ""
 
 
+def test_a_dev_example_opened_unchanged_is_the_reference_only():
+    """"Open in Compare" rescores the example as it is: nothing was edited, so the panel names the
+    reference and counts no flips (it used to show identical text and "0 of 2 flipped")."""
+    example = {"task": "sst", "id": "abc<1>", "gold": 3, "sentence1": "a <b>fine</b> film ", "sentence2": "",
+               "outputs": {"v1": one_hot(3), "v2": one_hot(1)}}
+    ref = CF.dev_reference(example)
+    same = {"a": "a <b>fine</b> film", "b": "", "outputs": {"sst": {"v1": one_hot(0), "v2": one_hot(1)}}}
+    out = CF.changes_html(ref, same)
+    assert "Reference" in out and "abc&lt;1&gt;" in out and "gold <b>3 positive</b>" in out
+    assert "a &lt;b&gt;fine&lt;/b&gt; film" in out and "<b>fine</b>" not in out
+    assert "flipped" not in out and "→" not in out and "Before" not in out
+    edited = {**same, "a": "a <b>fine</b> film indeed"}
+    assert "Sentiment: 1 of 2 flipped" in CF.changes_html(ref, edited)
+
+
 def test_recent_scores_merge_tasks_and_forget_the_oldest():
     memo = C.RecentScores(size=2)
 

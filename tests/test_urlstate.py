@@ -62,6 +62,6 @@ def test_a_link_naming_an_upload_opens_without_it_and_says_why():
         pytest.skip("no shipped SST tables")
     updates, said = restore_view(a, False, {"task": "sst", "variant": "my-model", "other": "pcgrad"})
     assert len(said) == 1 and "uploaded in another browser tab" in said[0] and "my-model" in said[0]
-    assert updates[1].value != "my-model" and updates[6].value == "pcgrad"
+    assert updates[1].value != "my-model" and updates[5].value == "pcgrad"
     _, said = restore_view(a, False, {"task": "sst", "variant": "Not A Name!"})  # not an upload's name
     assert said and "uploaded" not in said[0]

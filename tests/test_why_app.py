@@ -127,8 +127,8 @@ def test_the_errors_tab_restores_the_why_pair_without_a_complaint(shipped):
     params = {key: value for key, value in W.errors_params(r, k).items() if key != "tab"}
     updates, said = errors_tab.restore_view(shipped, True, params)
     assert said == []
-    assert updates[6].value == "cross-encoder" and updates[7] == "disagree with it"
-    assert updates[8].value == " = ".join(r.findings[k].query["slice"])
+    assert updates[5].value == "cross-encoder" and updates[6] == "disagree with it"
+    assert updates[7].value == " = ".join(r.findings[k].query["slice"])
 
 
 def test_the_slices_tab_restores_the_why_pair_without_a_complaint(shipped):

@@ -22,9 +22,9 @@ def parse_task(b: B.Behaviour, task_name: object) -> str:
 @guarded(lambda m: (pd.DataFrame(), f"⚠ {m}", gr.skip(), gr.skip()))
 def on_task(b: B.Behaviour, task_name: object) -> tuple:
     task = parse_task(b, task_name)
-    tests, variants = b.tests(task), b.variants(task)
-    return (B.grid(b, task), B.grid_note(b, task), gr.Dropdown(choices=tests, value=tests[0]),
-            gr.Dropdown(choices=variants, value=variants[0]))
+    test, variant = B.most_failing(b, task)
+    return (B.grid(b, task), B.grid_note(b, task), gr.Dropdown(choices=b.tests(task), value=test),
+            gr.Dropdown(choices=b.variants(task), value=variant))
 
 
 def on_cell(b: B.Behaviour, task_name: object, evt: gr.SelectData) -> tuple:
@@ -63,12 +63,13 @@ def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Ope
     note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])
     table = gr.Dataframe(B.grid(b, first), interactive=False, wrap=True, elem_id="tests-grid",
                          label="Failure rate (95 % interval): click a cell for its failing cases")
+    worst_test, worst_variant = B.most_failing(b, first)  # the first view lists failures, not an empty table
     with gr.Row():
-        test = I.LenientDropdown(b.tests(first), value=b.tests(first)[0], label="Test", elem_id="tests-test",
+        test = I.LenientDropdown(b.tests(first), value=worst_test, label="Test", elem_id="tests-test",
                                  allow_custom_value=True)
-        variant = I.LenientDropdown(b.variants(first), value=b.variants(first)[0], label="Variant",
+        variant = I.LenientDropdown(b.variants(first), value=worst_variant, label="Variant",
                                     elem_id="tests-variant", allow_custom_value=True)
-    rows0, line0 = failing_view(b, get_task(first).long_title, b.tests(first)[0], b.variants(first)[0])
+    rows0, line0 = failing_view(b, get_task(first).long_title, worst_test, worst_variant)
     line = gr.Markdown(line0, elem_id="tests-count")
     failing = gr.Dataframe(rows0, interactive=False, wrap=True, max_height=420, elem_id="tests-failing",
                            column_widths=B.failing_widths(list(rows0.columns)),

@@ -17,6 +17,7 @@ from minibert.tasks import task_titled
 from .. import errors_view as E
 from .. import inputs as I
 from .. import models_view as M
+from .. import uploads as UP
 from ..context import AppContext
 from ..serving import TABLE_QUEUE, guarded
 from ..urlstate import Links, View, query_text
@@ -46,7 +47,17 @@ class ErrorsTab:
 
 
 def no_table(message: str) -> tuple:
-    return pd.DataFrame(), f"⚠ {message}", "", gr.Button(visible=False)
+    return pd.DataFrame(), f"⚠ {message}", "", gr.Button(visible=False), gr.skip()
+
+
+def kind_picker(f: E.Filters) -> gr.Dropdown:
+    """The error-kind picker as the query applies it: while a cell or a comparison decides the rows
+    it shows the default kind and cannot be changed, so the page never claims a kind it ignores."""
+    kinds = list(E.ERROR_KINDS[f.task])
+    if f.kind_off():
+        return gr.Dropdown(choices=kinds, value=kinds[0], interactive=False,
+                           label="Show (off while a cell or a comparison decides the rows)")
+    return gr.Dropdown(choices=kinds, value=f.kind, interactive=True, label="Show")
 
 
 @guarded(no_table)
@@ -55,19 +66,31 @@ def refresh_table(a: A.Analysis, *values: object) -> tuple:
     shown, line, _ = E.filter_table(a, f)
     cell_text = f"Cell: **{E.describe_cell(f.task, f.cell)}**" if f.cell is not None else ""
     return (gr.Dataframe(shown, column_widths=E.column_widths(list(shown.columns))), line, cell_text,
-            gr.Button(visible=f.cell is not None))
+            gr.Button(visible=f.cell is not None), kind_picker(f))
 
 
-def on_task(a: A.Analysis, task_name: str) -> tuple:
+def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> tuple:
+    """The pickers for a newly chosen task. The session's upload stays picked when it has
+    predictions for that task; when it has none, the best variant is shown and the note says why."""
     spec = task_titled(task_name)
     t = spec.name if spec else None
     if t is None:
-        return gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    names = E.variants_of(a, t)
-    return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=E.best_variant(a, t)),
+        return (gr.skip(),) * 6
+    joined = UP.joined(a, upload if isinstance(upload, UP.Upload) else None, t)
+    names = E.variants_of(joined, t)
+    pick, note = E.best_variant(joined, t), ""
+    mine = upload.name if isinstance(upload, UP.Upload) else None
+    if mine is not None and variant == mine:
+        if mine in names:
+            pick = mine
+        else:
+            covered = ", ".join(get_task(k).long_title for k in upload.files) or "no task"
+            note = (f"⚠ Your upload **{I.escape_md(mine)}** has no {spec.long_title} predictions (it covers "
+                    f"{covered}): showing {I.escape_md(pick)}. It is in the Variant list again on {covered}.")
+    return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=pick),
             gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
-            gr.Dropdown(choices=E.slice_choices(a, t), value=E.NO_SLICE),
-            gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "")
+            gr.Dropdown(choices=E.slice_choices(joined, t), value=E.NO_SLICE),
+            gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "", note)
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
@@ -127,8 +150,7 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     if ex_id and ex is None:
         said.append(f"No {t} dev example “{I.escape_md(ex_id)}”: none selected.")
         ex_id, card = "", NO_EXAMPLE
-    updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant),
-               gr.Dropdown(choices=kinds, value=kind), search, low, high,
+    updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant), search, low, high,
                gr.Dropdown(choices=[E.NO_OTHER] + names, value=other), relation,
                gr.Dropdown(choices=E.slice_choices(a, t), value=slice_name), cell,
                grid, diagnostic, *table, ex_id, card, rows, ex, send]
@@ -175,6 +197,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                                   elem_id="errors-task", scale=2)
             variant = I.LenientDropdown([E.ALL_VARIANTS] + E.variants_of(a, first), value=best, label="Variant",
                                         elem_id="errors-variant", allow_custom_value=True, scale=1)
+        variant_note = gr.Markdown("", elem_id="errors-variant-note")
         with gr.Row(equal_height=False):
             with gr.Column(scale=1, min_width=480):
                 gr.Markdown("**Confusion matrix** (rows: gold, columns: predicted). **Click a cell** to list "
@@ -228,7 +251,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
     filters_in = [state, *handles.filters]
     refresh = U.per_session(refresh_table, a)
     view = U.per_session(views, a)
-    table_out = [table, count, cell_note, clear_cell]
+    table_out = [table, count, cell_note, clear_cell, kind]  # the kind picker follows what the query applies
     example_out = [example_id, example_card, example_table, example_state, send]
 
     def forget_example(ex_id: object, shown: object) -> tuple:
@@ -242,11 +265,11 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
         event.then(forget_example, [example_id, table], example_out, api_visibility="private", queue=False)
 
     # .input, not .change: a view restored from a URL sets the task without resetting its filters
-    then_forget(task.input(U.per_session(on_task, a), [state, task], [variant, kind, slice_, other, cell_box],
+    then_forget(task.input(bind(on_task, a), [state, task, variant], [variant, kind, slice_, other, cell_box, variant_note],
                            api_visibility="private")
                 .then(view, [state, task, variant], [confusion, diagnostic], api_name="confusion")
                 .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE))
-    then_forget(variant.input(lambda: "", None, cell_box, api_visibility="private", queue=False)
+    then_forget(variant.input(lambda: ("", ""), None, [cell_box, variant_note], api_visibility="private", queue=False)
                 .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
                 .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     for box in (kind, slice_, other, relation):
@@ -269,7 +292,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
            .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
 
     if links is not None:
-        restore_outputs = [task, variant, kind, search, min_words, max_words, other, relation, slice_, cell_box,
+        restore_outputs = [task, variant, search, min_words, max_words, other, relation, slice_, cell_box,
                            confusion, diagnostic, *table_out, *example_out]
         links.register(View(
             tab="errors", label="Errors",

@@ -1,0 +1,151 @@
+"""Every control does what it shows (issue 30): the Tests tab opens on failures, the Errors tab's
+kind picker and task switch say what is applied, Compare says what it scored and what a dev
+example is compared with, and a Compare link keeps its view. Plain functions first, then the app
+served on localhost and driven through `gradio_client` (the tests/test_app.py pattern)."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("gradio")
+
+from gradio_client import Client  # noqa: E402
+
+from demo import behaviour_view as B  # noqa: E402
+from demo import compare_view as C  # noqa: E402
+from demo import errors_view as E  # noqa: E402
+from demo.app_testing import serve, tiny_context  # noqa: E402
+from minibert.tasks import task as get_task  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def ctx(tiny_world, tmp_path_factory):
+    return tiny_context(tmp_path_factory.mktemp("controls"), tiny_world)
+
+
+@pytest.fixture(scope="module")
+def app(ctx):
+    with serve(ctx) as (url, demo):
+        yield url, Client(url, verbose=False), demo
+
+
+def rows(table: dict) -> list[dict]:
+    table = table["value"] if "headers" not in table and "value" in table else table
+    return [dict(zip(table["headers"], r)) for r in table["data"]]
+
+
+def plain(markdown: str) -> str:
+    return re.sub(r"\\(.)", r"\1", markdown)
+
+
+# --- Tests tab: it opens on the cell with the most failures --------------------------------------
+
+def rates(*rows_: tuple) -> B.Behaviour:
+    frame = pd.DataFrame(rows_, columns=["task", "test", "variant", "failed", "n"])
+    return B.Behaviour(rates=frame, muted={"muted-one": {"sst": "no better than a baseline"}})
+
+
+def test_the_most_failing_cell_by_hand():
+    b = rates(("sst", "negation", "a", 0, 10), ("sst", "negation", "b", 3, 10), ("sst", "typo", "a", 5, 10),
+              ("sst", "typo", "b", 5, 10), ("sst", "typo", "muted-one", 9, 10), ("quora", "swap", "a", 1, 10))
+    assert B.most_failing(b, "sst") == ("typo", "a")  # the muted head's 9 say little; a tie goes to the first
+    assert B.most_failing(b, "quora") == ("swap", "a")
+    only_muted = rates(("sst", "negation", "a", 0, 10), ("sst", "typo", "muted-one", 2, 10))
+    assert B.most_failing(only_muted, "sst") == ("typo", "muted-one")
+    none = rates(("sst", "negation", "a", 0, 10), ("sst", "typo", "b", 0, 10))
+    assert B.most_failing(none, "sst") == ("negation", "a")
+
+
+def test_the_tests_tab_opens_and_switches_task_onto_failing_cases(app, ctx):
+    _, client, demo = app
+    b = B.Behaviour.load(ctx.analysis)
+    first = b.tasks()[0]
+    want = B.most_failing(b, first)
+    assert int(b.rates.set_index(["task", "test", "variant"]).loc[(first, *want), "failed"]) > 0
+    values = {c.elem_id: c.value for c in demo.blocks.values() if getattr(c, "elem_id", None) and hasattr(c, "value")}
+    assert (values["tests-test"], values["tests-variant"]) == want
+    assert len(values["tests-failing"]["data"]) > 0  # the first view lists failing cases
+    for task in b.tasks():
+        title = get_task(task).long_title
+        _, _, test, variant = client.predict(title, api_name="/tests")
+        assert (test["value"], variant["value"]) == B.most_failing(b, task)
+        shown, line = client.predict(title, test["value"], variant["value"], api_name="/failing_cases")
+        failed = int(b.rates.set_index(["task", "test", "variant"]).loc[(task, test["value"], variant["value"]),
+                                                                         "failed"])
+        assert len(rows(shown)) == failed and (failed > 0 or not b.rates[b.rates["task"] == task]["failed"].any())
+
+
+# --- Errors: the kind picker shows what is applied ----------------------------------------------
+
+FILTERS = dict(task="Paraphrase (Quora)", variant="tiny-cls", kind="false positives", search="", min_words=0,
+               max_words=0, other="(none)", relation="disagree with it", slice="(none)", cell="")
+
+
+def test_a_comparison_or_a_cell_turns_the_kind_off_and_says_so(app, ctx):
+    f = E.Filters(task="quora", variant="tiny-cls", kind="false positives", other="tiny-mean")
+    query, notes = f.query()
+    assert f.kind_off() and query.kind == "wrong" and query.filters().get("direction") is None
+    assert any("error kind is off" in n for n in notes)
+    assert not E.Filters(task="quora", variant="tiny-cls", kind="false positives").kind_off()
+
+    _, client, _ = app
+    shown, line, _, kind = client.predict(*{**FILTERS, "other": "tiny-mean"}.values(), api_name="/errors")
+    assert kind["value"] == "wrong" and kind["interactive"] is False and "off" in kind["label"]
+    assert "error kind is off: the comparison decides" in plain(line)
+    shown, line, _, kind = client.predict(*{**FILTERS, "cell": "0,1"}.values(), api_name="/cell_click")
+    assert kind["value"] == "wrong" and kind["interactive"] is False and "the confusion cell decides" in plain(line)
+    # nothing decides instead: the picked kind is shown, can be changed, and is applied
+    shown, line, _, kind = client.predict(*FILTERS.values(), api_name="/errors")
+    assert kind["value"] == "false positives" and kind["interactive"] is True and "off" not in plain(line)
+    import analysis as A
+
+    assert f"**{len(A.errors(ctx.analysis, 'quora', 'tiny-cls', direction='fp')):,} rows**" in line
+
+
+# --- Errors: switching task keeps the session's upload where it has predictions -----------------
+
+def test_switching_task_keeps_an_upload_that_covers_it_and_says_why_one_does_not(ctx, tmp_path):
+    from demo import uploads as U
+    from demo.tabs.errors_tab import on_task
+    from minibert.submission import write_submission
+
+    a = ctx.analysis
+    sst, sts = a.task("sst").examples, a.task("sts").examples
+    files = [write_submission(tmp_path / "sst-dev-output.csv", "sst", sst["id"], [2] * len(sst)),
+             write_submission(tmp_path / "sts-dev-output.csv", "sts", sts["id"], [2.5] * len(sts))]
+    mine = U.read_upload(a, [str(p) for p in files], "mine")
+    variant, kind, *_, note = on_task(a, mine, "Similarity (STS)", "mine")
+    assert variant.value == "mine" and "mine" in [c[0] for c in variant.choices] and note == ""
+    variant, *_, note = on_task(a, mine, "Paraphrase (Quora)", "mine")
+    assert variant.value == E.best_variant(a, "quora") and "mine" not in [c[0] for c in variant.choices]
+    assert "upload **mine** has no Paraphrase (Quora) predictions" in note and "Similarity (STS)" in note
+    # a shipped variant picked: the new task's best, no note (as before)
+    variant, *_, note = on_task(a, mine, "Similarity (STS)", "tiny-cls")
+    assert variant.value == E.best_variant(U.joined(a, mine, "sts"), "sts") and note == ""
+    U.forget(mine)
+
+
+# --- Compare: what was scored is said ------------------------------------------------------------
+
+def test_all_three_says_which_sentence_each_task_read():
+    request, notes = C.parse_request("All three", "What a lovely film", "How do I sell a <b>business</b>?")
+    assert request.tasks == ("sst", "quora", "sts") and request.b.startswith("How do I sell")
+    said = " ".join(notes)
+    assert "sentiment of Sentence A only" in said and "paraphrase and similarity of Sentence A with Sentence B" in said
+    assert "How do I sell a &lt;b&gt;business&lt;/b&gt;?" in said and "<b>" not in said
+    assert "question" not in said
+    _, notes = C.parse_request("All three", "How do I start a business?", "How do I sell a business?")
+    assert any("Sentence A is a question" in n for n in notes)
+    # one task picked: nothing to spell out; a long B is quoted cut, with an ellipsis
+    assert C.parse_request("Sentiment", "What a lovely film", "leftover")[1] == []
+    _, notes = C.parse_request("All three", "fine", "x" * 500)
+    assert "x" * (C.QUOTED_CHARS - 1) + "…" in notes[0] and "x" * C.QUOTED_CHARS not in notes[0]
+
+
+def test_compare_shows_what_it_scored(app):
+    _, client, _ = app
+    summary, notes, *_ = client.predict("All three", "What a lovely film", "How do I sell a business?",
+                                        ["tiny-cls", "tiny-mean"], api_name="/compare")
+    assert "Scored: the sentiment of Sentence A only" in plain(notes) and "How do I sell a business?" in notes
