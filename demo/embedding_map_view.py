@@ -1,7 +1,8 @@
 """Map tab: each variant's 2-D map of its dev examples (analysis.embedding_map, precomputed by
 `python -m analysis build`; nothing here runs a model or needs umap-learn), coloured by gold
-label, prediction, error or slice; a box of coordinates on the first map selects examples, which
-are listed and ringed on both maps.
+label, prediction, error or slice; a box or lasso drawn on either map, or a box of coordinates
+typed for the first, selects examples (a `MapSelection`: task, map, example ids), which are listed
+and ringed on both maps.
 
 Plain functions, no Gradio: `EmbeddingMap.load(a)` reads the table once; `view(...)` draws.
 """
@@ -149,14 +150,16 @@ def map_figure(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, color_by
     data = []
     for k, group in enumerate(order):
         keep = groups == group
+        # customdata: each point's dev row, what the page reports back when a box or lasso selects it
         data.append({"type": "scattergl", "mode": "markers", "name": group, "x": xy[keep, 0].tolist(),
-                     "y": xy[keep, 1].tolist(), "text": hover[keep].tolist(),
+                     "y": xy[keep, 1].tolist(), "text": hover[keep].tolist(), "customdata": ex[keep].tolist(),
                      "marker": {"size": 5, "opacity": 0.75, "color": _color(task, color_by, group, k)},
                      "hovertemplate": f"%{{text}}<br>{html.escape(group)} (x %{{x:.2f}}, y %{{y:.2f}})<extra></extra>"})
     if selected is not None and len(selected):
         keep = np.isin(ex, selected)
         data.append({"type": "scattergl", "mode": "markers", "name": f"selected ({int(keep.sum())})",
                      "x": xy[keep, 0].tolist(), "y": xy[keep, 1].tolist(), "text": hover[keep].tolist(),
+                     "customdata": ex[keep].tolist(),
                      "marker": {"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 1.6, "color": RING}},
                      "hovertemplate": "%{text}<br>selected<extra></extra>"})
     shapes = []
@@ -167,7 +170,7 @@ def map_figure(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, color_by
     layout = {"title": {"text": f"{html.escape(variant)}: {len(ex):,} points", "x": 0, "xanchor": "left",
                         "font": {"size": 14}},
               "height": 460, "margin": {"l": 40, "r": 10, "t": 50, "b": 40},
-              "legend": {"orientation": "h", "y": -0.12}, "shapes": shapes,
+              "legend": {"orientation": "h", "y": -0.12}, "shapes": shapes, "dragmode": "select",
               "xaxis": {"zeroline": False}, "yaxis": {"zeroline": False},
               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
     return go.Figure({"data": data, "layout": layout}, _validate=False)
@@ -199,13 +202,69 @@ def parse_box(x0: object, x1: object, y0: object, y1: object) -> tuple | None:
     return (values[0], values[1]), (values[2], values[3])
 
 
-def selection(m: EmbeddingMap, task: str, variant: str, box: tuple | None) -> np.ndarray:
-    """The dev rows inside `box` on `variant`'s map (empty without a box)."""
-    if box is None:
+@dataclass(frozen=True)
+class MapSelection:
+    """The examples selected on one map: what the Map tab lists and rings, and what a later feature
+    (a findings store) tags. `ids` are dev example ids in the map's order; `how` says how they were
+    picked, for the reader ("a box x 0…1, y 2…3", "drawn on the map")."""
+    task: str
+    variant: str
+    ids: tuple[str, ...]
+    how: str = "drawn on the map"
+
+    def to_dict(self) -> dict:
+        return {"task": self.task, "variant": self.variant, "ids": list(self.ids), "how": self.how}
+
+
+def _selection_of(a: A.Analysis, task: str, variant: str, rows: np.ndarray, how: str) -> MapSelection:
+    ids = a.task(task).examples["id"].to_numpy()[rows]
+    return MapSelection(task, variant, tuple(str(i) for i in ids), how)
+
+
+def box_selection(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, box: tuple) -> MapSelection:
+    """The examples inside `box` on `variant`'s map."""
+    xy = m.tasks[task].xy[variant]
+    rows = m.tasks[task].ex[variant][in_region(xy[:, 0], xy[:, 1], *box)]
+    (x0, x1), (y0, y1) = box
+    return _selection_of(a, task, variant, rows, f"a box x {min(x0, x1):g}…{max(x0, x1):g}, "
+                                                 f"y {min(y0, y1):g}…{max(y0, y1):g}")
+
+
+def parse_rows(value: object) -> list[int]:
+    """The dev rows a selection on the page reports (a list, or text "3,17,42"); BadInput otherwise."""
+    if isinstance(value, str):
+        value = [v for v in value.replace(" ", "").split(",") if v]
+    if not isinstance(value, (list, tuple)):
+        raise I.BadInput("A selection is a list of example rows.")
+    rows = []
+    for v in value:
+        if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+            raise I.BadInput(f"An example row is a whole number, not {str(v)[:40]!r}.")
+        try:
+            number = float(v)
+        except ValueError:
+            raise I.BadInput(f"An example row is a whole number, not {str(v)[:40]!r}.") from None
+        if not number.is_integer():
+            raise I.BadInput(f"An example row is a whole number, not {str(v)[:40]!r}.")
+        rows.append(int(number))
+    return rows
+
+
+def drawn_selection(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, rows: object) -> MapSelection:
+    """The examples a box or lasso drawn on `variant`'s map selected, from the rows the page sent:
+    only rows that are points of that map count (a page can send anything)."""
+    wanted = parse_rows(rows)
+    ex = m.tasks[task].ex[variant]
+    keep = ex[np.isin(ex, np.asarray(wanted, dtype=np.int64))] if wanted else ex[:0]
+    return _selection_of(a, task, variant, keep, "drawn on the map")
+
+
+def selected_rows(a: A.Analysis, sel: MapSelection | None, task: str) -> np.ndarray:
+    """The dev rows of a selection (empty for none, or for another task's)."""
+    if sel is None or sel.task != task or not sel.ids:
         return np.zeros(0, dtype=np.int64)
-    tm = m.tasks[task]
-    xy = tm.xy[variant]
-    return tm.ex[variant][in_region(xy[:, 0], xy[:, 1], *box)]
+    ids = a.task(task).examples["id"].astype(str)
+    return np.flatnonzero(ids.isin(set(sel.ids)).to_numpy()).astype(np.int64)
 
 
 def selection_table(a: A.Analysis, task: str, rows: np.ndarray, variants: list[str]) -> pd.DataFrame:
@@ -245,21 +304,26 @@ def note(m: EmbeddingMap, task: str, variants: list[str]) -> str:
     return "\n".join(lines)
 
 
-def count_line(task: str, variant: str, box: tuple | None, n: int) -> str:
-    if box is None:
-        return ("Enter a region (x from / to, y from / to, read off the axes of the first map) to list its "
-                "examples and ring them on both maps.")
+def count_line(task: str, sel: MapSelection | None) -> str:
+    if sel is None:
+        return ("Drag a box on either map (or pick the lasso in its toolbar) to list those examples and ring them on "
+                "both maps; double-click a map to clear. Or type a region of the first map's axes below.")
+    n = len(sel.ids)
     listed = f"; the first {MAX_LISTED} listed" if n > MAX_LISTED else ""
-    (x0, x1), (y0, y1) = box
-    return (f"**{n:,}** {get_task(task).dataset} examples inside x {min(x0, x1):g}…{max(x0, x1):g}, "
-            f"y {min(y0, y1):g}…{max(y0, y1):g} on **{I.escape_md(variant)}**'s map{listed}.")
+    return (f"**{n:,}** {get_task(task).dataset} examples selected on **{I.escape_md(sel.variant)}**'s map "
+            f"({I.escape_md(sel.how)}){listed}.")
 
 
 def view(a: A.Analysis, m: EmbeddingMap, task: str, variant_a: str, variant_b: str, color_by: str,
-         box: tuple | None) -> tuple[go.Figure, go.Figure, pd.DataFrame, str, str]:
-    """Both maps, the selected examples' table, the count line and the note."""
-    rows = selection(m, task, variant_a, box)
+         box: tuple | None, sel: MapSelection | None = None) -> tuple[go.Figure, go.Figure, pd.DataFrame, str, str]:
+    """Both maps with the selection ringed (`sel`, else the examples in `box` on the first map), the
+    selected examples' table, the count line and the note."""
+    if sel is None and box is not None:
+        sel = box_selection(a, m, task, variant_a, box)
+    if sel is not None and sel.task != task:
+        sel = None
+    rows = selected_rows(a, sel, task)
     fig_a = map_figure(a, m, task, variant_a, color_by, rows, box)
     fig_b = map_figure(a, m, task, variant_b, color_by, rows)
     table = selection_table(a, task, rows, [variant_a, variant_b])
-    return fig_a, fig_b, table, count_line(task, variant_a, box, len(rows)), note(m, task, [variant_a, variant_b])
+    return fig_a, fig_b, table, count_line(task, sel), note(m, task, [variant_a, variant_b])

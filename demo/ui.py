@@ -179,9 +179,11 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             setup = why_tab.Setup(frozenset(name for name, v in ctx.variants.items() if v.members), ctx.checkpoints_dir)
             why = why_tab.build(a, setup, errors.upload if errors is not None else None, can_send, links)
             openers += [why.opener] if why is not None else []
+            derived = {}  # each derived view's handles (the Map's selection among them), by analysis
             for d in A.DERIVED:
                 view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
-                openers += derived_tab.build(d, view, a, can_send)
+                derived[d.name] = derived_tab.build(d, view, a, can_send)
+                openers += derived[d.name].openers
                 links.register(View(tab=view.tab_id, label=view.label))
             models = models_tab.build(ctx, a, links)
             findings_tab.build(findings, a, errors.filters if errors is not None else None)

@@ -281,9 +281,51 @@ def test_map_draws_two_scatters_and_lists_a_box(page, shots):
         page.locator(f"#map-{key} textarea, #map-{key} input").first.fill(value)
     page.click("#map-list")
     n = len(page.app_ctx.analysis.task("sst").examples)
-    expect(page.locator("#map-count")).to_contain_text(f"{n} SST examples inside")
+    expect(page.locator("#map-count")).to_contain_text(f"{n} SST examples selected on")
+    expect(page.locator("#map-count")).to_contain_text("a box x -1000…1000")
     expect(page.locator("#map-plot-b")).to_contain_text(f"selected ({n})")
     page.screenshot(path=str(shots / "map.png"), full_page=True)
+    assert not page.js_errors, page.js_errors
+
+
+def drag_over(page, selector: str, left: float, right: float) -> None:
+    """A box dragged over the part `left`..`right` (fractions of the width) of a chart's plot area."""
+    area = page.locator(f"{selector} .nsewdrag").first.bounding_box()
+    y0, y1 = area["y"] + 2, area["y"] + area["height"] - 2
+    page.mouse.move(area["x"] + area["width"] * left, y0)
+    page.mouse.down()
+    page.mouse.move(area["x"] + area["width"] * right, y1, steps=10)
+    page.mouse.up()
+
+
+def test_a_box_drawn_on_either_map_lists_its_examples_beside_both(page, shots):
+    """The issue's dead tools: a box dragged on a map (Plotly's select tool, the default drag) lists
+    what it caught and rings it on both maps, on the first map and on the second; the typed box is
+    emptied as it no longer describes the selection; a double-click clears it."""
+    pytest.importorskip("umap")
+    tab(page, "Map")
+    page.click("#map-clear")
+    expect(page.locator("#map-count")).to_contain_text("Drag a box")
+    n = len(page.app_ctx.analysis.task("sst").examples)
+    drag_over(page, "#map-plot-a", 0.0, 1.0)  # the whole plot area: every point
+    expect(page.locator("#map-count")).to_contain_text(f"{n} SST examples selected on")
+    expect(page.locator("#map-count")).to_contain_text("drawn on the map")
+    expect(page.locator("#map-plot-b")).to_contain_text(f"selected ({n})")
+    expect(page.locator("#map-x0 textarea, #map-x0 input").first).to_have_value("")
+    table = page.locator("#map-table")
+    for name in (page.input_value("#map-a input"), page.input_value("#map-b input")):
+        expect(table).to_contain_text(f"{name} pred")  # listed beside both maps' variants
+    expect(table).to_contain_text(str(page.app_ctx.analysis.task("sst").examples["id"].iloc[0]))
+    page.screenshot(path=str(shots / "map-drawn.png"), full_page=True)
+    drag_over(page, "#map-plot-b", 0.0, 0.5)  # the left half of the second map
+    b_name = page.input_value("#map-b input")
+    expect(page.locator("#map-count")).to_contain_text(f"selected on {b_name}'s map")
+    shown = int(page.locator("#map-count strong").first.inner_text())
+    assert 0 < shown < n, shown
+    expect(page.locator("#map-plot-a")).to_contain_text(f"selected ({shown})")
+    page.locator("#map-plot-b .nsewdrag").first.dblclick()
+    expect(page.locator("#map-count")).to_contain_text("Drag a box")
+    expect(page.locator("#map-plot-a")).not_to_contain_text("selected (")
     assert not page.js_errors, page.js_errors
 
 def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
@@ -294,10 +336,19 @@ def test_behavioural_tests_cell_case_and_back_to_compare(page, shots):
     b = DB.Behaviour.load(page.app_ctx.analysis)
     grid = DB.grid(b, "sst")
     # the first cell (test row, variant column) with failures: its cases list, one opens in Compare
+    # it opens on the cell with the most failures: its first view lists some, not an empty table
+    worst_test, worst_variant = DB.most_failing(b, "sst")
+    expect(page.locator("#tests-count")).to_contain_text(f"{worst_variant} fails")
+    expect(page.locator('#tests-failing [data-testid="cell-0-0"]')).to_be_visible()
     row, col = next((r, c) for r in range(len(grid)) for c in range(3, grid.shape[1])
-                    if grid.iat[r, c] and not grid.iat[r, c].startswith("0%"))
+                    if grid.iat[r, c] and not grid.iat[r, c].startswith("0%")
+                    and DB.cell_to_choice(b, "sst", (r, c)) != (worst_test, worst_variant))
+    test_name, variant = DB.cell_to_choice(b, "sst", (row, col))
     page.locator(f'#tests-grid [data-testid="cell-{row}-{col}"]').click()
-    expect(page.locator("#tests-count")).to_contain_text(f"cases of {grid.iat[row, 1]}")
+    count = page.locator("#tests-count")
+    expect(count).to_contain_text(f"{variant} fails")  # the clicked cell's list, not the one it opened on
+    expect(count).to_contain_text(f"cases of {test_name}")
+    expect(count).not_to_contain_text("processing")
     first = page.locator('#tests-failing [data-testid="cell-0-0"]')
     sentence = first.inner_text()
     first.click()

@@ -4,6 +4,7 @@ example is compared with, and a Compare link keeps its view. Plain functions fir
 served on localhost and driven through `gradio_client` (the tests/test_app.py pattern)."""
 from __future__ import annotations
 
+import json
 import re
 
 import pandas as pd
@@ -149,3 +150,44 @@ def test_compare_shows_what_it_scored(app):
     summary, notes, *_ = client.predict("All three", "What a lovely film", "How do I sell a business?",
                                         ["tiny-cls", "tiny-mean"], api_name="/compare")
     assert "Scored: the sentiment of Sentence A only" in plain(notes) and "How do I sell a business?" in notes
+
+
+# --- Map: a selection drawn on either map is listed and ringed on both ---------------------------
+
+def test_a_selection_drawn_on_a_map_is_listed_and_held_as_a_value(app, ctx):
+    """The page reports the dev rows a box or lasso caught (Plotly's customdata); the app keeps only
+    rows that are points of that map, lists them with both maps' variants and rings them on both.
+    The same event, as the page sends it, goes through `map_select` here."""
+    pytest.importorskip("umap")
+    from demo import embedding_map_view as M
+    from demo.tabs import embedding_map_tab as T
+
+    _, client, _ = app
+    a = ctx.analysis
+    m = M.EmbeddingMap.load(a)
+    ids = a.task("sst").examples["id"].astype(str).to_numpy()
+    mapped = m.tasks["sst"].ex["tiny-cross"]
+    picked = sorted(int(r) for r in mapped[:3])
+    out = client.predict("b", f"{picked[0]},{picked[1]}, {picked[2]},999999", "Sentiment (SST)", "error", "tiny-cls",
+                         "tiny-cross", api_name="/map_select")
+    _, _, _, plot_a, plot_b, table, line, _, *bounds = out
+    assert [r["id"] for r in rows(table)] == [ids[r] for r in picked]  # 999999 is no point of the map
+    assert "**3** SST examples selected on **tiny\\-cross**'s map (drawn on the map)" in line
+    assert {"tiny-cls pred", "tiny-cross pred"} <= set(rows(table)[0]) and bounds == ["", "", "", ""]
+    for plot in (plot_a, plot_b):
+        assert json.loads(plot["plot"])["data"][-1]["name"] == "selected (3)"
+    _, _, _, _, _, table, line, *_ = client.predict("a", "", "Sentiment (SST)", "gold label", "tiny-cls",
+                                                    "tiny-cross", api_name="/map_select")
+    assert not rows(table) and "Drag a box" in line  # an empty selection (a double-click) clears it
+    *_, line, _, _, _, _, _ = client.predict("a", "1,x", "Sentiment (SST)", "gold label", "tiny-cls", "tiny-cross",
+                                             api_name="/map_select")
+    assert line.startswith("⚠") and "whole number" in line
+    # the value itself: task, the map it was made on, the example ids; a new colour keeps it
+    sel = M.drawn_selection(a, m, "sst", "tiny-cross", picked + [999999])
+    assert sel.to_dict() == {"task": "sst", "variant": "tiny-cross", "ids": [ids[r] for r in picked],
+                             "how": "drawn on the map"}
+    *_, table, line, _, kept = T.show(a, m, sel, "Sentiment (SST)", "prediction", "tiny-mean", "tiny-cls", "", "", "",
+                                      "")
+    assert kept == sel and table["id"].tolist() == [ids[r] for r in picked]
+    *_, kept = T.show(a, m, sel, "Similarity (STS)", "gold label", "tiny-mean", "tiny-cls", "", "", "", "")
+    assert kept is None  # another task: nothing of it is selected

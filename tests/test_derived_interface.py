@@ -56,10 +56,10 @@ def test_a_new_analysis_gets_a_default_tab(monkeypatch):
 
     d = Lengths()
     with gr.Blocks() as page, gr.Tabs():
-        openers = derived_tab.build(d, derived_tab.default_view(d), object(), can_send=False)
+        handles = derived_tab.build(d, derived_tab.default_view(d), object(), can_send=False)
         empty = derived_tab.build(NeedsAMissingLibrary(), derived_tab.default_view(NeedsAMissingLibrary()), None,
                                   can_send=False)
-    assert openers == [] and empty == []
+    assert handles.openers == [] and empty.openers == [] and handles.selection is None
     tabs = {b.id: b.label for b in page.blocks.values() if isinstance(b, gr.Tab)}
     assert tabs == {"lengths": "Sentence lengths", "needs": "Needs"}
     tables = [b for b in page.blocks.values() if isinstance(b, gr.Dataframe)]

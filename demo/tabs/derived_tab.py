@@ -15,7 +15,7 @@ from minibert.tasks import task as get_task
 
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from .shared import DerivedView, Opener, bind, no_tables_md, problems_accordion
+from .shared import DerivedView, Opener, ViewHandles, bind, no_tables_md, problems_accordion
 
 
 def task_pick(d: A.DerivedAnalysis, reading: A.Reading, task_name: object) -> str:
@@ -49,14 +49,16 @@ def default_view(d: A.DerivedAnalysis) -> DerivedView:
                        layout=partial(default_layout, d))
 
 
-def build(d: A.DerivedAnalysis, view: DerivedView, a: A.Analysis | None, can_send: bool) -> list[Opener]:
-    """The tab; the openers of its examples, for the page builder to wire to Compare."""
+def build(d: A.DerivedAnalysis, view: DerivedView, a: A.Analysis | None, can_send: bool) -> ViewHandles:
+    """The tab; its handles: the openers of its examples, for the page builder to wire to Compare,
+    and its selection if it has one."""
     reading = d.read(a)
     with gr.Tab(view.label, id=view.tab_id):
         if not reading.ready or not d.tasks(reading):
             gr.Markdown(no_tables_md(d, reading))
-            return []
+            return ViewHandles()
         gr.Markdown(view.intro, elem_classes=["intro"])
         if reading.problems:
             problems_accordion(reading.problems, f"the {d.title.lower()} tables")
-        return view.layout(a, reading, can_send)
+        handles = view.layout(a, reading, can_send)
+        return handles if isinstance(handles, ViewHandles) else ViewHandles(openers=list(handles))

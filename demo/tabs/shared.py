@@ -5,7 +5,7 @@ every tab's openers to the Compare tab's `CompareTab` handles)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import gradio as gr
@@ -54,8 +54,18 @@ class CompareTab:
     why: gr.Button                 # "why do the first two chosen differ" (wired by the page builder)
 
 
-# (the loaded analysis, the reading, whether examples can open in Compare) -> the tab's openers
-Layout = Callable[[A.Analysis | None, A.Reading, bool], list["Opener"]]
+@dataclass
+class ViewHandles:
+    """What a derived analysis's view hands the page builder: the openers of its examples (wired to
+    Compare) and, for a view that selects examples (the Map), the gr.State holding that selection
+    (demo.embedding_map_view.MapSelection), for features that act on what is selected."""
+    openers: list = field(default_factory=list)
+    selection: gr.State | None = None
+
+
+# (the loaded analysis, the reading, whether examples can open in Compare) -> the tab's openers, or
+# its handles when it has more to hand over
+Layout = Callable[[A.Analysis | None, A.Reading, bool], "list[Opener] | ViewHandles"]
 
 
 @dataclass(frozen=True)
