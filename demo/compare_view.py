@@ -38,6 +38,9 @@ ALL = "All three"
 TASK_CHOICES = [ALL] + [t.title for t in TASKS]
 CHOICE_TASKS = {ALL: TASK_NAMES, **{t.title: (t.name,) for t in TASKS}}
 MAX_CHARS = 5000          # what is read of an input; the models see at most 128 tokens of it anyway
+# How much of each sentence a link to Compare keeps: URL-encoded, two such sentences stay well
+# inside what browsers, servers and the Hub's page pass on; longer ones are rare in the datasets.
+LINK_CHARS = 500
 # Orange (negative) to blue (positive): readable with red-green colour blindness.
 SST_COLORS = ("#b35806", "#f1a340", "#bababa", "#67a9cf", "#2166ac")
 SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
@@ -110,6 +113,10 @@ def parse_request(task_choice: object, text_a: object, text_b: object) -> tuple[
     notes = []
     if cut_a or cut_b:
         notes.append(f"Only the first {MAX_CHARS:,} characters of a long input are read.")
+    long = [label for label, text in (("Sentence A", a), ("Sentence B", b)) if len(text) > LINK_CHARS]
+    if long:
+        notes.append(f"A link to this view keeps only the first {LINK_CHARS:,} characters of {' and '.join(long)} "
+                     "(and says so when opened).")
     if not a and not b:
         return None, ["Type a sentence in **Sentence A** (and a second one in **Sentence B** for paraphrase "
                       "and similarity), or click one of the examples."]

@@ -168,9 +168,8 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
         links = Links()  # shareable views: each tab registers what it keeps in the URL (demo.urlstate)
         links.place()
         with gr.Tabs(selected="compare") as tabs:
-            compare = compare_tab.build(ctx)
+            compare = compare_tab.build(ctx, links)
             can_send = compare is not None
-            links.register(View(tab="compare", label="Compare"))
             findings = findings_tab.Handlers(ctx, a)
             errors = errors_tab.build(ctx, a, can_send, links, under_example=lambda task, ex: findings_tab.example_findings(
                 findings, task, ex))

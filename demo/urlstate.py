@@ -7,7 +7,11 @@ Each tab registers what it keeps in the URL (inside the Blocks, after laying its
         tab="errors", label="Errors",                       # the gr.Tab's id and label
         fields={"task": task, "variant": variant, ...},     # query name -> component
         restore=fn, outputs=[...],                          # fn(params) -> (updates, messages)
-        dump={"task": lambda v: ...}))                      # optional: value -> query text
+        dump={"task": lambda v: ...},                       # optional: value -> query text
+        limits={"text": 500}))                              # optional: text cut at so many characters
+
+A text field longer than its limit is cut in the URL and named in its `cut` parameter
+("cut=a,b"), which `restore` also gets, to say so: a link never drops text silently.
 
 `restore(params)` gets the URL's query ({name: text}, only the names the tab registered) and
 returns one update per output and a list of messages: a name it does not know (a variant, an
@@ -36,6 +40,7 @@ from minibert.settings import settings
 from . import inputs as I
 
 TAB_KEY = "tab"
+CUT_KEY = "cut"  # the text fields a link holds only the start of
 HUB = "https://huggingface.co"
 
 
@@ -47,6 +52,12 @@ class View:
     restore: Callable[[dict[str, str]], tuple[list, list[str]]] | None = None
     outputs: list = field(default_factory=list)
     dump: dict[str, Callable[[object], str]] = field(default_factory=dict)
+    limits: dict[str, int] = field(default_factory=dict)
+
+
+def message_line(messages: list[str]) -> gr.Markdown:
+    """The line above the tabs: what a link could not restore as it said (hidden when nothing)."""
+    return gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages else gr.Markdown(visible=False)
 
 
 def query_text(value: object) -> str:
@@ -76,14 +87,20 @@ class Links:
 
     def query(self, tab: str, *values: object) -> str:
         """The query of `tab`'s view, from the values of every registered field (in `_fields` order)."""
-        pairs = [(TAB_KEY, tab)]
+        pairs, cut = [(TAB_KEY, tab)], []
         for (owner, name, _), value in zip(self._fields(), values):
             if owner != tab:
                 continue
-            dump = self.views[owner].dump.get(name, query_text)
-            text = dump(value)
+            view = self.views[owner]
+            text = view.dump.get(name, query_text)(value)
+            limit = view.limits.get(name)
+            if limit is not None and len(text) > limit:
+                text = text[:limit]
+                cut.append(name)
             if text:
                 pairs.append((name, text))
+        if cut:
+            pairs.append((CUT_KEY, ",".join(cut)))
         return urlencode(pairs)
 
     def state(self, tab: str, *values: object) -> str:
@@ -107,7 +124,7 @@ class Links:
         for view in self.views.values():
             mine: list = [gr.skip()] * len(view.outputs)
             if view.tab == tab and view.restore is not None and len(params) > (TAB_KEY in params):
-                own = {k: v for k, v in params.items() if k in view.fields}
+                own = {k: v for k, v in params.items() if k in view.fields or (k == CUT_KEY and view.limits)}
                 mine, said = view.restore(own)
                 messages += said
             updates += list(mine)
@@ -133,30 +150,43 @@ class Links:
         labels = {v.label: v.tab for v in self.views.values()}
         current = self.current
 
+        # Whether the visitor picked a tab since the page loaded: the load-time link then restores its
+        # view's controls but does not take the visitor back to its tab.
+        picked, pending = gr.State(False), gr.State(None)
+
         def on_select(evt: gr.SelectData, *values: object) -> tuple:
             tab = labels.get(str(evt.value), str(evt.value).lower())
             # also the Tabs' `selected`: a later gr.Tabs(selected=X) from another event (Errors'
             # "Open in Compare") must read as a change even when X was the last value sent
-            return tab, self.state(tab, *values), gr.Tabs(selected=tab)
+            return tab, self.state(tab, *values), gr.Tabs(selected=tab), True
 
         current.value = next(iter(self.views))
 
         def on_load(request: gr.Request) -> tuple:
             params = dict(request.query_params) if request is not None else {}
             if not set(params) - {"__theme"}:  # a plain URL: leave the page as it is (the user may be clicking)
-                return (gr.skip(),) * (3 + len(outputs))
-            return self._open(params)
+                return (gr.skip(),) * (2 + len(outputs))
+            tab, messages, updates = self.restore(params)
+            return (message_line(messages), tab, *updates)
+
+        def open_tab(tab: str | None, user_picked: bool) -> tuple:
+            if not tab or user_picked:
+                return gr.skip(), gr.skip()
+            return gr.Tabs(selected=tab), tab
 
         # The address bar follows each event that sets the state box (a .change listener of the
         # box itself did not run for updates from other events' outputs).
         def push(event: object) -> None:
             event.then(None, self.box, None, js=PUSH_JS, queue=False, api_visibility="private")
 
-        push(tabs.select(on_select, fields, [current, self.box, tabs], queue=False, api_visibility="private"))
+        push(tabs.select(on_select, fields, [current, self.box, tabs, picked], queue=False, api_visibility="private"))
         for component in fields:
             push(component.change(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         outputs = self._outputs()
-        push(demo.load(on_load, None, [tabs, self.message, current, *outputs], api_visibility="private")
+        # The view's controls first (a queued event: it may score), then its tab, read against a
+        # click that came meanwhile, in a quick event of its own.
+        push(demo.load(on_load, None, [self.message, pending, *outputs], api_visibility="private")
+             .then(open_tab, [pending, picked], [tabs, current], queue=False, api_visibility="private")
              .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         self.copy.click(None, self.box, self.link, js=COPY_JS)
 
@@ -166,8 +196,7 @@ class Links:
     def _open(self, params: dict[str, str]) -> tuple:
         """(the tab, the message line, the current tab, every view's updates) for a view's query."""
         tab, messages, updates = self.restore(params)
-        message = gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages else gr.Markdown(visible=False)
-        return (gr.Tabs(selected=tab), message, tab, *updates)
+        return (gr.Tabs(selected=tab), message_line(messages), tab, *updates)
 
     def go(self, trigger: gr.Button, inputs: list, to_params: Callable[..., dict | None], tabs: gr.Tabs,
            queue: dict | None = None) -> None:
@@ -197,6 +226,10 @@ PUSH_JS = """(state) => {
   if (!s.query) return;
   const here = new URLSearchParams(window.location.search);
   const next = new URLSearchParams(s.query);
+  // A view of a tab other than the one on screen is an older event's (a tab clicked since): the
+  // event of the tab on screen writes the URL.
+  const shown = document.querySelector("button[role='tab'][aria-selected='true'][data-tab-id]");
+  if (shown && next.get("tab") && shown.getAttribute("data-tab-id") !== next.get("tab")) return;
   if (here.get("__theme")) next.set("__theme", here.get("__theme"));
   const qs = next.toString();
   if (window.location.search.replace(/^\\?/, "") !== qs) {

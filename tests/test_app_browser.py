@@ -488,3 +488,68 @@ def test_the_why_tab_explains_a_pair_and_opens_it_in_slices(page, shots):
     expect(page.locator("#why-b input")).to_have_value(other)
     expect(page.locator("#why-a input")).to_have_value(a_name)
     assert page.js_errors == []
+
+
+def settled(page) -> None:
+    """The page's events have answered: no progress line left, then a moment for a late one."""
+    page.wait_for_timeout(1500)
+    expect(page.locator(".progress-text, .eta-bar")).to_have_count(0)
+    page.wait_for_timeout(1500)
+
+
+def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(page, shots):
+    """Compare's view in its link: typed sentences, the task and the variants go into the URL; the
+    link opens them scored, says which name it could not restore, and says a long sentence was cut."""
+    base = page.url.split("?")[0]
+    page.goto(base)
+    page.wait_for_selector("#compare-button")
+    page.locator("#compare-task label", has_text="Similarity").click()
+    page.locator("#sentence-a textarea").fill("A man is playing a guitar.")
+    page.locator("#sentence-b textarea").fill("Someone plays music & sings <loudly>.")
+    page.locator("#compare-variants label", has_text="tiny-cross").click()  # untick one
+    page.wait_for_function("location.search.includes('a=A+man') && location.search.includes('variants=')")
+    link = page.evaluate("location.href")
+    for part in ("tab=compare", "task=sts", "b=Someone+plays+music+%26+sings+%3Cloudly%3E.", "variants=tiny-cls"):
+        assert part in link, link
+    assert "tiny-cross" not in link.split("variants=")[1]
+    other = page.context.browser.new_page()
+    other.set_default_timeout(TIMEOUT)
+    other.goto(link + "%2Czzz")  # one more variant that is not here
+    expect(other.locator("#compare-summary")).to_contain_text("Similarity")  # scored on opening
+    expect(other.locator("#sentence-b textarea")).to_have_value("Someone plays music & sings <loudly>.")
+    expect(other.locator("#compare-task input[value='Similarity']")).to_be_checked()
+    table = other.locator("#compare-table")
+    expect(table.get_by_role("gridcell", name="tiny-cls", exact=True)).to_have_count(1)
+    expect(table.get_by_role("gridcell", name="tiny-cross", exact=True)).to_have_count(0)  # unticked
+    expect(other.locator("#url-message")).to_contain_text("“zzz” to run here: left out")
+    other.screenshot(path=str(shots / "compare-link.png"), full_page=True)
+    # a sentence longer than a link holds: cut in the link, and said so on both ends
+    from demo.compare_view import LINK_CHARS
+
+    long = "word " * (LINK_CHARS // 5 + 20)
+    page.locator("#sentence-a textarea").fill(long)
+    page.click("#compare-button")
+    expect(page.locator("#compare-notes")).to_contain_text(f"keeps only the first {LINK_CHARS}")
+    page.wait_for_function("location.search.includes('cut=a')")
+    other.goto(page.evaluate("location.href"))
+    expect(other.locator("#url-message")).to_contain_text(f"only the first {LINK_CHARS} characters of Sentence A")
+    assert len(other.locator("#sentence-a textarea").input_value()) == LINK_CHARS
+    other.close()
+    assert not page.js_errors, page.js_errors
+
+
+def test_a_tab_opened_right_after_load_stays_open_and_in_the_url(page, shots):
+    """HANDBOOK 6: a tab clicked within a second of loading was put back (in the URL, and by a
+    link's restore in the page) when the load-time events answered. Both kinds of page load."""
+    base = page.url.split("?")[0]
+    for start, click in (("", "Errors"), ("?tab=errors&task=quora&kind=false+positives", "Slices")):
+        page.goto(base + start, wait_until="commit")
+        page.get_by_role("tab", name=click, exact=True).click()
+        settled(page)
+        want = click.lower()
+        expect(page.get_by_role("tab", name=click, exact=True)).to_have_attribute("aria-selected", "true")
+        assert f"tab={want}" in page.evaluate("location.search"), (start, page.evaluate("location.search"))
+    # the link's controls were still restored behind the visitor's tab
+    tab(page, "Errors")
+    expect(page.locator("#errors-count")).to_contain_text("Paraphrase")
+    assert not page.js_errors, page.js_errors

@@ -191,3 +191,60 @@ def test_a_selection_drawn_on_a_map_is_listed_and_held_as_a_value(app, ctx):
     assert kept == sel and table["id"].tolist() == [ids[r] for r in picked]
     *_, kept = T.show(a, m, sel, "Similarity (STS)", "gold label", "tiny-mean", "tiny-cls", "", "", "", "")
     assert kept is None  # another task: nothing of it is selected
+
+
+# --- Links: Compare's view travels whole ---------------------------------------------------------
+
+def test_a_compare_link_restores_task_sentences_and_variants_and_scores_them():
+    from demo.tabs import compare_tab as T
+
+    calls = []
+
+    def rerun(*args):
+        calls.append(args)
+        return ("scored", "", "table", "p1", "p2", "p3")
+
+    known = ["tiny-cls", "tiny-cross", "tiny-mean", "ensemble"]
+    updates, said = T.restore_view(rerun, known, {"task": "sts", "a": "A man sings.", "b": "A man is singing.",
+                                                  "variants": "tiny-mean,zzz,Not An Upload!,tiny-cls"})
+    assert calls == [("Similarity", "A man sings.", "A man is singing.", ["tiny-cls", "tiny-mean"])]
+    assert updates[0].value == "Similarity" and updates[1:3] == ["A man sings.", "A man is singing."]
+    assert updates[3].value == ["tiny-cls", "tiny-mean"] and updates[4] == "scored"
+    assert len(said) == 2 and "“zzz” to run here: left out. An uploaded variant is predictions only" in said[0]
+    assert "uploaded" not in said[1]  # not a name an upload could have
+    # a cut sentence is said to be cut; a hand-made longer one is cut at the same limit
+    updates, said = T.restore_view(rerun, known, {"a": "x" * 900, "b": "y" * 10, "cut": "b"})
+    assert updates[0].value == "All three" and updates[1] == "x" * T.LINK_CHARS and updates[3].value == known
+    assert [s.split(" (")[0] for s in said] == [f"This link holds only the first {T.LINK_CHARS} characters of "
+                                                 f"Sentence {k}" for k in "AB"]
+    # an unknown task, and nothing to score: the fields are set, nothing runs
+    calls.clear()
+    updates, said = T.restore_view(rerun, known, {"task": "poetry", "variants": "zzz"})
+    assert calls == [] and updates[0].value == "All three" and updates[3].value == known
+    assert "No task “poetry” in Compare" in said[0] and "running all of them" in said[-1]
+
+
+def test_a_link_cuts_long_text_at_its_limit_and_names_what_it_cut():
+    import gradio as gr
+
+    from demo.urlstate import Links, View
+
+    with gr.Blocks():
+        a, b, n = gr.Textbox(), gr.Textbox(), gr.Textbox()
+        links = Links()
+        links.register(View(tab="compare", label="Compare", fields={"a": a, "b": b, "n": n},
+                            limits={"a": 5, "b": 5}))
+    from urllib.parse import parse_qs
+
+    query = parse_qs(links.query("compare", "abcdefgh", "abc", "longer than five"))
+    assert query == {"tab": ["compare"], "a": ["abcde"], "b": ["abc"], "n": ["longer than five"], "cut": ["a"]}
+    calls = []
+    links.views["compare"].restore = lambda own: (calls.append(own) or [], [])
+    links.restore({"tab": "compare", "a": "abcde", "cut": "a", "other": "x"})
+    assert calls == [{"a": "abcde", "cut": "a"}]
+
+
+def test_compare_says_when_a_link_would_cut_a_sentence():
+    _, notes = C.parse_request("Sentiment", "w" * (C.LINK_CHARS + 1), "")
+    assert any(f"first {C.LINK_CHARS:,} characters of Sentence A" in n for n in notes)
+    assert not any("link" in n for n in C.parse_request("Sentiment", "w" * C.LINK_CHARS, "")[1])

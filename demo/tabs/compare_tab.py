@@ -6,8 +6,12 @@ from __future__ import annotations
 import html
 import traceback
 from collections.abc import Callable
+from functools import partial
 
 import gradio as gr
+
+from analysis.imported import check_name
+from minibert.tasks import TASKS
 
 from .. import attributions as A
 from .. import compare_view as C
@@ -16,6 +20,7 @@ from .. import inputs as I
 from ..context import AppContext
 from ..gpu import on_gpu
 from ..serving import BATCHED, EXPLAIN_QUEUE, SERVER_TROUBLE, guarded, log
+from ..urlstate import CUT_KEY, Links, View, query_text
 from .shared import CompareTab, bind
 
 EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
@@ -128,10 +133,64 @@ def perturbed(kind: str, choice: str, a: str, b: str) -> tuple:
     return new_a, new_b, f"Last one-click edit: {done}."
 
 
-def build(ctx: AppContext) -> CompareTab | None:
+LINK_CHARS = C.LINK_CHARS
+TASK_KEYS = {C.ALL: "all", **{t.title: t.name for t in TASKS}}  # a task choice as a link names it
+
+
+def url_task_choice(value: str | None, said: list[str]) -> str:
+    """The task choice a link names (by key, "sst", or by title, "Sentiment"); All three otherwise."""
+    if not value:
+        return C.ALL
+    for choice, key in TASK_KEYS.items():
+        if value.lower() in (key, choice.lower()):
+            return choice
+    said.append(f"No task “{I.escape_md(value)}” in Compare: showing {C.ALL}.")
+    return C.ALL
+
+
+def url_names(value: str | None, known: list[str], said: list[str]) -> list[str]:
+    """The variants a link names that are here, in the app's order; all of them when it names none."""
+    if not value:
+        return list(known)
+    named = [v.strip() for v in value.split(",") if v.strip()]
+    for name in named:
+        if name not in known:
+            why = (" An uploaded variant is predictions only, with no model, so Compare cannot score it."
+                   if check_name(name) is None else "")
+            said.append(f"No variant “{I.escape_md(name)}” to run here: left out.{why}")
+    kept = [n for n in known if n in named]
+    if not kept:
+        said.append("None of the link's variants is here: running all of them.")
+        return list(known)
+    return kept
+
+
+def restore_view(rerun: Callable, known: list[str], params: dict) -> tuple[list, list[str]]:
+    """Compare as a link describes it (demo.urlstate): the task, both sentences and the variants
+    set, and the sentences scored, with a message for what could not be restored as it was."""
+    said: list[str] = []
+    choice = url_task_choice(params.get("task"), said)
+    cut = set((params.get(CUT_KEY) or "").split(","))
+    texts = []
+    for key, label in (("a", "Sentence A"), ("b", "Sentence B")):
+        text = params.get(key) or ""
+        if len(text) > LINK_CHARS:  # a link made by hand: cut as the app would have cut it
+            text, cut = text[:LINK_CHARS], cut | {key}
+        if key in cut and text:
+            said.append(f"This link holds only the first {LINK_CHARS:,} characters of {label} (a link keeps at most "
+                        f"{LINK_CHARS:,} a sentence).")
+        texts.append(text)
+    names = url_names(params.get("variants"), known, said)
+    scored = rerun(choice, *texts, names) if any(texts) else cleared()[2:8]
+    return [gr.Radio(value=choice), *texts, gr.CheckboxGroup(value=names), *scored, "", None, ""], said
+
+
+def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
     variants = ctx.variants
     with gr.Tab("Compare", id="compare"):
         if not variants:
+            if links is not None:
+                links.register(View(tab="compare", label="Compare"))
             gr.Markdown(f"### No variants to compare\nNo checkpoint could be loaded from "
                         f"`{html.escape(str(ctx.checkpoints_dir))}`. Put trained variants there (`python -m "
                         "minibert train ...`) or point `MINIBERT_CHECKPOINTS` at a folder of them, and restart the "
@@ -221,6 +280,14 @@ def build(ctx: AppContext) -> CompareTab | None:
                                 **private, queue=False)
                    .success(batch, compare_inputs, outputs, **private, **BATCHED))
     explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **EXPLAIN_QUEUE)
+    if links is not None:
+        links.register(View(
+            tab="compare", label="Compare", fields={"task": task, "a": text_a, "b": text_b, "variants": chosen},
+            restore=partial(restore_view, handles.rerun, list(variants)),
+            outputs=[task, text_a, text_b, chosen, *outputs, changes, reference, attributions],
+            dump={"task": lambda v: TASK_KEYS.get(v, ""),
+                  "variants": lambda v: "" if set(v or []) >= set(variants) else query_text(v)},
+            limits={"a": LINK_CHARS, "b": LINK_CHARS}))
     task.change(follow_task, task, explain_task, **private, queue=False)
     clear.click(cleared, None, [text_a, text_b, summary, notes, table, plot_sst, plot_quora, plot_sts, attributions,
                                 changes, reference], **private, queue=False)
