@@ -17,6 +17,7 @@ from analysis import MFT, QUORA_NOTE, TESTS, muted_heads
 from minibert.tasks import task as get_task
 
 from . import inputs as I
+from .table_widths import shares
 
 KIND_NAMES = {"MFT": "minimum functionality", "INV": "invariance", "DIR": "directional"}
 NO_CASE = '<div class="ex-card intro">Click a failing case to see it; open it in Compare to edit it.</div>'
@@ -67,8 +68,8 @@ def most_failing(b: Behaviour, task: str) -> tuple[str, str]:
     return best
 
 
-def _rate(rate: float, lo: float, hi: float) -> str:
-    return f"{rate:.0%} ({lo:.0%}–{hi:.0%})"
+def _rate(rate: float, lo: float, hi: float, sep: str = " ") -> str:
+    return f"{rate:.0%}{sep}({lo:.0%}–{hi:.0%})"
 
 
 def grid(b: Behaviour, task: str) -> pd.DataFrame:
@@ -82,7 +83,7 @@ def grid(b: Behaviour, task: str) -> pd.DataFrame:
         row = {"kind": r["kind"].iloc[0], "test": test, "cases": int(r["n"].max())}
         for v in variants:
             row[v + (" †" if task in b.muted.get(v, {}) else "")] = (
-                _rate(r.at[v, "rate"], r.at[v, "lo"], r.at[v, "hi"]) if v in r.index else "")
+                _rate(r.at[v, "rate"], r.at[v, "lo"], r.at[v, "hi"], "\n") if v in r.index else "")
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -141,6 +142,11 @@ def failing(b: Behaviour, task: str, test: str, variant: str) -> pd.DataFrame:
 
 
 FAILING_WIDTHS = {"input": 3, "output": 2, "perturbed": 3, "output after": 2, "case": 1}
+
+
+def grid_widths(columns: list[str]) -> list[str]:
+    """The grid's column widths (percent of its box): twelve variants' columns fit a desktop."""
+    return shares(columns, {"kind": 5, "test": 11, "cases": 5}, default=6.6)
 
 
 def failing_widths(columns: list[str]) -> list[str]:

@@ -31,6 +31,7 @@ from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
 from . import inputs as I
+from .table_widths import shares
 from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
 
@@ -46,6 +47,15 @@ SST_COLORS = ("#b35806", "#f1a340", "#bababa", "#67a9cf", "#2166ac")
 SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
 AGREE_COLOR, DISAGREE_COLOR, MUTED_COLOR = "#4c78a8", "#f58518", "#bbbbbb"
 DEV_COLUMNS = {t.name: f"{t.dataset} dev{'*' if t.name == 'quora' else ''}" for t in TASKS}
+
+# Compare's table fits a 1440 px desktop: each column's share of the box (demo.table_widths)
+WIDTHS = {"variant": 11, "Sentiment": 13, "P(class)": 7, DEV_COLUMNS["sst"]: 11, "Paraphrase": 12,
+          "P(duplicate)": 9, DEV_COLUMNS["quora"]: 11, "Similarity (0-5)": 9, DEV_COLUMNS["sts"]: 11}
+
+
+def table_widths(columns: list[str]) -> list[str]:
+    return shares(columns, WIDTHS)
+
 
 # label, task choice, sentence A, sentence B
 EXAMPLES = [

@@ -28,6 +28,7 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .palette import BETTER, WORSE, themed, tint, variant_colors
+from .table_widths import shares
 
 ALL_VARIANTS = "(all variants)"
 NO_OTHER = "(none)"
@@ -249,7 +250,7 @@ def metrics_overview(a: A.Analysis, reference: str | None = None) -> Styler | pd
         for column in numbers.columns:
             key = OVERVIEW_COLUMNS[column]
             own = look.value(key[0], key[1], v) if look and key else None
-            text.loc[v, column] = f"{metric(numbers.loc[v, column], missing='–')} {interval(own)}".strip()
+            text.loc[v, column] = f"{metric(numbers.loc[v, column], missing='–')}\n{interval(own)}".strip()
             paired = look.delta(key[0], key[1], v, reference) if look and key and v != reference else None
             if excludes_zero(paired):
                 better.loc[v, column] = 1 if (paired[0] > 0) != (column in LOWER_IS_BETTER) else -1
@@ -258,7 +259,7 @@ def metrics_overview(a: A.Analysis, reference: str | None = None) -> Styler | pd
             continue
         d = numbers.loc[v, "overall (CS224N)"] - numbers.loc[reference, "overall (CS224N)"]
         paired = look.delta("overall", "overall", v, reference) if look else None
-        deltas.append(f"{signed(d, missing='–')} {interval(paired, difference=True)}".strip())
+        deltas.append(f"{signed(d, missing='–')}\n{interval(paired, difference=True)}".strip())
     text.insert(1, delta_column, deltas)
     out = text.reset_index()
 
@@ -274,6 +275,14 @@ def metrics_overview(a: A.Analysis, reference: str | None = None) -> Styler | pd
         return css
 
     return out.style.apply(shade, axis=None)
+
+
+def metrics_widths(a: A.Analysis | None) -> list[str]:
+    """The metrics table's column widths (percent of its box): every column visible on a desktop."""
+    if a is None or not a.tasks:
+        return []
+    columns = ["variant", "overall (CS224N)", "Δ"] + [c for c in metrics_numbers(a).columns if c != "overall (CS224N)"]
+    return shares(columns, {"variant": 10, "Δ": 11}, default=8.5)
 
 
 METRICS_NOTE = ("Dev-set metrics from the precomputed prediction tables, each with its 95 % interval (Wilson for "
@@ -469,7 +478,7 @@ def display_rows(task: str, rows: pd.DataFrame, limit: int = SHOW_ROWS) -> pd.Da
     return out
 
 
-FIXED_WIDTHS = {"variant": 10, "gold": 10, "predicted": 10, "P(pred)": 6, "off by": 5, "error": 6, "P(duplicate)": 8,
+FIXED_WIDTHS = {"variant": 10, "gold": 10, "predicted": 10, "P(pred)": 7, "off by": 5, "error": 6, "P(duplicate)": 8,
                 "words": 6, "id": 9}
 
 

@@ -17,7 +17,7 @@ from .palette import themed
 from .trust_view import MUTED_MARK, muted_lines, seed_key
 
 DEV_KEYS = (("overall", "overall"), ("sst_acc", "SST acc"), ("quora_acc", "Quora acc*"), ("sts_pearson", "STS Pearson"))
-OVERVIEW_WIDTHS = ["11%", "41%", "7%", "7%", "8%", "8%", "18%"]
+OVERVIEW_WIDTHS = ["11%", "33%", "10%", "10%", "10%", "10%", "16%"]
 CURVE_COLORS = {"overall": "#222222", "sst_acc": "#c0392b", "quora_acc": "#4c78a8", "sts_pearson": "#1b7837"}
 
 
@@ -70,7 +70,7 @@ def overview(variants: dict, failures: list, analysis_overall: pd.DataFrame | No
         muted = {seed_key(t) for t, h in ((trust or {}).get(name) or {}).items() if h.muted}
         for key, label in DEV_KEYS:
             ci = intervals.value(*DEV_INTERVALS[key][:2], name) if intervals is not None and dev.get("_from") else None
-            row[label] = ((f"{MUTED_MARK} " if key in muted else "") + _fmt(dev.get(key)) + " " + interval(ci)).strip()
+            row[label] = ((f"{MUTED_MARK} " if key in muted else "") + _fmt(dev.get(key)) + "\n" + interval(ci)).strip()
         if v.members:
             row["trained"] = "composed at load time of " + ", ".join(m.name for m in v.members)
         else:

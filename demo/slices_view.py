@@ -13,6 +13,7 @@ import analysis as A
 from minibert.tasks import task as get_task
 
 from .palette import BETTER, WORSE, themed, tint, variant_colors
+from .table_widths import shares
 
 METRICS = A.INTERVAL_METRICS  # the metrics a slice shows are the ones with intervals
 LOWER_IS_BETTER = {"mse"}
@@ -76,6 +77,13 @@ def _cell_text(value: float, own: tuple | None, delta: float | None = None, pair
     if delta is not None:
         text += f"\nΔ {A.signed(delta)} {A.interval(paired, difference=True)}".rstrip()
     return text
+
+
+def widths(table: Styler | pd.DataFrame) -> list[str]:
+    """The slice table's column widths (percent of its box): the bucket and its size narrow, the
+    variants sharing the rest."""
+    columns = list((table.data if isinstance(table, Styler) else table).columns)
+    return shares(columns, {"bucket": 14, "n": 6}, default=16)
 
 
 def slice_table(a: A.Analysis, task: str, name: str, reference: str, metric: str,

@@ -6,7 +6,7 @@ gathers what it reads and words it.
 
     trust = trust_of(variants, summary)        # {variant: {task: HeadTrust}}
     trust["sst-only"]["sts"].muted             # the reason, or None
-    dev_cell(trust["pcgrad"]["sst"])           # "acc 0.485 (95 % 0.455–0.514; ± 0.007 over 3 seeds)"
+    dev_cell(trust["pcgrad"]["sst"])           # "acc 0.485\n95 % 0.455–0.514\n± 0.007 over 3 seeds"
 """
 from __future__ import annotations
 
@@ -76,7 +76,8 @@ def trust_of(variants: dict, summary: dict | None) -> dict[str, dict[str, HeadTr
 
 
 def dev_cell(h: HeadTrust | None) -> str:
-    """A head's dev record in one table cell."""
+    """A head's dev record in one table cell, its interval and seed spread each on a line of their
+    own (Compare's table fits a desktop's width only so)."""
     if h is None:
         return "no dev metric"
     text = "no dev metric" if h.value is None else f"{SHORT_METRIC.get(h.metric, h.metric)} {h.value:.3f}"
@@ -86,7 +87,7 @@ def dev_cell(h: HeadTrust | None) -> str:
     if h.seed_sd is not None and h.seeds > 1:
         extra.append(f"± {h.seed_sd:.3f} over {h.seeds} seeds")
     if extra:
-        text += f" ({'; '.join(extra)})"
+        text += "".join(f"\n{e}" for e in extra)
     if h.muted:
         text = f"{MUTED_MARK} muted · {text}"
     if h.muted_members:

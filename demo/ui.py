@@ -68,8 +68,7 @@ CSS = """
 .cf-table th, .cf-table td { padding: 3px 10px; border-bottom: 1px solid var(--border-color-primary); text-align: left; }
 .cf-flipped { background: rgba(230,97,1,0.14); }
 .cf-flip { color: #b35806; }
-/* Compare's table has a column per task and one of dev metrics per task: on a phone it scrolls
-   inside its box instead of widening the page (its block otherwise grows to the table's width). */
+/* Compare's block otherwise grows to its table's width, wider than the page on a phone */
 #compare-table { max-width: calc(100vw - 64px) !important; }
 .ex-card { padding: 10px 14px; border: 1px solid var(--border-color-primary); border-radius: 8px; }
 .ex-meta { font-size: 0.9em; color: var(--body-text-color-subdued); margin-bottom: 6px; }
@@ -77,37 +76,51 @@ CSS = """
 .notes { color: #b35900; }
 .gradio-container [role="gridcell"] span, .gradio-container [role="columnheader"] span { font-family: var(--font) !important; }
 #confusion [role="gridcell"], #errors-table [role="gridcell"], #le-table [role="gridcell"] { cursor: pointer; }
-#errors-table [role="gridcell"]:last-child span, #le-table [role="gridcell"]:last-child span {
+#errors-table [role="gridcell"]:last-child span, #le-table [role="gridcell"]:last-child span,
+#tests-failing [role="gridcell"]:last-child span {
   white-space: nowrap; overflow: hidden; text-overflow: ellipsis;
   display: block; color: var(--body-text-color-subdued); font-size: 0.85em; }
 """
 
 
-# Phones: the page never scrolls sideways; a wide table scrolls inside its own box. A cell's
-# value and its difference from the reference sit on two lines (Slices).
+# Phones: the page never scrolls sideways; a wide table scrolls inside its own box. Every table
+# (every gr.Dataframe: Gradio's .table-wrap) fits its box on a desktop through its column widths (in
+# percent of the box). Below 1000 px a percent of a phone's box is a sliver ("4 v e r y" one letter a
+# line), so the table keeps at least --fit-col per column (PAGE_JS counts them into --fit-cols) and
+# scrolls sideways inside its box, its first column (and Compare's answer) pinned by PAGE_JS's
+# --pin-x. Gradio sizes the columns from the width of what is inside .table-wrap, so that gets the
+# minimum. A cell keeps its line breaks: an interval sits on the line below its value.
 LAYOUT_CSS = """
 .gradio-container { max-width: min(1400px, 100vw) !important; min-width: 0 !important; }
-.gradio-container .wide-table, .gradio-container .wide-table .table-wrap,
-#errors-table .table-wrap, #confusion .table-wrap { max-width: 100%; overflow-x: auto; }
 .gradio-container .form, .gradio-container .block { min-width: 0; }
-#slices-table [role="gridcell"] span { white-space: pre-line; }
-#metrics-table [role="gridcell"] span, #metrics-table [role="columnheader"] span { white-space: nowrap; }
+.gradio-container [role="gridcell"] span { white-space: pre-line; }
 /* a header breaks between words, never inside one ("P(duplicate)") */
 .gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
-/* On a phone these tables keep a readable width and scroll in their box: Gradio sizes the body's
-   columns from the width of .table-wrap, so that is what gets the minimum (not the table). */
-@media (max-width: 720px) {
-  #errors-table .table-container, #confusion .table-container, #models-table .table-container,
-  #slices-table .table-container { overflow-x: auto; }
-  #errors-table .table-wrap { min-width: 680px; }
-  #confusion .table-wrap { min-width: 340px; }
-  #models-table .table-wrap { min-width: 960px; }
-  #slices-table .table-wrap { min-width: 620px; }
+.gradio-container .table-container { --fit-col: 96px; }
+#compare-table .table-container { --fit-col: 124px; }
+#slices-table .table-container { --fit-col: 124px; }
+#le-table .table-container, #metrics-table .table-container { --fit-col: 112px; }
+#errors-table .table-container, #models-table .table-container { --fit-col: 140px; }
+#confusion .table-container { --fit-col: 72px; }
+#why-findings .table-container { --fit-col: 150px; }
+/* the Tests grid: a column per variant, twelve of them side by side on a desktop */
+#tests-grid [role="columnheader"] span { font-size: 0.85em; }
+#tests-grid .cell-wrap { padding-left: 6px; padding-right: 6px; }
+/* (Gradio prefixes a rule inside @media with ".gradio-container... .contain": none may start with
+   .gradio-container itself) */
+@media (max-width: 1000px) {
+  .table-container > .table-wrap { overflow-x: auto; }
+  .table-container > .table-wrap > .upload-container { min-width: calc(var(--fit-cols, 1) * var(--fit-col)); }
+  .table-container [role="columnheader"] span { font-size: 0.9em; }
+}
+.gradio-container .header-cell[data-heading="0"], .gradio-container .body-cell[data-col="0"],
+#compare-table .header-cell[data-heading="1"], #compare-table .body-cell[data-col="1"] {
+  transform: translateX(var(--pin-x, 0px)); z-index: 3; background: var(--table-even-background-fill);
 }
 .url-state { display: none !important; }
 #share-row { align-items: center; gap: 8px; }
 #share-link input { font-size: 0.85em; }
-/* A token's weight on tap or keyboard focus, not only on hover (a phone has none): TOKENS_JS makes
+/* A token's weight on tap or keyboard focus, not only on hover (a phone has none): PAGE_JS makes
    every weighted token (an .attr-tok with a title) focusable; its title shows above it. */
 .attr-tok[title] { position: relative; cursor: pointer; }
 .attr-tok[title]:focus { outline: 2px solid var(--color-accent); outline-offset: 1px; }
@@ -119,13 +132,28 @@ LAYOUT_CSS = """
 """
 
 
-TOKENS_JS = """() => {
+PAGE_JS = """() => {
   const mark = () => document.querySelectorAll(".attr-tok[title]:not([tabindex])").forEach((el) => {
     el.setAttribute("tabindex", "0");
     el.setAttribute("aria-label", el.textContent + ": weight " + el.getAttribute("title"));
   });
   mark();
-  new MutationObserver(mark).observe(document.body, { childList: true, subtree: true });
+  // LAYOUT_CSS: each table's column count, for its minimum width on a phone
+  const fit = () => document.querySelectorAll(".table-container").forEach((box) => {
+    const grid = box.querySelector(":scope > .table-wrap[aria-colcount]");
+    const cols = grid ? grid.getAttribute("aria-colcount") : null;
+    if (cols && box.style.getPropertyValue("--fit-cols") !== cols) box.style.setProperty("--fit-cols", cols);
+  });
+  let queued = false;
+  const later = () => { if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; mark(); fit(); }); } };
+  later();
+  new MutationObserver(later).observe(document.body, { childList: true, subtree: true });
+  // a table scrolled sideways keeps its pinned columns in view (scroll events do not bubble: capture)
+  document.addEventListener("scroll", (e) => {
+    const wrap = e.target;
+    if (wrap instanceof Element && wrap.classList.contains("table-wrap") && wrap.parentElement)
+      wrap.parentElement.style.setProperty("--pin-x", wrap.scrollLeft + "px");
+  }, true);
 }"""
 
 
@@ -135,7 +163,7 @@ def launch_options() -> dict:
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": TOKENS_JS}
+               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": PAGE_JS}
     if uploads_enabled():  # Gradio refuses a larger file before the app reads it
         options["max_file_size"] = max_file_size()
     return options

@@ -553,3 +553,107 @@ def test_a_tab_opened_right_after_load_stays_open_and_in_the_url(page, shots):
     tab(page, "Errors")
     expect(page.locator("#errors-count")).to_contain_text("Paraphrase")
     assert not page.js_errors, page.js_errors
+
+
+# Every visible table (Gradio's .table-wrap grid): its width against its box, and each cell with
+# text: narrower than 40 px, text cut off at the edge (the id columns' ellipsis aside), or more
+# lines than words (a word broken into letters: "4 v e r y").
+TABLES_JS = """() => [...document.querySelectorAll(".table-wrap[role=grid]")]
+.filter((w) => w.offsetParent !== null).map((wrap) => {
+  const block = wrap.closest(".block"), head = wrap.querySelector("table.header-table");
+  const bad = [];
+  for (const c of wrap.querySelectorAll("[role=columnheader], [role=gridcell]")) {
+    const span = c.querySelector("span") || c, text = span.innerText.trim();
+    if (c.offsetParent === null || !text) continue;
+    const style = getComputedStyle(span), width = c.getBoundingClientRect().width;
+    const line = parseFloat(style.lineHeight) || parseFloat(style.fontSize) * 1.4;
+    const lines = Math.round(span.getBoundingClientRect().height / line), words = text.split(/\\s+/).length;
+    const cut = style.textOverflow !== "ellipsis" && span.scrollWidth > span.clientWidth + 2;
+    if (width < 40) bad.push(`${Math.round(width)} px wide: ${text.slice(0, 30)}`);
+    else if (cut) bad.push(`cut off: ${text.slice(0, 30)}`);
+    else if (lines > words + 1) bad.push(`${lines} lines for ${words} words: ${text.slice(0, 30)}`);
+  }
+  const box = wrap.getBoundingClientRect();
+  return {id: block ? block.id : "", width: head ? head.getBoundingClientRect().width : 0, box: wrap.clientWidth,
+          right: box.right, bad: bad.slice(0, 6)};
+})"""
+
+PINNED_JS = """(id) => {
+  const wrap = document.querySelector(`#${id} .table-wrap`);
+  const cell = () => [...wrap.querySelectorAll(".body-cell[data-col='0']")].find((c) => c.offsetParent !== null);
+  if (!cell() || wrap.scrollWidth <= wrap.clientWidth) return null;
+  const before = cell().getBoundingClientRect().left;
+  wrap.scrollLeft = wrap.scrollWidth;
+  return new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(() => {
+    const after = cell().getBoundingClientRect().left;
+    wrap.scrollLeft = 0;
+    done([before, after, wrap.scrollLeft]);
+  })));
+}"""
+
+
+def tab_labels(page) -> dict[str, str]:
+    """Every tab of the page, label -> id, read from the page itself."""
+    return dict(page.eval_on_selector_all("button[role=tab]", "els => els.map((e) => [e.innerText.trim(), e.dataset.tabId])"))
+
+
+def phone_tab_labels(page) -> set[str]:
+    """The tabs a phone reaches: those shown, and those folded behind "More tabs" (plain buttons)."""
+    shown = set(tab_labels(page))
+    more = page.get_by_role("button", name="More tabs")
+    if more.count():
+        more.click()
+        shown |= set(page.locator(".overflow-dropdown button").all_inner_texts())
+        more.click()
+    return {s.strip() for s in shown}
+
+
+def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, shots):
+    """Each tab (read off the page) at 1440 px, at 390 x 844 and dark at 1440 px: on a desktop
+    every table's columns fit its box (no sideways scroll); on a phone a wide table scrolls inside
+    its box, never the page, with its first column pinned; nowhere a sliver of a column, a word
+    cut off or broken into letters."""
+    base = page.url.split("?")[0]
+    context = page.context.browser.new_context(viewport={"width": 1440, "height": 1000})
+    view = context.new_page()
+    view.set_default_timeout(TIMEOUT)
+    view.goto(base)
+    view.wait_for_selector("#compare-button")
+    labels = tab_labels(view)
+    desktop_tabs = list(labels.values())
+    assert {"compare", "errors", "slices", "models"} <= set(desktop_tabs), labels
+    view.set_viewport_size({"width": 390, "height": 844})
+    view.reload()
+    view.wait_for_selector("#compare-button")
+    assert phone_tab_labels(view) == set(labels)  # the phone reaches every tab, folded or not
+    measured, problems = set(), []
+    for mode, size, theme in (("1440", (1440, 1000), ""), ("390", (390, 844), ""), ("dark", (1440, 1000), "&__theme=dark")):
+        view.set_viewport_size({"width": size[0], "height": size[1]})
+        for tid in desktop_tabs:
+            view.goto(f"{base}?tab={tid}{theme}")
+            view.wait_for_function(f"new URLSearchParams(location.search).get('tab') === '{tid}'")
+            if tid == "compare":
+                view.click("#compare-button")
+                view.wait_for_selector("#compare-table .table-wrap")
+            view.wait_for_timeout(1500)  # column widths settle after the first paint
+            for t in view.evaluate(TABLES_JS):
+                measured.add((mode, t["id"]))
+                where = f"{mode} {tid} #{t['id']}"
+                if t["bad"]:
+                    problems.append(f"{where}: {t['bad']}")
+                if mode != "390" and t["width"] > t["box"] + 1:
+                    problems.append(f"{where}: {t['width']:.0f} px of columns in a {t['box']} px box")
+                if mode == "390":
+                    if t["right"] > 390:
+                        problems.append(f"{where}: the box ends at {t['right']:.0f} px")
+                    pinned = view.evaluate(PINNED_JS, t["id"]) if t["id"] else None
+                    if pinned is not None and abs(pinned[0] - pinned[1]) > 1:
+                        problems.append(f"{where}: the first column moved from {pinned[0]:.0f} to {pinned[1]:.0f} px")
+            if mode == "390":
+                assert view.evaluate("document.documentElement.scrollWidth") <= 390, tid
+            view.screenshot(path=str(shots / f"fit-{tid}-{mode}.png"), full_page=True)
+    context.close()
+    for mode in ("1440", "390", "dark"):  # not vacuous: the wide tables were there to be measured
+        assert {(mode, "compare-table"), (mode, "metrics-table"), (mode, "slices-table"),
+                (mode, "models-table")} <= measured, measured
+    assert problems == []

@@ -62,6 +62,8 @@ def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Ope
                           label="Task", elem_id="tests-task")
     note = gr.Markdown(B.grid_note(b, first), elem_id="tests-note", elem_classes=["intro"])
     table = gr.Dataframe(B.grid(b, first), interactive=False, wrap=True, elem_id="tests-grid",
+                         # every task has a column per variant, so the widths hold after a change of task
+                         column_widths=B.grid_widths(list(B.grid(b, first).columns)),
                          label="Failure rate (95 % interval): click a cell for its failing cases")
     worst_test, worst_variant = B.most_failing(b, first)  # the first view lists failures, not an empty table
     with gr.Row():

@@ -37,7 +37,8 @@ def compare_outputs(results: list[C.CompareResult]) -> tuple[list, ...]:
     for r in results:
         out[0].append(r.summary)
         out[1].append(notes_md(r.notes))
-        out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty))
+        out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty,
+                                   column_widths=C.table_widths(list(r.table.columns))))
         for k, t in enumerate(C.TASK_NAMES):
             fig = r.figures.get(t)
             out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))

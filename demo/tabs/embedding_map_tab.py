@@ -10,6 +10,7 @@ import analysis as A
 from minibert.tasks import task as get_task
 
 from .. import embedding_map_view as M
+from .. import errors_view as E
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
 from .shared import DerivedView, ViewHandles, bind, no_tables_md
@@ -121,6 +122,7 @@ def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> ViewHand
                               min_width=220)
         clear = gr.Button("Clear the selection", elem_id="map-clear", size="sm", scale=0, min_width=120)
     table = gr.Dataframe(table0, interactive=False, wrap=True, max_height=420, elem_id="map-table",
+                         column_widths=E.column_widths(list(table0.columns)),
                          label="Selected examples, with both maps' variants")
     note = gr.Markdown(note0, elem_id="map-note", elem_classes=["intro"])
     selection = gr.State(None)  # the MapSelection on screen (None: nothing selected)

@@ -189,8 +189,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                 gr.Markdown("\n".join(f"- {html.escape(p)}" for p in a.problems))
         with gr.Accordion("Metrics of every variant (dev sets)", open=True):
             metrics = gr.Dataframe(E.metrics_overview(a), interactive=False, elem_id="metrics-table",
-                                   elem_classes=["wide-table"],
-                                   label="Sort: the ⋮ menu of a column header")
+                                   column_widths=E.metrics_widths(a), label="Sort: the ⋮ menu of a column header")
             gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first).long_title, label="Task",

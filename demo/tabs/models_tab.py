@@ -55,7 +55,7 @@ def build(ctx: AppContext, a: A.Analysis | None, links: Links | None = None) -> 
         table = M.overview(variants, ctx.failures, overall, trust, a.intervals if a is not None else None)
         if a is not None:  # variants imported from prediction files have tables but no checkpoint
             table = pd.concat([table, M.imported_overview(a.manifest, overall)], ignore_index=True)
-        gr.Dataframe(table, interactive=False, elem_id="models-table", elem_classes=["wide-table"],
+        gr.Dataframe(table, interactive=False, elem_id="models-table",
                      wrap=True, show_label=False, column_widths=M.OVERVIEW_WIDTHS)
         if not variants:
             return None

@@ -49,6 +49,14 @@ def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, 
                         I.choice(metric, S.METRICS[t], "metric"), shown)
 
 
+def fitted_view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, variants: object = None
+                ) -> tuple:
+    """`view` for the page: the table with column widths for the variants shown (the API's "slices"
+    keeps returning the bare table)."""
+    table, fig, doc = view(a, task_name, name, reference, metric, variants)
+    return gr.Dataframe(table, column_widths=S.widths(table)), fig, doc
+
+
 def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
     """The Slices tab as a URL describes it (see demo.urlstate), the nearest view for unknown names."""
     said: list[str] = []
@@ -63,7 +71,7 @@ def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
         said.append(f"No {t} variant{'s' if len(unknown) > 1 else ''} "
                     f"{', '.join('“' + I.escape_md(v) + '”' for v in unknown[:5])}: left out.")
     shown = [v for v in asked if v in names] or S.default_variants(a, t, reference)
-    table, plot, doc = view(a, get_task(t).long_title, name, reference, metric, shown)
+    table, plot, doc = fitted_view(a, get_task(t).long_title, name, reference, metric, shown)
     return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=A.slice_names(t), value=name),
             gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=list(S.METRICS[t]), value=metric),
             gr.Dropdown(choices=names, value=shown), table, plot, doc], said
@@ -99,19 +107,19 @@ def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
         styler, fig, doc = S.slice_view(a, first, slice_names[0], reference0, S.METRICS[first][0], shown0)
         doc_md = gr.Markdown(doc)
         table = gr.Dataframe(styler, interactive=False, elem_id="slices-table", show_label=False, wrap=True,
-                             elem_classes=["wide-table"])
+                             column_widths=S.widths(styler))
         plot = gr.Plot(fig, show_label=False, elem_id="slices-plot")
         slices_api = gr.Button(visible=False)
 
     handles = SlicesTab(task=task, inputs=[task, name, reference, metric, shown], outputs=[table, plot, doc_md],
                         why=why)
-    show = bind(view, a)
+    show = bind(fitted_view, a)
     # .input, not .change: a view restored from a URL sets the task without resetting the rest
     task.input(bind(on_task, a), task, [name, reference, metric, shown], api_visibility="private") \
         .then(show, handles.inputs, handles.outputs, api_visibility="private")
     for box in (name, reference, metric, shown):
         box.input(show, handles.inputs, handles.outputs, api_visibility="private")
-    slices_api.click(show, handles.inputs, handles.outputs, api_name="slices")
+    slices_api.click(bind(view, a), handles.inputs, handles.outputs, api_name="slices")
     if links is not None:
         links.register(View(tab="slices", label="Slices",
                             fields={"task": task, "slice": name, "reference": reference, "metric": metric,

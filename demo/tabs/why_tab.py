@@ -54,7 +54,7 @@ def _cleared() -> tuple:
     return None, gr.Dataframe(pd.DataFrame(), visible=False), NO_FINDING, gr.Button("Open this pair in Errors →")
 
 
-WIDTHS = ["26%", "9%", "17%", "8%", "8%", "32%"]
+WIDTHS = ["24%", "8%", "17%", "9%", "9%", "33%"]
 
 
 def _report(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object) -> W.WhyReport:
