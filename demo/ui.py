@@ -103,6 +103,7 @@ LAYOUT_CSS = """
 #errors-table .table-container, #models-table .table-container { --fit-col: 140px; }
 #confusion .table-container { --fit-col: 72px; }
 #why-findings .table-container { --fit-col: 150px; }
+#map-table .table-container { --fit-col: 124px; }
 /* the Tests grid: a column per variant, twelve of them side by side on a desktop */
 #tests-grid [role="columnheader"] span { font-size: 0.85em; }
 #tests-grid .cell-wrap { padding-left: 6px; padding-right: 6px; }
