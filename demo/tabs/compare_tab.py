@@ -10,7 +10,7 @@ from functools import partial
 
 import gradio as gr
 
-from analysis.imported import check_name
+from analysis import check_name
 from minibert.tasks import TASKS
 
 from .. import attributions as A
