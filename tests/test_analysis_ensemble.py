@@ -69,6 +69,7 @@ def test_each_tasks_greedy_path_starts_at_its_best_head_and_stops_when_nothing_h
     assert one.paths == {t: path[:1] for t, path in selection.paths.items()}
 
 
+@pytest.mark.slow  # builds a copy of the app's world
 def test_the_simulated_mean_is_what_the_ensemble_checkpoint_predicts(copy_world):
     """The tiny world's `ensemble` checkpoint averages its members at run time; its own tables,
     built by running it, must score exactly like the mean of its members' tables."""

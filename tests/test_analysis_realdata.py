@@ -27,6 +27,7 @@ def tables(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow  # the real dev files, read and hashed
 def test_real_dev_sets_join_and_fall_back(tables, tmp_path):
     a = A.load(tables, DATA, checkpoints=False)
     assert [p for p in a.problems if "no summary" not in p] == []

@@ -89,7 +89,7 @@ def assert_same_answers(a_new, a_old, task, variant):
                                   A.example_across_variants(a_old, task, first))
 
 
-@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("task", [pytest.param(t, marks=pytest.mark.slow) if t == "quora" else t for t in TASKS])
 def test_the_join_equals_assembling_every_variant_again_on_the_example_files(shipped, upload, task):
     base = shipped.tasks[task]
     ex, rows = upload_rows(base, upload.files[task].table())

@@ -85,14 +85,15 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
     from demo.tabs import why_tab
 
     updates, said = why_tab.restore_view(shipped, why_tab.Setup(frozenset({"ensemble"})),
-                                         {"task": "quora", "a": "pcgrad", "b": "no-such-variant"})
-    assert updates[1].value == "pcgrad" and I.escape_md("no-such-variant") in " ".join(said)
-    assert updates[3].startswith("# Where pcgrad fails on quora")  # the nearest view (B fell back to none)
-    params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)
+                                         {"task": "sts", "a": "cosine-mean", "b": "no-such-variant"})
+    assert updates[1].value == "cosine-mean" and I.escape_md("no-such-variant") in " ".join(said)
+    # the nearest view: B falls back to the default pair's second, which is A itself here, so to none
+    assert updates[3].startswith("# Where cosine-mean fails on sts")
+    params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Similarity (STS)", "pcgrad", "cross-encoder", None)
     assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
-    assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Paraphrase (Quora)", "pcgrad", "pcgrad", None) is None
-    alone = why_tab.params_of(shipped, why_tab.Setup(), "errors", "Paraphrase (Quora)", "pcgrad", W.NONE, None)
-    assert alone == {"tab": "errors", "task": "quora", "variant": "pcgrad"}
+    assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Similarity (STS)", "pcgrad", "pcgrad", None) is None
+    alone = why_tab.params_of(shipped, why_tab.Setup(), "errors", "Similarity (STS)", "pcgrad", W.NONE, None)
+    assert alone == {"tab": "errors", "task": "sts", "variant": "pcgrad"}
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +123,7 @@ def test_the_errors_tab_restores_the_why_pair_without_a_complaint(shipped):
     """What "Open in Errors" sends is a view the Errors tab knows: no "No relation ..." message."""
     from demo.tabs import errors_tab
 
-    r = W.report(shipped, "quora", "pcgrad", "cross-encoder")
+    r = W.report(shipped, "sts", "pcgrad", "cross-encoder")
     k = next(k for k, f in enumerate(r.findings) if "slice" in f.query)
     params = {key: value for key, value in W.errors_params(r, k).items() if key != "tab"}
     updates, said = errors_tab.restore_view(shipped, True, params)
@@ -134,7 +135,7 @@ def test_the_errors_tab_restores_the_why_pair_without_a_complaint(shipped):
 def test_the_slices_tab_restores_the_why_pair_without_a_complaint(shipped):
     from demo.tabs import slices_tab
 
-    r = W.report(shipped, "quora", "pcgrad", "cross-encoder")
+    r = W.report(shipped, "sts", "pcgrad", "cross-encoder")
     k = next(k for k, f in enumerate(r.findings) if "slice" in f.query)
     params = {key: value for key, value in W.slices_params(r, k).items() if key != "tab"}
     updates, said = slices_tab.restore_view(shipped, params)
