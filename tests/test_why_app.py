@@ -82,6 +82,8 @@ def test_the_write_up_zip_is_bounded_and_replaces_the_last(shipped, tmp_path):
 
 
 def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
+    import gradio as gr
+
     from demo.tabs import why_tab
 
     updates, said = why_tab.restore_view(shipped, why_tab.Setup(frozenset({"ensemble"})),
@@ -92,6 +94,7 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
     params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Similarity (STS)", "pcgrad", "cross-encoder", None)
     assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
     assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Similarity (STS)", "pcgrad", "pcgrad", None) is None
+    assert why_tab.on_task(shipped, why_tab.Setup(), "No such task") == (gr.skip(), gr.skip())
     alone = why_tab.params_of(shipped, why_tab.Setup(), "errors", "Similarity (STS)", "pcgrad", W.NONE, None)
     assert alone == {"tab": "errors", "task": "sts", "variant": "pcgrad"}
 

@@ -88,6 +88,7 @@ def show_finding(a: A.Analysis, setup: Setup, task_name: object, a_name: object,
     return k, gr.Dataframe(rows, visible=True), line, gr.Button("Open this pair in Errors →")
 
 
+@guarded(lambda m: (gr.skip(), gr.skip()))
 def on_task(a: A.Analysis, setup: Setup, task_name: object) -> tuple:
     task = E.parse_task(a, task_name)
     names = E.variants_of(a, task)
@@ -106,7 +107,7 @@ def params_of(a: A.Analysis, setup: Setup, where: str, task_name: object, a_name
     """The URL parameters of Errors' or Slices' view of this pair and the clicked finding."""
     try:
         r = _report(a, setup, task_name, a_name, b_name)
-    except I.BadInput:
+    except (I.BadInput, ValueError, KeyError):  # a pick the report refuses: the button stays put
         return None
     k = finding if isinstance(finding, int) and 0 <= finding < len(r.findings) else None
     return W.errors_params(r, k) if where == "errors" else W.slices_params(r, k)
