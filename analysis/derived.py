@@ -26,6 +26,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from minibert.tasks import TASK_NAMES
+
 from .core import Analysis
 
 Log = Callable[[str], None]
@@ -86,7 +88,7 @@ class DerivedAnalysis(ABC):
     def tasks(self, reading: Reading) -> list[str]:
         """The tasks the reading has something for, in the order of `minibert.tasks`."""
         data = reading.data
-        return [t for t in ("sst", "quora", "sts") if isinstance(data, Mapping) and t in data]
+        return [t for t in TASK_NAMES if isinstance(data, Mapping) and t in data]
 
     def frame(self, reading: Reading, task: str) -> pd.DataFrame | None:
         """One task's rows as the app's default view shows them (an analysis with a view of its own

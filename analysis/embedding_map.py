@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
 from .core import Analysis
@@ -293,7 +294,7 @@ class EmbeddingMapAnalysis(DerivedAnalysis):
 
     def tasks(self, reading: Reading) -> list[str]:
         mapped = set() if reading.data is None else set(reading.data["task"])
-        return [t for t in ("sst", "quora", "sts") if t in mapped]
+        return [t for t in TASK_NAMES if t in mapped]
 
     def frame(self, reading: Reading, task: str) -> pd.DataFrame | None:
         return None if reading.data is None else reading.data[reading.data["task"] == task]

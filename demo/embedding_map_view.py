@@ -18,6 +18,7 @@ import plotly.graph_objects as go
 
 import analysis as A
 from analysis import QUORA_NOTE, in_region
+from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
 from . import inputs as I
@@ -68,7 +69,7 @@ class EmbeddingMap:
             if tm.ex:
                 tm.hover = _hover_texts(a, task, np.unique(np.concatenate(list(tm.ex.values()))))
                 out.tasks[task] = tm
-        out.tasks = {t: out.tasks[t] for t in ("sst", "quora", "sts") if t in out.tasks}
+        out.tasks = {t: out.tasks[t] for t in TASK_NAMES if t in out.tasks}
         return out
 
     def task_names(self) -> list[str]:

@@ -139,25 +139,19 @@ def finding_at(r: WhyReport, index: object) -> int:
     return k
 
 
-def _finding_ids(a: A.Analysis, r: WhyReport, k: int) -> list[str]:
-    query = r.findings[k].query
-    if "ids" in query:
-        return list(query["ids"])
-    name, bucket = query["slice"]
-    frame = A.errors(a, r.task, r.a, only_errors=False, slice=(name, bucket), sort=None)
-    return frame["id"].astype(str).tolist()
-
-
 def finding_rows(a: A.Analysis, r: WhyReport, k: int) -> tuple[pd.DataFrame, str]:
     """The examples of finding `k` (the first EXAMPLES_SHOWN), A's and B's answers beside gold;
     the last column is the example id (the example panel reads it)."""
-    ids = _finding_ids(a, r, k)
-    if r.b:  # every example once, with B's answer beside A's: those they agree on, then the others
-        frame = pd.concat([A.errors(a, r.task, r.a, other=r.b, relation=relation, sort=None)
+    query = r.findings[k].query
+    # a built-in slice is filtered by the query itself; any other finding travels as its ids
+    where = {"slice": tuple(query["slice"])} if "slice" in query else {}
+    if r.b:  # every example once, with B's answer beside A's: those they disagree on, then the others
+        frame = pd.concat([A.errors(a, r.task, r.a, other=r.b, relation=relation, sort=None, **where)
                            for relation in ("disagree", "agree")], ignore_index=True)
     else:
-        frame = A.errors(a, r.task, r.a, only_errors=False, sort=None)
-    frame = frame[frame["id"].astype(str).isin(set(ids))]
+        frame = A.errors(a, r.task, r.a, only_errors=False, sort=None, **where)
+    if not where:
+        frame = frame[frame["id"].astype(str).isin(set(query["ids"]))]
     pair = get_task(r.task).pair
     cols = {"sentence1": "sentence A" if pair else "sentence", "sentence2": "sentence B", "gold": "gold",
             "pred": r.a, "other_pred": r.b or "", "correct": f"{r.a} right", "other_correct": f"{r.b} right"}
