@@ -157,6 +157,8 @@ def finding_rows(a: A.Analysis, r: WhyReport, k: int) -> tuple[pd.DataFrame, str
             "pred": r.a, "other_pred": r.b or "", "correct": f"{r.a} right", "other_correct": f"{r.b} right"}
     shown = frame[[c for c in cols if c in frame.columns and cols[c]]].rename(columns=cols).head(EXAMPLES_SHOWN)
     shown["id"] = frame["id"].astype(str).head(EXAMPLES_SHOWN).to_numpy()
+    floats = shown.select_dtypes("floating").columns  # float32 scores read as 2.4666666984558105 otherwise
+    shown[floats] = shown[floats].astype("float64").round(3)
     x = r.findings[k]
     line = (f"**{I.escape_md(x.name)}**: {len(frame):,} examples"
             f"{f', the first {EXAMPLES_SHOWN} shown' if len(frame) > EXAMPLES_SHOWN else ''}. "

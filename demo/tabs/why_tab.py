@@ -81,11 +81,13 @@ def show_finding(a: A.Analysis, setup: Setup, task_name: object, a_name: object,
     r = _report(a, setup, task_name, a_name, b_name)
     k = W.finding_at(r, evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index)
     rows, line = W.finding_rows(a, r, k)
+    # widths for these columns: the tab was laid out with an empty table, whose widths would stay
+    shown = gr.Dataframe(rows, visible=True, column_widths=E.column_widths(list(rows.columns)))
     if W.errors_filters_slice(r, k):
-        return k, gr.Dataframe(rows, visible=True), line, gr.Button("Open this slice in Errors →")
+        return k, shown, line, gr.Button("Open this slice in Errors →")
     line += (" The Errors tab filters one built-in slice at a time, so it opens on the whole pair: this "
              "finding's examples are listed here.")
-    return k, gr.Dataframe(rows, visible=True), line, gr.Button("Open this pair in Errors →")
+    return k, shown, line, gr.Button("Open this pair in Errors →")
 
 
 @guarded(lambda m: (gr.skip(), gr.skip()))
