@@ -20,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--csv", type=Path, default=None, help="a folder with one CSV file per table")
     args = p.parse_args(argv)
     settings = FindingsSettings.from_env()
-    store = Store(args.url or settings.url, settings.max_per_user, settings.max_rows)
+    store = Store(args.url or settings.url, settings.max_per_user, settings.max_rows, settings.upload_caps)
     try:
         if not store.available:
             print(f"error: {store.error}", file=sys.stderr)

@@ -63,11 +63,11 @@ class Deployment:
             return Writer(login_name, moderator=login_name in self.instructors)
         return None
 
-    def why_not(self) -> str:
-        """What a reader is told when they may not write."""
+    def why_not(self, to: str = "tag, note and save slices") -> str:
+        """What a reader is told when they may not write (`to`: what they wanted to do)."""
         if self.kind == "space":
-            return "Sign in with Hugging Face (the button above) to tag, note and save slices."
+            return f"Sign in with Hugging Face (the button at the top of the Findings tab) to {to}."
         if self.kind == "public" and not self.auth:
-            return ("Writing findings is off on this public deployment: it has no login. Run it with Gradio's "
-                    "login (launch(auth=...)), on a Hugging Face Space, or locally.")
-        return "Log in to tag, note and save slices."
+            return (f"Writing findings is off on this public deployment: it has no login, so nobody may {to} "
+                    "here. Run it with Gradio's login (launch(auth=...)), on a Hugging Face Space, or locally.")
+        return f"Log in to {to}."

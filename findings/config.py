@@ -1,15 +1,18 @@
 """Where the findings live and their limits: from `minibert.settings` (MINIBERT_DB_URL,
-MINIBERT_INSTRUCTORS, MINIBERT_FINDINGS_MAX_PER_USER, MINIBERT_FINDINGS_MAX_ROWS, SPACE_ID and
-GRADIO_SERVER_NAME; docs/SETTINGS.md).
+MINIBERT_INSTRUCTORS, MINIBERT_FINDINGS_MAX_PER_USER, MINIBERT_FINDINGS_MAX_ROWS, the caps on
+kept uploads (MINIBERT_KEPT_UPLOAD_MB, MINIBERT_KEPT_UPLOAD_ROWS, MINIBERT_KEPT_UPLOADS_PER_USER,
+MINIBERT_KEPT_UPLOADS_USER_MB, MINIBERT_KEPT_UPLOADS_TOTAL_MB), SPACE_ID and GRADIO_SERVER_NAME;
+docs/SETTINGS.md).
 """
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from findings.access import Deployment
+from findings.kept import MB, UploadCaps
 from minibert.settings import Settings, settings
 
 LOCAL_FILE = Path(__file__).resolve().parents[1] / "findings.sqlite"
@@ -25,6 +28,7 @@ class FindingsSettings:
     deployment: Deployment
     max_per_user: int = 5000
     max_rows: int = 200_000
+    upload_caps: UploadCaps = field(default_factory=UploadCaps)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, host: str | None = None, auth: bool = False,
@@ -42,4 +46,6 @@ class FindingsSettings:
                 url = f"sqlite:///{local_file}"
                 if deployment.kind == "space":
                     warning = EPHEMERAL
-        return cls(url, warning, deployment, s.findings_max_per_user, s.findings_max_rows)
+        caps = UploadCaps(int(s.kept_upload_mb * MB), s.kept_upload_rows, s.kept_uploads_per_user,
+                          int(s.kept_uploads_user_mb * MB), int(s.kept_uploads_total_mb * MB))
+        return cls(url, warning, deployment, s.findings_max_per_user, s.findings_max_rows, caps)

@@ -13,6 +13,9 @@ from findings.schema import TABLES
 from findings.store import BadValue
 
 META = "export.json"
+# A kept upload's packed predictions are one CSV field of up to MINIBERT_KEPT_UPLOAD_MB; Python's
+# csv module refuses fields over 128 KiB unless told otherwise.
+MAX_FIELD = 2**30
 
 
 def to_json(export: dict) -> str:
@@ -62,6 +65,7 @@ def read_csv(folder: str | Path) -> dict:
         path = folder / f"{name}.csv"
         if not path.exists():
             continue
+        csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
         with path.open(encoding="utf-8", newline="") as f:
             rows = list(csv.DictReader(f))
         data["tables"][name] = [{c.name: _value(c, r.get(c.name), path) for c in table.columns} for r in rows]

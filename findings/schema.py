@@ -69,4 +69,25 @@ samples = Table(
     *_common(),
 )
 
-TABLES = {t.name: t for t in (tags, notes, slices, samples)}
+# A user's uploaded prediction files, kept for themselves (revision 0002): one row per task file of a
+# kept upload, all rows of one upload sharing (author, name). Never shared: only its author lists,
+# loads and deletes it.
+uploads = Table(
+    "uploads", metadata,
+    *_keyed(),
+    Column("name", String(40), nullable=False),          # the variant name it joins the tabs under
+    Column("file_name", String(200), nullable=False),    # as uploaded, for the messages of a re-check
+    Column("n_rows", Integer, nullable=False),
+    Column("size", Integer, nullable=False),             # characters of `predictions`, what the caps count
+    # The checked rows as a CS224N prediction file (probability columns kept), zlib-compressed and
+    # base64-encoded: text, so that it exports to CSV and JSON as it is (findings.kept).
+    Column("predictions", Text, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    UniqueConstraint("author", "name", "task", name="uq_uploads_one_file_per_task"),
+)
+
+# What users tag, note and save: the tables the findings caps count and `Store.rows` reads.
+FINDINGS = {t.name: t for t in (tags, notes, slices, samples)}
+# Every table, for export, import and the schema check.
+TABLES = {**FINDINGS, uploads.name: uploads}

@@ -1,5 +1,5 @@
-"""The findings store: tags, notes, saved slices and random samples in SQLite (WAL, synchronous=FULL)
-or any SQLAlchemy URL. Every write is one short transaction, committed before it is acknowledged;
+"""The findings store: tags, notes, saved slices, random samples and kept uploads in SQLite (WAL,
+synchronous=FULL) or any SQLAlchemy URL. Every write is one short transaction, committed before it is acknowledged;
 every failure is a `FindingsError` whose message can be shown as it is."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,8 @@ from sqlalchemy import Connection, Engine, Table, create_engine, delete, event, 
 from sqlalchemy.exc import DBAPIError, IntegrityError, NoSuchModuleError, SQLAlchemyError
 
 from findings.access import Writer
-from findings.schema import TABLES, notes, samples, slices, tags
+from findings.kept import KeptFile, UploadCaps, megabytes, pack, unpack
+from findings.schema import FINDINGS, TABLES, notes, samples, slices, tags, uploads
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 MAX_TAG = 40
@@ -25,6 +26,11 @@ MAX_NAME = 80
 MAX_QUERY = 4000
 MAX_ID = 64
 MAX_SAMPLE = 1000
+MAX_UPLOAD_NAME = 40
+MAX_FILE_NAME = 200
+# Exports of an older revision that import as they are: the tables each may hold, unchanged since
+# (0002 only added `uploads`).
+OLDER_EXPORTS = {"0001": frozenset(FINDINGS)}
 STARTER_TAGS = ("needs world knowledge", "sarcasm", "negation", "label error", "ambiguous", "idiom",
                 "long-range dependency", "rare words", "comparison", "hedging")
 RETRY_S = 10.0          # an unreachable database is tried again at most this often
@@ -114,8 +120,9 @@ def _sqlite_engine(url: str) -> Engine:
 _UPGRADING = threading.Lock()
 
 
-def upgrade(engine: Engine) -> None:
-    """Bring the schema to the newest alembic revision (a class's rows are kept)."""
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to the newest alembic revision (a class's rows are kept); `revision`, an
+    older one, is for the tests of an upgrade."""
     from alembic import command
     from alembic.config import Config
 
@@ -125,7 +132,7 @@ def upgrade(engine: Engine) -> None:
     # process would run in each other's context (seen: KeyError 'config' with 50 threads).
     with _UPGRADING, engine.execution_options(findings_write=True).begin() as conn:
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        command.upgrade(cfg, revision)
 
 
 def head_revision() -> str:
@@ -168,10 +175,12 @@ class Store:
     """The findings of one deployment. Opening never raises: an unreachable or unusable database
     leaves `available` False with `error` saying why, and it is tried again on the next call."""
 
-    def __init__(self, url: str, max_per_user: int = 5000, max_rows: int = 200_000) -> None:
+    def __init__(self, url: str, max_per_user: int = 5000, max_rows: int = 200_000,
+                 upload_caps: UploadCaps | None = None) -> None:
         self.url = url
         self.max_per_user = max_per_user
         self.max_rows = max_rows
+        self.upload_caps = upload_caps or UploadCaps()
         self.error: str | None = None
         self._engine: Engine | None = None
         self._ready = False
@@ -246,11 +255,11 @@ class Store:
 
     def _check_room(self, conn: Connection, who: Writer, adding: int = 1) -> None:
         mine = sum(conn.execute(select(func.count()).select_from(t).where(t.c.author == who.name)).scalar_one()
-                   for t in TABLES.values())
+                   for t in FINDINGS.values())
         if mine + adding > self.max_per_user:
             raise Full(f"You have {mine:,} findings, the most one user may keep here ({self.max_per_user:,}). "
                        "Delete some (or export them) before adding more.")
-        total = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in TABLES.values())
+        total = sum(conn.execute(select(func.count()).select_from(t)).scalar_one() for t in FINDINGS.values())
         if total + adding > self.max_rows:
             raise Full(f"This deployment holds {total:,} findings, its limit ({self.max_rows:,}); nothing more can "
                        "be saved until an instructor or the host makes room.")
@@ -388,8 +397,9 @@ class Store:
         return or_(table.c.shared.is_(True), table.c.author == reader.name)
 
     def rows(self, table_name: str, reader: Writer | None, **where: object) -> list[dict]:
-        """The rows of one table that `reader` may see (None: a reader who is not signed in), by id."""
-        table = TABLES[table_name]
+        """The rows of one findings table that `reader` may see (None: a reader who is not signed in),
+        by id. Kept uploads are read through `kept_uploads` and `kept_upload` only."""
+        table = FINDINGS[table_name]
         clauses = [self._visible(table, reader)] + [table.c[k] == v for k, v in where.items()]
         return self._read(lambda conn: [dict(r) for r in conn.execute(
             select(table).where(*clauses).order_by(table.c.id)).mappings()])
@@ -397,6 +407,107 @@ class Store:
     def count(self) -> dict[str, int]:
         return self._read(lambda conn: {name: conn.execute(select(func.count()).select_from(t)).scalar_one()
                                         for name, t in TABLES.items()})
+
+    # ---- kept uploads (a user's own; never shared, not even with a moderator) ---------------------
+
+    @staticmethod
+    def _keeper(who: Writer | None) -> Writer:
+        if who is None:
+            raise NotAllowed("Only a signed-in user (or the local user) keeps uploads.")
+        return who
+
+    def keep_upload(self, who: Writer | None, name: str, files: Sequence[KeptFile]) -> dict:
+        """Keep an upload's checked files for `who`, all of them or none; its summary (as
+        `kept_uploads` lists it). Refused with `Full` past a cap, `BadValue` when the name is taken."""
+        who = self._keeper(who)
+        name = _clean(name, "The upload's name", MAX_UPLOAD_NAME)
+        caps = self.upload_caps
+        if not files:
+            raise BadValue("That upload has no files to keep.")
+        stamp, rows = now(), []
+        for f in files:
+            if any(r["task"] == f.task for r in rows):
+                raise BadValue(f"Two {f.task} files in one upload.")
+            body = pack(f.body)
+            rows.append({"task": _task(f.task), "name": name, "file_name": _clean(f.file_name, "The file name",
+                                                                                 MAX_FILE_NAME),
+                         "n_rows": int(f.n_rows), "size": len(body), "predictions": body, "author": who.name,
+                         "created_at": stamp})
+        size, n_rows = sum(r["size"] for r in rows), sum(r["n_rows"] for r in rows)
+        if n_rows > caps.upload_rows:
+            raise Full(f"That upload has {n_rows:,} rows; at most {caps.upload_rows:,} are kept for one upload.")
+        if size > caps.upload_bytes:
+            raise Full(f"That upload takes {megabytes(size)} when packed; at most {megabytes(caps.upload_bytes)} "
+                       "is kept for one upload.")
+        taken = f"You already keep an upload named {name!r}: delete it first, or upload again under another name."
+
+        def go(conn: Connection):
+            mine = conn.execute(select(uploads.c.name, uploads.c.size).where(uploads.c.author == who.name)).all()
+            if any(r.name == name for r in mine):
+                raise BadValue(taken)
+            kept = len({r.name for r in mine})
+            if kept + 1 > caps.per_user:
+                raise Full(f"You keep {kept} uploads, the most one user may keep here ({caps.per_user}). "
+                           "Delete one before keeping another.")
+            used = sum(r.size for r in mine)
+            if used + size > caps.user_bytes:
+                raise Full(f"Your kept uploads take {megabytes(used)}; this one ({megabytes(size)}) would pass the "
+                           f"{megabytes(caps.user_bytes)} one user may keep. Delete one first.")
+            total = conn.execute(select(func.coalesce(func.sum(uploads.c.size), 0))).scalar_one()
+            if total + size > caps.total_bytes:
+                raise Full(f"This deployment's kept uploads take {megabytes(total)}, its limit "
+                           f"({megabytes(caps.total_bytes)}); nothing more can be kept until the host makes room.")
+            conn.execute(insert(uploads), rows)
+
+        def conflict():
+            # The same name kept twice at the same moment: the unique constraint refused the second.
+            raise BadValue(taken)
+        self._write(go, on_conflict=conflict)
+        return {"name": name, "tasks": [r["task"] for r in rows], "n_rows": n_rows, "size": size,
+                "created_at": stamp}
+
+    def kept_uploads(self, who: Writer | None) -> list[dict]:
+        """`who`'s kept uploads, oldest first: name, tasks, n_rows, size (packed) and created_at."""
+        if who is None:
+            return []
+        found = self._read(lambda conn: conn.execute(
+            select(uploads.c.name, uploads.c.task, uploads.c.n_rows, uploads.c.size, uploads.c.created_at)
+            .where(uploads.c.author == who.name).order_by(uploads.c.id)).all())
+        out: dict[str, dict] = {}
+        for r in found:
+            entry = out.setdefault(r.name, {"name": r.name, "tasks": [], "n_rows": 0, "size": 0,
+                                            "created_at": r.created_at})
+            entry["tasks"].append(r.task)
+            entry["n_rows"] += r.n_rows
+            entry["size"] += r.size
+        return list(out.values())
+
+    def kept_upload(self, who: Writer | None, name: object) -> list[KeptFile]:
+        """The files of `who`'s kept upload `name`, unpacked (not checked: the caller parses them)."""
+        who, name = self._keeper(who), _kept_name(name)
+        found = self._read(lambda conn: conn.execute(
+            select(uploads).where(uploads.c.author == who.name, uploads.c.name == name)
+            .order_by(uploads.c.id)).mappings().all())
+        if not found:
+            raise BadValue(f"You keep no upload named {name!r}.")
+        files = []
+        for r in found:
+            try:
+                files.append(KeptFile(r["task"], r["file_name"], unpack(r["predictions"]), r["n_rows"]))
+            except ValueError as e:
+                raise BadValue(f"The kept upload {name!r} cannot be read back: its {r['task']} file is damaged "
+                               f"({e}). Delete it and upload the files again.") from None
+        return files
+
+    def delete_kept_upload(self, who: Writer | None, name: object) -> None:
+        """Delete `who`'s own kept upload `name` (nobody else's, whoever asks)."""
+        who, name = self._keeper(who), _kept_name(name)
+
+        def go(conn: Connection):
+            gone = conn.execute(delete(uploads).where(uploads.c.author == who.name, uploads.c.name == name))
+            if not gone.rowcount:
+                raise BadValue(f"You keep no upload named {name!r}.")
+        self._write(go)
 
     # ---- export and import ----------------------------------------------------------------------
 
@@ -413,11 +524,12 @@ class Store:
         gives the same files)."""
         if data.get("findings_export") != 1:
             raise BadValue("not a findings export (its 'findings_export' field is missing or unknown).")
-        if data.get("revision") != head_revision():
-            raise BadValue(f"the export is of schema revision {data.get('revision')!r}; this database is at "
+        revision = data.get("revision")
+        if revision != head_revision() and revision not in OLDER_EXPORTS:
+            raise BadValue(f"the export is of schema revision {revision!r}; this database is at "
                            f"{head_revision()!r}. Import it with the version that wrote it, then upgrade.")
         tables = data.get("tables") or {}
-        unknown = set(tables) - set(TABLES)
+        unknown = set(tables) - set(OLDER_EXPORTS.get(revision, TABLES))
         if unknown:
             raise BadValue(f"unknown tables in the export: {sorted(unknown)}")
 
@@ -452,6 +564,22 @@ class Store:
             if have != want:
                 problems.append(f"{name}: database {sorted(have)} != schema {sorted(want)}")
         return problems
+
+
+def _kept_name(name: object) -> str:
+    """A name asked for (a list's choice, or anything sent to the endpoint): no kept upload's name
+    is over MAX_UPLOAD_NAME or holds control characters or broken Unicode, so such a name is
+    answered without asking the database."""
+    if not isinstance(name, str) or not name.strip():
+        raise BadValue("Choose one of your kept uploads.")
+    name = name.strip()
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadValue("That is no name of a kept upload (not valid Unicode).") from None
+    if len(name) > MAX_UPLOAD_NAME or _CONTROL.search(name):
+        raise BadValue(f"You keep no upload named {name[:MAX_UPLOAD_NAME]!r}.")
+    return name
 
 
 def _reason(e: BaseException) -> str:

@@ -147,6 +147,20 @@ class Settings:
     findings_max_rows: int = _setting(
         "MINIBERT_FINDINGS_MAX_ROWS", 200_000, _whole("rows"), "findings the whole deployment may keep",
         "`200000`")
+    kept_upload_mb: float = _setting(
+        "MINIBERT_KEPT_UPLOAD_MB", 2.0, _number("megabytes"), "largest upload a user may keep in the findings "
+        "database, all its files compressed (MB)", "`2`")
+    kept_upload_rows: int = _setting(
+        "MINIBERT_KEPT_UPLOAD_ROWS", 50_000, _whole("rows"), "most prediction rows in one kept upload",
+        "`50000`")
+    kept_uploads_per_user: int = _setting(
+        "MINIBERT_KEPT_UPLOADS_PER_USER", 5, _whole("uploads"), "uploads one user may keep")
+    kept_uploads_user_mb: float = _setting(
+        "MINIBERT_KEPT_UPLOADS_USER_MB", 10.0, _number("megabytes"), "all of one user's kept uploads, "
+        "compressed (MB)", "`10`")
+    kept_uploads_total_mb: float = _setting(
+        "MINIBERT_KEPT_UPLOADS_TOTAL_MB", 500.0, _number("megabytes"), "all kept uploads of the deployment, "
+        "compressed (MB)", "`500`")
     # --- set by the platform, read by the project -------------------------------------------------
     space_id: str = _setting(
         "SPACE_ID", "", _text, "the Hugging Face Space's id (set by Spaces); shared links name it",

@@ -1,5 +1,6 @@
 """The findings store (issue 31): schema and migrations, export/import, caps, permissions, an
 unreachable database; on SQLite and on PostgreSQL (skipped with the reason when no server)."""
+import random
 import sys
 
 import pytest
@@ -7,6 +8,7 @@ from sqlalchemy import text
 
 from findings import BadValue, Deployment, FindingsSettings, Full, NotAllowed, Store, Unavailable, Writer
 from findings.exchange import from_json, read_csv, to_json, write_csv
+from findings.kept import KeptFile
 from findings.store import MAX_NOTE, MAX_TAG, head_revision
 from minibert.settings import SettingsError
 from tests.findings_helpers import url_for
@@ -34,6 +36,9 @@ def fill(s: Store) -> None:
     s.save_slice(ANA, "short negations", "sst", {"kind": "errors", "min_words": 3, "search": "not"})
     sample = s.record_sample(ANA, "sst", "pcgrad", seed=7, population=120, example_ids=["id1", "id2"])
     s.add_tags(ANA, "sst", ["id3", "id4"], "ambiguous", variant="pcgrad", sample_id=sample["id"])
+    # A kept upload whose packed text is over the csv module's default field limit (128 KiB).
+    noise = random.Random(3).randbytes(150_000)
+    s.keep_upload(BEN, "mine", [KeptFile("sts", "sts-dev-output.csv", noise, 863)])
 
 
 def test_upgrade_creates_the_schema_the_code_reads(store):
@@ -59,7 +64,8 @@ def test_sqlite_is_wal_with_full_sync(tmp_path):
 def test_export_then_import_into_an_empty_database_gives_the_same_export(store, tmp_path):
     fill(store)
     first = store.export()
-    assert sum(len(rows) for rows in first["tables"].values()) == 9
+    assert sum(len(rows) for rows in first["tables"].values()) == 10
+    assert len(first["tables"]["uploads"][0]["predictions"]) > 131_072
     body = to_json(first)
     write_csv(first, tmp_path / "csv1")
     for target_backend in BACKENDS:
@@ -230,7 +236,7 @@ def test_the_command_line_exports_and_imports(tmp_path, capsys):
     assert main(["export", "--url", source, "--json", str(tmp_path / "all.json"), "--csv", str(tmp_path / "csv")]) == 0
     target = f"sqlite:///{tmp_path / 'b.sqlite'}"
     assert main(["import", "--url", target, "--csv", str(tmp_path / "csv")]) == 0
-    assert "imported 5 tags, 2 notes, 1 slices, 1 samples" in capsys.readouterr().out
+    assert "imported 5 tags, 2 notes, 1 slices, 1 samples, 1 uploads" in capsys.readouterr().out
     assert main(["export", "--url", target, "--json", str(tmp_path / "again.json")]) == 0
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "all.json").read_bytes()
     assert main(["import", "--url", target, "--json", str(tmp_path / "all.json")]) == 1
