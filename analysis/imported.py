@@ -35,7 +35,7 @@ import pandas as pd
 
 from minibert import metrics as F
 from minibert.checkpoint_config import checkpoint_folders
-from minibert.submission import HEADERS
+from minibert.submission import HEADERS, SEPARATOR
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
@@ -85,6 +85,21 @@ class PredictionFile:
             table[column] = values[:, k]
         return table
 
+    def text(self) -> bytes:
+        """The file in the course's layout (`minibert.submission`), probability columns kept:
+        `parse_prediction_file` reads it back to the same rows, each number written as the
+        shortest text that gives the same float32."""
+        columns = SCORE_COLUMNS[self.task] if self.probabilities is not None else ()
+        header = "".join(f" \t {c}" for c in columns)
+        lines = [HEADERS[self.task].rstrip(" \n") + header + " \n"]
+        probabilities = (np.asarray(self.probabilities).reshape(len(self.ids), -1) if columns
+                         else np.empty((len(self.ids), 0)))
+        regression = get_task(self.task).regression
+        for example_id, pred, row in zip(self.ids, self.pred, probabilities):
+            fields = [example_id, _shortest(pred) if regression else str(int(pred)), *map(_shortest, row)]
+            lines.append(SEPARATOR.join(fields) + " \n")
+        return "".join(lines).encode("utf-8")
+
     def summary(self, gold: pd.Series | None = None) -> str:
         """`sst: 1,101 of 1,101 ids matched, accuracy 0.512` (Pearson for STS); gold indexed by id."""
         n = len(self.ids)
@@ -96,6 +111,10 @@ class PredictionFile:
             else:
                 text += f", accuracy {F.accuracy(g.astype(np.int64), self.pred.astype(np.int64)):.3f}"
         return text + ("" if self.probabilities is None else ", with probabilities")
+
+
+def _shortest(value: object) -> str:
+    return np.format_float_positional(np.float32(value), unique=True, trim="-")
 
 
 def check_name(name: str, taken: Iterable[str] = ()) -> str | None:

@@ -10,6 +10,11 @@ are kept in a cache shared by all sessions, least recently used first out, bound
 ($MINIBERT_JOIN_CACHE_MB) so that memory does not grow with the number of visitors, and dropped when their
 session ends.
 
+A signed-in (or the local) user may also keep an upload in the findings database for themselves
+(`keep`, `kept_names`, `load_kept`, `delete_kept`; `findings.Store` holds it, capped): loaded back,
+it is read and checked again like a new upload, so a damaged row is a message, never a crash. The
+upload of a tab stays what it was: that tab's, for an hour at most.
+
 The host turns uploads off with MINIBERT_UPLOADS=0 (or off / false / no).
 """
 from __future__ import annotations
@@ -33,6 +38,8 @@ from analysis import (
     read_prediction_files,
     with_predictions,
 )
+from findings import FindingsError, Store, Writer
+from findings.kept import KeptFile, megabytes
 from minibert.settings import settings
 from minibert.tasks import TASK_NAMES
 
@@ -96,15 +103,21 @@ def _read(paths: list[str]) -> list[tuple[str, bytes]]:
 def read_upload(a: A.Analysis, paths: list[str], name: str) -> Upload:
     """Check the uploaded files against `a`'s dev ids; PredictionFileError lists every problem."""
     paths = [str(p) for p in (paths or [])]
-    files = _read(paths)
+    return _checked(a, _read(paths), name)
+
+
+def _dev_ids(a: A.Analysis) -> dict[str, pd.Index]:
+    return {t: pd.Index(a.task(t).examples["id"].astype(str)) for t in TASK_NAMES if a.has(t)}
+
+
+def _checked(a: A.Analysis, files: list[tuple[str, bytes]], name: str) -> Upload:
     name = (name or DEFAULT_NAME).strip()
     why = check_name(name, a.variants())
     if why:
         raise PredictionFileError([why.replace("a shipped variant's", "taken by a variant of this app")])
     if len(files) > MAX_FILES:
         raise PredictionFileError([f"{len(files)} files: give at most {MAX_FILES}, one per task"])
-    dev_ids = {t: pd.Index(a.task(t).examples["id"].astype(str)) for t in TASK_NAMES if a.has(t)}
-    parsed = read_prediction_files(files, dev_ids)
+    parsed = read_prediction_files(files, _dev_ids(a))
     upload = Upload(name, parsed)
     for task in TASK_NAMES:
         if task in parsed:
@@ -178,10 +191,91 @@ def cached_joins() -> tuple[int, int]:
         return len(_cache), sum(j.nbytes for j in _cache.values())
 
 
-def summary_text(upload: Upload) -> str:
+def summary_text(upload: Upload, kept: bool = False) -> str:
     from .inputs import escape_md
 
-    return f"Read **{escape_md(upload.name)}**: " + "; ".join(upload.summary) + f". {FORGOTTEN}"
+    return f"Read **{escape_md(upload.name)}**: " + "; ".join(upload.summary) + f". {KEPT_NOTE if kept else FORGOTTEN}"
+
+
+# --- kept uploads -----------------------------------------------------------------------------
+
+KEEP = "keep uploads"
+KEPT_NOTE = ("Loaded from your kept uploads: in this browser tab for an hour at most, like any upload; it stays "
+             "kept (only you see it) until you delete it.")
+
+
+def kept_files(a: A.Analysis, upload: Upload) -> list[KeptFile]:
+    """The upload's files as they are kept: each re-written in the course's layout and read back
+    here first, so what is kept is what a later load will accept."""
+    files, dev_ids = [], _dev_ids(a)
+    for task in [t for t in TASK_NAMES if t in upload.files]:
+        f = upload.files[task]
+        body = f.text()
+        try:
+            back = read_prediction_files([(f.name, body)], dev_ids).get(task)
+        except PredictionFileError:
+            back = None
+        same = back is not None and back.ids == f.ids and bool((back.pred == f.pred).all()) and (
+            (back.probabilities is None) == (f.probabilities is None)
+            and (f.probabilities is None or bool((back.probabilities == f.probabilities).all())))
+        if not same:
+            # Seen with a Quora probability a hair below 0.5: held as float32 it is 0.5 itself,
+            # which the reader no longer accepts beside the prediction 0.
+            raise PredictionFileError([f"{f.name}: its rows do not read back the same once stored (a probability "
+                                       "within float32 rounding of a class boundary), so it cannot be kept"])
+        files.append(KeptFile(task, f.name, body, len(f.ids)))
+    return files
+
+
+def keep(a: A.Analysis, store: Store, who: Writer | None, why_not: str, upload: Upload | None) -> str:
+    """Keep the tab's upload for `who`; the message to show (escaped)."""
+    from .inputs import escape_md
+
+    if who is None:
+        return why_not
+    if not isinstance(upload, Upload):
+        return "Nothing to keep: add your prediction files to the analysis first (above)."
+    try:
+        row = store.keep_upload(who, upload.name, kept_files(a, upload))
+        mine = store.kept_uploads(who)
+    except PredictionFileError as e:
+        return "Not kept: " + "; ".join(escape_md(p) for p in e.problems)
+    except FindingsError as e:
+        return f"Not kept: {escape_md(e)}"
+    caps = store.upload_caps
+    return (f"Kept **{escape_md(row['name'])}** ({', '.join(row['tasks'])}; {megabytes(row['size'])}) for "
+            f"{escape_md(who.name)}: {len(mine)} of your {caps.per_user} kept uploads, "
+            f"{megabytes(sum(m['size'] for m in mine))} of {megabytes(caps.user_bytes)}. Load it from the list in "
+            "any later visit.")
+
+
+def kept_names(store: Store | None, who: Writer | None) -> list[str]:
+    """The names of `who`'s kept uploads (nobody else's), oldest first; none when unavailable."""
+    if store is None or who is None:
+        return []
+    try:
+        return [k["name"] for k in store.kept_uploads(who)]
+    except FindingsError:
+        return []
+
+
+def load_kept(a: A.Analysis, store: Store, who: Writer | None, name: object) -> Upload:
+    """`who`'s kept upload `name`, read and checked again against `a` as a new upload is:
+    PredictionFileError (every problem) or FindingsError (the message) when it cannot be."""
+    files = store.kept_upload(who, name)
+    return _checked(a, [(f.file_name, f.body) for f in files], str(name))
+
+
+def delete_kept(store: Store, who: Writer | None, why_not: str, name: object) -> str:
+    from .inputs import escape_md
+
+    if who is None:
+        return why_not
+    try:
+        store.delete_kept_upload(who, name)
+    except FindingsError as e:
+        return f"Not deleted: {escape_md(e)}"
+    return f"Deleted your kept upload **{escape_md(name)}**."
 
 
 def missing_variant_note(a: A.Analysis, task: str, name: object) -> str | None:

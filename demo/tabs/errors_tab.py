@@ -183,7 +183,8 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
         gr.Markdown("Where the variants go wrong on the dev sets (precomputed predictions). Pick a task and a "
                     "variant, click a confusion-matrix cell to list its examples, filter the table, and click a "
                     "row to see that example across all variants.", elem_classes=["intro"])
-        panel = U.build(a)
+        keeper = U.Keeper(a, ctx.findings, ctx.findings_settings) if ctx.findings is not None else None
+        panel = U.build(a, keeper)
         if a.problems:
             with gr.Accordion(f"⚠ {len(a.problems)} problem(s) with the prediction tables", open=False):
                 gr.Markdown("\n".join(f"- {html.escape(p)}" for p in a.problems))
