@@ -119,7 +119,9 @@ Derived analyses (analysis.derived: the interface; analysis.registry: the list, 
     d.tasks(reading), d.frame(reading, task), d.no_tables(reading); the build runs d.run(...).
     derived_analysis(name) -> the registered one.
 
-Why one variant beats another (analysis.why): why_report(a, task, A, B=None) -> WhyReport.
+Why one variant beats another (analysis.why): why_report(a, task, A, B=None, saved=()) -> WhyReport;
+    saved_slices(rows of the findings store) -> ([SavedSlice], problems): people's saved
+    slices, which the report tests apart from its own search, as hypotheses.
 
 Quora numbers are optimistic (the backbone saw Quora duplicates in pre-training; our Quora train
 split is partial): show `schema.QUORA_NOTE` next to them.
@@ -131,7 +133,7 @@ from .core import Analysis, TaskData
 from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .embedding_map import in_region
-from .formatting import duration, interval, metric, p_value, signed
+from .formatting import duration, inert_markdown, interval, metric, p_value, signed
 from .imported import (
     MAX_FILE_BYTES,
     PredictionFile,
@@ -151,7 +153,7 @@ from .tables import jsonable, read_manifest
 from .trust import muted_heads, muted_reason
 from .uncertainty import ALL, SMALL_N, excludes_zero, wilson
 from .uncertainty import METRICS as INTERVAL_METRICS
-from .why import WhyReport, why_report
+from .why import SavedSlice, WhyReport, saved_slices, why_report
 from .why.export import export_bytes
 
 __all__ = [
@@ -185,12 +187,13 @@ __all__ = [
     "TASKS",
     "MANIFEST_NAME",
     "SUMMARY_NAME",
-    # how numbers read (the README table and the app)
+    # how numbers and user text read (the README table and the app)
     "duration",
     "interval",
     "metric",
     "signed",
     "p_value",
+    "inert_markdown",
     # the 95 % intervals
     "ALL",
     "SMALL_N",
@@ -218,5 +221,7 @@ __all__ = [
     # the "why" report
     "WhyReport",
     "why_report",
+    "SavedSlice",
+    "saved_slices",
     "export_bytes",
 ]

@@ -16,7 +16,7 @@ from .imported import PredictionFileError, import_variant
 from .load import load
 from .report import report
 from .schema import DEFAULT_TABLES_DIR
-from .why import why_report
+from .why import SavedSlice, saved_slices, why_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     w.add_argument("--tables", help="tables folder (default analysis/tables/)")
     w.add_argument("--data-dir")
     w.add_argument("--seed", type=int, default=0, help="bootstrap seed of the headline (0: the build's)")
+    w.add_argument("--saved", action="store_true",
+                   help="also test the saved slices marked shared in the findings database ($MINIBERT_DB_URL, else "
+                        "the app's default store), as hypotheses apart from the automatic slices")
     args = parser.parse_args(argv)
 
     if args.command == "why":
@@ -129,9 +132,24 @@ def _why(args: argparse.Namespace) -> int:
         print("error: give one variant (where it fails) or two (why A beats or trails B)", file=sys.stderr)
         return 2
     a = load(args.tables, args.data_dir, False)
+    saved: list[SavedSlice] = []
+    if args.saved:
+        from findings import FindingsError, open_store  # SQLAlchemy: only when the database is asked for
+
+        store = open_store()
+        try:
+            rows = store.rows("slices", None, task=args.task)  # reader None: the rows anyone may read
+        except FindingsError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        finally:
+            store.close()
+        saved, problems = saved_slices(rows)
+        for line in problems:
+            print(f"problem: {line}", file=sys.stderr)
     try:
         r = why_report(a, args.task, args.variants[0], args.variants[1] if len(args.variants) > 1 else None,
-                       seed=args.seed)
+                       seed=args.seed, saved=saved)
     except (KeyError, ValueError) as error:
         print(f"error: {error.args[0]}", file=sys.stderr)
         return 2

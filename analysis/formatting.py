@@ -1,6 +1,8 @@
-"""How a metric and a duration read to a person: one rule for the README table and the app."""
+"""How a metric and a duration read to a person: one rule for the README table and the app; and
+user text made inert in Markdown (the app's messages and the "why" report's saved slices)."""
 from __future__ import annotations
 
+import html
 import math
 
 
@@ -51,3 +53,11 @@ def p_value(p: object, missing: str = "n/a") -> str:
     if p is None or not isinstance(p, (int, float)) or math.isnan(p):
         return missing
     return "< 0.001" if p < 0.001 else f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+
+
+def inert_markdown(text: object) -> str:
+    """User text for Markdown: HTML-escaped and Markdown-inert (no bold, no links, no table cells)."""
+    out = html.escape(str(text), quote=False)  # quotes are plain text in Markdown; entities would break
+    for ch in "\\`*_{}[]()#+-!|>~":
+        out = out.replace(ch, "\\" + ch)
+    return out

@@ -137,16 +137,33 @@ class ErrorQuery:
             kw["cell"] = self.cell
         if self.other is not None:
             kw["other"], kw["relation"] = self.other, self.relation
-        if self.search.strip():
-            kw["search"] = self.search.strip()
+        kw |= self.example_filters()
+        if self.threshold != QUORA_THRESHOLD:
+            kw["threshold"] = self.threshold
+        return kw
+
+    def example_filters(self) -> dict:
+        """The parts that pick examples whatever any variant answers (text, length, a built-in slice),
+        as `example_mask` takes them; a saved slice tested in the "why" report is these rows."""
+        kw: dict = {"search": self.search.strip()} if self.search.strip() else {}
         for key in ("min_words", "max_words"):
             if getattr(self, key):  # 0 reads as "no bound", as the app's number boxes send it
                 kw[key] = getattr(self, key)
         if self.slice is not None:
             kw["slice"] = self.slice
-        if self.threshold != QUORA_THRESHOLD:
-            kw["threshold"] = self.threshold
         return kw
+
+    def by_answers(self) -> list[str]:
+        """The parts that pick rows by a variant's answers (its error kind, a confusion cell, a
+        comparison with another variant), in words; [] when there are none."""
+        out = []
+        if self.variant is not None and not self.decided_by() and self.kind != "all":
+            out.append(f"{self.variant}'s {self.kind} rows")
+        if self.cell is not None:
+            out.append(f"the confusion cell {self.cell}")
+        if self.other is not None:
+            out.append(f"{self.variant} against {self.other} ({self.relation})")
+        return out
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists); `from_dict` reads it back."""

@@ -16,6 +16,9 @@ Methods (one rule each, so every view says the same thing):
 - A difference from a reference variant: paired percentile bootstrap, the same resampled examples
   for both variants (every variant is scored on each resample, so every pair is paired).
 - The overall score resamples each task on its own (the three dev sets are independent).
+- A gap between two groups of variants (the "why" report's recipe families): the smallest
+  difference between a member of one and a member of the other, its percentile interval taken
+  from the minimum on each paired resample (`metric_draws`, `group_gap`).
 
 Each interval is for its own cell; none is adjusted for the many cells shown at once.
 """
@@ -132,10 +135,13 @@ def weighted_auc(gold: np.ndarray, score: np.ndarray, w: np.ndarray) -> np.ndarr
         return np.where((n_pos > 0) & (n_neg > 0), (pos * (below + neg / 2)).sum(axis=0) / (n_pos * n_neg), np.nan)
 
 
-def weighted_metrics(task: str, gold: np.ndarray, pred: np.ndarray, w: np.ndarray) -> dict[str, np.ndarray]:
-    """Each metric of `METRICS[task]` as (V, b): the V variants' outputs `pred` (m, V) (Quora:
-    P(duplicate); others: the prediction) on the b weighted samples `w` (m, b)."""
+def weighted_metrics(task: str, gold: np.ndarray, pred: np.ndarray, w: np.ndarray,
+                     only: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """Each metric of `METRICS[task]` (or of `only`, in that order) as (V, b): the V variants'
+    outputs `pred` (m, V) (Quora: P(duplicate); others: the prediction) on the b weighted samples
+    `w` (m, b). `only` skips the costly ones (ranks, ROC-AUC, macro-F1) when they are not wanted."""
     spec = get_task(task)
+    names = METRICS[task] if only is None else only
     total = w.sum(axis=0)
     out: dict[str, np.ndarray] = {}
     if spec.multiclass:
@@ -143,14 +149,15 @@ def weighted_metrics(task: str, gold: np.ndarray, pred: np.ndarray, w: np.ndarra
         out["accuracy"] = (p == g[:, None]).T.astype(np.float64) @ w / total
         out["off_by_one_accuracy"] = (np.abs(p - g[:, None]) <= 1).T.astype(np.float64) @ w / total
         f1 = []
-        for v in range(p.shape[1]):
+        for v in range(p.shape[1] if "macro_f1" in names else 0):
             onehot = np.zeros((25, len(g)))
             onehot[g * 5 + p[:, v], np.arange(len(g))] = 1
             cm = (onehot @ w).T.reshape(-1, 5, 5)
             tp = np.diagonal(cm, axis1=1, axis2=2)
             precision, recall = _ratio(tp, cm.sum(axis=1)), _ratio(tp, cm.sum(axis=2))
             f1.append(_ratio(2 * precision * recall, precision + recall).mean(axis=1))
-        out["macro_f1"] = np.stack(f1)
+        if f1:
+            out["macro_f1"] = np.stack(f1)
     elif spec.binary:
         g = gold.astype(bool)[:, None]
         yes = pred >= QUORA_THRESHOLD
@@ -158,20 +165,23 @@ def weighted_metrics(task: str, gold: np.ndarray, pred: np.ndarray, w: np.ndarra
         def total_of(mask: np.ndarray) -> np.ndarray:
             return mask.T.astype(np.float64) @ w
 
-        tp, fp, fn = total_of(g & yes), total_of(~g & yes), total_of(g & ~yes)
         out["accuracy"] = total_of(g == yes) / total
-        out["precision"], out["recall"] = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
-        out["f1"] = _ratio(2 * out["precision"] * out["recall"], out["precision"] + out["recall"])
+        if {"precision", "recall", "f1"} & set(names):
+            tp, fp, fn = total_of(g & yes), total_of(~g & yes), total_of(g & ~yes)
+            out["precision"], out["recall"] = _ratio(tp, tp + fp), _ratio(tp, tp + fn)
+            out["f1"] = _ratio(2 * out["precision"] * out["recall"], out["precision"] + out["recall"])
         gf = gold.astype(np.float64)
-        out["roc_auc"] = np.stack([weighted_auc(gf, pred[:, v], w) for v in range(pred.shape[1])])
+        if "roc_auc" in names:
+            out["roc_auc"] = np.stack([weighted_auc(gf, pred[:, v], w) for v in range(pred.shape[1])])
     else:
         gf = gold.astype(np.float64)
-        gold_ranks = weighted_ranks(gf, w)
         out["pearson"] = np.stack([weighted_pearson(gf[:, None], pred[:, v][:, None], w) for v in range(pred.shape[1])])
-        out["spearman"] = np.stack([weighted_pearson(gold_ranks, weighted_ranks(pred[:, v], w), w)
-                                    for v in range(pred.shape[1])])
+        if "spearman" in names:
+            gold_ranks = weighted_ranks(gf, w)
+            out["spearman"] = np.stack([weighted_pearson(gold_ranks, weighted_ranks(pred[:, v], w), w)
+                                        for v in range(pred.shape[1])])
         out["mse"] = ((pred - gf[:, None]) ** 2).T @ w / total
-    return {name: out[name] for name in METRICS[task]}
+    return {name: out[name] for name in names}
 
 
 def proportion_counts(task: str, metric: str, gold: np.ndarray, pred: np.ndarray) -> tuple[int, int]:
@@ -434,6 +444,41 @@ def mean_interval(values: np.ndarray, rng: np.random.Generator, n_resamples: int
         means.append(values[index].mean(axis=1))
     lo, hi = percentile_interval(np.concatenate(means), level)
     return float(values.mean()), float(lo), float(hi)
+
+
+def metric_draws(task: str, metric: str, gold: np.ndarray, outputs: np.ndarray, rng: np.random.Generator,
+                 n_resamples: int = N_RESAMPLES) -> tuple[np.ndarray, np.ndarray]:
+    """(observed (V,), draws (V, n_resamples)) of one metric of every variant in `outputs` (m, V),
+    as `bootstrap_cell` takes them, on the same resampled examples for all (so any two are paired,
+    and so is any statistic of several, such as `group_gap`)."""
+    m = len(gold)
+    observed = weighted_metrics(task, gold, outputs, np.ones((m, 1)), only=(metric,))[metric][:, 0]
+    if m < 2:
+        return observed, np.full((outputs.shape[1], n_resamples), np.nan)
+    draws = []
+    batch = max(1, min(n_resamples, 2_000_000 // m))
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)  # NaN on a resample without a class etc.
+        for start in range(0, n_resamples, batch):
+            index = rng.integers(0, m, size=(min(batch, n_resamples - start), m))
+            draws.append(weighted_metrics(task, gold, outputs, _counts(index, m), only=(metric,))[metric])
+    return observed, np.concatenate(draws, axis=1)
+
+
+def group_gap(observed: np.ndarray, draws: np.ndarray, upper: list[int], lower: list[int], level: float = LEVEL,
+              ) -> dict:
+    """The smallest gap between two groups of variants: min over u in `upper`, l in `lower` of
+    metric(u) - metric(l), from `metric_draws`' rows. Its percentile interval comes from the
+    minimum on each resample (every pair on the same examples), so a lower bound above 0 says, at
+    `level`, that every variant of `upper` beats every variant of `lower`: one interval for the
+    whole family, no per-pair correction needed. Returns gap, lo, hi and the closest pair
+    (indices into the rows)."""
+    up, low = np.asarray(upper), np.asarray(lower)
+    pairs = observed[up][:, None] - observed[low][None, :]
+    k = np.unravel_index(int(np.nanargmin(pairs)), pairs.shape)
+    smallest = (draws[up][:, None, :] - draws[low][None, :, :]).min(axis=(0, 1))
+    lo, hi = percentile_interval(smallest[np.isfinite(smallest)], level)
+    return {"gap": float(pairs[k]), "lo": float(lo), "hi": float(hi), "closest": (int(up[k[0]]), int(low[k[1]]))}
 
 
 def slice_tests(d: np.ndarray, masks: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:

@@ -141,7 +141,58 @@ def failing(b: Behaviour, task: str, test: str, variant: str) -> pd.DataFrame:
     return out
 
 
-FAILING_WIDTHS = {"input": 3, "output": 2, "perturbed": 3, "output after": 2, "case": 1}
+NO_OTHER = "(none: its failing cases)"
+
+
+def _outcomes(b: Behaviour, task: str, test: str, variant: str) -> pd.DataFrame:
+    """One variant's results on one test's cases, indexed by case."""
+    r = b.results[b.results["variant"] == variant]
+    cases = b.cases.loc[r["case"]]
+    keep = ((cases["task"] == task) & (cases["test"] == test)).to_numpy()
+    return r[keep].set_index("case")
+
+
+def differing(b: Behaviour, task: str, test: str, variant: str, other: str) -> pd.DataFrame:
+    """The cases of one test where `variant` and `other` differ (one passes, the other fails):
+    inputs, each one's outputs, which one fails, the case id last."""
+    mine, theirs = _outcomes(b, task, test, variant), _outcomes(b, task, test, other)
+    both = mine.index.intersection(theirs.index)
+    mine, theirs = mine.loc[both], theirs.loc[both]
+    split = mine["passed"].astype(bool).to_numpy() != theirs["passed"].astype(bool).to_numpy()
+    mine, theirs = mine[split], theirs[split]
+    cases = b.cases.loc[mine.index]
+    pair = get_task(task).pair
+    out = pd.DataFrame({"input": [f"{a} ‖ {c}" if pair else a for a, c in zip(cases["s1"], cases["s2"])]})
+    perturbed = (cases["kind"] != MFT).any()
+    if perturbed:
+        out["perturbed"] = [f"{a} ‖ {c}" if pair else a for a, c in zip(cases["b1"], cases["b2"])]
+    for name, r in ((variant, mine), (other, theirs)):
+        before = [_shown(task, d, v) for d, v in zip(r["decision_a"], r["value_a"])]
+        after = [_shown(task, d, v) for d, v in zip(r["decision_b"], r["value_b"])]
+        out[name] = [f"{x} → {y}" for x, y in zip(before, after)] if perturbed else before
+    out["fails"] = np.where(mine["passed"].astype(bool).to_numpy(), other, variant)
+    out["case"] = cases["case"].to_numpy()
+    return out
+
+
+def differing_line(b: Behaviour, task: str, test: str, variant: str, other: str, rows: pd.DataFrame) -> str:
+    total = len(_outcomes(b, task, test, variant).index.intersection(_outcomes(b, task, test, other).index))
+    if not len(rows):
+        return (f"**{I.escape_md(variant)}** and **{I.escape_md(other)}** pass and fail the same {total} cases of "
+                f"*{I.escape_md(test)}*.")
+    a_fails = int((rows["fails"] == variant).sum())
+    return (f"**{I.escape_md(variant)}** and **{I.escape_md(other)}** differ on **{len(rows)} of {total}** cases of "
+            f"*{I.escape_md(test)}*: {I.escape_md(variant)} fails {a_fails} of them, {I.escape_md(other)} "
+            f"{len(rows) - a_fails}.")
+
+
+def most_differing(b: Behaviour, task: str, variant: str, other: str) -> str:
+    """The test of `task` on which `variant` and `other` differ on the most cases (ties: the earlier)."""
+    counts = {t: len(differing(b, task, t, variant, other)) for t in b.tests(task)}
+    return max(b.tests(task), key=lambda t: (counts[t], -b.tests(task).index(t)))
+
+
+FAILING_WIDTHS = {"input": 3, "output": 2, "perturbed": 3, "output after": 2, "case": 1, "fails": 1.5}
 
 
 def grid_widths(columns: list[str]) -> list[str]:
@@ -150,9 +201,10 @@ def grid_widths(columns: list[str]) -> list[str]:
 
 
 def failing_widths(columns: list[str]) -> list[str]:
-    """Percent widths of the failing-cases table: the inputs widest, the case id narrow."""
-    total = sum(FAILING_WIDTHS.get(c, 1) for c in columns)
-    return [f"{100 * FAILING_WIDTHS.get(c, 1) / total:.0f}%" for c in columns]
+    """Percent widths of the failing-cases table: the inputs widest, the case id narrow (a
+    variant's own column, in the table of two that differ, as wide as an output)."""
+    total = sum(FAILING_WIDTHS.get(c, 2) for c in columns)
+    return [f"{100 * FAILING_WIDTHS.get(c, 2) / total:.0f}%" for c in columns]
 
 
 def failing_line(b: Behaviour, task: str, test: str, variant: str, shown: int) -> str:

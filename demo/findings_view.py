@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis import errors, wilson
+from analysis import SavedSlice, errors, saved_slices, wilson
 from findings import STARTER_TAGS, FindingsError, FindingsSettings, Store, Writer
 
 from .inputs import escape_md
@@ -105,6 +105,21 @@ def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
                          and k not in ("task", "threshold"))
     return pd.DataFrame([[r["name"], r["task"], r["author"], r["shared"], words(r["query"])] for r in rows],
                         columns=cols)
+
+
+def saved_for_why(store: Store | None, settings: FindingsSettings | None, task: str, profile: Any = None,
+                  request: Any = None) -> tuple[tuple[SavedSlice, ...], list[str]]:
+    """The saved slices of `task` this request's user may see (shared ones and their own), as the
+    "why" report tests them, and a line per one that no longer reads; nothing when the store is
+    unavailable (the report is served without them)."""
+    if store is None or not store.available:
+        return (), []
+    try:
+        rows = store.rows("slices", writer_for(settings, profile, request), task=task)
+    except FindingsError:
+        return (), []
+    found, problems = saved_slices(rows)
+    return tuple(found), problems
 
 
 def error_ids(a: Any, task: str, variant: str) -> list[str]:

@@ -10,13 +10,14 @@ its own request with the functions below, answering a bad one with its own messa
 """
 from __future__ import annotations
 
-import html
 import math
 import re
 from collections.abc import Iterable
 from typing import Any
 
 import gradio as gr
+
+from analysis import inert_markdown
 
 # What a user is told when the fault is ours: never the exception's text (it may hold another
 # user's data); the traceback goes to the server's log.
@@ -69,10 +70,7 @@ class LenientTextbox(gr.Textbox):
 
 def escape_md(text: object) -> str:
     """User text for a Markdown component: HTML-escaped and Markdown-inert (no bold, no links)."""
-    out = html.escape(str(text), quote=False)  # quotes are plain text in Markdown; entities would break
-    for ch in "\\`*_{}[]()#+-!|>~":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    return inert_markdown(text)
 
 
 def as_html(message: str) -> str:

@@ -19,7 +19,7 @@ import gradio as gr
 import analysis as A
 
 from .context import AppContext
-from .findings_view import status_md
+from .findings_view import saved_for_why, status_md
 from .palette import PLOT_CSS
 from .serving import TABLE_QUEUE, WHY_QUEUE, cache_sweep
 from .tabs import (
@@ -204,7 +204,10 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 findings, task, ex))
             openers = [errors.opener] if errors is not None else []
             slices = slices_tab.build(a, links)
-            setup = why_tab.Setup(frozenset(name for name, v in ctx.variants.items() if v.members), ctx.checkpoints_dir)
+            saved = (partial(saved_for_why, ctx.findings, ctx.findings_settings) if ctx.findings is not None
+                     else None)
+            setup = why_tab.Setup(frozenset(name for name, v in ctx.variants.items() if v.members),
+                                  ctx.checkpoints_dir, saved)
             why = why_tab.build(a, setup, errors.upload if errors is not None else None, can_send, links)
             openers += [why.opener] if why is not None else []
             derived = {}  # each derived view's handles (the Map's selection among them), by analysis
@@ -212,7 +215,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
                 derived[d.name] = derived_tab.build(d, view, a, can_send)
                 openers += derived[d.name].openers
-                links.register(View(tab=view.tab_id, label=view.label))
+                links.register(derived[d.name].link or View(tab=view.tab_id, label=view.label))
             models = models_tab.build(ctx, a, links)
             findings_tab.build(findings, a, errors.filters if errors is not None else None)
             links.register(View(tab="findings", label="Findings"))
@@ -228,11 +231,12 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
 
 def wire_why(links: Links, tabs: gr.Tabs, a: A.Analysis, why: why_tab.WhyTab,
              compare: object | None, slices: slices_tab.SlicesTab | None, models: models_tab.ModelsTab | None) -> None:
-    """The Why tab's pair opens in Errors and Slices, and Compare, Slices and Models open the Why tab
+    """The Why tab's pair opens in Errors, Slices and Tests, and Compare, Slices and Models open the Why tab
     with their variants filled in, each through the target tab's link (`Links.go`)."""
     inputs = [why.task, why.a, why.b, why.finding]
     links.go(why.to_errors, inputs, partial(why_tab.params_of, a, why.setup, "errors"), tabs, TABLE_QUEUE)
     links.go(why.to_slices, inputs, partial(why_tab.params_of, a, why.setup, "slices"), tabs, TABLE_QUEUE)
+    links.go(why.to_tests, inputs, partial(why_tab.params_of, a, why.setup, "tests"), tabs, TABLE_QUEUE)
     if slices is not None:
         task, _, reference, _, shown = slices.inputs
         links.go(slices.why, [task, reference, shown], lambda t, ref, shown: {

@@ -8,6 +8,8 @@ Plain functions, no Gradio:
     findings_table(r)                                     # one row per finding, in report order
     finding_rows(a, r, 0)                                 # its examples: text, gold, A's and B's answers
     errors_params(r, 0), slices_params(r, 0)              # URL parameters of those tabs' views
+    tests_params(r)                                       # the Tests tab where the two differ most
+    saved_md(r, saved)                                    # a user's saved slices, tested as hypotheses
     write_zip(r)                                          # the export, bounded, in the export folder
 """
 from __future__ import annotations
@@ -90,6 +92,23 @@ def summary_md(r: WhyReport) -> tuple[str, str]:
     if not rest:
         head = text.partition("\n## ")[0]
     return head, ("## " + tail if tail else "")
+
+
+NO_SAVED = ("**Saved slices.** None of this task yet: save an Errors filter (Findings tab, “Save the Errors filter as "
+            "a slice”) and it is tested here as a hypothesis, apart from the automatic slices.")
+
+
+def saved_md(r: WhyReport, saved: tuple[A.SavedSlice, ...], problems: list[str] = ()) -> str:
+    """The report's section on the saved slices a user may see (tested apart, adjusted among
+    themselves, labelled hypotheses); a line on how to save one when there is none."""
+    if not saved:
+        text = NO_SAVED
+    else:
+        full = r.with_saved(saved).to_markdown()
+        start = full.index("\n## Saved slices")
+        end = full.find("\n## ", start + 1)
+        text = full[start + 1:end if end >= 0 else None].strip()
+    return text + "".join(f"\n\n⚠ {I.escape_md(p)}" for p in problems)
 
 
 def share_text(share: float | None) -> str:
@@ -188,6 +207,18 @@ def slices_params(r: WhyReport, k: int | None) -> dict[str, str]:
     params = {"tab": "slices", "task": r.task, "reference": r.b or r.a, "variants": ",".join(v for v in (r.a, r.b) if v)}
     if k is not None and "slice" in r.findings[k].query:
         params["slice"] = r.findings[k].query["slice"][0]
+    return params
+
+
+def tests_params(r: WhyReport) -> dict[str, str]:
+    """The Tests tab on A's cases where B answers otherwise, at the test where the two differ most
+    (the report's first behavioural row); A's failing cases for one variant."""
+    params = {"tab": "tests", "task": r.task, "variant": r.a}
+    if r.b:
+        params["other"] = r.b
+        rows = r.evidence.get("behaviour") or []
+        if rows:
+            params["test"] = rows[0]["test"]
     return params
 
 

@@ -470,7 +470,8 @@ def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
 
 def test_the_why_tab_explains_a_pair_and_opens_it_in_slices(page, shots):
     """The Why tab reports on its default pair; a finding's row lists its examples; "Open this pair
-    in Slices" sets Slices' reference to B, and Slices' own "Why?" brings the pair back."""
+    in Slices" sets Slices' reference to B, Slices' own "Why?" brings the pair back, and "Open this
+    pair in Tests" shows the Tests tab with A compared with B."""
     tab(page, "Why")
     expect(page.locator("#why-summary")).to_contain_text("paired 95 % interval")
     expect(page.locator("#why-search")).to_contain_text("tested")
@@ -487,6 +488,12 @@ def test_the_why_tab_explains_a_pair_and_opens_it_in_slices(page, shots):
     expect(page.get_by_role("tab", name="Why", exact=True)).to_have_attribute("aria-selected", "true")
     expect(page.locator("#why-b input")).to_have_value(other)
     expect(page.locator("#why-a input")).to_have_value(a_name)
+    # the same pick opens the Tests tab on the cases where the two differ
+    page.click("#why-to-tests")
+    expect(page.get_by_role("tab", name="Tests", exact=True)).to_have_attribute("aria-selected", "true")
+    expect(page.locator("#tests-variant input")).to_have_value(a_name)
+    expect(page.locator("#tests-other input")).to_have_value(other)
+    expect(page.locator("#tests-count")).to_contain_text(other)
     assert page.js_errors == []
 
 

@@ -70,8 +70,9 @@ def test_the_tests_tab_opens_and_switches_task_onto_failing_cases(app, ctx):
     assert len(values["tests-failing"]["data"]) > 0  # the first view lists failing cases
     for task in b.tasks():
         title = get_task(task).long_title
-        _, _, test, variant = client.predict(title, api_name="/tests")
+        _, _, test, variant, other = client.predict(title, api_name="/tests")
         assert (test["value"], variant["value"]) == B.most_failing(b, task)
+        assert other["value"] == B.NO_OTHER  # a new task starts on one variant's failing cases
         shown, line = client.predict(title, test["value"], variant["value"], api_name="/failing_cases")
         failed = int(b.rates.set_index(["task", "test", "variant"]).loc[(task, test["value"], variant["value"]),
                                                                          "failed"])

@@ -143,3 +143,42 @@ def test_the_slices_tab_restores_the_why_pair_without_a_complaint(shipped):
     params = {key: value for key, value in W.slices_params(r, k).items() if key != "tab"}
     updates, said = slices_tab.restore_view(shipped, params)
     assert said == [] and updates[2].value == "cross-encoder" and updates[4].value == ["pcgrad", "cross-encoder"]
+
+
+def test_the_tests_tab_opens_on_the_cases_where_the_pair_differs(shipped):
+    """"Open this pair in Tests": the Tests tab's link restores A, B as the variant compared with, and
+    the test where they differ most, listing exactly the cases one passes and the other fails."""
+    from demo import behaviour_view as B
+    from demo.tabs import behaviour_tab
+
+    r = W.report(shipped, "quora", "pcgrad", "cross-encoder")
+    first = r.evidence["behaviour"][0]
+    params = W.tests_params(r)
+    assert params == {"tab": "tests", "task": "quora", "variant": "pcgrad", "other": "cross-encoder",
+                      "test": first["test"]}
+    b = B.Behaviour.load(shipped)
+    updates, said = behaviour_tab.restore_view(b, {k: v for k, v in params.items() if k != "tab"})
+    assert said == []
+    assert (updates[3].value, updates[4].value, updates[5].value) == (first["test"], "pcgrad", "cross-encoder")
+    rows = B.differing(b, "quora", first["test"], "pcgrad", "cross-encoder")
+    assert set(rows["fails"]) <= {"pcgrad", "cross-encoder"} and list(rows.columns)[-1] == "case"
+    # one passing and the other failing on each row: their difference in failures is the report's
+    n = first["n"]
+    assert (rows["fails"] == "pcgrad").sum() - (rows["fails"] == "cross-encoder").sum() == round(
+        n * first["a_fail"]) - round(n * first["b_fail"])
+    assert f"differ on **{len(rows)} of {n}**" in updates[7]
+    # without a test named, the one where they differ most; without B, A's failing cases
+    updates, said = behaviour_tab.restore_view(b, {"task": "quora", "variant": "pcgrad", "other": "cross-encoder"})
+    assert updates[3].value == B.most_differing(b, "quora", "pcgrad", "cross-encoder") and said == []
+    alone = W.tests_params(W.report(shipped, "quora", "pcgrad", None))
+    assert alone == {"tab": "tests", "task": "quora", "variant": "pcgrad"}
+    updates, said = behaviour_tab.restore_view(b, {"task": "quora", "variant": "pcgrad", "other": "no-such"})
+    assert updates[5].value == B.NO_OTHER and I.escape_md("no-such") in " ".join(said)
+    assert "fails" in updates[7] and "differ" not in updates[7]
+    assert why_tab_params(shipped, "tests") == params
+
+
+def why_tab_params(shipped, where):
+    from demo.tabs import why_tab
+
+    return why_tab.params_of(shipped, why_tab.Setup(), where, "Paraphrase (Quora)", "pcgrad", "cross-encoder", None)

@@ -12,7 +12,8 @@ One call, from a loaded `Analysis` (shipped, imported and uploaded variants alik
                  per-example squared-error difference with its interval (headline["additive"])
     r.confident  the most confident flips each way (where probabilities exist)
     r.same       "practically the same" check: agreement, recorded seed spread
-    r.families   whether a recipe family (pair encoding, pooling, heads, ...) shares the gap
+    r.families   whether a recipe family (pair encoding, pooling, heads, ...) shares the gap: per
+                 field, the smallest gap between the two families with its paired-bootstrap interval
     r.findings   list[Finding]: name, definition, n, small (n < 100), effect (mean inside minus
                  outside of the per-example quantity r.quantity), lo, hi, p, p_adjusted
                  (Benjamini-Hochberg over every slice tested: r.tested["slices"]), share of the
@@ -21,12 +22,19 @@ One call, from a loaded `Analysis` (shipped, imported and uploaded variants alik
     r.evidence   behavioural tests where the two differ most, the ECE difference, and wins on
                  examples the *other* variants call mislabelled
     r.missing    each part the data does not allow, and why (hard labels, no checkpoint, ...)
+    r.hypotheses saved slices (why_report(..., saved=[SavedSlice(name, ErrorQuery, author)]), or
+                 saved_slices(rows of the findings store)): Findings tested as the automatic ones
+                 but adjusted among themselves only and reported apart (chosen after looking, so
+                 hypotheses); r.saved: how many were saved, tested, and why any was not
 
 `python -m analysis why --task TASK A [B] [--json | --markdown] [--export OUT.zip]` prints the
-same report. Modules: features (predicates), search (slices and their tests), report (the
-engine), text (Markdown, LaTeX), export (the zip; matplotlib only there).
+same report (`--saved`: with the saved slices marked shared in the findings database). Modules:
+features (predicates), search (slices and their tests), families (recipe families),
+hypotheses (saved slices), report (the engine), text (Markdown, LaTeX), export (the zip;
+matplotlib only there).
 """
 
+from .hypotheses import SavedSlice, saved_slices
 from .report import Finding, WhyReport, why_report
 
-__all__ = ["Finding", "WhyReport", "why_report"]
+__all__ = ["Finding", "SavedSlice", "WhyReport", "saved_slices", "why_report"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -31,7 +32,9 @@ from ..uncertainty import (
     paired_interval,
     wilson,
 )
+from .families import families as family_gaps
 from .features import Predicate, task_features
+from .hypotheses import SavedSlice, saved_family
 from .search import MIN_SUPPORT, search
 
 SHOWN = 10  # findings printed; every slice tested still counts in the adjustment
@@ -39,8 +42,6 @@ ALPHA = 0.05
 N_EXAMPLES = 3
 # summary.json's seed-replicate keys of each task's headline metric
 SEED_KEYS = {"sst": "sst_acc", "quora": "quora_acc", "sts": "sts_pearson"}
-FAMILY_FIELDS = (("pair_encoding", "pair encoding"), ("encoder", "encoder"), ("pooling", "pooling"),
-                 ("sharing", "task sharing"), ("sts_head", "STS head"), ("para_head", "paraphrase head"))
 
 
 @dataclass
@@ -78,18 +79,30 @@ class WhyReport:
     flips: dict
     confident: dict
     same: dict | None
-    families: list[str]
+    families: list[dict]  # one per recipe field that separates A and B (analysis.why.families)
     findings: list[Finding]
     tested: dict
     evidence: dict
     missing: list[str]
     notes: list[str] = field(default_factory=list)
+    # saved slices (people's hypotheses): tested apart, adjusted among themselves (analysis.why.hypotheses)
+    hypotheses: list[Finding] = field(default_factory=list)
+    saved: dict = field(default_factory=dict)
     _search: object = field(default=None, repr=False)
+    _basis: object = field(default=None, repr=False)  # what `with_saved` tests saved slices on
 
     def to_dict(self) -> dict:
-        out = asdict(self)
+        out = asdict(replace(self, _search=None, _basis=None))  # the masks and tables stay out of the copy
         out.pop("_search")
+        out.pop("_basis")
         return out
+
+    def with_saved(self, saved: Sequence[SavedSlice]) -> WhyReport:
+        """This report with people's saved slices tested as their own family (`hypotheses`), on the
+        same per-example quantity; the rest is unchanged, so one cached report serves every user."""
+        b = self._basis
+        found, info = saved_family(b.td, b.rows, b.d, saved, b.names, b.share, b.inside, b.ia, b.ib, ALPHA)
+        return replace(self, hypotheses=[Finding(**h) for h in found], saved=info)
 
     def to_json(self) -> str:
         return json.dumps(_clean(self.to_dict()), indent=1, allow_nan=False)
@@ -125,10 +138,11 @@ def _rng(*names: str) -> np.random.Generator:
 
 
 def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *, seed: int = 0,
-               checkpoints: str | Path | None = None) -> WhyReport:
+               checkpoints: str | Path | None = None, saved: Sequence[SavedSlice] = ()) -> WhyReport:
     """Why `a_name` beats or trails `b_name` on `task` (or, with one variant, where it fails).
     `seed` fixes the bootstrap resamples of the headline (0: the build's seed, so the interval is
-    the one the Models tab shows)."""
+    the one the Models tab shows). `saved`: people's saved slices (any task; this task's are
+    tested as a family of their own, `r.hypotheses`)."""
     if a_name == b_name:
         raise ValueError(f"{a_name!r} compared with itself: give two variants, or one to see where it fails")
     td = a.task(task)
@@ -159,7 +173,7 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
         flips: dict = {"errors": int((~ca).sum()), "n": len(rows)}
         confident = _confident_errors(td, ia, rows)
         same = None
-        families: list[str] = []
+        families: list[dict] = []
         evidence: dict = {}
     else:
         pb, cb = td.pred[rows, ib], td.correct[rows, ib]
@@ -176,7 +190,7 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
         flips = _flips(task, ca, cb)
         confident = _confident_flips(td, ia, ib, rows, missing)
         same = _practically_same(a, td, task, a_name, b_name, headline, pa, pb)
-        families = _families(a, task, a_name, b_name, missing, checkpoints)
+        families = family_gaps(a, td, rows, a_name, b_name, missing, checkpoints, seed)
         evidence = _evidence(a, td, task, a_name, b_name, ia, ib, rows, ca, cb, missing)
 
     found = search(d, preds)
@@ -204,8 +218,25 @@ def why_report(a: Analysis, task: str, a_name: str, b_name: str | None = None, *
               "small_n": SMALL_N, "discoveries": sum(s.p_adjusted < ALPHA for s in found.slices),
               "alpha": ALPHA, "correction": "Benjamini-Hochberg over every slice tested",
               "test": _test_text(d)}
-    return WhyReport(task, a_name, b_name, spec.metric, quantity, headline, flips, confident, same, families,
-                     findings, tested, evidence, missing, notes, found)
+    basis = _Basis(td, rows, d, names, ia, ib, inside,
+                   lambda total_in: (total_in / total) if whole_excludes_zero and total != 0 else None)
+    r = WhyReport(task, a_name, b_name, spec.metric, quantity, headline, flips, confident, same, families,
+                  findings, tested, evidence, missing, notes, _search=found, _basis=basis)
+    return r.with_saved(saved) if saved else r
+
+
+@dataclass(frozen=True)
+class _Basis:
+    """The rows compared and their per-example quantity: what a saved slice is tested on."""
+
+    td: TaskData
+    rows: np.ndarray
+    d: np.ndarray
+    names: tuple[str, ...]
+    ia: int
+    ib: int | None
+    inside: Callable[[int | None, np.ndarray], float | None]
+    share: Callable[[float], float | None]
 
 
 def _test_text(d: np.ndarray) -> str:
@@ -401,66 +432,6 @@ def _practically_same(a: Analysis, td: TaskData, task: str, an: str, bn: str, he
     return {"same": bool(inside_zero and within), "agreement": agreement,
             "agreement_means": "same prediction" if not spec.regression else "|A - B| <= 0.5",
             "seed_sd": spreads, "rule": rule}
-
-
-def _recipes(a: Analysis, checkpoints: str | Path | None) -> dict[str, dict]:
-    from minibert.checkpoint_config import default_checkpoints_dir
-
-    folder = Path(checkpoints) if checkpoints else default_checkpoints_dir()
-    out = {}
-    for v in a.variants():
-        try:
-            config = json.loads((folder / v / "config.json").read_text())
-        except (OSError, ValueError):
-            continue
-        if (config.get("recipe") or {}).get("kind", "model") == "model":
-            out[v] = config["recipe"]
-    return out
-
-
-def _families(a: Analysis, task: str, an: str, bn: str, missing: list[str],
-              checkpoints: str | Path | None) -> list[str]:
-    recipes = _recipes(a, checkpoints)
-    lacking = [v for v in (an, bn) if v not in recipes]
-    if lacking:
-        missing.append(f"families: no recipe for {', '.join(lacking)} (an import, an upload, an ensemble or no "
-                       "checkpoint folder)")
-        return []
-    muted = muted_heads(a.summary)
-    metric = get_task(task).metric
-    score = {}
-    for v in recipes:
-        scalars = (((a.summary or {}).get("variants") or {}).get(v) or {}).get("tasks", {}).get(task) or {}
-        if v in a.variants(task) and task not in muted.get(v, {}) and scalars.get(metric) is not None:
-            score[v] = float(scalars[metric])
-    out = []
-    sign = np.sign(score.get(an, 0) - score.get(bn, 0))
-    for key, label in FAMILY_FIELDS:
-        va, vb = recipes[an].get(key), recipes[bn].get(key)
-        if va == vb:
-            continue
-        fa = sorted(v for v in score if recipes[v].get(key) == va)
-        fb = sorted(v for v in score if recipes[v].get(key) == vb)
-        if not fa or not fb or max(len(fa), len(fb)) < 2:
-            continue  # two families of one are the two variants themselves
-        low_a, high_a = min(score[v] for v in fa), max(score[v] for v in fa)
-        low_b, high_b = min(score[v] for v in fb), max(score[v] for v in fb)
-        whole = (low_a > high_b) if sign > 0 else (high_a < low_b)
-        verb = "above" if sign > 0 else "below"
-        if whole:
-            out.append(f"{label}: {_members(va, fa)} scores {verb} "
-                       f"{_members(vb, fb)} on {metric} (trusted heads only): the gap is shared by the whole "
-                       f"famil{'y' if min(len(fa), len(fb)) == 1 else 'ies'}")
-        else:
-            out.append(f"{label}: {an} is {va}, {bn} is {vb}, but the families overlap on {metric} ({va}: "
-                       f"{low_a:.3f}-{high_a:.3f}, {vb}: {low_b:.3f}-{high_b:.3f}): not a family-wide gap")
-    if not out:
-        out.append("the two recipes share pair encoding, encoder, pooling, sharing and heads: no family separates them")
-    return out
-
-
-def _members(value: str, names: list[str]) -> str:
-    return f"{names[0]}, the only {value} variant," if len(names) == 1 else f"every {value} variant ({', '.join(names)})"
 
 
 # --- other evidence -------------------------------------------------------------------------------

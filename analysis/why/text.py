@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..formatting import inert_markdown
 from ..formatting import p_value as format_p
 from .report import WhyReport
 
@@ -63,20 +64,18 @@ def markdown(r: WhyReport) -> str:
             f"outside ({t['test']}). Share: the slice's part of the whole gap's sum; shares of overlapping slices do not add "
             "up, and a share below 0 or above 100 % means the slice goes against the gap or holds more than all of "
             "it (the rest goes the other way).", ""]
-    own = "MSE" if r.task == "sts" else "accuracy"
-    sides = f"{r.a} / {r.b} {own} inside" if r.b else f"{r.a} {own} inside"
-    out += [f"| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share | {sides} |",
-            "|---|---|---|---|---|---|---|---|"]
-    for x in r.findings:
-        flag = " (n < 100)" if x.small else ""
-        both = _val(x.a_inside) + (f" / {_val(x.b_inside)}" if r.b else "")
-        out.append(f"| {x.name} | {x.n:,}{flag} | {_num(x.mean_in)} | {_num(x.mean_out)} | {_num(x.effect)} "
-                   f"({_num(x.lo)} to {_num(x.hi)}) | {format_p(x.p_adjusted)} | {_pct(x.share)} | {both} |")
+    out += _finding_rows(r, r.findings)
     out.append("")
     if r.findings:
         out += ["Definitions:", ""] + [f"- **{x.name}**: {x.definition}" for x in r.findings[:5]] + [""]
+    if r.saved:
+        out += _saved_section(r)
     if r.families:
-        out += ["## Families", ""] + [f"- {line}" for line in r.families] + [""]
+        out += ["## Families", "",
+                "Variants grouped by what their recipes share. Each comparison's interval is that of the smallest "
+                "gap between a member of the leading family and a member of the other (paired bootstrap over the "
+                "examples, all variants on the same resamples); only an interval above 0 makes the gap the whole "
+                "family's.", ""] + [f"- {f['text']}" for f in r.families] + [""]
     if r.confident:
         out += ["## Most telling examples", ""]
         labels = {"a_right_b_wrong": f"{r.a} right, {r.b} wrong", "a_wrong_b_right": f"{r.a} wrong, {r.b} right",
@@ -112,6 +111,36 @@ def markdown(r: WhyReport) -> str:
         out += ["## Missing and notes", ""] + [f"- missing: {m}" for m in r.missing] + [f"- {n}" for n in r.notes]
         out.append("")
     return "\n".join(out)
+
+
+def _finding_rows(r: WhyReport, found: list, name: object = str) -> list[str]:
+    """The findings table's header and one row per finding (`name` renders the slice's name)."""
+    own = "MSE" if r.task == "sts" else "accuracy"
+    sides = f"{r.a} / {r.b} {own} inside" if r.b else f"{r.a} {own} inside"
+    out = [f"| slice | n | inside | outside | inside - outside (95 % CI) | adj. p | share | {sides} |",
+           "|---|---|---|---|---|---|---|---|"]
+    for x in found:
+        flag = " (n < 100)" if x.small else ""
+        both = _val(x.a_inside) + (f" / {_val(x.b_inside)}" if r.b else "")
+        out.append(f"| {name(x.name)} | {x.n:,}{flag} | {_num(x.mean_in)} | {_num(x.mean_out)} | {_num(x.effect)} "
+                   f"({_num(x.lo)} to {_num(x.hi)}) | {format_p(x.p_adjusted)} | {_pct(x.share)} | {both} |")
+    return out
+
+
+def _saved_section(r: WhyReport) -> list[str]:
+    """People's saved slices, apart from the automatic search: hypotheses, adjusted among themselves."""
+    s = r.saved
+    out = ["## Saved slices: hypotheses, not findings", "",
+           f"{s['saved']} saved slice{'s' if s['saved'] != 1 else ''} of this task, {s['tested']} tested. A slice someone "
+           "chose after looking at the data is a hypothesis to check on other data, not a finding of this search: "
+           f"each is tested inside against outside as above, with {s['correction']} "
+           f"({s['discoveries']} at adjusted p < {s['alpha']}). Only a saved filter's text, length and slice parts "
+           "pick its examples.", ""]
+    if r.hypotheses:
+        out += _finding_rows(r, r.hypotheses, inert_markdown) + [""]
+        out += [f"- **{inert_markdown(x.name)}**: {inert_markdown(x.definition)}" for x in r.hypotheses] + [""]
+    out += [f"- not tested: **{inert_markdown(u['name'])}**: {inert_markdown(u['why'])}" for u in s["untested"]]
+    return out + ([""] if s["untested"] else [])
 
 
 def _tex(s: str) -> str:

@@ -57,10 +57,12 @@ class CompareTab:
 @dataclass
 class ViewHandles:
     """What a derived analysis's view hands the page builder: the openers of its examples (wired to
-    Compare) and, for a view that selects examples (the Map), the gr.State holding that selection
-    (demo.embedding_map_view.MapSelection), for features that act on what is selected."""
+    Compare); for a view that selects examples (the Map), the gr.State holding that selection
+    (demo.embedding_map_view.MapSelection), for features that act on what is selected; and, for a
+    view a link can open with its controls set (Tests), its registered URL view."""
     openers: list = field(default_factory=list)
     selection: gr.State | None = None
+    link: object | None = None  # the view's demo.urlstate.View, for the page builder to register (its link fields)
 
 
 # (the loaded analysis, the reading, whether examples can open in Compare) -> the tab's openers, or

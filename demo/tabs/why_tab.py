@@ -1,9 +1,11 @@
 """Why tab: why one variant beats another on a task (or, with one, where it fails): the paired
 headline, where the gap lives (every slice tested, Benjamini-Hochberg adjusted), the other
-evidence, each finding's examples, and the write-up as a zip. Its A/B pick opens the same pair in
-Errors and Slices (the page builder wires those buttons through the tabs' links)."""
+evidence, each finding's examples, the user's saved slices tested as hypotheses, and the write-up
+as a zip. Its A/B pick opens the same pair in Errors, Slices and Tests (the page builder wires
+those buttons through the tabs' links)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -30,12 +32,19 @@ INTRO = ("Why does one variant beat another? Pick a task and two variants: the r
 NO_FINDING = "Click a row of the table above for its examples."
 
 
+# (task, the request's gr.OAuthProfile or None, its gr.Request) -> (the saved slices this user may
+# see, a line per one that no longer reads): the page builder's reading of the findings store
+SavedOf = Callable[[str, object, object], tuple[tuple[A.SavedSlice, ...], list[str]]]
+
+
 @dataclass(frozen=True)
 class Setup:
     """What the tab's handlers know of the app beyond the analysis: the variants composed of others
-    (left out of the default pair) and the checkpoints folder (the recipes behind the families)."""
+    (left out of the default pair), the checkpoints folder (the recipes behind the families) and
+    where a user's saved slices come from (none without a findings store)."""
     composed: frozenset[str] = frozenset()
     checkpoints: Path | None = None
+    saved: SavedOf | None = None
 
 
 @dataclass
@@ -44,8 +53,9 @@ class WhyTab:
     a: gr.Dropdown
     b: gr.Dropdown
     finding: gr.State          # the clicked finding's row, or None
-    to_errors: gr.Button       # the page builder wires these two through the links
+    to_errors: gr.Button       # the page builder wires these three through the links
     to_slices: gr.Button
+    to_tests: gr.Button
     opener: Opener             # an example of a finding, to Compare
     setup: Setup
 
@@ -98,9 +108,26 @@ def on_task(a: A.Analysis, setup: Setup, task_name: object) -> tuple:
     return gr.Dropdown(choices=names, value=first), gr.Dropdown(choices=[W.NONE, *names], value=second)
 
 
+def _saved(setup: Setup, task: str, profile: object, request: object) -> tuple[tuple[A.SavedSlice, ...], list[str]]:
+    return setup.saved(task, profile, request) if setup.saved is not None else ((), [])
+
+
+@guarded(lambda m: f"⚠ {m}")
+def show_saved(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object, profile: object,
+               request: object) -> str:
+    """The saved slices this user may see, tested on the pair as hypotheses ("" without a store)."""
+    if setup.saved is None:
+        return ""
+    r = _report(a, setup, task_name, a_name, b_name)
+    return W.saved_md(r, *_saved(setup, r.task, profile, request))
+
+
 @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
-def export_zip(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object) -> tuple:
-    path = W.write_zip(_report(a, setup, task_name, a_name, b_name))
+def export_zip(a: A.Analysis, setup: Setup, task_name: object, a_name: object, b_name: object, profile: object = None,
+               request: object = None) -> tuple:
+    r = _report(a, setup, task_name, a_name, b_name)
+    saved, _ = _saved(setup, r.task, profile, request)
+    path = W.write_zip(r.with_saved(saved) if saved else r)
     return gr.File(value=str(path), visible=True), ""
 
 
@@ -112,6 +139,8 @@ def params_of(a: A.Analysis, setup: Setup, where: str, task_name: object, a_name
     except (I.BadInput, ValueError, KeyError):  # a pick the report refuses: the button stays put
         return None
     k = finding if isinstance(finding, int) and 0 <= finding < len(r.findings) else None
+    if where == "tests":
+        return W.tests_params(r)
     return W.errors_params(r, k) if where == "errors" else W.slices_params(r, k)
 
 
@@ -160,13 +189,16 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
                                   scale=0, min_width=240)
             to_slices = gr.Button("Open this pair in Slices →", size="sm", elem_id="why-to-slices", scale=0,
                                   min_width=240)
+            to_tests = gr.Button("Open this pair in Tests →", size="sm", elem_id="why-to-tests", scale=0,
+                                 min_width=240)
         rows = gr.Dataframe(interactive=False, wrap=True, max_height=420, elem_id="why-examples", visible=False,
                             label="The finding's examples: click one to see it across every variant")
         example = example_panel("why-example-card", "why-example-table", "why-send")
+        saved = gr.Markdown("", elem_id="why-saved", visible=setup.saved is not None)
         rest = gr.Markdown(rest0, elem_id="why-evidence")
         with gr.Row():
-            export = gr.Button("⬇ Download the write-up (Markdown, figures, LaTeX table; zip)", size="sm", scale=0,
-                               min_width=420, elem_id="why-export")
+            export_button = gr.Button("⬇ Download the write-up (Markdown, figures, LaTeX table; zip)", size="sm",
+                                      scale=0, min_width=420, elem_id="why-export")
             zip_file = gr.File(label="Write-up", visible=False, elem_id="why-zip", scale=1)
         export_note = gr.Markdown("", elem_id="why-export-note")
         finding = gr.State(None)
@@ -184,7 +216,21 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
         return U.per_session(show_finding, a, setup)(upload_state, task_name, a_name, b_name, evt)
 
     findings.select(select, picks, [finding, rows, line, to_errors], api_visibility="private", **WHY_QUEUE)
-    export.click(U.per_session(export_zip, a, setup), picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
+
+    # the user's saved slices: read per request (Gradio fills the sign-in), after every report shown,
+    # a link's included (the summary changes), and on Explain (a slice saved since)
+    def saved_slices(upload_state: object, task_name: str, a_name: str, b_name: str,
+                     profile: gr.OAuthProfile | None = None, request: gr.Request = None) -> str:
+        return U.per_session(show_saved, a, setup)(upload_state, task_name, a_name, b_name, profile, request)
+
+    def export(upload_state: object, task_name: str, a_name: str, b_name: str,
+               profile: gr.OAuthProfile | None = None, request: gr.Request = None) -> tuple:
+        return U.per_session(export_zip, a, setup)(upload_state, task_name, a_name, b_name, profile, request)
+
+    if setup.saved is not None:
+        summary.change(saved_slices, picks, saved, api_visibility="private", **WHY_QUEUE)
+        go.click(saved_slices, picks, saved, api_visibility="private", **WHY_QUEUE)
+    export_button.click(export, picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
     opener = wire_example_panel(example, a, task, rows, can_send)
     if links is not None:
         links.register(View(tab="why", label="Why", fields={"task": task, "a": pick_a, "b": pick_b},
@@ -192,4 +238,4 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
                             outputs=[task, pick_a, pick_b, *shown_out],
                             dump={"task": task_key, "b": lambda v: "" if v == W.NONE else str(v or "")}))
     return WhyTab(task=task, a=pick_a, b=pick_b, finding=finding, to_errors=to_errors, to_slices=to_slices,
-                  opener=opener, setup=setup)
+                  to_tests=to_tests, opener=opener, setup=setup)
