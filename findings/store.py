@@ -34,6 +34,8 @@ OLDER_EXPORTS = {"0001": frozenset(FINDINGS)}
 STARTER_TAGS = ("needs world knowledge", "sarcasm", "negation", "label error", "ambiguous", "idiom",
                 "long-range dependency", "rare words", "comparison", "hedging")
 RETRY_S = 10.0          # an unreachable database is tried again at most this often
+# The advisory lock every PostgreSQL write holds for its transaction (any fixed 64-bit key).
+_WRITE_LOCK = 0x6D696E6962657274
 _TASK = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -233,6 +235,11 @@ class Store:
         engine = self._engine_or_raise(write=True)
         try:
             with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    # Caps are counted and then written in one transaction; under PostgreSQL's default
+                    # isolation two writers could both pass a cap, so writes take turns (SQLite's
+                    # writers already do).
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _WRITE_LOCK})
                 return fn(conn)
         except FindingsError:
             raise

@@ -2,6 +2,8 @@
 unreachable database; on SQLite and on PostgreSQL (skipped with the reason when no server)."""
 import random
 import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from sqlalchemy import text
@@ -241,3 +243,29 @@ def test_the_command_line_exports_and_imports(tmp_path, capsys):
     assert (tmp_path / "again.json").read_bytes() == (tmp_path / "all.json").read_bytes()
     assert main(["import", "--url", target, "--json", str(tmp_path / "all.json")]) == 1
     assert "empty database" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_concurrent_writers_never_pass_the_cap(backend, tmp_path):
+    url = url_for(backend, tmp_path)
+    Store(url).close()  # create the schema once, before the race
+    stores = [Store(url, max_per_user=1000, max_rows=10) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+
+    def write(i: int) -> int:
+        barrier.wait()
+        saved = 0
+        for k in range(5):
+            try:
+                stores[i].add_tag(Writer(f"user{i}"), "sst", f"id{i}-{k}", "sarcasm")
+                saved += 1
+            except Full:
+                pass
+        return saved
+
+    with ThreadPoolExecutor(len(stores)) as pool:
+        saved = sum(pool.map(write, range(len(stores))))
+    assert saved == 10
+    assert sum(stores[0].count().values()) == 10
+    for s in stores:
+        s.close()
