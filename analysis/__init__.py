@@ -103,6 +103,16 @@ Slices (analysis.slices; all defined in that one module, add one with @register)
     slice_metrics(a, task, name, variants=None, threshold=0.5) -> DataFrame
         one row per (bucket, variant), bucket "(all)" first: slice, bucket, variant, n, metrics.
 
+Text rules and saved slices (analysis.text_rules, analysis.custom_slice)
+    ErrorQuery(..., word="not", regex=r"n[o']t", feature=("contrast", "yes"), within=other_query)
+        a whole word, a regular expression (capped: at most MAX_PATTERN characters, no nested
+        repeats or backreferences, the dev set searched within a time budget), a feature of
+        analysis.why.features (feature_names(td, tables_dir, data_dir) lists them), and the
+        examples another query lists; each a ValueError with its reason when refused.
+    with_slice(a, task, name, member, variants=None) -> Analysis with one more slice (buckets
+        "in the slice", "outside it") and its intervals bootstrapped now, for slice_metrics and
+        the Slices tab.
+
 Intervals (analysis.uncertainty; written at build time to `intervals.parquet`)
     a.intervals -> Intervals | None   None when the table is missing or was computed from other
         prediction tables (then a.problems says so).
@@ -130,6 +140,7 @@ split is partial): show `schema.QUORA_NOTE` next to them.
 from .assemble import added_bytes
 from .behaviour import MFT, TESTS
 from .core import Analysis, TaskData
+from .custom_slice import with_slice
 from .derived import DerivedAnalysis, Reading
 from .dev_metrics import calibration, confusion, metrics, metrics_table, overall, per_class, residuals
 from .embedding_map import in_region
@@ -150,6 +161,7 @@ from .registry import DERIVED, derived_analysis
 from .schema import MANIFEST_NAME, QUORA_NOTE, STS_TOLERANCE, SUMMARY_NAME, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
 from .tables import jsonable, read_manifest
+from .text_rules import MAX_PATTERN, MAX_WORD, feature_names
 from .trust import muted_heads, muted_reason
 from .uncertainty import ALL, SMALL_N, excludes_zero, wilson
 from .uncertainty import METRICS as INTERVAL_METRICS
@@ -209,6 +221,10 @@ __all__ = [
     "imported_variants",
     "read_prediction_files",
     "with_predictions",
+    "with_slice",
+    "feature_names",
+    "MAX_PATTERN",
+    "MAX_WORD",
     "added_bytes",
     "read_manifest",
     "jsonable",

@@ -15,7 +15,9 @@ from .core import Analysis, TaskData
 from .dev_metrics import sts_bin
 from .schema import QUORA_THRESHOLD, STS_TOLERANCE
 from .slices import SLICES
+from .text_rules import MAX_WORD, check_regex, feature_mask, regex_mask, word_mask
 
+MAX_WITHIN = 3  # how deep `within` may nest (a saved slice of a saved slice of a saved slice)
 RELATIONS = ("agree", "disagree", "a_right_b_wrong", "a_wrong_b_right", "both_right", "both_wrong")
 DIRECTIONS = {"over": "over", "under": "under", "fp": "over", "fn": "under"}
 SORTS = ("confidence", "error", "id", None)
@@ -65,6 +67,12 @@ class ErrorQuery:
     slice      (slice name, bucket).
     search     case-insensitive substring of either sentence ("" = none).
     min_words, max_words   inclusive bounds on the words of the example.
+    word       a whole word or phrase in either sentence, case-insensitive ("" = none).
+    regex      a regular expression searched in either sentence, case-insensitive, under the caps
+               of `text_rules` ("" = none).
+    feature    (feature, value) of `why.features`, e.g. ("contrast", "yes").
+    within     another query on the same task: only the examples it lists (a saved slice used as
+               a filter); nested at most MAX_WITHIN deep.
     threshold  Quora's decision threshold.
 
     Variant, other and slice names are checked against the tables when the query runs.
@@ -81,6 +89,10 @@ class ErrorQuery:
     min_words: int | None = None
     max_words: int | None = None
     threshold: float = QUORA_THRESHOLD
+    word: str = ""
+    regex: str = ""
+    feature: tuple[str, str] | None = None
+    within: ErrorQuery | None = None
 
     def __post_init__(self) -> None:
         if self.task not in ERROR_KINDS:
@@ -112,6 +124,36 @@ class ErrorQuery:
                 raise ValueError(f"{key} is a whole number of at least 0, not {value!r}")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError(f"threshold is between 0 and 1, not {self.threshold!r}")
+        if not isinstance(self.word, str) or len(self.word) > MAX_WORD:
+            raise ValueError(f"word is text of at most {MAX_WORD} characters, not {str(self.word)[:40]!r}")
+        if not isinstance(self.regex, str):
+            raise ValueError(f"regex is text, not {self.regex!r}")
+        if self.regex.strip():
+            check_regex(self.regex.strip())
+        if self.feature is not None:
+            if len(self.feature) != 2 or not all(isinstance(x, str) for x in self.feature):
+                raise ValueError(f"a feature is (name, value), not {self.feature!r}")
+            object.__setattr__(self, "feature", tuple(self.feature))
+        if isinstance(self.within, dict):
+            object.__setattr__(self, "within", ErrorQuery.from_dict(self.within))
+        if self.within is not None:
+            if not isinstance(self.within, ErrorQuery):
+                raise ValueError(f"within is another error query, not {self.within!r}")
+            if self.within.task != self.task:
+                raise ValueError(f"within is a query on {self.within.task}, not on {self.task}")
+            if self.within.depth() >= MAX_WITHIN:
+                raise ValueError(f"saved slices nest at most {MAX_WITHIN} deep")
+
+    def depth(self) -> int:
+        """How many queries this one holds through `within` (0: none)."""
+        return 0 if self.within is None else 1 + self.within.depth()
+
+    def by_predictions(self) -> bool:
+        """Whether the examples this query lists depend on the variants' predictions (an error
+        kind, a cell or a comparison), not on the examples alone: a slice chosen so favours or
+        disfavours the variants it names."""
+        own = self.kind != "all" or self.cell is not None or self.other is not None
+        return own or (self.within is not None and self.within.by_predictions())
 
     def decided_by(self) -> str | None:
         """What, instead of the error kind, decides which rows show (None: the kind does)."""
@@ -140,6 +182,8 @@ class ErrorQuery:
         kw |= self.example_filters()
         if self.threshold != QUORA_THRESHOLD:
             kw["threshold"] = self.threshold
+        if self.within is not None:
+            kw["within"] = self.within
         return kw
 
     def example_filters(self) -> dict:
@@ -151,6 +195,12 @@ class ErrorQuery:
                 kw[key] = getattr(self, key)
         if self.slice is not None:
             kw["slice"] = self.slice
+        if self.word.strip():
+            kw["word"] = self.word.strip()
+        if self.regex.strip():
+            kw["regex"] = self.regex.strip()
+        if self.feature is not None:
+            kw["feature"] = self.feature
         return kw
 
     def by_answers(self) -> list[str]:
@@ -163,14 +213,17 @@ class ErrorQuery:
             out.append(f"the confusion cell {self.cell}")
         if self.other is not None:
             out.append(f"{self.variant} against {self.other} ({self.relation})")
+        if self.within is not None:  # a query of its own: not an example filter of this one
+            out.append("the saved slice it is filtered by")
         return out
 
     def to_dict(self) -> dict:
         """Plain JSON values (tuples as lists); `from_dict` reads it back."""
         out = asdict(self)
-        for key in ("cell", "slice"):
+        for key in ("cell", "slice", "feature"):
             if out[key] is not None:
                 out[key] = list(out[key])
+        out["within"] = None if self.within is None else self.within.to_dict()
         return out
 
     @classmethod
@@ -180,10 +233,23 @@ class ErrorQuery:
         if unknown:
             raise ValueError(f"unknown error-query fields: {', '.join(sorted(unknown))}")
         data = dict(data)
-        for key in ("cell", "slice"):
+        for key in ("cell", "slice", "feature"):
             if data.get(key) is not None:
                 data[key] = tuple(data[key])
+        if isinstance(data.get("within"), dict):
+            if _depth(data["within"]) >= MAX_WITHIN:
+                raise ValueError(f"saved slices nest at most {MAX_WITHIN} deep")
+            data["within"] = cls.from_dict(data["within"])
         return cls(**data)
+
+
+def _depth(data: dict) -> int:
+    """How deep a query's dict nests through "within", without building it (a stored dict may be
+    written by anyone: it is measured before it is read)."""
+    n = 0
+    while isinstance(data, dict) and isinstance(data.get("within"), dict) and n <= MAX_WITHIN:
+        data, n = data["within"], n + 1
+    return n
 
 
 def _pred_correct(td: TaskData, rows: np.ndarray | slice, threshold: float):
@@ -210,8 +276,15 @@ def example_mask(
     min_words: int | None = None,
     max_words: int | None = None,
     slice: tuple[str, str] | None = None,
+    word: str | None = None,
+    regex: str | None = None,
+    feature: tuple[str, str] | None = None,
+    tables_dir: object = None,
+    data_dir: object = None,
 ) -> np.ndarray | None:
-    """Boolean mask over examples for the per-example filters (None when there are none)."""
+    """Boolean mask over examples for the per-example filters (None when there are none). A
+    feature needing a folder (rare words, the embedding clusters) reads `tables_dir` / `data_dir`,
+    unless the features were computed with them before (they are kept per examples frame)."""
     mask = None
 
     def both(m: pd.DataFrame):
@@ -220,6 +293,12 @@ def example_mask(
 
     if search:
         both(td.examples["text"].str.contains(search.lower(), regex=False).to_numpy(dtype=bool))
+    if word:
+        both(word_mask(td.examples, word))
+    if regex:
+        both(regex_mask(td.examples, regex))
+    if feature is not None:
+        both(feature_mask(td, feature, tables_dir, data_dir))
     words = td.examples["words"].to_numpy()
     if min_words is not None:
         both(words >= min_words)
@@ -254,6 +333,10 @@ def errors(
     other: str | None = None,
     relation: str | None = None,
     slice: tuple[str, str] | None = None,
+    word: str | None = None,
+    regex: str | None = None,
+    feature: tuple[str, str] | None = None,
+    within: ErrorQuery | None = None,
     sort: str | None = "auto",
     ascending: bool = False,
     threshold: float = QUORA_THRESHOLD,
@@ -277,6 +360,9 @@ def errors(
                  (STS: agree = |A - B| <= STS_TOLERANCE, right = |error| <= STS_TOLERANCE).
                  Adds columns other_pred and other_correct.
     slice        (slice name, bucket) from `slices.py`, e.g. ("negation", "negation").
+    word, regex, feature   text rules (`text_rules`): a whole word or phrase, a regular
+                 expression (capped: ValueError when refused), a (feature, value) of `why.features`.
+    within       an ErrorQuery: only the examples it lists.
     sort         "confidence" (SST, Quora: probability of the predicted class), "error" (size of
                  the error: SST classes off, Quora |P(dup) - gold|, STS |pred - gold|), "id", or
                  None (frame order); "auto" = confidence for classifiers, error for STS.
@@ -290,7 +376,8 @@ def errors(
     if isinstance(task, ErrorQuery):
         given = {"variant": variant, "only_errors": only_errors, "min_error": min_error, "direction": direction,
                  "cell": cell, "search": search, "min_words": min_words, "max_words": max_words, "other": other,
-                 "relation": relation, "slice": slice}
+                 "relation": relation, "slice": slice, "word": word, "regex": regex, "feature": feature,
+                 "within": within}
         mixed = [k for k, v in given.items() if v is not None] + (["threshold"] if threshold != QUORA_THRESHOLD else [])
         if mixed:
             raise TypeError(f"an ErrorQuery says every filter; do not also pass {', '.join(mixed)}")
@@ -338,7 +425,11 @@ def errors(
         else:
             keep &= (gold == g) & (pred == p)
 
-    mask = example_mask(td, search=search, min_words=min_words, max_words=max_words, slice=slice)
+    mask = example_mask(td, search=search, min_words=min_words, max_words=max_words, slice=slice, word=word,
+                        regex=regex, feature=feature, tables_dir=a.tables_dir, data_dir=a.data_dir)
+    if within is not None:
+        listed = td.examples["id"].isin(errors(a, within, sort=None)["id"].unique()).to_numpy()
+        mask = listed if mask is None else mask & listed
     if mask is not None:
         keep &= mask[ex]
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -223,17 +223,17 @@ class Cell:
 
 
 def bootstrap_cell(task: str, gold: np.ndarray, pred: np.ndarray, rng: np.random.Generator,
-                   n_resamples: int = N_RESAMPLES, level: float = LEVEL) -> Cell:
-    """Percentile bootstrap over the m examples of every metric of every variant (`pred` (m, V))
-    and of every difference between two variants, all on the same resamples."""
-    names = METRICS[task]
+                   n_resamples: int = N_RESAMPLES, level: float = LEVEL, metrics: Sequence[str] | None = None) -> Cell:
+    """Percentile bootstrap over the m examples of every metric (or of `metrics`) of every variant
+    (`pred` (m, V)) and of every difference between two variants, all on the same resamples."""
+    names = tuple(METRICS[task] if metrics is None else metrics)
     m, n_var = pred.shape
     k = len(names)
 
     def statistic(index: np.ndarray, axis: int = -1) -> np.ndarray:
         index = np.asarray(index)
         flat = index.reshape(-1, m)
-        values = np.stack(list(weighted_metrics(task, gold, pred, _counts(flat, m)).values()))  # (k, V, b)
+        values = np.stack(list(weighted_metrics(task, gold, pred, _counts(flat, m), names).values()))  # (k, V, b)
         deltas = values[:, :, None, :] - values[:, None, :, :]  # (k, V, V, b): variant minus reference
         out = np.concatenate([values.reshape(k * n_var, -1), deltas.reshape(k * n_var * n_var, -1)])
         return out.reshape(out.shape[0], *index.shape[:-1])
@@ -313,6 +313,32 @@ def interval_table(a: Analysis, n_resamples: int = N_RESAMPLES, level: float = L
         return _interval_table(a, n_resamples, level)
 
 
+def bucket_intervals(td: TaskData, slice_: str, labels: pd.Series, variants: list[str] | None = None,
+                     n_resamples: int = N_RESAMPLES, level: float = LEVEL,
+                     metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """The interval table's rows (COLUMNS) for the buckets of one slice given by its `labels`
+    (categorical, one per example), as the build computes them for the registry's slices: for
+    `variants` (default: all) with a prediction for every example and `metrics` (default: all),
+    on the same seeds by name."""
+    names = [v for v in (variants or td.variants)
+             if v in td.variants and td.present[:, td.variant_index(v)].all()]
+    columns = [td.variant_index(v) for v in names]
+    gold = td.examples["gold"].to_numpy()
+    outputs = _outputs(td)[:, columns]
+    codes = labels.cat.codes.to_numpy()
+    rows: list[tuple] = []
+    for code, bucket in enumerate(labels.cat.categories):
+        idx = np.flatnonzero(codes == code)
+        if not len(idx) or not names:
+            continue
+        cell = bootstrap_cell(td.task, gold[idx], outputs[idx], _seed(td.task, slice_, str(bucket)), n_resamples, level,
+                              metrics)
+        rows += _rows(td.task, slice_, str(bucket), names, cell, gold[idx], outputs[idx])
+    frame = pd.DataFrame.from_records(rows, columns=COLUMNS)
+    frame["n"] = frame["n"].astype(np.int32)
+    return frame
+
+
 def _interval_table(a: Analysis, n_resamples: int, level: float) -> pd.DataFrame:
     rows: list[tuple] = []
     whole: dict[str, tuple[list[str], Cell]] = {}
@@ -384,6 +410,13 @@ class Intervals:
         keys = zip(*(table[c].astype(str) for c in ("task", "slice", "bucket", "metric", "variant", "reference")))
         self._index = {key: (float(lo), float(hi), int(n)) for key, lo, hi, n in
                        zip(keys, table["lo"].to_numpy(), table["hi"].to_numpy(), table["n"].to_numpy())}
+
+    def extended(self, table: pd.DataFrame) -> Intervals:
+        """These lookups and those of `table` (rows in this module's COLUMNS; its keys win): how
+        a slice computed on demand joins the build's table. `table` stays the build's."""
+        out = Intervals(table)
+        out._index, out.table = {**self._index, **out._index}, self.table
+        return out
 
     def _get(self, key: tuple, n: int | None) -> tuple[float, float] | None:
         hit = self._index.get(key)

@@ -28,11 +28,13 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .palette import BETTER, WORSE, themed, tint, variant_colors
+from .saved_slices_view import decode, is_saved
 from .table_widths import shares
 
 ALL_VARIANTS = "(all variants)"
 NO_OTHER = "(none)"
 NO_SLICE = "(none)"
+NO_FEATURE = "(none)"
 SHOW_ROWS = 300
 SHORT_SST = ("0 v.neg", "1 neg", "2 neu", "3 pos", "4 v.pos")
 
@@ -80,6 +82,10 @@ class Filters:
     relation: str = "disagree with it"
     slice: str = NO_SLICE
     cell: tuple | None = None      # (gold, pred) of a confusion cell
+    word: str = ""                 # the text rules of analysis.ErrorQuery
+    regex: str = ""
+    feature: str = NO_FEATURE      # "name: value"
+    within: A.ErrorQuery | None = None   # a saved slice picked as the slice
 
     def query(self) -> tuple[A.ErrorQuery, list[str]]:
         """(the analysis query the picked values stand for, notes for the user). A comparison the
@@ -100,10 +106,13 @@ class Filters:
         sliced = None
         if self.slice and self.slice != NO_SLICE and " = " in self.slice:
             sliced = tuple(self.slice.split(" = ", 1))
+        feature = None
+        if self.feature and self.feature != NO_FEATURE and ": " in self.feature:
+            feature = tuple(self.feature.split(": ", 1))
         q = A.ErrorQuery(task=self.task, variant=variant, kind=ERROR_KINDS[self.task].get(self.kind, "wrong"),
                          cell=None if self.cell is None else tuple(int(x) for x in self.cell), other=other,
                          relation=RELATIONS.get(self.relation, "disagree"), slice=sliced, search=self.search or "",
-                         **words)
+                         word=self.word, regex=self.regex, feature=feature, within=self.within, **words)
         off = q.decided_by()
         if off:  # the picker is reset and disabled (kind_picker): the query says what is applied
             q = dataclasses.replace(q, kind="wrong")
@@ -141,23 +150,34 @@ def parse_task(a: A.Analysis, task_name: object) -> str:
 
 
 def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: object, search: object, min_words: object,
-                  max_words: object, other: object, relation: object, slice_name: object, cell: object) -> Filters:
+                  max_words: object, other: object, relation: object, slice_name: object, cell: object,
+                  word: object = "", regex: object = "", feature: object = None) -> Filters:
     """Every value of the Errors tab's filters checked against what the tables hold; BadInput
-    names the first that is not allowed. Empty values mean "no filter"."""
+    names the first that is not allowed. Empty values mean "no filter". The slice may be a saved
+    slice (`saved_slices_view`: the examples its query lists); the regular expression is checked
+    when the query is made (`Filters.query`, ValueError)."""
     task = parse_task(a, task_name)
     names = variants_of(a, task)
     search = I.text(search, "Text contains").strip()
     if len(search) > MAX_SEARCH:
         raise I.BadInput(f"Text contains is at most {MAX_SEARCH:,} characters (got {len(search):,}).")
+    word, regex = I.text(word, "Whole word").strip(), I.text(regex, "Regular expression").strip()
+    for value, what, cap in ((word, "Whole word", A.MAX_WORD), (regex, "Regular expression", A.MAX_PATTERN)):
+        if len(value) > cap:
+            raise I.BadInput(f"{what} is at most {cap:,} characters (got {len(value):,}).")
     low = I.whole_number(min_words, "Min words")
     high = I.whole_number(max_words, "Max words")
+    within, slice_value = None, slice_name
+    if is_saved(slice_name):
+        within, slice_value = decode(slice_name, task).query, NO_SLICE
     return Filters(task=task, variant=pick_variant(a, task, variant),
                    kind=I.choice(kind, list(ERROR_KINDS[task]), "error kind", default=next(iter(ERROR_KINDS[task]))),
                    search=search, min_words=low, max_words=high,
                    other=I.choice(other, [NO_OTHER] + names, "other variant", default=NO_OTHER),
                    relation=I.choice(relation, list(RELATIONS), "relation", default=next(iter(RELATIONS))),
-                   slice=I.choice(slice_name, slice_choices(a, task), "slice", default=NO_SLICE),
-                   cell=parse_cell(task, cell))
+                   slice=I.choice(slice_value, slice_choices(a, task), "slice", default=NO_SLICE),
+                   cell=parse_cell(task, cell), word=word, regex=regex,
+                   feature=I.choice(feature, feature_choices(a, task), "feature", default=NO_FEATURE), within=within)
 
 
 def pick_variant(a: A.Analysis, task: str, variant: object) -> str:
@@ -197,6 +217,14 @@ def slice_choices(a: A.Analysis, task: str) -> list[str]:
         labels = A.slice_labels(a, task, name)
         out += [f"{name} = {b}" for b in labels.cat.categories]
     return out
+
+
+def feature_choices(a: A.Analysis, task: str) -> list[str]:
+    """The features a text rule may name ("contrast: yes", ...), after "(none)"; computed from
+    the examples at first use per task (seconds for Quora), then kept."""
+    if a is None or not a.has(task):
+        return [NO_FEATURE]
+    return [NO_FEATURE] + A.feature_names(a.task(task), a.tables_dir, a.data_dir)
 
 
 # --- metrics ----------------------------------------------------------------------------------
@@ -543,6 +571,14 @@ def _file_name(filters: Filters) -> str:
         parts.append(filters.slice.replace(" = ", "-"))
     if filters.search:
         parts.append(f"text-{filters.search[:20]}")
+    if filters.word:
+        parts.append(f"word-{filters.word[:20]}")
+    if filters.regex:
+        parts.append("regex")
+    if filters.feature not in (None, "", NO_FEATURE):
+        parts.append(filters.feature[:30])
+    if filters.within is not None:
+        parts.append("saved-slice")
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in "-".join(parts))
     return f"errors-{safe[:120]}.csv"
 

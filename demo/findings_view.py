@@ -11,11 +11,13 @@ import numpy as np
 import pandas as pd
 
 from analysis import SavedSlice, errors, saved_slices, wilson
-from findings import STARTER_TAGS, FindingsError, FindingsSettings, Store, Writer
+from findings import STARTER_TAGS, FindingsError, FindingsSettings, Store, Writer, visible_slices
 
 from .inputs import escape_md
+from .saved_slices_view import describe
 
 MAX_DRAW = 200
+MAX_BULK = 2000        # examples one "tag them all" may tag (each user's row cap applies besides)
 UNTAGGED = "(untagged)"
 
 
@@ -63,6 +65,13 @@ def example_md(store: Store | None, reader: Writer | None, task: str, example_id
     return "\n".join(lines)
 
 
+def wanted_tags(chosen: list[str], free: str) -> list[str]:
+    """The starter tags ticked (others are dropped: a checkbox sends only its own) and the
+    comma-separated free ones, each once."""
+    return list(dict.fromkeys([t for t in chosen if t in STARTER_TAGS]
+                              + [" ".join(t.split()).lower() for t in (free or "").split(",") if t.strip()]))
+
+
 def save_example(store: Store, who: Writer | None, why_not: str, task: str, example_id: str, chosen: list[str],
                  free: str, note: str, variant: str = "", shared: bool = True) -> str:
     """Tag (starter tags and comma-separated free ones) and note an example; the message to show."""
@@ -70,7 +79,7 @@ def save_example(store: Store, who: Writer | None, why_not: str, task: str, exam
         return why_not
     if not example_id:
         return "Open an example first (click a row)."
-    wanted = [t for t in chosen if t in STARTER_TAGS] + [t for t in (free or "").split(",") if t.strip()]
+    wanted = wanted_tags(chosen, free)
     if not wanted and not (note or "").strip():
         return "Choose a tag, type one, or write a note."
     try:
@@ -81,6 +90,40 @@ def save_example(store: Store, who: Writer | None, why_not: str, task: str, exam
     except FindingsError as e:
         return f"Not saved: {escape_md(e)}"
     return f"Saved {len(wanted)} tag(s){' and a note' if (note or '').strip() else ''} as {escape_md(who.name)}."
+
+
+def ask_bulk(who: Writer | None, why_not: str, task: str, ids: list[str], tags: list[str], what: str,
+             shared: bool = True) -> tuple[str, dict | None]:
+    """The question before tagging many examples at once, and what a confirmation would write
+    (None when there is nothing to confirm: the message says why)."""
+    if who is None:
+        return why_not, None
+    if not tags:
+        return "Choose a tag or type one first.", None
+    if not ids:
+        return f"No examples in {what}: nothing to tag.", None
+    if len(ids) > MAX_BULK:
+        return (f"{what[0].upper() + what[1:]} holds {len(ids):,} examples; at most {MAX_BULK:,} are tagged at once. "
+                "Narrow it first."), None
+    listed = ", ".join(f"“{escape_md(t)}”" for t in tags)
+    return (f"Tag **{len(ids):,} examples** ({what}) with {listed}? Nothing is saved until you confirm.",
+            {"task": task, "ids": list(ids), "tags": list(tags), "what": what, "shared": bool(shared)})
+
+
+def tag_bulk(store: Store, who: Writer | None, why_not: str, pending: object) -> str:
+    """Write a confirmed bulk tagging (`ask_bulk`'s pending dict), tag by tag (each all or none)."""
+    if who is None:
+        return why_not
+    if not isinstance(pending, dict) or not pending.get("ids"):
+        return "Nothing to confirm: ask again."
+    added = 0
+    try:
+        for tag in pending["tags"]:
+            added += store.add_tags(who, pending["task"], pending["ids"], tag, shared=pending.get("shared", True))
+    except FindingsError as e:
+        return f"Not saved{' (the tags before it were)' if added else ''}: {escape_md(e)}"
+    return (f"Tagged {len(pending['ids']):,} examples ({escape_md(pending['what'])}): {added:,} new tag(s) as "
+            f"{escape_md(who.name)}.")
 
 
 def save_slice(store: Store, who: Writer | None, why_not: str, query: Any, name: str, shared: bool = True) -> str:
@@ -96,15 +139,15 @@ def save_slice(store: Store, who: Writer | None, why_not: str, query: Any, name:
 
 def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
     """The saved slices a reader may see: name, task, who, and the filter in words of its fields."""
-    rows = store.rows("slices", reader)
     cols = ["name", "task", "author", "shared", "filter"]
 
     def words(query: str) -> str:
-        q = json.loads(query)
-        return ", ".join(f"{k}={v}" for k, v in q.items() if v not in (None, "", [], "wrong", "disagree")
-                         and k not in ("task", "threshold"))
-    return pd.DataFrame([[r["name"], r["task"], r["author"], r["shared"], words(r["query"])] for r in rows],
-                        columns=cols)
+        try:
+            return describe(json.loads(query))
+        except (TypeError, ValueError, AttributeError):
+            return "(its filter no longer reads)"
+    return pd.DataFrame([[r["name"], r["task"], r["author"], r["shared"], words(r["query"])]
+                         for r in visible_slices(store, reader)], columns=cols)
 
 
 def saved_for_why(store: Store | None, settings: FindingsSettings | None, task: str, profile: Any = None,
@@ -115,7 +158,7 @@ def saved_for_why(store: Store | None, settings: FindingsSettings | None, task: 
     if store is None or not store.available:
         return (), []
     try:
-        rows = store.rows("slices", writer_for(settings, profile, request), task=task)
+        rows = visible_slices(store, writer_for(settings, profile, request), task=task)
     except FindingsError:
         return (), []
     found, problems = saved_slices(rows)

@@ -12,6 +12,7 @@ from pandas.io.formats.style import Styler
 import analysis as A
 from minibert.tasks import task as get_task
 
+from .inputs import escape_md
 from .palette import BETTER, WORSE, themed, tint, variant_colors
 from .table_widths import shares
 
@@ -172,7 +173,9 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
                                  "arrayminus": [y - lo for y, (lo, _) in zip(values, bounds)]},
                      "hovertemplate": f"{v}<br>%{{x}}: %{{y:.3f}} [%{{customdata[1]:.3f}}, %{{customdata[2]:.3f}}]"
                                       "<br>n = %{customdata[0]}<extra></extra>"})
-    title = f"{metric} per {name} bucket, 95 % intervals" + (" (lower is better)" if metric in LOWER_IS_BETTER else "")
+    # plotly reads tags in a title: a saved slice's name is a user's text
+    title = (f"{metric} per {html.escape(name)} bucket, 95 % intervals"
+             + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
     layout = {"barmode": "group", "height": 380, "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
               "title": {"text": title, "x": 0, "font": {"size": 14}}, "legend": {"orientation": "h", "y": -0.15},
               "yaxis": {"title": {"text": metric}}}
@@ -180,19 +183,21 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
 
 
 def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str,
-               variants: list[str] | None = None) -> tuple[Styler | pd.DataFrame, go.Figure, str]:
+               variants: list[str] | None = None, about: str | None = None) -> tuple[Styler | pd.DataFrame, go.Figure, str]:
     """(Styler, figure, markdown description) for the Slices tab; `variants` default to
-    `default_variants`."""
+    `default_variants`. `about` (Markdown, escaped by the caller) describes a slice the registry
+    does not hold (a saved slice, added to `a` by `analysis.with_slice`)."""
     if a is None or not a.has(task):
         return pd.DataFrame(), go.Figure(), "No predictions for this task."
-    if name not in A.slice_names(task):
+    if name not in A.slice_names(task) and name not in a.task(task).slices:
         name = A.slice_names(task)[0]
     if metric not in METRICS[task]:
         metric = METRICS[task][0]
     variants = variants or default_variants(a, task, reference)
     styler, long, notes = slice_table(a, task, name, reference, metric, variants)
     e = html.escape
-    doc = (f"**{e(name)}**: {e(slice_doc(name))}. Each cell: {metric} of the variant on that bucket with its 95 % "
+    about = about if about is not None else e(slice_doc(name))
+    doc = (f"**{escape_md(name)}**: {about}. Each cell: {metric} of the variant on that bucket with its 95 % "
            f"interval, and below it Δ, the difference from **{e(reference)}** with its paired 95 % interval "
            "(shaded only when that interval excludes 0: green better than the reference, red worse). "
            f"`n` is the number of dev examples in the bucket; ⚠ marks n < {A.SMALL_N}, where intervals are wide. "

@@ -34,7 +34,7 @@ from .tabs import (
     slices_tab,
     why_tab,
 )
-from .tabs.shared import open_in_compare, task_key
+from .tabs.shared import Extras, extras, open_in_compare, task_key
 from .uploads import max_file_size, uploads_enabled
 from .urlstate import Links, View
 
@@ -196,12 +196,14 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
 
         links = Links()  # shareable views: each tab registers what it keeps in the URL (demo.urlstate)
         links.place()
-        with gr.Tabs(selected="compare") as tabs:
+        findings = findings_tab.Handlers(ctx, a)
+        # The findings boxes under every dev example and every selection, whichever tab shows one.
+        boxes = Extras(under_example=partial(findings_tab.example_findings, findings),
+                       under_selection=partial(findings_tab.selection_box, findings))
+        with gr.Tabs(selected="compare") as tabs, extras(boxes):
             compare = compare_tab.build(ctx, links)
             can_send = compare is not None
-            findings = findings_tab.Handlers(ctx, a)
-            errors = errors_tab.build(ctx, a, can_send, links, under_example=lambda task, ex: findings_tab.example_findings(
-                findings, task, ex))
+            errors = errors_tab.build(ctx, a, can_send, links, under_filters=partial(findings_tab.filter_actions, findings))
             openers = [errors.opener] if errors is not None else []
             slices = slices_tab.build(a, links)
             saved = (partial(saved_for_why, ctx.findings, ctx.findings_settings) if ctx.findings is not None
@@ -217,7 +219,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 openers += derived[d.name].openers
                 links.register(derived[d.name].link or View(tab=view.tab_id, label=view.label))
             models = models_tab.build(ctx, a, links)
-            findings_tab.build(findings, a, errors.filters if errors is not None else None)
+            findings_tab.build(findings, a)
             links.register(View(tab="findings", label="Findings"))
         # The page builder, not the tabs, joins one tab to another.
         if compare is not None:
@@ -225,8 +227,21 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
                 open_in_compare(opener, compare, tabs)
         if why is not None:
             wire_why(links, tabs, a, why, compare, slices, models)
+        wire_saved_slices(findings, errors, slices)
         links.wire(demo, tabs)
     return demo
+
+
+def wire_saved_slices(findings: findings_tab.Handlers, errors: errors_tab.ErrorsTab | None,
+                      slices: slices_tab.SlicesTab | None) -> None:
+    """The saved slices a user may see join the slice pickers of Errors and Slices, asked for when a
+    picker is opened (so a slice saved since, by anyone, is there; the value picked is kept)."""
+    if errors is not None:
+        errors.slice_picker.focus(findings.errors_slices, [errors.task, errors.slice_picker], errors.slice_picker,
+                                  api_visibility="private", queue=False)
+    if slices is not None:
+        task, name = slices.inputs[0], slices.inputs[1]
+        name.focus(findings.slices_slices, [task, name], name, api_visibility="private", queue=False)
 
 
 def wire_why(links: Links, tabs: gr.Tabs, a: A.Analysis, why: why_tab.WhyTab,

@@ -130,15 +130,18 @@ def test_draw_is_seeded():
 
 def test_an_errors_filter_is_saved_as_its_error_query(a, tmp_path):
     h, store = space_handlers(a, tmp_path)
-    filters = (SST, "pcgrad", "too positive (pred > gold)", "not", 3, None, None, None, None, None)
+    filters = (SST, "pcgrad", "too positive (pred > gold)", "not", 3, None, None, None, None, None, "", "", None)
     message, _ = h.save_slice("short negations", True, *filters, None, None)
     assert "Sign in" in message and store.rows("slices", None) == []
-    message, listed = h.save_slice("short <b>negations</b>", True, *filters, profile("ana"), None)
+    message, picker = h.save_slice("short <b>negations</b>", True, *filters, profile("ana"), None)
     assert "Saved" in message and "<b>" not in message
     saved = store.rows("slices", None)[0]
     query = analysis.ErrorQuery.from_dict(json.loads(saved["query"]))
     expected, _ = parse_filters(a, *filters).query()
     assert query == expected and query.search == "not" and query.min_words == 3
+    # the Errors slice picker offers it at once, marked, with its author
+    assert "★ short <b>negations</b> · ana" in [label for label, _ in picker.choices]
+    _, listed = h.saved_list(None, None)
     assert listed["name"].tolist() == ["short <b>negations</b>"]
 
 
@@ -187,3 +190,111 @@ def test_with_the_database_unreachable_each_findings_action_says_so(a, tmp_path)
     assert table.empty and csv_path is None and basis.startswith("⚠ Findings cannot be read")
     # The rest of the analysis is untouched.
     assert len(F.error_ids(a, "sst", "pcgrad")) > 0
+
+
+# --- the boxes under every example and selection (criterion 1) ---------------------------------
+
+def local_handlers(a, tmp_path, env=None):
+    settings = FindingsSettings.from_env(env or {}, data_dir=tmp_path / "none", local_file=tmp_path / "l.sqlite")
+    store = Store(settings.url)
+    return Handlers(types.SimpleNamespace(findings=store, findings_settings=settings), a), store
+
+
+def test_the_example_box_follows_whatever_example_is_shown(a, tmp_path):
+    h, _ = space_handlers(a, tmp_path)
+    ex = first_error(a)
+    box, task, ex_id = h.about({"task": "sst", "id": ex, "sentence1": "…"})  # a panel's state
+    assert box.visible is True and ex in box.label and (task, ex_id) == (SST, ex)
+    box, task, ex_id = h.about({"kind": "dev", "task": "sst", "id": ex})    # Compare's dev "before"
+    assert box.visible is True and ex_id == ex
+    for nothing in (None, {"kind": "previous", "task": "sst", "scores": {}}, {"task": "nope", "id": ex},
+                    {"task": "sst", "id": ""}, "sst", {"task": "sst", "id": ["x"]}):
+        box, task, ex_id = h.about(nothing)
+        assert box.visible is False and (task, ex_id) == ("", "")
+
+
+def selection(a, n=5):
+    from demo.embedding_map_view import MapSelection
+
+    return MapSelection("sst", "pcgrad", tuple(F.error_ids(a, "sst", "pcgrad")[:n]), "a box x 0…1, y 0…1")
+
+
+def test_tagging_a_map_selection_asks_first_and_writes_only_on_confirm(a, tmp_path):
+    h, store = space_handlers(a, tmp_path)
+    sel = selection(a)
+    message, pending, row = h.ask_selection(sel, ["sarcasm"], "irony", True, None, None)
+    assert "Sign in" in message and pending is None and row.visible is False
+    message, pending, row = h.ask_selection(sel, ["sarcasm"], "irony", True, profile("ana"), None)
+    assert "Tag **5 examples**" in message and "“sarcasm”, “irony”" in message and row.visible is True
+    assert sum(store.count().values()) == 0  # asking writes nothing
+    message, pending, row = h.cancel()
+    assert message.startswith("Cancelled") and pending is None and row.visible is False
+    assert sum(store.count().values()) == 0
+    _, pending, _ = h.ask_selection(sel, ["sarcasm"], "irony", True, profile("ana"), None)
+    # the writer is the confirming session's: one that lost its sign-in writes nothing
+    message, _, _ = h.confirm(pending, None, None)
+    assert "Sign in" in message and sum(store.count().values()) == 0
+    message, left, row = h.confirm(pending, profile("ana"), None)
+    assert "Tagged 5 examples" in message and "10 new tag(s) as ana" in message and left is None and not row.visible
+    tags = store.rows("tags", None)
+    assert sorted({r["example_id"] for r in tags}) == sorted(sel.ids) and {r["author"] for r in tags} == {"ana"}
+    assert {r["tag"] for r in tags} == {"sarcasm", "irony"}
+    assert "0 new tag(s)" in h.confirm(pending, profile("ana"), None)[0]  # again: no duplicates
+    assert h.confirm(None, profile("ana"), None)[0].startswith("Nothing to confirm")
+    assert h.ask_selection(None, ["sarcasm"], "", True, profile("ana"), None)[1] is None
+    assert h.ask_selection(sel, [], "", True, profile("ana"), None)[0].startswith("Choose a tag")
+
+
+def test_tagging_an_errors_filter_asks_with_its_count_first(a, tmp_path):
+    h, store = local_handlers(a, tmp_path)  # local: the one user writes without signing in
+    filters = (SST, "pcgrad", "off by 2+ classes", "", None, None, None, None, None, None, "", "", None)
+    message, pending, row = h.ask_filter([], "needs world knowledge, Label Error", True, None, *filters, None, None)
+    query, _ = parse_filters(a, *filters).query()
+    ids = set(analysis.errors(a, query)["id"].astype(str))
+    assert f"Tag **{len(ids):,} examples** (the Errors filter)" in message and row.visible is True
+    assert set(pending["ids"]) == ids and pending["tags"] == ["needs world knowledge", "label error"]
+    message, _, _ = h.confirm(pending, None, None)
+    assert f"{2 * len(ids):,} new tag(s) as local" in message
+    assert {r["example_id"] for r in store.rows("tags", None)} == ids
+    bad = (*filters[:11], "(a+)+", None)
+    message, pending, row = h.ask_filter(["sarcasm"], "", True, None, *bad, None, None)
+    assert pending is None and row.visible is False and "exponential" in message
+
+
+def test_bulk_tagging_is_capped_and_off_where_writes_are_off(a, tmp_path, monkeypatch):
+    h, store = local_handlers(a, tmp_path)
+    monkeypatch.setattr(F, "MAX_BULK", 3)
+    message, pending, _ = h.ask_selection(selection(a, 4), ["sarcasm"], "", True, None, None)
+    assert "at most 3" in message and pending is None
+    public, _ = local_handlers(a, tmp_path, {"GRADIO_SERVER_NAME": "0.0.0.0"})
+    message, pending, _ = public.ask_selection(selection(a, 2), ["sarcasm"], "", True, None, None)
+    assert "off on this public deployment" in message and pending is None
+    assert sum(store.count().values()) == 0
+
+
+def test_tag_text_is_escaped_where_shown(a, tmp_path):
+    h, _ = space_handlers(a, tmp_path)
+    ex = first_error(a)
+    evil = "<img src=x onerror=alert(1)>, **bold** [x](http://e)"
+    message, shown = h.save(SST, ex, [], evil, "", True, profile("ana"), None)
+    assert "Saved 2 tag(s)" in message
+    assert "<img" not in shown and "&lt;img" in shown and "**bold**" not in shown and "[x](http" not in shown
+    message, _, _ = h.ask_selection(selection(a), [], evil, True, profile("ana"), None)
+    assert "<img" not in message and "&lt;img" in message and "[x](http" not in message
+
+
+def test_every_place_that_shows_a_dev_example_or_a_selection_has_its_box(app_world):
+    """One builder, laid out by the page builder wherever a dev example or a selection is shown."""
+    from demo.context import load_context
+    from demo.ui import build_demo
+
+    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
+    demo = build_demo(ctx)
+    ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
+    for prefix in ("compare", "example-card", "le-example-card", "why-example-card"):  # Compare, Errors, Label
+        assert {f"{prefix}-findings", f"{prefix}-save", f"{prefix}-note"} <= ids     # errors, Why
+    for prefix in ("map-bulk", "errors-bulk"):  # the Map's selection and an Errors filter: asked first
+        assert {f"{prefix}-ask", f"{prefix}-confirm", f"{prefix}-cancel", f"{prefix}-confirm-row"} <= ids
+    names = {d.get("api_name") for d in demo.config["dependencies"]}
+    assert {"findings_save", "findings_confirm", "findings_ask_filter", "findings_ask_selection",
+            "findings_save_slice", "findings_slices"} <= names

@@ -58,6 +58,12 @@ def _words(s: SavedSlice, filters: dict) -> str:
         parts.append(f"{q.get('min_words', 0)} to {q.get('max_words', '∞')} words")
     if "slice" in q:
         parts.append(f"{q['slice'][0]} = {q['slice'][1]}")
+    if "word" in q:
+        parts.append(f"the word “{q['word']}”")
+    if "regex" in q:
+        parts.append(f"matches /{q['regex']}/")
+    if "feature" in q:
+        parts.append(f"{q['feature'][0]}: {q['feature'][1]}")
     text = " and ".join(parts)
     left = s.query.by_answers()
     if left:
@@ -83,7 +89,7 @@ def saved_family(td: TaskData, rows: np.ndarray, d: np.ndarray, saved: Sequence[
             continue
         try:
             mask = example_mask(td, **filters)[rows]
-        except KeyError as e:
+        except (KeyError, ValueError) as e:  # ValueError: a regular expression past its time budget
             untested.append({"name": s.name, "why": str(e.args[0])})
             continue
         n = int(mask.sum())

@@ -21,7 +21,7 @@ from ..context import AppContext
 from ..gpu import on_gpu
 from ..serving import BATCHED, EXPLAIN_QUEUE, SERVER_TROUBLE, guarded, log
 from ..urlstate import CUT_KEY, Links, View, query_text
-from .shared import CompareTab, bind
+from .shared import CompareTab, bind, under_example
 
 EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
 
@@ -231,6 +231,10 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
                                       elem_id="compare-summary")
                 notes = gr.Markdown(elem_classes=["notes"], elem_id="compare-notes")
         changes = gr.HTML(elem_id="compare-changes")
+        # the "before" of the next scoring; a dev example opened here stays it while edited, and
+        # can be tagged meanwhile (the page builder's box, shown only for a dev example)
+        reference = gr.State(None)
+        under_example(reference, "compare")
         table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · ⊘ muted head)",
                              interactive=False, elem_id="compare-table", wrap=True, visible=False)
         with gr.Row():
@@ -251,7 +255,6 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
                                             elem_id="explain-method")
             explain_btn = gr.Button("Explain", scale=1, elem_id="explain-button")
         attributions = gr.HTML(elem_id="attributions")
-        reference = gr.State(None)
 
     score, attribute, after = model_calls(variants, ctx.trust())
     outputs = [summary, notes, table, plot_sst, plot_quora, plot_sts]

@@ -15,7 +15,7 @@ from minibert.tasks import task as get_task
 
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
-from .shared import DerivedView, Opener, ViewHandles, bind, no_tables_md, problems_accordion
+from .shared import DerivedView, Opener, ViewHandles, bind, no_tables_md, problems_accordion, under_selection
 
 
 def task_pick(d: A.DerivedAnalysis, reading: A.Reading, task_name: object) -> str:
@@ -61,4 +61,7 @@ def build(d: A.DerivedAnalysis, view: DerivedView, a: A.Analysis | None, can_sen
         if reading.problems:
             problems_accordion(reading.problems, f"the {d.title.lower()} tables")
         handles = view.layout(a, reading, can_send)
-        return handles if isinstance(handles, ViewHandles) else ViewHandles(openers=list(handles))
+        handles = handles if isinstance(handles, ViewHandles) else ViewHandles(openers=list(handles))
+        if handles.selection is not None:  # the page builder's box acts on what is selected
+            under_selection(handles.selection, view.tab_id)
+        return handles

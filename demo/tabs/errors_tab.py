@@ -17,6 +17,7 @@ from minibert.tasks import task_titled
 from .. import errors_view as E
 from .. import inputs as I
 from .. import models_view as M
+from .. import saved_slices_view as SV
 from .. import uploads as UP
 from ..context import AppContext
 from ..serving import TABLE_QUEUE, guarded
@@ -44,6 +45,7 @@ class ErrorsTab:
     count: gr.Markdown
     opener: Opener          # the selected example's "open in Compare"
     upload: gr.State        # the session's uploaded variant (other tabs' queries join it too)
+    slice_picker: gr.Dropdown   # the slice filter (the page builder adds the saved slices to it)
 
 
 def no_table(message: str) -> tuple:
@@ -75,7 +77,7 @@ def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> t
     spec = task_titled(task_name)
     t = spec.name if spec else None
     if t is None:
-        return (gr.skip(),) * 6
+        return (gr.skip(),) * 7
     joined = UP.joined(a, upload if isinstance(upload, UP.Upload) else None, t)
     names = E.variants_of(joined, t)
     pick, note = E.best_variant(joined, t), ""
@@ -90,7 +92,8 @@ def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> t
     return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=pick),
             gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
             gr.Dropdown(choices=E.slice_choices(joined, t), value=E.NO_SLICE),
-            gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "", note)
+            gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "",
+            gr.Dropdown(choices=E.feature_choices(joined, t), value=E.NO_FEATURE), note)
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
@@ -131,10 +134,19 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     kinds = list(E.ERROR_KINDS[t])
     variant = url_variant(a, t, params, "variant", [E.ALL_VARIANTS] + names, E.best_variant(a, t), said)
     kind = url_choice(params, "kind", kinds, kinds[0], f"{t} error kind", said)
-    slice_name = url_choice(params, "slice", E.slice_choices(a, t), E.NO_SLICE, f"{t} slice", said)
+    slices = E.slice_choices(a, t)
+    saved = SV.from_link(params.get("slice"), t, said)  # a saved slice travels whole in a link
+    if saved is not None:
+        slices, slice_name = [*slices, saved], saved[1]
+    elif SV.is_saved(params.get("slice")):  # one that cannot be used: from_link said why
+        slice_name = E.NO_SLICE
+    else:
+        slice_name = url_choice(params, "slice", slices, E.NO_SLICE, f"{t} slice", said)
     other = url_variant(a, t, params, "other", [E.NO_OTHER] + names, E.NO_OTHER, said)
     relation = url_choice(params, "relation", list(E.RELATIONS), next(iter(E.RELATIONS)), "relation", said)
     search = (params.get("search") or "")[:E.MAX_SEARCH]
+    word, regex = (params.get("word") or "")[:A.MAX_WORD], (params.get("regex") or "")[:A.MAX_PATTERN]
+    feature = url_choice(params, "feature", E.feature_choices(a, t), E.NO_FEATURE, f"{t} feature", said)
     low, high = url_number(params, "min", "Min words", said), url_number(params, "max", "Max words", said)
     cell = params.get("cell") or ""
     try:
@@ -142,7 +154,7 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     except I.BadInput as exc:
         said.append(str(exc))
         cell = ""
-    filters = (title, variant, kind, search, low, high, other, relation, slice_name, cell)
+    filters = (title, variant, kind, search, low, high, other, relation, slice_name, cell, word, regex, feature)
     grid, diagnostic = views(a, title, variant)
     table = refresh_table(a, *filters)
     ex_id = (params.get("example") or "").strip()[:200]
@@ -152,7 +164,8 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
         ex_id, card = "", NO_EXAMPLE
     updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant), search, low, high,
                gr.Dropdown(choices=[E.NO_OTHER] + names, value=other), relation,
-               gr.Dropdown(choices=E.slice_choices(a, t), value=slice_name), cell,
+               gr.Dropdown(choices=slices, value=slice_name), cell, word, regex,
+               gr.Dropdown(choices=E.feature_choices(a, t), value=feature),
                grid, diagnostic, *table, ex_id, card, rows, ex, send]
     return updates, said
 
@@ -169,9 +182,9 @@ def no_tables(ctx: AppContext) -> None:
 
 
 def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = None,
-          under_example: Callable | None = None) -> ErrorsTab | None:
-    """The Errors tab; `under_example(task, example_id)`, given by the page builder, lays out what
-    goes under the selected example (the findings box)."""
+          under_filters: Callable | None = None) -> ErrorsTab | None:
+    """The Errors tab; `under_filters(filters, upload state, slice picker)`, given by the page
+    builder, lays out what goes under the table and acts on its filter (the findings box)."""
     with gr.Tab("Errors", id="errors"):
         if a is None:
             no_tables(ctx)
@@ -226,6 +239,13 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                                       allow_custom_value=True)
             relation = I.LenientDropdown(list(E.RELATIONS), value=next(iter(E.RELATIONS)), label="…does this",
                                          elem_id="errors-relation")
+        with gr.Row(elem_id="errors-rules"):
+            word = I.LenientTextbox("", label="Whole word or phrase", placeholder="e.g. not", elem_id="errors-word",
+                                    max_length=A.MAX_WORD)
+            regex = I.LenientTextbox("", label="Regular expression", placeholder=r"e.g. n[o']t\b|never",
+                                     elem_id="errors-regex", max_length=A.MAX_PATTERN)
+            feature = I.LenientDropdown(E.feature_choices(a, first), value=E.NO_FEATURE, label="Feature",
+                                        elem_id="errors-feature", allow_custom_value=True)
         count = gr.Markdown(count0, elem_id="errors-count")
         table = gr.Dataframe(shown0, interactive=False, elem_id="errors-table", wrap=True, max_height=520,
                              column_widths=E.column_widths(list(shown0.columns)),
@@ -235,17 +255,18 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                                elem_id="export-csv")
             csv_file = gr.File(label="CSV", visible=False, elem_id="csv-file", scale=1)
         export_note = gr.Markdown("", elem_id="export-note")
+        filters = [task, variant, kind, search, min_words, max_words, other, relation, slice_, cell_box, word, regex,
+                   feature]
+        if under_filters is not None:
+            under_filters(filters, panel.state, slice_)
         gr.Markdown("### Selected example")
         example = example_panel("example-card", "example-table", "send-to-compare")
-        if under_example is not None:
-            under_example(task, example.example_id)
         example_id, example_card, example_table, send, example_state = (
             example.example_id, example.card, example.table, example.send, example.state)
         metrics_api = gr.Button(visible=False)
 
-    handles = ErrorsTab(task=task, filters=[task, variant, kind, search, min_words, max_words, other, relation,
-                                            slice_, cell_box], table=table, count=count,
-                        opener=Opener(send, example_state), upload=panel.state)
+    handles = ErrorsTab(task=task, filters=filters, table=table, count=count, opener=Opener(send, example_state),
+                        upload=panel.state, slice_picker=slice_)
     # Every query joins the session's upload (if any) into the shared tables: [state, *inputs].
     state = panel.state
     filters_in = [state, *handles.filters]
@@ -265,16 +286,16 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
         event.then(forget_example, [example_id, table], example_out, api_visibility="private", queue=False)
 
     # .input, not .change: a view restored from a URL sets the task without resetting its filters
-    then_forget(task.input(bind(on_task, a), [state, task, variant], [variant, kind, slice_, other, cell_box, variant_note],
-                           api_visibility="private")
+    then_forget(task.input(bind(on_task, a), [state, task, variant],
+                           [variant, kind, slice_, other, cell_box, feature, variant_note], api_visibility="private")
                 .then(view, [state, task, variant], [confusion, diagnostic], api_name="confusion")
                 .then(refresh, filters_in, table_out, api_name="errors", **TABLE_QUEUE))
     then_forget(variant.input(lambda: ("", ""), None, [cell_box, variant_note], api_visibility="private", queue=False)
                 .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
                 .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
-    for box in (kind, slice_, other, relation):
+    for box in (kind, slice_, other, relation, feature):
         then_forget(box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
-    for box in (search, min_words, max_words):
+    for box in (search, min_words, max_words, word, regex):
         for event in (box.submit, box.blur):
             then_forget(event(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     then_forget(confusion.select(on_cell_click, [task], cell_box, api_visibility="private")
@@ -292,17 +313,18 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
            .then(bind(U.metrics, a), state, metrics, api_visibility="private", **TABLE_QUEUE))
 
     if links is not None:
-        restore_outputs = [task, variant, search, min_words, max_words, other, relation, slice_, cell_box,
-                           confusion, diagnostic, *table_out, *example_out]
+        restore_outputs = [task, variant, search, min_words, max_words, other, relation, slice_, cell_box, word, regex,
+                           feature, confusion, diagnostic, *table_out, *example_out]
         links.register(View(
             tab="errors", label="Errors",
             fields={"task": task, "variant": variant, "kind": kind, "search": search, "min": min_words,
                     "max": max_words, "other": other, "relation": relation, "slice": slice_, "cell": cell_box,
-                    "example": example_id},
+                    "word": word, "regex": regex, "feature": feature, "example": example_id},
             restore=partial(restore_view, a, can_send), outputs=restore_outputs,
             dump={"task": task_key, "variant": lambda v: "" if v == E.ALL_VARIANTS else query_text(v),
                   "other": lambda v: "" if v == E.NO_OTHER else query_text(v),
                   "slice": lambda v: "" if v == E.NO_SLICE else query_text(v),
+                  "feature": lambda v: "" if v == E.NO_FEATURE else query_text(v),
                   "min": lambda v: query_text(v) if v else "", "max": lambda v: query_text(v) if v else ""}))
 
     return handles

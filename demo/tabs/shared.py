@@ -1,10 +1,13 @@
 """What the tabs share, so that no tab imports another: `bind`, the problems accordion, the
-example panel (one dev example across every variant), reading a view from URL parameters, and
+example panel (one dev example across every variant), reading a view from URL parameters,
 "open in Compare" (`Opener`: a button and the example it opens; the page builder, demo.ui, wires
-every tab's openers to the Compare tab's `CompareTab` handles)."""
+every tab's openers to the Compare tab's `CompareTab` handles), and the boxes the page builder
+puts under every dev example and every selection (`Extras`, `extras`)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -154,6 +157,46 @@ def url_variant(a: A.Analysis, task: str, params: dict, key: str, allowed: list[
     return url_choice(params, key, allowed, default, f"{task} variant", said)
 
 
+@dataclass(frozen=True)
+class Extras:
+    """What the page builder lays out under every dev example and every selection of examples,
+    wherever a tab shows one (the findings boxes). `under_example(state, prefix)`: `state` holds
+    the example shown (a dict with its "task" and "id", or None); `under_selection(state, prefix)`:
+    `state` holds a selection (a demo.embedding_map_view.MapSelection, or None); `prefix` makes the
+    boxes' element ids unique."""
+    under_example: Callable[[gr.State, str], object] | None = None
+    under_selection: Callable[[gr.State, str], object] | None = None
+
+
+# Set by the page builder around the tabs it builds (`extras`), so that a tab, or a derived view
+# whose layout has a fixed signature, gets the boxes without importing the tab that makes them.
+_EXTRAS: ContextVar[Extras | None] = ContextVar("extras", default=None)
+
+
+@contextmanager
+def extras(given: Extras) -> Iterator[None]:
+    """While the page builder builds the tabs: the boxes under every example and selection."""
+    token = _EXTRAS.set(given)
+    try:
+        yield
+    finally:
+        _EXTRAS.reset(token)
+
+
+def under_example(state: gr.State, prefix: str) -> None:
+    """The page builder's box under a dev example (nothing when it gave none)."""
+    hook = (_EXTRAS.get() or Extras()).under_example
+    if hook is not None:
+        hook(state, prefix)
+
+
+def under_selection(state: gr.State, prefix: str) -> None:
+    """The page builder's box under a selection of examples (nothing when it gave none)."""
+    hook = (_EXTRAS.get() or Extras()).under_selection
+    if hook is not None:
+        hook(state, prefix)
+
+
 @dataclass
 class ExamplePanel:
     """One dev example across every variant, under a table whose last column is the example id."""
@@ -169,12 +212,15 @@ class ExamplePanel:
 
 
 def example_panel(card_id: str, table_id: str, send_id: str) -> ExamplePanel:
-    return ExamplePanel(
+    """The panel, and under it the page builder's box for the example it shows (`under_example`)."""
+    panel = ExamplePanel(
         example_id=I.LenientTextbox(visible=False, label="example id"),
         card=gr.HTML(NO_EXAMPLE, elem_id=card_id),
         table=gr.Dataframe(interactive=False, elem_id=table_id, show_label=False, visible=False),
         send=gr.Button("Open in Compare to edit and re-score →", variant="secondary", elem_id=send_id, visible=False),
         state=gr.State(None))
+    under_example(panel.state, card_id)
+    return panel
 
 
 def wire_example_panel(panel: ExamplePanel, a: A.Analysis, task: gr.Radio, rows: gr.Dataframe, can_send: bool

@@ -14,6 +14,7 @@ from minibert.tasks import task_titled
 from .. import errors_view as E
 from .. import inputs as I
 from .. import models_view as M
+from .. import saved_slices_view as SV
 from .. import slices_view as S
 from ..serving import guarded
 from ..urlstate import Links, View
@@ -23,7 +24,7 @@ from .shared import bind, task_key, url_choice, url_task
 @dataclass
 class SlicesTab:
     task: gr.Radio
-    inputs: list           # task, slice, reference, metric, variants
+    inputs: list           # task, slice (the page builder adds the saved slices to it), reference, metric, variants
     outputs: list          # table, chart, description
     why: gr.Button         # "why" for a shown variant against the reference (wired by the page builder)
 
@@ -42,11 +43,15 @@ def on_task(a: A.Analysis, task_name: str) -> tuple:
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
 def view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, variants: object = None) -> tuple:
+    """A built-in slice, or a saved one (its value holds it whole: `saved_slices_view`), whose
+    intervals are bootstrapped now."""
     t = E.parse_task(a, task_name)
     reference = I.choice(reference, a.variants(t), "reference variant")
     shown = I.names(variants, a.variants(t)) if variants else None
-    return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"), reference,
-                        I.choice(metric, S.METRICS[t], "metric"), shown)
+    metric = I.choice(metric, S.METRICS[t], "metric")
+    if SV.is_saved(name):
+        return SV.slice_view(a, t, SV.decode(name, t), reference, metric, shown)
+    return S.slice_view(a, t, I.choice(name, A.slice_names(t), "slice"), reference, metric, shown)
 
 
 def fitted_view(a: A.Analysis, task_name: str, name: str, reference: str, metric: str, variants: object = None
@@ -62,7 +67,14 @@ def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
     said: list[str] = []
     t = url_task(a, params.get("task"), said)
     names = a.variants(t)
-    name = url_choice(params, "slice", A.slice_names(t), A.slice_names(t)[0], f"{t} slice", said)
+    slices = list(A.slice_names(t))
+    saved = SV.from_link(params.get("slice"), t, said)  # a saved slice travels whole in a link
+    if saved is not None:
+        slices, name = [*slices, saved], saved[1]
+    elif SV.is_saved(params.get("slice")):  # one that cannot be used: from_link said why
+        name = slices[0]
+    else:
+        name = url_choice(params, "slice", slices, slices[0], f"{t} slice", said)
     reference = url_choice(params, "reference", names, E.best_variant(a, t), f"{t} variant", said)
     metric = url_choice(params, "metric", list(S.METRICS[t]), S.METRICS[t][0], f"{t} metric", said)
     asked = [v for v in (params.get("variants") or "").split(",") if v]
@@ -72,7 +84,7 @@ def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
                     f"{', '.join('“' + I.escape_md(v) + '”' for v in unknown[:5])}: left out.")
     shown = [v for v in asked if v in names] or S.default_variants(a, t, reference)
     table, plot, doc = fitted_view(a, get_task(t).long_title, name, reference, metric, shown)
-    return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=A.slice_names(t), value=name),
+    return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=slices, value=name),
             gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=list(S.METRICS[t]), value=metric),
             gr.Dropdown(choices=names, value=shown), table, plot, doc], said
 
