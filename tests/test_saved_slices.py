@@ -13,7 +13,7 @@ from demo import errors_view as E
 from demo import saved_slices_view as SV
 from demo.inputs import BadInput
 from demo.tabs import slices_tab
-from findings import Store, Writer, saved_slices
+from findings import Store, Writer, visible_slices
 from minibert.tasks import task as get_task
 
 SST = get_task("sst").long_title
@@ -94,13 +94,16 @@ def test_saved_slices_are_listed_for_who_may_see_them(store):
     store.save_slice(ana, "negations", "sst", A.ErrorQuery("sst", kind="all", regex=NOT).to_dict())
     store.save_slice(ben, "mine only", "sst", A.ErrorQuery("sst", word="film").to_dict(), shared=False)
     store.save_slice(ben, "pairs", "sts", A.ErrorQuery("sts").to_dict())
-    names = {who: [s.name for s in saved_slices(store, who, "sst")] for who in (None, ana, ben, prof)}
+    names = {who: [r["name"] for r in visible_slices(store, who, "sst")] for who in (None, ana, ben, prof)}
     assert names == {None: ["negations"], ana: ["negations"], ben: ["negations", "mine only"],
                      prof: ["negations", "mine only"]}
-    assert [s.name for s in saved_slices(store, None)] == ["negations", "pairs"]
-    got = saved_slices(store, None, "sst")[0]
-    assert got.author == "ana" and A.ErrorQuery.from_dict(got.query).regex == NOT
-    assert saved_slices(None, ana) == []
+    assert [r["name"] for r in visible_slices(store, None)] == ["negations", "pairs"]
+    [got], problems = A.saved_slices(visible_slices(store, None, "sst"))  # as the pickers and the report read them
+    assert problems == [] and got.author == "ana" and got.query.regex == NOT
+    assert visible_slices(None, ana) == []
+    # the same rows, offered in the pickers: what this user may see, and no more
+    assert [label for label, _ in SV.choices(store, ana, "sst")] == ["★ negations · ana"]
+    assert [label for label, _ in SV.choices(store, ben, "sst")] == ["★ negations · ana", "★ mine only · ben"]
 
 
 def test_a_saved_regex_slice_in_slices_has_its_intervals(a, store):
