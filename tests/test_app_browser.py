@@ -207,6 +207,44 @@ def test_errors_cell_row_and_back_to_compare(page, shots):
     page.screenshot(path=str(shots / "errors-to-compare.png"), full_page=True)
 
 
+def test_an_errors_filter_is_tagged_only_after_confirming_and_saved_as_a_slice(page, shots):
+    """Tagging a whole filter asks first (how many, Confirm / Cancel); a saved regex slice is then
+    offered in the Slices tab's picker and shown with its intervals."""
+    store = page.app_ctx.findings
+    tab(page, "Errors")
+    regex = page.locator("#errors-regex textarea, #errors-regex input").first
+    regex.fill("the")
+    regex.press("Enter")
+    expect(page.locator("#errors-count")).to_contain_text("rows")
+    page.locator("#errors-filter-findings").click()
+    page.locator("#errors-bulk-tags label", has_text="sarcasm").click()
+    before = store.count()["tags"]
+    page.locator("#errors-bulk-ask").click()
+    expect(page.locator("#errors-bulk-message")).to_contain_text("Nothing is saved until you confirm")
+    expect(page.locator("#errors-bulk-confirm")).to_be_visible()
+    assert store.count()["tags"] == before
+    page.locator("#errors-bulk-cancel").click()
+    expect(page.locator("#errors-bulk-confirm")).to_be_hidden()
+    expect(page.locator("#errors-bulk-message")).to_contain_text("Cancelled")
+    page.locator("#errors-bulk-ask").click()
+    page.locator("#errors-bulk-confirm").click()
+    expect(page.locator("#errors-bulk-message")).to_contain_text("new tag(s) as local")
+    assert store.count()["tags"] > before
+    page.locator("#errors-slice-name textarea, #errors-slice-name input").first.fill("has the")
+    page.locator("#errors-save-slice").click()
+    expect(page.locator("#errors-save-slice-message")).to_contain_text("Saved the filter as slice")
+    page.screenshot(path=str(shots / "errors-filter-findings.png"), full_page=True)
+    regex.fill("")
+    regex.press("Enter")
+    tab(page, "Slices")
+    page.locator("#slices-name input").first.click()
+    page.locator("ul[role='listbox'] li", has_text="★ has the · local").first.click()
+    expect(page.locator("#slices-table")).to_contain_text("in the slice", timeout=TIMEOUT)
+    expect(page.locator("#slices-table")).to_contain_text("[")  # an interval, computed now
+    page.screenshot(path=str(shots / "slices-saved.png"), full_page=True)
+    assert page.js_errors == []
+
+
 def test_slices_and_models(page, shots):
     tab(page, "Slices")
     expect(page.locator("#slices-table")).to_contain_text("(reference)")

@@ -310,7 +310,7 @@ def filter_actions(handlers: Handlers, filters: list, upload: gr.State, slice_pi
     with gr.Accordion("Tag every example of this filter, or save it as a slice", open=False,
                       elem_id="errors-filter-findings"):
         bulk = bulk_tag_box(handlers, "errors-bulk", "Tag every example of this filter…")
-        with gr.Row(equal_height=True):
+        with gr.Row():
             name = gr.Textbox(label="Save this filter as a slice named", max_lines=1, max_length=80,
                               elem_id="errors-slice-name", scale=3, min_width=200)
             shared = gr.Checkbox(value=True, label="Shared", scale=0, min_width=100)
