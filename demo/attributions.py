@@ -11,6 +11,7 @@ input) when given, else scored here. Plain functions, no Gradio.
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import numpy as np
 
@@ -21,6 +22,7 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .compare_view import parse_request
+from .cores import on_both_cores
 
 LOO, GRADIENT, IG, ROLLOUT = ("leave one word out", "gradient × input", "Integrated Gradients (slower)",
                               "attention rollout")
@@ -114,22 +116,24 @@ def most_apart(task: str, outputs: dict, candidates: list[str]) -> list[str]:
     return [n for n in candidates if n in (low, high)]
 
 
-def _attribution(variant: object, task: str, a: str, b: str | None, method: str) -> X.Attribution:
+def _attribution(variant: object, task: str, a: str, b: str | None, method: str,
+                 known: object = None) -> X.Attribution:
+    """`known`: the variant's output for this input from Compare, which leave one word out reuses."""
     if method == IG:
         return X.integrated_gradients(variant, task, a, b, steps=IG_STEPS)
     if method == ROLLOUT:
         return X.rollout_attribution(variant, task, a, b)
     if method == LOO:
-        return X.leave_one_out(variant, task, a, b)
+        return X.leave_one_out(variant, task, a, b, known=known)
     return X.gradient_attribution(variant, task, a, b)
 
 
 def explain(variants: dict, names: object, task_choice: object, a: object, b: object, method: object = DEFAULT_METHOD,
-            scored: dict | None = None, muted: dict | None = None) -> str:
+            scored: dict | None = None, muted: dict | None = None, spare: Callable[[], bool] | None = None) -> str:
     """Attributions of up to four variants for the first task of `task_choice`, as HTML. `scored`:
     Compare's last result (`CompareResult.scores()`), whose outputs find the two that disagree most
     when no variant is named, if it was for this input; `muted`: {task: variants} left out of that
-    choice."""
+    choice; `spare`: the variants are explained on two threads while it holds (demo.cores)."""
     explainable = [n for n, v in variants.items() if v.can_explain]
     if not explainable:
         return box("No variant with its own gradients is loaded (an ensemble has none).")
@@ -167,12 +171,16 @@ def explain(variants: dict, names: object, task_choice: object, a: object, b: ob
         names = most_apart(task, outputs, trusted)
         note += (f"The two variants whose answers lie furthest apart here: {html.escape(' and '.join(names))}. "
                  if len(names) == 2 else "")
-    attrs = {}
-    for n in names:
+    def attribution(n: str) -> X.Attribution | str:
         try:
-            attrs[n] = _attribution(variants[n], task, request.a, second, method)
+            known = outputs.get(n)
+            return _attribution(variants[n], task, request.a, second, method,
+                                None if known is None or isinstance(known, dict) else np.asarray(known))
         except Exception as exc:  # one variant's failure is shown in its panel
-            attrs[n] = f"{type(exc).__name__}: {exc}"
+            return f"{type(exc).__name__}: {exc}"
+
+    done = on_both_cores(names, attribution, spare)
+    attrs = {n: done[k] for k, n in enumerate(names)}
     return panels(task, method, attrs, outputs, note, set((muted or {}).get(task, ())))
 
 

@@ -31,6 +31,7 @@ from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
 from . import inputs as I
+from .cores import on_both_cores
 from .table_widths import shares
 from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
@@ -205,11 +206,25 @@ def _needed(variants: dict, names: list[str]) -> list[str]:
     return sorted(need, key=lambda n: (bool(variants[n].members), n))
 
 
-def score_requests(variants: dict, names: list[str], requests: list[Request | None]) -> list[dict]:
+def _units(variants: dict, names: list[str]) -> list[list[str]]:
+    """The models among `names` in pieces that can run side by side: variants that share an
+    embedding memo (the frozen ones) stay in one piece, so a sentence is encoded once for them.
+    Cross-encoders first: the costliest pieces taken first leave the two threads even at the end."""
+    units: dict[int, list[str]] = {}
+    for n in names:
+        units.setdefault(id(getattr(variants[n], "memo", None) or variants[n]), []).append(n)
+    cross = {k for k, unit in units.items()
+             if any(getattr(getattr(variants[n], "recipe", None), "pair_encoding", "") == "cross" for n in unit)}
+    return [units[k] for k in sorted(units, key=lambda k: k not in cross)]
+
+
+def score_requests(variants: dict, names: list[str], requests: list[Request | None],
+                   spare: Callable[[], bool] | None = None) -> list[dict]:
     """Per request: {task: {variant: output}} with SST (5,) probabilities, Quora P(duplicate),
     STS score. Each variant is called once for every task of every request (`score_tasks`: one
     encoder pass where the recipe allows); an ensemble whose members were all scored is their
-    mean, not a second pass. A variant that fails is given {"error": message} instead."""
+    mean, not a second pass. A variant that fails is given {"error": message} instead. With
+    `spare`, the models are scored on two threads while it holds (demo.cores: the same outputs)."""
     results = [dict() for _ in requests]
     idx = {t: [i for i, r in enumerate(requests) if r is not None and t in r.tasks] for t in TASK_NAMES}
     inputs = {t: [(requests[i].a, requests[i].b) if get_task(t).pair else requests[i].a for i in ix]
@@ -217,7 +232,8 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
     if not inputs:
         return results
     outputs: dict[str, dict[str, np.ndarray] | str] = {}
-    for name in _needed(variants, names):
+
+    def run(name: str) -> None:
         variant = variants[name]
         try:
             members = [m.name for m in variant.members]
@@ -227,6 +243,15 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
                 outputs[name] = variant.score_tasks(inputs)
         except Exception as exc:  # one broken variant must not take the others down
             outputs[name] = f"{type(exc).__name__}: {exc}"
+
+    needed = _needed(variants, names)
+    models = [n for n in needed if not variants[n].members]
+    # a live model (the host's own code) may not be thread-safe: only the caller's thread runs it
+    on_both_cores(_units(variants, models), lambda unit: [run(n) for n in unit], spare,
+                  lambda unit: all(variants[n].can_explain for n in unit))
+    for name in needed:
+        if variants[name].members:
+            run(name)
     for t, ix in idx.items():
         for k, i in enumerate(ix):
             results[i][t] = {n: (outputs[n][t][k] if isinstance(outputs[n], dict) else {"error": outputs[n]})
@@ -368,11 +393,13 @@ def message(text: str, notes: list[str] | None = None) -> CompareResult:
     return CompareResult(summary=text, table=pd.DataFrame(), notes=list(notes or []))
 
 
-def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None) -> list[CompareResult]:
+def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None,
+                 spare: Callable[[], bool] | None = None) -> list[CompareResult]:
     """The batched entry point: inputs are (task_choice, sentence A, sentence B, variant names),
     one per user. Each is validated on its own: a malformed one is answered with its own message
     and never changes what the others get. Requests that chose the same variants are scored
-    together, one model call per variant for all of them."""
+    together, one model call per variant for all of them (on two threads while `spare()` holds:
+    `score_requests`)."""
     if not variants:
         return [message("No variants are loaded: put checkpoints in the checkpoints folder and restart.")
                 for _ in inputs]
@@ -394,11 +421,11 @@ def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None)
     for key, members in groups.items():
         names = list(key)
         start = time.perf_counter()
-        scored = score_requests(variants, names, [r for _, r, _ in members])
+        scored = score_requests(variants, names, [r for _, r, _ in members], spare)
         if len(members) > 1 and any(_failed(out) for out in scored):
             # One request the checks did not foresee can fail a variant for the whole group: score
             # each request alone then, so that a fault stays with the request that caused it.
-            scored = [score_requests(variants, names, [r])[0] for _, r, _ in members]
+            scored = [score_requests(variants, names, [r], spare)[0] for _, r, _ in members]
         seconds = (time.perf_counter() - start) / len(members)
         for (i, request, notes), out in zip(members, scored):
             try:

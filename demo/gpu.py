@@ -37,3 +37,9 @@ def on_gpu(fn: F) -> F:
     if spaces is None:
         return fn
     return spaces.GPU(fn, duration=GPU_SECONDS)
+
+
+def in_this_process() -> bool:
+    """Whether functions wrapped by `on_gpu` run in this very process (no `spaces` package): only
+    then may they be handed what reads the app's live state (ZeroGPU pickles their arguments)."""
+    return import_spaces() is None

@@ -2,8 +2,11 @@
 sweep of served files, and the guard every handler runs under. Named once; the tabs use these."""
 from __future__ import annotations
 
+import hashlib
 import logging
+import threading
 import traceback
+from collections import OrderedDict
 from collections.abc import Callable
 
 import gradio as gr
@@ -58,6 +61,95 @@ def configure_queue(demo: gr.Blocks, concurrency: int | None = None, max_size: i
     return demo.queue(default_concurrency_limit=concurrency, max_size=QUEUE_MAX if max_size is None else max_size)
 
 
+class InFlight:
+    """How many requests run now, process-wide: whether one may take the second core
+    (demo.cores). Every guarded handler and Compare's scoring count themselves in; a handler
+    inside another on the same thread counts once."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+        self._depth = threading.local()
+
+    def __enter__(self) -> InFlight:
+        depth = getattr(self._depth, "n", 0)
+        self._depth.n = depth + 1
+        if depth == 0:
+            with self._lock:
+                self._n += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._depth.n -= 1
+        if self._depth.n == 0:
+            with self._lock:
+                self._n -= 1
+
+    @property
+    def count(self) -> int:
+        return self._n
+
+    def alone(self) -> bool:
+        """No request runs but the caller's own (if it counted itself in)."""
+        return self._n <= 1
+
+
+IN_FLIGHT = InFlight()
+
+
+def click_key(*values: object) -> bytes:
+    """What a scoring was asked for (task, sentences, variants), as a short digest."""
+    return hashlib.sha1(repr(values).encode("utf-8", "backslashreplace")).digest()
+
+
+class NewestClick:
+    """Per browser session, the newest scoring it asked for, so that the steps queued behind an
+    older one (its before -> after and attributions, seconds of model time under load) are skipped
+    instead of making the newer click wait for them.
+
+        stamp(session, key)   a click (or any event that will score), at once, before its scoring
+        scored(key)           the scoring of `key` is done (every session whose newest click it is)
+        claim(session, key)   whether the step that follows a scoring, holding `key`, should run:
+                              yes for the newest click once it is scored, once; no for an older one
+                              or while the newest is still scoring (its own step follows it)
+
+    A session that never stamped (an API caller) is always answered. At most `size` sessions are
+    remembered, the least recently active dropped first."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self.size = size
+        self._sessions: OrderedDict[str, dict] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def stamp(self, session: str | None, key: bytes) -> None:
+        if not session:
+            return
+        with self._lock:
+            self._sessions.pop(session, None)
+            self._sessions[session] = {"key": key, "scored": False, "claimed": False}
+            while len(self._sessions) > self.size:
+                self._sessions.popitem(last=False)
+
+    def scored(self, key: bytes) -> None:
+        with self._lock:
+            for newest in self._sessions.values():
+                if newest["key"] == key:
+                    newest["scored"] = True
+
+    def claim(self, session: str | None, key: bytes) -> bool:
+        with self._lock:
+            newest = self._sessions.get(session or "")
+            if newest is None:
+                return True
+            if newest["key"] != key or not newest["scored"] or newest["claimed"]:
+                return False
+            newest["claimed"] = True
+            return True
+
+
+NEWEST_CLICK = NewestClick()
+
+
 def guarded(fallback: Callable[[str], object]) -> Callable[[Callable], Callable]:
     """A handler that cannot raise: bad input is the handler's to answer (BadInput becomes
     `fallback(message)`); anything else is a fault of ours, logged with its traceback and
@@ -65,7 +157,8 @@ def guarded(fallback: Callable[[str], object]) -> Callable[[Callable], Callable]
     def wrap(fn: Callable) -> Callable:
         def handler(*args: object) -> object:
             try:
-                return fn(*args)
+                with IN_FLIGHT:
+                    return fn(*args)
             except I.BadInput as exc:
                 return fallback(str(exc))
             except Exception:

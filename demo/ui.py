@@ -21,6 +21,7 @@ import analysis as A
 from .context import AppContext
 from .findings_view import saved_for_why, status_md
 from .palette import PLOT_CSS
+from .preload import preload_js
 from .serving import TABLE_QUEUE, WHY_QUEUE, cache_sweep
 from .tabs import (
     behaviour_tab,
@@ -164,7 +165,7 @@ def launch_options() -> dict:
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": PAGE_JS}
+               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": f"() => {{ ({PAGE_JS})(); ({preload_js()})(); }}"}
     if uploads_enabled():  # Gradio refuses a larger file before the app reads it
         options["max_file_size"] = max_file_size()
     return options

@@ -167,13 +167,14 @@ def integrated_gradients(scorer: Scorer, task: str, text: str, text2: str | None
 
 
 def leave_one_out(scorer: Scorer, task: str, text: str, text2: str | None = None,
-                  max_words: int = 60) -> Attribution:
+                  max_words: int = 60, known: object = None) -> Attribution:
     """Per word (split at spaces), how much the explained output drops when that word alone is
     removed: output(input) - output(input without the word), every variant of the input scored in
     one batch through the scorer's own `score` (no gradients, so it reads nothing but the
     predictions). Unlike gradient x input, which measures the slope of scaling a word's embedding
     (a direction the embedding LayerNorm largely cancels), it shows what a word does to the
-    answer. Words past `max_words` in a sentence are not tried (weight 0)."""
+    answer. Words past `max_words` in a sentence are not tried (weight 0). `known`: the scorer's
+    output for the input itself when the caller has it (Compare has just scored it), not scored again."""
     pair = get_task(task).pair
     if pair and text2 is None:
         raise ValueError(f"task {task!r} needs two sentences")
@@ -183,7 +184,10 @@ def leave_one_out(scorer: Scorer, task: str, text: str, text2: str | None = None
         for i in range(min(len(words), max_words)):
             shorter = " ".join(words[:i] + words[i + 1:])
             inputs.append(((shorter, text2) if k == 0 else (text, shorter)) if pair else shorter)
-    values = [_explained_value(task, o) for o in scorer.score(task, inputs)]
+    if known is not None:
+        inputs = inputs[1:]
+    outputs = list(scorer.score(task, inputs)) if inputs else []
+    values = [_explained_value(task, o) for o in ([known] if known is not None else []) + outputs]
     tokens: list[str] = []
     weights: list[float] = []
     row = 1

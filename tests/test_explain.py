@@ -193,3 +193,10 @@ def test_leave_one_out_by_hand():
     np.testing.assert_allclose(quora.weights, [logit(0.35) - logit(0.25), 0, 0, logit(0.35) - logit(0.25), 0])
     capped = X.leave_one_out(CountingScorer(), "sst", "good " * 5, max_words=2)
     np.testing.assert_allclose(capped.weights, [0.8, 0.8, 0, 0, 0])
+    # the input's own output handed in (Compare scored it): the same weights, one input fewer scored
+    scorer, sizes = CountingScorer(), []
+    own = scorer.score("sst", ["a good good film"])[0]
+    scorer.score = lambda task, inputs, score=scorer.score: sizes.append(len(inputs)) or score(task, inputs)
+    known = X.leave_one_out(scorer, "sst", "a good good film", known=own)
+    assert sizes == [4] and known.tokens == attr.tokens and known.output == pytest.approx(attr.output)
+    np.testing.assert_allclose(known.weights, attr.weights, atol=1e-9)

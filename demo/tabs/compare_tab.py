@@ -18,8 +18,8 @@ from .. import compare_view as C
 from .. import counterfactuals as CF
 from .. import inputs as I
 from ..context import AppContext
-from ..gpu import on_gpu
-from ..serving import BATCHED, EXPLAIN_QUEUE, SERVER_TROUBLE, guarded, log
+from ..gpu import in_this_process, on_gpu
+from ..serving import BATCHED, EXPLAIN_QUEUE, IN_FLIGHT, NEWEST_CLICK, SERVER_TROUBLE, click_key, guarded, log
 from ..urlstate import CUT_KEY, Links, View, query_text
 from .shared import CompareTab, bind, under_example
 
@@ -86,23 +86,31 @@ def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Ca
     muted = {t: sorted(n for n, heads in trust.items() if heads[t].muted) for t in C.TASK_NAMES}
     recent = C.RecentScores()
 
-    @on_gpu
-    def compare_on_device(items: list) -> list:
-        return C.compare_many(variants, items, trust)
+    # The second core, while no other request runs (demo.cores); not through ZeroGPU's worker.
+    spare = IN_FLIGHT.alone if in_this_process() else None
 
     @on_gpu
-    def explain_on_device(names: list, which: str, method: str, x: str, y: str, scored: dict | None) -> str:
-        return A.explain(variants, names, which, x, y, method, scored, muted)
+    def compare_on_device(items: list, spare: Callable | None = None) -> list:
+        return C.compare_many(variants, items, trust, spare)
+
+    @on_gpu
+    def explain_on_device(names: list, which: str, method: str, x: str, y: str, scored: dict | None,
+                          spare: Callable | None = None) -> str:
+        return A.explain(variants, names, which, x, y, method, scored, muted, spare)
 
     def score(items: list) -> list:
-        results = compare_on_device(items)
+        with IN_FLIGHT:
+            results = compare_on_device(items, spare)
         for r in results:
             recent.put(r)
+        for item in items:  # the steps that follow these scorings may run now (NEWEST_CLICK)
+            NEWEST_CLICK.scored(click_key(*item) if isinstance(item, (list, tuple)) else click_key(item))
         return results
 
     def explain(names: list, which: str, method: str, x: str, y: str) -> str:
         request, _ = C.parse_request(which, x, y)
-        return explain_on_device(names, which, method, x, y, recent.get(request.a, request.b) if request else None)
+        return explain_on_device(names, which, method, x, y, recent.get(request.a, request.b) if request else None,
+                                 spare)
 
     @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')
     def attribute(names: list, which: str, method: str, x: str, y: str) -> str:
@@ -123,6 +131,22 @@ def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Ca
         return CF.changes_html(reference, scores), CF.next_reference(reference, scores), panel
 
     return score, attribute, after
+
+
+def stamp(choice: object, a: object, b: object, chosen: object, request: gr.Request) -> None:
+    """A scoring asked for: the steps still queued behind this session's older ones are skipped."""
+    NEWEST_CLICK.stamp(getattr(request, "session_hash", None), click_key(choice, a, b, chosen))
+
+
+def superseding(after: Callable) -> Callable:
+    """`after` for the browser: it runs for this session's newest scoring only (NEWEST_CLICK),
+    once it is scored; the step of an older one still waiting in the queue is skipped."""
+    def after_newest(reference: dict | None, choice: str, x: str, y: str, chosen: list, names: list, which: str,
+                     method: str, request: gr.Request) -> tuple:
+        if not NEWEST_CLICK.claim(getattr(request, "session_hash", None), click_key(choice, x, y, chosen)):
+            return gr.skip(), gr.skip(), gr.skip()
+        return after(reference, choice, x, y, chosen, names, which, method)
+    return after_newest
 
 
 def perturbed(kind: str, choice: str, a: str, b: str) -> tuple:
@@ -237,10 +261,10 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
         under_example(reference, "compare")
         table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · ⊘ muted head)",
                              interactive=False, elem_id="compare-table", wrap=True, visible=False)
-        with gr.Row():
-            plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst")
-            plot_quora = gr.Plot(label="Paraphrase", show_label=False, elem_id="plot-quora")
-            plot_sts = gr.Plot(label="Similarity", show_label=False, elem_id="plot-sts")
+        with gr.Row():  # hidden until a scoring has something to draw
+            plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst", visible=False)
+            plot_quora = gr.Plot(label="Paraphrase", show_label=False, elem_id="plot-quora", visible=False)
+            plot_sts = gr.Plot(label="Similarity", show_label=False, elem_id="plot-sts", visible=False)
 
         models = ctx.model_names()
         gr.Markdown("### Why do they disagree? Token attributions\nWhich words pushed each variant's answer up or "
@@ -257,6 +281,7 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
         attributions = gr.HTML(elem_id="attributions")
 
     score, attribute, after = model_calls(variants, ctx.trust())
+    after = superseding(after)
     outputs = [summary, notes, table, plot_sst, plot_quora, plot_sts]
     explain_inputs = [explain_variants, explain_task, explain_method, text_a, text_b]
     handles = CompareTab(task=task, text_a=text_a, text_b=text_b, chosen=chosen, outputs=outputs,
@@ -264,7 +289,7 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
                          after_inputs=[reference, task, text_a, text_b, chosen, explain_variants, explain_task,
                                        explain_method],
                          after_outputs=[changes, reference, attributions], score=score,
-                         rerun=bind(rerun_one, score), after=after, why=why)
+                         rerun=bind(rerun_one, score), after=after, stamp=stamp, why=why)
     batch = bind(run_batch, score)
     compare_inputs = [task, text_a, text_b, chosen]
     private = {"api_visibility": "private"}
@@ -272,17 +297,25 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
     def then_after(event: object) -> None:
         event.then(after, handles.after_inputs, handles.after_outputs, **private, **EXPLAIN_QUEUE)
 
-    # Every path that scores is followed by the same step: before -> after, and the attributions.
+    def stamped(trigger: Callable) -> None:  # at once, beside the scoring the same trigger queues
+        trigger(stamp, compare_inputs, None, **private, queue=False)
+
+    # Every path that scores is followed by the same step: before -> after, and the attributions,
+    # for the session's newest scoring only.
+    stamped(run.click)
     then_after(run.click(batch, compare_inputs, outputs, api_name="compare", **BATCHED))
     for box in (text_a, text_b):  # Shift+Enter (a multi-line box submits on Shift+Enter)
+        stamped(box.submit)
         then_after(box.submit(batch, compare_inputs, outputs, **private, **BATCHED))
     # one click on an example fills the inputs and scores them: a new input, so no "before"
     then_after(examples.load_input_event.then(lambda: None, None, reference, **private, queue=False)
+               .then(stamp, compare_inputs, None, **private, queue=False)
                .then(batch, compare_inputs, outputs, **private, **BATCHED))
     for kind, button in edits.items():
         then_after(button.click(bind(perturbed, kind), [task, text_a, text_b], [text_a, text_b, edit_note],
                                 **private, queue=False)
-                   .success(batch, compare_inputs, outputs, **private, **BATCHED))
+                   .success(stamp, compare_inputs, None, **private, queue=False)
+                   .then(batch, compare_inputs, outputs, **private, **BATCHED))
     explain_btn.click(attribute, explain_inputs, attributions, api_name="explain", **EXPLAIN_QUEUE)
     if links is not None:
         links.register(View(

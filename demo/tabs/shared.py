@@ -54,6 +54,7 @@ class CompareTab:
     score: Callable                # items -> [CompareResult]
     rerun: Callable                # (task, a, b, chosen) -> outputs: one request outside a batch
     after: Callable                # the step after every scoring: before -> after and attributions
+    stamp: Callable                # (task, a, b, chosen): a scoring asked for, before it is queued
     why: gr.Button                 # "why do the first two chosen differ" (wired by the page builder)
 
 
@@ -249,6 +250,8 @@ def open_in_compare(opener: Opener, compare: CompareTab, tabs: gr.Tabs) -> None:
     opener.send.click(dev_example, opener.state,
                       [compare.task, compare.text_a, compare.text_b, compare.reference, tabs],
                       api_visibility="private") \
+        .then(compare.stamp, [compare.task, compare.text_a, compare.text_b, compare.chosen], None,
+              api_visibility="private", queue=False) \
         .then(compare.rerun, [compare.task, compare.text_a, compare.text_b, compare.chosen],
               compare.outputs, api_visibility="private", **MODEL_QUEUE) \
         .then(compare.after, compare.after_inputs, compare.after_outputs, api_visibility="private",
