@@ -25,9 +25,10 @@ MODEL_CONCURRENCY = settings().model_concurrency
 MAX_BATCH = settings().max_batch  # queued clicks scored together
 MODEL_QUEUE = {"concurrency_limit": MODEL_CONCURRENCY, "concurrency_id": "model"}
 BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
-# Attributions (the step after every scoring, and Explain) run in a queue of their own, one at a
-# time: sharing the model queue, every click's attributions stood in line with the next users'
-# verdicts, which waited behind them (bench_load 50 x 20 with an attribution call after each Compare).
+# Attributions (the step after every scoring, and Explain) run in a queue of their own: sharing the
+# model queue, every click's attributions stood in line with the next users' verdicts, which waited
+# behind them (bench_load 50 x 20 with an attribution call after each Compare). Two at a time: one
+# at a time, that queue was where the load's users waited (docs/BENCHMARKS.md).
 EXPLAIN_QUEUE = {"concurrency_limit": settings().explain_concurrency,
                  "concurrency_id": "explain"}
 # Error-table refreshes run one at a time, in the order they were asked for (a filter takes a few
