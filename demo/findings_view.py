@@ -154,13 +154,15 @@ def saved_for_why(store: Store | None, settings: FindingsSettings | None, task: 
                   request: Any = None) -> tuple[tuple[SavedSlice, ...], list[str]]:
     """The saved slices of `task` this request's user may see (shared ones and their own), as the
     "why" report tests them, and a line per one that no longer reads; nothing when the store is
-    unavailable (the report is served without them)."""
-    if store is None or not store.available:
+    unavailable (the report is served without them, and says so)."""
+    if store is None:
         return (), []
     try:
+        if not store.available:
+            raise FindingsError("unavailable")
         rows = visible_slices(store, writer_for(settings, profile, request), task=task)
-    except FindingsError:
-        return (), []
+    except FindingsError:  # its text may name the database: the page's status line says the rest
+        return (), ["Saved slices cannot be read now: the findings database is unavailable."]
     found, problems = saved_slices(rows)
     return tuple(found), problems
 

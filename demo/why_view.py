@@ -102,13 +102,13 @@ def saved_md(r: WhyReport, saved: tuple[A.SavedSlice, ...], problems: list[str] 
     """The report's section on the saved slices a user may see (tested apart, adjusted among
     themselves, labelled hypotheses); a line on how to save one when there is none."""
     if not saved:
-        text = NO_SAVED
+        text = "" if problems else NO_SAVED
     else:
         full = r.with_saved(saved).to_markdown()
         start = full.index("\n## Saved slices")
         end = full.find("\n## ", start + 1)
         text = full[start + 1:end if end >= 0 else None].strip()
-    return text + "".join(f"\n\n⚠ {I.escape_md(p)}" for p in problems)
+    return (text + "".join(f"\n\n⚠ {I.escape_md(p)}" for p in problems)).strip()
 
 
 def share_text(share: float | None) -> str:

@@ -518,6 +518,7 @@ def test_the_why_tab_explains_a_pair_and_opens_it_in_slices(page, shots):
     page.locator("#why-b input").click()
     page.get_by_role("option", name=other, exact=True).click()
     expect(page.locator("#why-summary")).to_contain_text(f"{a_name} vs {other}")
+    expect(page.locator("#why-saved")).to_contain_text("Saved slices")  # the user's own, read per request
     page.screenshot(path=str(shots / "why.png"), full_page=True)
     page.click("#why-to-slices")
     expect(page.get_by_role("tab", name="Slices", exact=True)).to_have_attribute("aria-selected", "true")

@@ -145,6 +145,9 @@ def test_the_app_tests_the_slices_its_user_may_see(loaded, tmp_path):
     assert W.saved_md(r, ()) == W.NO_SAVED
     assert r.hypotheses == []  # the cached report itself is shared by every user and stays without them
     store.close()
+    down = Store("postgresql+psycopg://nobody@127.0.0.1:1/none")  # nothing listens there
+    found, problems = saved_for_why(down, settings, "quora", Profile(), None)
+    assert found == () and W.saved_md(r, found, problems).startswith("⚠ Saved slices cannot be read now")
 
 
 def test_cli_tests_the_shared_saved_slices_only_when_asked(world, tmp_path, monkeypatch, capsys):

@@ -162,7 +162,7 @@ def restore_view(a: A.Analysis, setup: Setup, params: dict) -> tuple[list, list[
 
 def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send: bool,
           links: Links | None = None) -> WhyTab | None:
-    with gr.Tab("Why", id="why"):
+    with gr.Tab("Why", id="why") as why_box:
         if a is None:
             gr.Markdown("### No dev-set predictions to explain\nBuild the tables with `python -m analysis build`.")
             return None
@@ -218,7 +218,8 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
     findings.select(select, picks, [finding, rows, line, to_errors], api_visibility="private", **WHY_QUEUE)
 
     # the user's saved slices: read per request (Gradio fills the sign-in), after every report shown,
-    # a link's included (the summary changes), and on Explain (a slice saved since)
+    # a link's included (the summary changes), on Explain (a slice saved since) and when the tab is
+    # opened (its first view changes nothing)
     def saved_slices(upload_state: object, task_name: str, a_name: str, b_name: str,
                      profile: gr.OAuthProfile | None = None, request: gr.Request = None) -> str:
         return U.per_session(show_saved, a, setup)(upload_state, task_name, a_name, b_name, profile, request)
@@ -228,8 +229,8 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
         return U.per_session(export_zip, a, setup)(upload_state, task_name, a_name, b_name, profile, request)
 
     if setup.saved is not None:
-        summary.change(saved_slices, picks, saved, api_visibility="private", **WHY_QUEUE)
-        go.click(saved_slices, picks, saved, api_visibility="private", **WHY_QUEUE)
+        for event in (summary.change, go.click, why_box.select):
+            event(saved_slices, picks, saved, api_visibility="private", **WHY_QUEUE)
     export_button.click(export, picks, [zip_file, export_note], api_name="why_export", **TABLE_QUEUE)
     opener = wire_example_panel(example, a, task, rows, can_send)
     if links is not None:
