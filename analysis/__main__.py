@@ -134,11 +134,11 @@ def _why(args: argparse.Namespace) -> int:
     a = load(args.tables, args.data_dir, False)
     saved: list[SavedSlice] = []
     if args.saved:
-        from findings import FindingsError, open_store  # SQLAlchemy: only when the database is asked for
+        from findings import FindingsError, open_store, visible_slices  # SQLAlchemy: only when asked for
 
         store = open_store()
         try:
-            rows = store.rows("slices", None, task=args.task)  # reader None: the rows anyone may read
+            rows = visible_slices(store, None, task=args.task)  # reader None: the rows anyone may read
         except FindingsError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2

@@ -12,7 +12,7 @@ from analysis.__main__ import main
 from analysis.synthetic import make_data_dir, make_tables
 from analysis.uncertainty import adjust_bh, slice_tests
 from analysis.why import SavedSlice, saved_slices, why_report
-from findings import Store, Writer
+from findings import Store, Writer, visible_slices
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_a_saved_slice_that_cannot_be_tested_says_why(loaded):
         SavedSlice("gone slice", A.ErrorQuery("quora", slice=("no-such-slice", "x")))])
     assert r.hypotheses == [] and r.saved["tested"] == 0
     why = {u["name"]: u["why"] for u in r.saved["untested"]}
-    assert "selects only by a variant's answers" in why["a's errors"]
+    assert "no text, length, feature or slice part" in why["a's errors"] and "a's wrong rows" in why["a's errors"]
     assert "0 examples inside" in why["nowhere"] and "no-such-slice" in why["gone slice"]
     assert "not tested" in r.to_markdown()
 
@@ -115,7 +115,7 @@ def test_saved_slices_read_from_the_store_rows(tmp_path):
     ann, bob = Writer("ann"), Writer("bob")
     store.save_slice(ann, "ann's long", "quora", A.ErrorQuery("quora", min_words=12).to_dict())
     store.save_slice(bob, "bob's own", "quora", A.ErrorQuery("quora", search="why").to_dict(), shared=False)
-    found, problems = saved_slices(store.rows("slices", ann, task="quora"))  # bob's private one is not ann's
+    found, problems = saved_slices(visible_slices(store, ann, task="quora"))  # bob's private one is not ann's
     assert [(s.name, s.author, s.query.min_words) for s in found] == [("ann's long", "ann", 12)] and problems == []
     found, problems = saved_slices([{"name": "broken", "query": '{"task": "quora", "nope": 1}'}])
     assert found == [] and "broken" in problems[0]

@@ -84,8 +84,9 @@ def saved_family(td: TaskData, rows: np.ndarray, d: np.ndarray, saved: Sequence[
     for s in mine:
         filters = s.query.example_filters()
         if not filters:
-            untested.append({"name": s.name, "why": "it selects only by a variant's answers "
-                             f"({', '.join(s.query.by_answers()) or 'every row'}), which the gap is made of"})
+            untested.append({"name": s.name, "why": "it has no text, length, feature or slice part of its own; it "
+                             f"picks rows by {', '.join(s.query.by_answers()) or 'nothing'}, which is no example "
+                             "filter (a variant's answers make the gap itself)"})
             continue
         try:
             mask = example_mask(td, **filters)[rows]
