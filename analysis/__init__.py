@@ -128,6 +128,11 @@ Derived analyses (analysis.derived: the interface; analysis.registry: the list, 
     d.read(a) -> Reading (data, provenance, problems; data None when there is nothing to show),
     d.tasks(reading), d.frame(reading, task), d.no_tables(reading); the build runs d.run(...).
     derived_analysis(name) -> the registered one.
+    how_far(task, gold, suggested) -> array | None   SST: "one class apart", "two classes apart"
+        or "opposite polarity" per label-error suggestion.
+    read_reading(task, table=None) -> LabelReading | None   a person's verdicts on the top flagged
+        label errors (analysis/label_error_reading.json); .precision(*verdicts) -> (k, n, Wilson 95 %).
+    file_formats() -> list[dict]   each task's dev prediction file (header, line, probabilities).
 
 Why one variant beats another (analysis.why): why_report(a, task, A, B=None, saved=()) -> WhyReport;
     saved_slices(rows of the findings store) -> ([SavedSlice], problems): people's saved
@@ -150,10 +155,23 @@ from .imported import (
     PredictionFile,
     PredictionFileError,
     check_name,
+    file_formats,
     imported_sources,
     imported_variants,
     read_prediction_files,
     with_predictions,
+)
+from .label_errors import (
+    AMBIGUOUS,
+    LABEL_RIGHT,
+    MISLABELLED,
+    ONE_APART,
+    OPPOSITE,
+    READING_FILE,
+    TWO_APART,
+    LabelReading,
+    how_far,
+    read_reading,
 )
 from .load import current_checkpoint_hashes, load
 from .queries import ERROR_KINDS, ErrorQuery, errors, example_across_variants, grid_size
@@ -165,6 +183,7 @@ from .text_rules import MAX_PATTERN, MAX_WORD, feature_names
 from .trust import muted_heads, muted_reason
 from .uncertainty import ALL, SMALL_N, excludes_zero, wilson
 from .uncertainty import METRICS as INTERVAL_METRICS
+from .uncertainty import PROPORTIONS as PROPORTION_METRICS
 from .why import SavedSlice, WhyReport, saved_slices, why_report
 from .why.export import export_bytes
 
@@ -210,6 +229,7 @@ __all__ = [
     "ALL",
     "SMALL_N",
     "INTERVAL_METRICS",
+    "PROPORTION_METRICS",
     "excludes_zero",
     "wilson",
     # imported and uploaded predictions
@@ -217,6 +237,7 @@ __all__ = [
     "PredictionFile",
     "PredictionFileError",
     "check_name",
+    "file_formats",
     "imported_sources",
     "imported_variants",
     "read_prediction_files",
@@ -234,6 +255,17 @@ __all__ = [
     "in_region",
     "muted_heads",
     "muted_reason",
+    # label errors: how far a suggestion lies from gold, and a person's reading of the top
+    "how_far",
+    "read_reading",
+    "LabelReading",
+    "MISLABELLED",
+    "AMBIGUOUS",
+    "LABEL_RIGHT",
+    "ONE_APART",
+    "TWO_APART",
+    "OPPOSITE",
+    "READING_FILE",
     # the "why" report
     "WhyReport",
     "why_report",

@@ -35,7 +35,7 @@ import pandas as pd
 
 from minibert import metrics as F
 from minibert.checkpoint_config import checkpoint_folders
-from minibert.submission import HEADERS, SEPARATOR
+from minibert.submission import HEADERS, SEPARATOR, SUBMISSION_FILES
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
@@ -52,6 +52,27 @@ NAME_RULE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 HEADER_COLUMNS = {HEADERS[t].split("\t")[1].strip(): t for t in TASK_NAMES}
 PROBABILITY_COLUMNS = {t: SCORE_COLUMNS[t] for t in TASK_NAMES if SCORE_COLUMNS[t]}
 PROBABILITY_TOLERANCE = 1e-3  # five rounded probabilities may sum to 0.999 or 1.001
+
+
+# What a line of each file holds after its id, for people (the upload panel shows `file_formats`).
+PREDICTION_FIELDS = {"sst": "<class 0-4>", "quora": "<0 or 1>", "sts": "<score 0-5>"}
+PROBABILITY_MEANING = {"sst": "five probabilities summing to 1", "quora": "P(duplicate)"}
+
+
+def file_formats() -> list[dict[str, str]]:
+    """Each task's dev prediction file as this module reads it, one dict per task: `file`,
+    `header` (tabs shown as \\t), `line`, and the optional probability columns (`probabilities`,
+    `probability_line`, `meaning`; empty for STS)."""
+    out = []
+    for t in TASK_NAMES:
+        columns = PROBABILITY_COLUMNS.get(t, ())
+        header = HEADERS[t].strip().replace("\t", "\\t")
+        line = f"<id> , {PREDICTION_FIELDS[t]}"
+        out.append({"task": t, "file": SUBMISSION_FILES[(t, "dev")], "header": header, "line": line,
+                    "probabilities": " ".join(f"\\t {c}" for c in columns),
+                    "probability_line": "".join(f" , <{c}>" for c in columns),
+                    "meaning": PROBABILITY_MEANING.get(t, "") if columns else ""})
+    return out
 
 
 class PredictionFileError(ValueError):

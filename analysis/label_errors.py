@@ -38,7 +38,9 @@ data and the cleanlab version, so a table built from other predictions is report
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +55,7 @@ from .derived import DerivedAnalysis, Log, Reading
 from .schema import SCORE_COLUMNS, STS_TOLERANCE
 from .tables import TableError, _read_parquet, _write_parquet
 from .trust import muted_heads
+from .uncertainty import wilson
 
 LABEL_ERRORS_DIR = "label_errors"
 ENSEMBLE = "an ensemble: its members already count"
@@ -250,3 +253,74 @@ class LabelErrorAnalysis(DerivedAnalysis):
 
 
 ANALYSIS = LabelErrorAnalysis()
+
+
+# --- how far gold and suggestion lie apart; what a person's reading of the top found -----------
+
+ONE_APART, TWO_APART, OPPOSITE = "one class apart", "two classes apart", "opposite polarity"
+READING_FILE = "label_error_reading.json"  # beside this module
+READING_PATH = Path(__file__).with_name(READING_FILE)
+MISLABELLED, AMBIGUOUS, LABEL_RIGHT = "mislabelled", "ambiguous", "label right"
+VERDICTS = (MISLABELLED, AMBIGUOUS, LABEL_RIGHT)
+
+
+def how_far(task: str, gold: np.ndarray, suggested: np.ndarray) -> np.ndarray | None:
+    """SST only (None otherwise): per example, OPPOSITE when gold and suggestion lie on opposite
+    sides of neutral (a disagreement about polarity), else ONE_APART or TWO_APART (neighbouring
+    classes: often a matter of degree, where annotators themselves disagree)."""
+    spec = get_task(task)
+    if spec.regression or spec.binary:
+        return None
+    gold, suggested = np.asarray(gold, int), np.asarray(suggested, int)
+    middle = (len(spec.classes) - 1) // 2
+    opposite = (gold - middle) * (suggested - middle) < 0
+    return np.where(opposite, OPPOSITE, np.where(np.abs(gold - suggested) <= 1, ONE_APART, TWO_APART))
+
+
+@dataclass(frozen=True)
+class LabelReading:
+    """One person's verdicts on the top of a task's ranking (analysis/label_error_reading.json),
+    matched to the current table."""
+    task: str
+    verdicts: dict[str, tuple[str, str]]  # id -> (verdict, note)
+    about: dict
+    flagged: int                          # how many of the read examples the current table still flags
+
+    @property
+    def read(self) -> int:
+        return len(self.verdicts)
+
+    def count(self, *kinds: str) -> int:
+        return sum(v in kinds for v, _ in self.verdicts.values())
+
+    def precision(self, *kinds: str) -> tuple[int, int, tuple[float, float]]:
+        """(k, n, 95 % Wilson interval): how many of the read examples got one of `kinds`."""
+        k = self.count(*kinds)
+        return k, self.read, wilson(k, self.read)
+
+    def by_group(self, groups: Mapping[str, str], kind: str = MISLABELLED) -> dict[str, tuple[int, int]]:
+        """{group: (how many read examples of that group got `kind`, how many were read)}."""
+        out: dict[str, tuple[int, int]] = {}
+        for example, (verdict, _) in self.verdicts.items():
+            k, n = out.get(groups.get(example, ""), (0, 0))
+            out[groups.get(example, "")] = (k + (verdict == kind), n + 1)
+        return out
+
+
+def read_reading(task: str, table: pd.DataFrame | None = None, path: Path = READING_PATH) -> LabelReading | None:
+    """The stored reading of `task`'s top flagged examples, or None when there is none. `table`
+    (the task's label-error table) says how many of them it still flags: a rebuild from other
+    predictions may rank other examples first, and the reading then covers fewer of them."""
+    try:
+        stored = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    rows = (stored.get("tasks") or {}).get(task) or []
+    verdicts = {str(r["id"]): (str(r["verdict"]), str(r.get("note", ""))) for r in rows
+                if r.get("verdict") in VERDICTS}
+    if not verdicts:
+        return None
+    flagged = len(verdicts)
+    if table is not None:
+        flagged = int(table.loc[table["id"].astype(str).isin(list(verdicts)), "issue"].sum())
+    return LabelReading(task, verdicts, dict(stored.get("about") or {}), flagged)

@@ -16,10 +16,11 @@ import analysis as A
 from analysis import MFT, QUORA_NOTE, TESTS, muted_heads
 from minibert.tasks import task as get_task
 
+from . import glossary as G
 from . import inputs as I
 from .table_widths import shares
 
-KIND_NAMES = {"MFT": "minimum functionality", "INV": "invariance", "DIR": "directional"}
+KINDS = ("MFT", "INV", "DIR")  # CheckList's; demo.glossary explains each
 NO_CASE = '<div class="ex-card intro">Click a failing case to see it; open it in Compare to edit it.</div>'
 
 
@@ -89,12 +90,13 @@ def grid(b: Behaviour, task: str) -> pd.DataFrame:
 
 
 def grid_note(b: Behaviour, task: str) -> str:
-    lines = [f"**{k}** ({KIND_NAMES[k]}): " + "; ".join(f"*{I.escape_md(t.name)}*: {I.escape_md(t.description)}"
-                                                          for t in TESTS if t.task == task and t.kind == k)
-             for k in KIND_NAMES]
+    lines = [f"**{k}** tests: " + "; ".join(f"*{I.escape_md(t.name)}*: {I.escape_md(t.description)}"
+                                          for t in TESTS if t.task == task and t.kind == k)
+             for k in KINDS]
     muted = [v for v in b.variants(task) if task in b.muted.get(v, {})]
     text = ("Failure rate per variant and test, with its 95 % Wilson interval. **Click a cell** to list that "
-            "variant's failing cases.\n\n" + "\n\n".join(lines))
+            "variant's failing cases.\n\n" + G.explain("mft", "inv", "dir", "failure_rate", "wilson") + "\n\n"
+            + "\n\n".join(lines))
     if muted:
         text += f"\n\n† a head no better than a trivial baseline on dev ({', '.join(muted)}): its failures say little."
     if task == "quora":

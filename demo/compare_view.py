@@ -32,6 +32,7 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .cores import on_both_cores
+from .palette import toolbar_aside
 from .table_widths import shares
 from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
@@ -279,7 +280,7 @@ def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
     base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "template": _TEMPLATE,
             "height": 120 + 34 * max(n, 1), "margin": {"l": 10, "r": 20, "t": 60, "b": 40}, "font": {"size": 13},
             "yaxis": {"autorange": "reversed", "automargin": True}}
-    return go.Figure({"data": data, "layout": {**base, **layout}}, _validate=False)
+    return go.Figure({"data": data, "layout": toolbar_aside({**base, **layout})}, _validate=False)
 
 
 def _ylabels(names: list[str], disagree: list[str], muted: dict) -> list[str]:
@@ -307,7 +308,9 @@ def _score_figure(outputs: dict, disagree: list[str], muted: dict, title: str, x
     colors = [DISAGREE_COLOR if n in disagree else MUTED_COLOR if n in muted else AGREE_COLOR for n in names]
     bar = {"type": "bar", "y": _ylabels(names, disagree, muted), "x": values, "orientation": "h",
            "marker": {"color": colors},
-           "text": [fmt(v) for v in values], "textposition": "outside", "cliponaxis": False,
+           # inside a long bar, beside a short one: a label never runs past the chart's edge
+           "text": [fmt(v) for v in values], "textposition": "auto", "insidetextanchor": "end", "textangle": 0,
+           "cliponaxis": False,
            "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
     line = {"type": "line", "x0": ref, "x1": ref, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
             "line": {"dash": "dash", "color": "#666"}}

@@ -25,6 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 TOP_FILES = ("app.py", "requirements.txt", "README.md")
 PACKAGES = ("minibert", "analysis", "findings", "demo")
+# Data the code reads beside itself (the app's plain words, the label-error reading).
+PACKAGE_DATA = ("demo/glossary.json", "analysis/label_error_reading.json")
 CHECKPOINTS = "checkpoints"
 TABLES = "analysis/tables"
 # Binary files the Hub must receive through LFS/Xet (it refuses binary files in plain git).
@@ -87,7 +89,7 @@ def _code_files(root: Path) -> list[DeployFile]:
         for path in sorted((root / package).rglob("*.py")):
             if "__pycache__" not in path.parts:
                 files.append(DeployFile(path.relative_to(root).as_posix(), path))
-    return files
+    return files + [DeployFile(rel, root / rel) for rel in PACKAGE_DATA if (root / rel).is_file()]
 
 
 def _checkpoint_files(root: Path, problems: list[str]) -> list[DeployFile]:

@@ -21,8 +21,9 @@ from analysis import QUORA_NOTE, in_region
 from minibert.tasks import TASK_NAMES
 from minibert.tasks import task as get_task
 
+from . import glossary as G
 from . import inputs as I
-from .palette import PALETTE
+from .palette import PALETTE, toolbar_aside
 
 GOLD, PRED, ERROR = "gold label", "prediction", "error"
 SLICE_PREFIX = "slice: "
@@ -174,7 +175,7 @@ def map_figure(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, color_by
               "legend": {"orientation": "h", "y": -0.12}, "shapes": shapes, "dragmode": "select",
               "xaxis": {"zeroline": False}, "yaxis": {"zeroline": False},
               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)"}
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    return go.Figure({"data": data, "layout": toolbar_aside(layout)}, _validate=False)
 
 
 def _bound(value: object, what: str) -> float | None:
@@ -302,6 +303,7 @@ def note(m: EmbeddingMap, task: str, variants: list[str]) -> str:
                      f"(seed {provenance.get('seed', '?')}), not all of them. {QUORA_NOTE}")
     for name, why in provenance.get("left_out", {}).items():
         lines.append(f"\n*{I.escape_md(name)}* has no map: {I.escape_md(why)}.")
+    lines += ["", G.explain("umap")]
     return "\n".join(lines)
 
 

@@ -26,6 +26,7 @@ from minibert.settings import settings
 from minibert.tasks import TASK_NAMES, task_titled
 from minibert.tasks import task as get_task
 
+from . import glossary as G
 from . import inputs as I
 from .palette import BETTER, WORSE, themed, tint, variant_colors
 from .saved_slices_view import decode, is_saved
@@ -225,6 +226,22 @@ def feature_choices(a: A.Analysis, task: str) -> list[str]:
     if a is None or not a.has(task):
         return [NO_FEATURE]
     return [NO_FEATURE] + A.feature_names(a.task(task), a.tables_dir, a.data_dir)
+
+
+def slice_dropdown(a: A.Analysis, task: str) -> list[tuple[str, str]]:
+    """`slice_choices` as a dropdown shows them ("wrong for every variant"), sending the value."""
+    return labelled_slices(slice_choices(a, task))
+
+
+def labelled_slices(values: list) -> list[tuple[str, str]]:
+    """Slice choices ("name = bucket", or a saved slice's (label, value)) as (label, value) pairs."""
+    def shown(value: str) -> str:
+        name, sep, bucket = value.partition(" = ")
+        if not sep:
+            return value
+        # a bucket that says its slice already ("no negation") needs no prefix
+        return bucket if G.label(name).lower() in bucket.lower() else f"{G.label(name)}: {bucket}"
+    return G.choices(values, shown)
 
 
 # --- metrics ----------------------------------------------------------------------------------

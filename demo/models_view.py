@@ -128,9 +128,10 @@ def training_curve(variant: str) -> go.Figure | None:
     best = variant.config.get("training", {}).get("best_epoch")
     if best is not None:
         fig.add_vline(x=best, line_dash="dash", line_color="#999", annotation_text=f"kept: epoch {best}")
-    fig.update_layout(height=360, margin=dict(l=10, r=10, t=50, b=40),
-                      title=dict(text=f"{variant.name}: training curve", x=0, font=dict(size=14)),
-                      legend=dict(orientation="h", y=-0.2), xaxis_title="epoch")
+    # "epoch" in the title, not under the axis, where the legend below would cover it
+    fig.update_layout(height=380, margin=dict(l=10, r=10, t=50, b=40),
+                      title=dict(text=f"{variant.name}: training curve by epoch", x=0, font=dict(size=14)),
+                      legend=dict(orientation="h", y=-0.12, yanchor="top"))
     fig.update_yaxes(title_text="dev metric", secondary_y=False)
     fig.update_yaxes(title_text="train loss", secondary_y=True, showgrid=False)
     fig.update_xaxes(dtick=1, tick0=1)  # epochs are whole numbers

@@ -26,11 +26,25 @@ def tint(rgb: str, strength: float) -> str:
             "color: var(--body-text-color)")
 
 
+# Plotly's toolbar sits at the top right, over a chart's title; upright along the right edge, in a
+# margin kept for it, it covers neither the title nor the data.
+TOOLBAR = {"orientation": "v"}
+TOOLBAR_ROOM = 36  # px of right margin: the width of the upright toolbar
+
+
+def toolbar_aside(layout: dict) -> dict:
+    """`layout` (a Plotly layout dict) with the toolbar upright in a right margin of its own."""
+    margin = dict(layout.get("margin") or {})
+    margin["r"] = max(int(margin.get("r", 0)), TOOLBAR_ROOM)
+    return {**layout, "modebar": TOOLBAR, "margin": margin}
+
+
 def themed(fig: go.Figure) -> go.Figure:
     """A chart that follows the page's theme: no background of its own (the page shows through),
     and in dark mode the CSS of demo.ui (PLOT_CSS) recolours its text and grid lines. Plotly
     cannot read the page's theme, and Gradio draws the figure as sent."""
     fig.update_layout(template="plotly_white", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    fig.update_layout(toolbar_aside(fig.layout.to_plotly_json()))
     return fig
 
 

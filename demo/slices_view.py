@@ -12,6 +12,7 @@ from pandas.io.formats.style import Styler
 import analysis as A
 from minibert.tasks import task as get_task
 
+from . import glossary as G
 from .inputs import escape_md
 from .palette import BETTER, WORSE, themed, tint, variant_colors
 from .table_widths import shares
@@ -174,11 +175,13 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
                      "hovertemplate": f"{v}<br>%{{x}}: %{{y:.3f}} [%{{customdata[1]:.3f}}, %{{customdata[2]:.3f}}]"
                                       "<br>n = %{customdata[0]}<extra></extra>"})
     # plotly reads tags in a title: a saved slice's name is a user's text
-    title = (f"{metric} per {html.escape(name)} bucket, 95 % intervals"
+    title = (f"{G.label(metric)} per {html.escape(G.label(name))} bucket, 95 % intervals"
              + (" (lower is better)" if metric in LOWER_IS_BETTER else ""))
-    layout = {"barmode": "group", "height": 380, "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
-              "title": {"text": title, "x": 0, "font": {"size": 14}}, "legend": {"orientation": "h", "y": -0.15},
-              "yaxis": {"title": {"text": metric}}}
+    # automargin: the left margin grows to the tick labels and the axis title, never over them
+    layout = {"barmode": "group", "height": 400, "margin": {"l": 10, "r": 10, "t": 50, "b": 40},
+              "title": {"text": title, "x": 0, "font": {"size": 14}}, "legend": {"orientation": "h", "y": -0.2},
+              "yaxis": {"title": {"text": G.label(metric), "standoff": 8}, "automargin": True, "tickformat": ".2f"},
+              "xaxis": {"automargin": True}}
     return themed(go.Figure({"data": bars, "layout": layout}, _validate=False))
 
 
@@ -197,8 +200,9 @@ def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str,
     styler, long, notes = slice_table(a, task, name, reference, metric, variants)
     e = html.escape
     about = about if about is not None else e(slice_doc(name))
-    doc = (f"**{escape_md(name)}**: {about}. Each cell: {metric} of the variant on that bucket with its 95 % "
-           f"interval, and below it Δ, the difference from **{e(reference)}** with its paired 95 % interval "
+    doc = (f"**{escape_md(G.label(name))}**: {about}. Each cell: {G.label(metric)} of the variant on that bucket "
+           f"with its 95 % interval, and below it Δ, the difference from **{e(reference)}** with its paired 95 % "
+           "interval "
            "(shaded only when that interval excludes 0: green better than the reference, red worse). "
            f"`n` is the number of dev examples in the bucket; ⚠ marks n < {A.SMALL_N}, where intervals are wide. "
            "Intervals are per cell and not adjusted for multiple comparisons: among many cells, some will "
@@ -212,4 +216,5 @@ def slice_view(a: A.Analysis, task: str, name: str, reference: str, metric: str,
         doc += "\n\n**Why a cell is “–” or has no interval:** " + "; ".join(e(n) for n in notes) + "."
     if task == "quora":  # the dataset's caveat, not a property of binary tasks
         doc += "\n\nQuora numbers are optimistic: see the note in the Errors tab."
+    doc += "\n\n" + G.explain(metric, "wilson" if metric in A.PROPORTION_METRICS else "bootstrap", "paired")
     return styler, slice_figure(a, task, name, reference, metric, long, variants), doc

@@ -50,6 +50,8 @@ CSS = """
 .app-head .status { font-size: 0.9em; }
 .banner-warn { border-left: 4px solid #f58518; padding: 6px 12px; background: rgba(245,133,24,0.08); border-radius: 4px; }
 .intro { color: var(--body-text-color-subdued); }
+.glossary { color: var(--body-text-color-subdued); font-size: 0.88em; }
+.glossary ul { margin-top: 2px; }
 .attr-box { line-height: 2.3; font-size: 1.05em; padding: 6px 2px; }
 .attr-head { font-weight: 600; margin-top: 4px; }
 .attr-tok { padding: 2px 4px; border-radius: 4px; }
@@ -95,6 +97,8 @@ LAYOUT_CSS = """
 .gradio-container { max-width: min(1400px, 100vw) !important; min-width: 0 !important; }
 .gradio-container .form, .gradio-container .block { min-width: 0; }
 .gradio-container [role="gridcell"] span { white-space: pre-line; }
+/* a dropdown's text stops short of its caret (the caret sits over the input's right end) */
+.gradio-container .secondary-wrap > input[role="combobox"] { padding-right: 26px; text-overflow: ellipsis; }
 /* a header breaks between words, never inside one ("P(duplicate)") */
 .gradio-container [role="columnheader"] span { word-break: keep-all; overflow-wrap: normal; hyphens: none; }
 .gradio-container .table-container { --fit-col: 96px; }
@@ -159,13 +163,20 @@ PAGE_JS = """() => {
 }"""
 
 
+# What the screen-reader status line says when a request ends. Gradio 6.31's status tracker
+# announces i18n("common.complete"), a key its own English messages lack, so a screen reader read
+# out "common.complete"; a translation of the key given here is merged into Gradio's messages.
+STATUS_WORDS = {"en": {"common.complete": "Done", "common.error": "Error"}}
+
+
 def launch_options() -> dict:
     """theme and css for `launch()` (Gradio 6 moved them there); system fonts, so nothing is
     fetched from the network; the largest file an upload may send."""
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": f"() => {{ ({PAGE_JS})(); ({preload_js()})(); }}"}
+               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": f"() => {{ ({PAGE_JS})(); ({preload_js()})(); }}",
+               "i18n": gr.I18n(**STATUS_WORDS)}
     if uploads_enabled():  # Gradio refuses a larger file before the app reads it
         options["max_file_size"] = max_file_size()
     return options

@@ -286,3 +286,18 @@ def missing_variant_note(a: A.Analysis, task: str, name: object) -> str | None:
     return (f"Unknown variant {name!r}: it may have been uploaded in another browser tab, and an upload lives only "
             "in the tab that made it (a shared link or a reload opens without it). Upload its prediction files "
             "again under \"Analyse your own model's predictions\", or pick a shipped variant.")
+
+
+def format_text() -> str:
+    """The files the upload takes, as Markdown (from `analysis.file_formats`, the reader's own rules)."""
+    lines = []
+    for f in A.file_formats():
+        lines.append(f"{f['file']}   header: {f['header']}")
+        lines.append(f"{' ' * len(f['file'])}   lines:  {f['line']}")
+        if f["probabilities"]:
+            lines.append(f"{' ' * len(f['file'])}   or, with {f['meaning']}:")
+            lines.append(f"{' ' * len(f['file'])}   header: {f['header']} {f['probabilities']}")
+            lines.append(f"{' ' * len(f['file'])}   lines:  {f['line']}{f['probability_line']}")
+    return ("**File format** (what the course's scripts write; `\\t` is a tab, spaces around it and around "
+            "`,` are optional; one line per dev id; one, two or all three files):\n\n```text\n"
+            + "\n".join(lines) + "\n```")

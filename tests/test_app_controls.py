@@ -189,7 +189,9 @@ def test_a_selection_drawn_on_a_map_is_listed_and_held_as_a_value(app, ctx):
                              "how": "drawn on the map"}
     *_, table, line, _, kept = T.show(a, m, sel, "Sentiment (SST)", "prediction", "tiny-mean", "tiny-cls", "", "", "",
                                       "")
-    assert kept == sel and table["id"].tolist() == [ids[r] for r in picked]
+    shown = table.value  # a Dataframe update: the rows with widths for their columns (a pair has two sentences)
+    assert kept == sel and [row[shown["headers"].index("id")] for row in shown["data"]] == [ids[r] for r in picked]
+    assert len(table.column_widths) == len(shown["headers"])
     *_, kept = T.show(a, m, sel, "Similarity (STS)", "gold label", "tiny-mean", "tiny-cls", "", "", "", "")
     assert kept is None  # another task: nothing of it is selected
 

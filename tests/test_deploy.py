@@ -47,7 +47,7 @@ def test_dry_run_lists_the_deploy_set_with_sizes_and_passes_its_checks():
     assert "checks passed" in out and "dry run: nothing uploaded to someone/minibert-explorer" in out
     listed = {line.split()[-1]: line for line in out.splitlines() if " KB " in line}
     for name in ("app.py", "requirements.txt", "README.md", ".gitattributes", "minibert/model.py", "demo/ui.py",
-                 "analysis/tables/manifest.json", "analysis/tables/summary.json"):
+                 "analysis/tables/manifest.json", "analysis/tables/summary.json", *deploy.PACKAGE_DATA):
         assert name in listed, name
     # every checkpoint with every weight file its config names, every table the manifest names
     for config_path in (ROOT / "checkpoints").glob("*/config.json"):

@@ -21,7 +21,7 @@ from ..context import AppContext
 from ..gpu import in_this_process, on_gpu
 from ..serving import BATCHED, EXPLAIN_QUEUE, IN_FLIGHT, NEWEST_CLICK, SERVER_TROUBLE, click_key, guarded, log
 from ..urlstate import CUT_KEY, Links, View, query_text
-from .shared import CompareTab, bind, under_example
+from .shared import CompareTab, bind, glossary, under_example
 
 EXPLAINED_TASKS = ["Sentiment", "Paraphrase", "Similarity"]
 
@@ -265,6 +265,8 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
             plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst", visible=False)
             plot_quora = gr.Plot(label="Paraphrase", show_label=False, elem_id="plot-quora", visible=False)
             plot_sts = gr.Plot(label="Similarity", show_label=False, elem_id="plot-sts", visible=False)
+        with gr.Accordion("What the table's terms mean", open=False, elem_id="compare-terms"):
+            glossary("accuracy", "pearson", "interval", "muted", elem_id="compare-glossary")
 
         models = ctx.model_names()
         gr.Markdown("### Why do they disagree? Token attributions\nWhich words pushed each variant's answer up or "
@@ -279,6 +281,8 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
                                             elem_id="explain-method")
             explain_btn = gr.Button("Explain", scale=1, elem_id="explain-button")
         attributions = gr.HTML(elem_id="attributions")
+        glossary("leave_one_out", "gradient_x_input", "integrated_gradients", "completeness_gap", "attention_rollout",
+                 elem_id="explain-glossary")
 
     score, attribute, after = model_calls(variants, ctx.trust())
     after = superseding(after)

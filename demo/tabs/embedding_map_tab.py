@@ -11,6 +11,7 @@ from minibert.tasks import task as get_task
 
 from .. import embedding_map_view as M
 from .. import errors_view as E
+from .. import glossary as G
 from .. import inputs as I
 from ..serving import TABLE_QUEUE, guarded
 from .shared import DerivedView, ViewHandles, bind, no_tables_md
@@ -34,8 +35,20 @@ def _shown(a: A.Analysis, m: M.EmbeddingMap, task: str, color: str, va: str, vb:
            sel: M.MapSelection | None) -> tuple:
     fig_a, fig_b, table, line, note = M.view(a, m, task, va, vb, color, box, sel)
     variants = m.variants(task)
-    return (gr.Dropdown(choices=M.color_choices(task), value=color), gr.Dropdown(choices=variants, value=va),
-            gr.Dropdown(choices=variants, value=vb), fig_a, fig_b, table, line, note)
+    # the table's columns differ by task (a pair has two sentences): its widths go with it
+    return (gr.Dropdown(choices=color_dropdown(task), value=color), gr.Dropdown(choices=variants, value=va),
+            gr.Dropdown(choices=variants, value=vb), fig_a, fig_b, fitted(table), line, note)
+
+
+def fitted(table: pd.DataFrame) -> gr.Dataframe:
+    return gr.Dataframe(table, column_widths=E.column_widths(list(table.columns)))
+
+
+def color_dropdown(task: str) -> list[tuple[str, str]]:
+    """The colour choices as people read them ("slice: wrong for every variant"), sending the value."""
+    def shown(value: str) -> str:
+        return M.SLICE_PREFIX + G.label(value[len(M.SLICE_PREFIX):]) if value.startswith(M.SLICE_PREFIX) else value
+    return G.choices(M.color_choices(task), shown)
 
 
 def _failed(msg: str) -> tuple:
@@ -104,7 +117,7 @@ def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> ViewHand
     with gr.Row():
         task = I.LenientRadio([get_task(t).long_title for t in m.task_names()], value=get_task(first).long_title,
                               label="Task", elem_id="map-task", scale=2)
-        color = I.LenientDropdown(M.color_choices(first), value=M.GOLD, label="Colour by", elem_id="map-color")
+        color = I.LenientDropdown(color_dropdown(first), value=M.GOLD, label="Colour by", elem_id="map-color")
         variant_a = I.LenientDropdown(variants, value=va, label="First map", elem_id="map-a")
         variant_b = I.LenientDropdown(variants, value=vb, label="Second map", elem_id="map-b")
     fig_a, fig_b, table0, line0, note0 = M.view(a, m, first, va, vb, M.GOLD, None)

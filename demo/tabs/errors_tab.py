@@ -15,6 +15,7 @@ from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
 from .. import errors_view as E
+from .. import glossary as G
 from .. import inputs as I
 from .. import models_view as M
 from .. import saved_slices_view as SV
@@ -28,6 +29,7 @@ from .shared import (
     Opener,
     bind,
     example_panel,
+    glossary,
     on_row_click,
     show_example,
     task_key,
@@ -57,9 +59,9 @@ def kind_picker(f: E.Filters) -> gr.Dropdown:
     it shows the default kind and cannot be changed, so the page never claims a kind it ignores."""
     kinds = list(E.ERROR_KINDS[f.task])
     if f.kind_off():
-        return gr.Dropdown(choices=kinds, value=kinds[0], interactive=False,
+        return gr.Dropdown(choices=G.choices(kinds), value=kinds[0], interactive=False,
                            label="Show (off while a cell or a comparison decides the rows)")
-    return gr.Dropdown(choices=kinds, value=f.kind, interactive=True, label="Show")
+    return gr.Dropdown(choices=G.choices(kinds), value=f.kind, interactive=True, label="Show")
 
 
 @guarded(no_table)
@@ -90,8 +92,8 @@ def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> t
             note = (f"⚠ Your upload **{I.escape_md(mine)}** has no {spec.long_title} predictions (it covers "
                     f"{covered}): showing {I.escape_md(pick)}. It is in the Variant list again on {covered}.")
     return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=pick),
-            gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
-            gr.Dropdown(choices=E.slice_choices(joined, t), value=E.NO_SLICE),
+            gr.Dropdown(choices=G.choices(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
+            gr.Dropdown(choices=E.slice_dropdown(joined, t), value=E.NO_SLICE),
             gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "",
             gr.Dropdown(choices=E.feature_choices(joined, t), value=E.NO_FEATURE), note)
 
@@ -164,7 +166,7 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
         ex_id, card = "", NO_EXAMPLE
     updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant), search, low, high,
                gr.Dropdown(choices=[E.NO_OTHER] + names, value=other), relation,
-               gr.Dropdown(choices=slices, value=slice_name), cell, word, regex,
+               gr.Dropdown(choices=E.labelled_slices(slices), value=slice_name), cell, word, regex,
                gr.Dropdown(choices=E.feature_choices(a, t), value=feature),
                grid, diagnostic, *table, ex_id, card, rows, ex, send]
     return updates, said
@@ -205,6 +207,8 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
             metrics = gr.Dataframe(E.metrics_overview(a), interactive=False, elem_id="metrics-table",
                                    column_widths=E.metrics_widths(a), label="Sort: the ⋮ menu of a column header")
             gr.Markdown(E.METRICS_NOTE, elem_classes=["intro"])
+            glossary("macro_f1", "ece", "f1", "roc_auc", "pearson", "spearman", "mse", "wilson", "bootstrap",
+                     "paired")
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first).long_title, label="Task",
                                   elem_id="errors-task", scale=2)
@@ -226,12 +230,12 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                 diagnostic = gr.Plot(E.diagnostic_figure(a, first, best), show_label=False, elem_id="diagnostic")
         gr.Markdown("### Error table")
         with gr.Row():
-            kind = I.LenientDropdown(list(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])),
+            kind = I.LenientDropdown(G.choices(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])),
                                      label="Show", elem_id="errors-kind", allow_custom_value=True)
             search = I.LenientTextbox(label="Text contains", placeholder="e.g. not", elem_id="errors-search")
             min_words = I.LenientNumber(None, label="Min words (0 = any)", precision=0, minimum=0)
             max_words = I.LenientNumber(None, label="Max words (0 = any)", precision=0, minimum=0)
-            slice_ = I.LenientDropdown(E.slice_choices(a, first), value=E.NO_SLICE, label="Slice",
+            slice_ = I.LenientDropdown(E.slice_dropdown(a, first), value=E.NO_SLICE, label="Slice",
                                        elem_id="errors-slice", allow_custom_value=True)
         with gr.Row():
             other = I.LenientDropdown([E.NO_OTHER] + E.variants_of(a, first), value=E.NO_OTHER,

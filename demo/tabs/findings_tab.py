@@ -24,11 +24,13 @@ from minibert.tasks import task as get_task
 from .. import embedding_map_view as MV
 from .. import errors_view as E
 from .. import findings_view as F
+from .. import glossary as G
 from .. import inputs as I
 from .. import saved_slices_view as SV
 from .. import uploads as UP
 from ..context import AppContext
 from ..serving import TABLE_QUEUE, log
+from .shared import glossary
 
 
 @dataclass
@@ -154,14 +156,15 @@ class Handlers:
 
     # ---- the saved slices in the Errors and Slices pickers ----------------------------------------
 
-    def _picker(self, builtin: list[str], task: str, value: object, reader: object) -> gr.Dropdown:
-        offered = [(c, c) for c in builtin] + SV.choices(self.store, reader, task)
+    def _picker(self, builtin: list[tuple[str, str]], task: str, value: object, reader: object) -> gr.Dropdown:
+        """`builtin`: (label, value) choices, as the tab offers them (demo.glossary's labels)."""
+        offered = list(builtin) + SV.choices(self.store, reader, task)
         if SV.is_saved(value) and value not in [v for _, v in offered]:
             try:  # a saved slice opened from a link, or since deleted: it stays offered while picked
                 offered.append((SV.label_of(SV.decode(value, task)), value))
             except I.BadInput:
-                value = builtin[0]
-        return gr.Dropdown(choices=offered, value=value if value in [v for _, v in offered] else builtin[0])
+                value = builtin[0][1]
+        return gr.Dropdown(choices=offered, value=value if value in [v for _, v in offered] else builtin[0][1])
 
     def errors_slices(self, task_name: object, value: object, profile: gr.OAuthProfile | None = None,
                       request: gr.Request = None) -> object:
@@ -169,7 +172,7 @@ class Handlers:
         may see (asked when the picker is opened, so a slice saved since then is there)."""
         try:
             task = self._task(task_name)
-            return self._picker(E.slice_choices(self.a, task), task, value, self._reader(profile, request))
+            return self._picker(E.slice_dropdown(self.a, task), task, value, self._reader(profile, request))
         except I.BadInput:
             return gr.skip()
         except Exception:
@@ -181,7 +184,7 @@ class Handlers:
         """The Slices tab's slice picker: the built-in slices and the saved ones."""
         try:
             task = self._task(task_name)
-            return self._picker(A.slice_names(task), task, value, self._reader(profile, request))
+            return self._picker(G.choices(A.slice_names(task)), task, value, self._reader(profile, request))
         except I.BadInput:
             return gr.skip()
         except Exception:
@@ -380,6 +383,7 @@ def build(handlers: Handlers, a: A.Analysis | None) -> None:
                     "Tags on hand-picked examples are shown apart, without intervals. Every dev example shown in "
                     "the app can be tagged; a Map selection or an Errors filter can be tagged at once.",
                     elem_classes=["intro"])
+        glossary("wilson")
         tasks = E.tasks_of(a)
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(tasks[0]).long_title,

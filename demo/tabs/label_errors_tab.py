@@ -32,6 +32,12 @@ def refresh(le: L.LabelErrors, *values: object) -> tuple:
     return gr.Dataframe(shown, column_widths=L.widths(shown)), line, L.method_note(le, task)
 
 
+@guarded(lambda m: f"⚠ {m}")
+def lead_note(le: L.LabelErrors, task_name: object) -> str:
+    title = I.choice(task_name, [get_task(t).long_title for t in le.tasks()], "task")
+    return L.reading_note(le, next(t for t in le.tasks() if get_task(t).long_title == title))
+
+
 @guarded(lambda m: (gr.File(value=None, visible=False), f"⚠ {m}"))
 def export_csv(le: L.LabelErrors, *values: object) -> tuple:
     path = L.write_csv(le, *parse(le, *values))
@@ -43,6 +49,7 @@ def export_csv(le: L.LabelErrors, *values: object) -> tuple:
 def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Opener]:
     le = L.LabelErrors.from_reading(reading)
     first = le.tasks()[0]
+    lead = gr.Markdown(L.reading_note(le, first), elem_id="le-reading")
     with gr.Row():
         task = I.LenientRadio([get_task(t).long_title for t in le.tasks()], value=get_task(first).long_title,
                               label="Task", elem_id="le-task", scale=2)
@@ -66,6 +73,7 @@ def layout(a: A.Analysis | None, reading: A.Reading, can_send: bool) -> list[Ope
     outputs = [table, count, note]
     run = bind(refresh, le)
     task.change(run, inputs, outputs, api_name="label_errors", **TABLE_QUEUE)
+    task.change(bind(lead_note, le), task, lead, api_visibility="private", queue=False)
     for box in (show, low):
         box.input(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)
     search.submit(run, inputs, outputs, api_visibility="private", **TABLE_QUEUE)

@@ -14,7 +14,7 @@ from .. import models_view as M
 from ..context import AppContext
 from ..serving import guarded
 from ..urlstate import Links, View
-from .shared import bind, url_choice
+from .shared import bind, glossary, url_choice
 
 
 @dataclass
@@ -57,6 +57,7 @@ def build(ctx: AppContext, a: A.Analysis | None, links: Links | None = None) -> 
             table = pd.concat([table, M.imported_overview(a.manifest, overall)], ignore_index=True)
         gr.Dataframe(table, interactive=False, elem_id="models-table",
                      wrap=True, show_label=False, column_widths=M.OVERVIEW_WIDTHS)
+        glossary("overall", "accuracy", "pearson", "interval", "muted")
         if not variants:
             return None
         names = list(variants)

@@ -19,6 +19,7 @@ from minibert.tasks import task_titled
 
 from .. import counterfactuals as CF
 from .. import errors_view as E
+from .. import glossary as G
 from .. import inputs as I
 from ..serving import EXPLAIN_QUEUE, MODEL_QUEUE, TABLE_QUEUE, guarded
 
@@ -31,6 +32,11 @@ def bind(fn: Callable, *data: object) -> Callable:
     bound = partial(fn, *data)
     bound.__name__ = fn.__name__
     return bound
+
+
+def glossary(*terms: str, elem_id: str | None = None) -> gr.Markdown:
+    """The tab's technical terms, one line each (demo.glossary owns the texts)."""
+    return gr.Markdown(G.explain(*terms), elem_id=elem_id, elem_classes=["glossary"])
 
 
 def problems_accordion(problems: list[str], what: str) -> None:

@@ -12,6 +12,7 @@ from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
 from .. import errors_view as E
+from .. import glossary as G
 from .. import inputs as I
 from .. import models_view as M
 from .. import saved_slices_view as SV
@@ -35,9 +36,9 @@ def on_task(a: A.Analysis, task_name: str) -> tuple:
     if t is None:
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
     reference = E.best_variant(a, t)
-    return (gr.Dropdown(choices=A.slice_names(t), value=A.slice_names(t)[0]),
+    return (gr.Dropdown(choices=G.choices(A.slice_names(t)), value=A.slice_names(t)[0]),
             gr.Dropdown(choices=a.variants(t), value=reference),
-            gr.Dropdown(choices=S.METRICS[t], value=S.METRICS[t][0]),
+            gr.Dropdown(choices=G.choices(S.METRICS[t]), value=S.METRICS[t][0]),
             gr.Dropdown(choices=a.variants(t), value=S.default_variants(a, t, reference)))
 
 
@@ -84,8 +85,8 @@ def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
                     f"{', '.join('“' + I.escape_md(v) + '”' for v in unknown[:5])}: left out.")
     shown = [v for v in asked if v in names] or S.default_variants(a, t, reference)
     table, plot, doc = fitted_view(a, get_task(t).long_title, name, reference, metric, shown)
-    return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=slices, value=name),
-            gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=list(S.METRICS[t]), value=metric),
+    return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=G.choices(slices), value=name),
+            gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=G.choices(S.METRICS[t]), value=metric),
             gr.Dropdown(choices=names, value=shown), table, plot, doc], said
 
 
@@ -104,11 +105,11 @@ def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
         with gr.Row():
             task = I.LenientRadio([get_task(t).long_title for t in tasks], value=get_task(first).long_title, label="Task",
                                   elem_id="slices-task", scale=2)
-            name = I.LenientDropdown(slice_names, value=slice_names[0], label="Slice", elem_id="slices-name",
+            name = I.LenientDropdown(G.choices(slice_names), value=slice_names[0], label="Slice", elem_id="slices-name",
                                      allow_custom_value=True)
             reference = I.LenientDropdown(a.variants(first), value=reference0, label="Reference variant",
                                           elem_id="slices-reference", allow_custom_value=True)
-            metric = I.LenientDropdown(S.METRICS[first], value=S.METRICS[first][0], label="Metric",
+            metric = I.LenientDropdown(G.choices(S.METRICS[first]), value=S.METRICS[first][0], label="Metric",
                                        elem_id="slices-metric", allow_custom_value=True)
         shown0 = S.default_variants(a, first, reference0)
         shown = I.LenientDropdown(a.variants(first), value=shown0, multiselect=True, label="Variants shown",

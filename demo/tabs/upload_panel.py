@@ -63,10 +63,10 @@ def build(a: A.Analysis, keeper: Keeper | None = None) -> UploadPanel:
     with gr.Accordion("Analyse your own model's predictions", open=False, elem_id="upload-panel") as accordion:
         gr.Markdown(
             "Upload 1 to 3 CS224N **dev** prediction files as the course's scripts write them "
-            "(`sst-dev-output.csv`, `para-dev-output.csv`, `sts-dev-output.csv`; optional probability columns are "
-            "described in the README). They become one more variant in this tab, beside the shipped ones, "
+            "(format below). They become one more variant in this tab, beside the shipped ones, "
             f"with hard labels only unless the files carry probabilities. {U.FORGOTTEN} "
             f"At most {U.max_file_size() // 2**20} MB a file.", elem_classes=["intro"])
+        gr.Markdown(U.format_text(), elem_id="upload-format")
         with gr.Row():
             files = gr.File(file_count="multiple", file_types=[".csv", ".txt", ".tsv"], label="Prediction files",
                             elem_id="upload-files", scale=3)

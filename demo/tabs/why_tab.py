@@ -22,7 +22,7 @@ from .. import why_view as W
 from ..serving import TABLE_QUEUE, WHY_QUEUE, guarded
 from ..urlstate import Links, View
 from . import upload_panel as U
-from .shared import Opener, example_panel, task_key, url_choice, url_task, wire_example_panel
+from .shared import Opener, example_panel, glossary, task_key, url_choice, url_task, wire_example_panel
 
 INTRO = ("Why does one variant beat another? Pick a task and two variants: the report gives the paired difference "
          "with its 95 % interval, the examples each gets right that the other gets wrong, **where the gap lives** "
@@ -181,6 +181,7 @@ def build(a: A.Analysis | None, setup: Setup, upload: gr.State | None, can_send:
         summary0, search0, findings0, rest0 = report_parts(a, setup, get_task(first_task).long_title, va, vb)
         summary = gr.Markdown(summary0, elem_id="why-summary")
         search = gr.Markdown(search0, elem_id="why-search", elem_classes=["intro"])
+        glossary("paired", "mcnemar", "adjusted_p", "bootstrap", "ece", "failure_rate", elem_id="why-glossary")
         findings = gr.Dataframe(findings0, interactive=False, wrap=True, max_height=460, elem_id="why-findings",
                                 column_widths=WIDTHS, label="Where the gap lives: click a row for its examples")
         line = gr.Markdown(NO_FINDING, elem_id="why-finding-line")
