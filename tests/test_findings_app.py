@@ -141,6 +141,9 @@ def test_an_errors_filter_is_saved_as_its_error_query(a, tmp_path):
     assert query == expected and query.search == "not" and query.min_words == 3
     # the Errors slice picker offers it at once, marked, with its author
     assert "★ short <b>negations</b> · ana" in [label for label, _ in picker.choices]
+    # the built-in buckets keep their values and show their labels (demo.glossary)
+    assert any(v.startswith("all_wrong = ") for _, v in picker.choices)
+    assert not any("all_wrong" in label for label, _ in picker.choices)
     _, listed = h.saved_list(None, None)
     assert listed["name"].tolist() == ["short <b>negations</b>"]
 

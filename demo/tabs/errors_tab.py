@@ -15,7 +15,6 @@ from minibert.tasks import task as get_task
 from minibert.tasks import task_titled
 
 from .. import errors_view as E
-from .. import glossary as G
 from .. import inputs as I
 from .. import models_view as M
 from .. import saved_slices_view as SV
@@ -59,9 +58,9 @@ def kind_picker(f: E.Filters) -> gr.Dropdown:
     it shows the default kind and cannot be changed, so the page never claims a kind it ignores."""
     kinds = list(E.ERROR_KINDS[f.task])
     if f.kind_off():
-        return gr.Dropdown(choices=G.choices(kinds), value=kinds[0], interactive=False,
+        return gr.Dropdown(choices=kinds, value=kinds[0], interactive=False,
                            label="Show (off while a cell or a comparison decides the rows)")
-    return gr.Dropdown(choices=G.choices(kinds), value=f.kind, interactive=True, label="Show")
+    return gr.Dropdown(choices=kinds, value=f.kind, interactive=True, label="Show")
 
 
 @guarded(no_table)
@@ -92,7 +91,7 @@ def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> t
             note = (f"⚠ Your upload **{I.escape_md(mine)}** has no {spec.long_title} predictions (it covers "
                     f"{covered}): showing {I.escape_md(pick)}. It is in the Variant list again on {covered}.")
     return (gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=pick),
-            gr.Dropdown(choices=G.choices(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
+            gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
             gr.Dropdown(choices=E.slice_dropdown(joined, t), value=E.NO_SLICE),
             gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "",
             gr.Dropdown(choices=E.feature_choices(joined, t), value=E.NO_FEATURE), note)
@@ -230,7 +229,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                 diagnostic = gr.Plot(E.diagnostic_figure(a, first, best), show_label=False, elem_id="diagnostic")
         gr.Markdown("### Error table")
         with gr.Row():
-            kind = I.LenientDropdown(G.choices(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])),
+            kind = I.LenientDropdown(list(E.ERROR_KINDS[first]), value=next(iter(E.ERROR_KINDS[first])),
                                      label="Show", elem_id="errors-kind", allow_custom_value=True)
             search = I.LenientTextbox(label="Text contains", placeholder="e.g. not", elem_id="errors-search")
             min_words = I.LenientNumber(None, label="Min words (0 = any)", precision=0, minimum=0)

@@ -140,7 +140,7 @@ class Handlers:
             who = self._reader(profile, request)
             message = F.save_slice(self.store, who, self._why_not(), query, name if isinstance(name, str) else "",
                                    shared=shared is not False)
-            return message, self._picker(E.slice_choices(self.a, query.task), query.task, slice_name, who)
+            return message, self._picker(E.slice_dropdown(self.a, query.task), query.task, slice_name, who)
         except (I.BadInput, ValueError, FindingsError) as e:
             return f"⚠ {I.escape_md(e)}", gr.skip()
         except Exception:
