@@ -124,7 +124,8 @@ Intervals (analysis.uncertainty; written at build time to `intervals.parquet`)
         variants[v]["tasks"][t]["ci"] = {metric: [lo, hi]} and variants[v]["overall_ci"].
 
 Derived analyses (analysis.derived: the interface; analysis.registry: the list, in build order)
-    DERIVED -> (label errors, behavioural tests, embedding map), each a DerivedAnalysis:
+    DERIVED -> (label errors, behavioural tests, embedding map, why features), each a DerivedAnalysis
+    (d.tab False: no tab of its own; the why features are read by the why report):
     d.read(a) -> Reading (data, provenance, problems; data None when there is nothing to show),
     d.tasks(reading), d.frame(reading, task), d.no_tables(reading); the build runs d.run(...).
     derived_analysis(name) -> the registered one.

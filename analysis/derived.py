@@ -1,6 +1,7 @@
 """The interface every derived analysis implements: a table built from the fresh prediction tables
 and the variants by `python -m analysis build` (after the predictions), read by the app. Built-in
-ones: label errors, behavioural tests, the embedding map (registered in `analysis.registry`).
+ones: label errors, behavioural tests, the embedding map, the why report's features (registered
+in `analysis.registry`).
 
     class Calibration(DerivedAnalysis):            # a fourth analysis: one module ...
         name, title, requires = "calibration", "Calibration", None
@@ -70,12 +71,14 @@ class Reading:
 class DerivedAnalysis(ABC):
     """One derived analysis. `requires` names the build-only library (requirements-dev.txt) its
     build imports, or None; `uses_models` says its build runs the variants' encoders (so it starts
-    from empty frozen-feature memos) rather than reading their prediction tables only."""
+    from empty frozen-feature memos) rather than reading their prediction tables only; `tab`
+    False means the app gives it no tab (another view reads its tables)."""
     name: str
     title: str
     requires: str | None = None
     package: str | None = None  # what to pip install for `requires`, when the names differ
     uses_models: bool = False
+    tab: bool = True
 
     @abstractmethod
     def build(self, a: Analysis, variants: Mapping[str, object], tables_dir: Path, log: Log) -> list[str]:

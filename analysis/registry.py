@@ -9,11 +9,13 @@ from pathlib import Path
 from . import behaviour, embedding_map, label_errors
 from .core import Analysis
 from .derived import DerivedAnalysis
+from .why import feature_table
 
 DERIVED: tuple[DerivedAnalysis, ...] = (
     label_errors.ANALYSIS,
     behaviour.ANALYSIS,
     embedding_map.ANALYSIS,
+    feature_table.ANALYSIS,
 )
 
 

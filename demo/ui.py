@@ -225,7 +225,7 @@ def build_demo(ctx: AppContext) -> gr.Blocks:
             why = why_tab.build(a, setup, errors.upload if errors is not None else None, can_send, links)
             openers += [why.opener] if why is not None else []
             derived = {}  # each derived view's handles (the Map's selection among them), by analysis
-            for d in A.DERIVED:
+            for d in (d for d in A.DERIVED if d.tab):  # a derived table without a tab: another view reads it
                 view = DERIVED_VIEWS.get(d.name) or derived_tab.default_view(d)
                 derived[d.name] = derived_tab.build(d, view, a, can_send)
                 openers += derived[d.name].openers

@@ -267,3 +267,34 @@ def test_ensemble_table_is_composed_from_its_members_tables_exactly_as_the_ensem
     manifest["tables"]["predictions/tiny-mean/sts.parquet"]["checkpoint"]["hash"] = "old"
     frame, info, _ = read_dev_split("sts", root / "data")
     assert compose_ensemble_table(variants["ensemble"], "sts", frame, root / "tables", manifest, data_identity(info)) is None
+
+
+def _bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_the_why_features_table_is_built_once_and_leaves_every_other_table_as_it_was(built, tmp_path, monkeypatch):
+    from analysis import registry
+    from analysis.why.feature_table import ANALYSIS
+
+    root, _, logs = built
+    tables = root / "tables"
+    for task in ("sst", "quora", "sts"):
+        frame = pd.read_parquet(tables / f"why_features/{task}.parquet")
+        examples = pd.read_parquet(tables / f"examples/{task}.parquet")
+        assert list(frame["id"]) == list(examples["id"]) and set(frame["embedding cluster"]) <= set(range(1, 7))
+        assert any(line.startswith(f"why features: {task},") and "clusters" in line for line in logs)
+    # the same build without the step: every other table byte for byte as with it
+    monkeypatch.setattr(registry, "DERIVED", tuple(d for d in registry.DERIVED if d.name != "why_features"))
+    build(root / "checkpoints", root / "data", tmp_path / "without", device="cpu", progress=False, log=lambda s: None)
+    with_step, without = _bytes(tables), _bytes(tmp_path / "without")
+    assert sorted(set(with_step) - set(without)) == [f"why_features/{t}.parquet" for t in ("quora", "sst", "sts")]
+    assert [f for f in without if f != "manifest.json" and without[f] != with_step[f]] == []  # the manifest dates builds
+    # kept while its inputs stand; a deleted table comes back the same, byte for byte
+    (copied,) = copy(root, tmp_path, "tables")
+    a = A.load(copied, root / "data", checkpoints=False)
+    variants, _ = load_variants(root / "checkpoints", device="cpu")
+    assert ANALYSIS.run(a, variants, copied, lambda s: None) == []
+    (copied / "why_features/sts.parquet").unlink()
+    assert ANALYSIS.run(a, variants, copied, lambda s: None) == [str(copied / "why_features/sts.parquet")]
+    assert _bytes(copied) == _bytes(tables)

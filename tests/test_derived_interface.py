@@ -42,7 +42,8 @@ def test_registered_analyses_are_built_in_order(tmp_path, monkeypatch):
 
 
 def test_the_built_in_analyses_implement_the_interface():
-    assert [d.name for d in A.DERIVED] == ["label_errors", "behaviour", "embedding_map"]
+    assert [d.name for d in A.DERIVED] == ["label_errors", "behaviour", "embedding_map", "why_features"]
+    assert [d.name for d in A.DERIVED if not d.tab] == ["why_features"]  # the Why tab reads it
     for d in A.DERIVED:
         reading = d.read(None)
         assert not reading.ready and reading.problems == ["no analysis tables"]

@@ -3,6 +3,8 @@
 import itertools
 import json
 import math
+import shutil
+import sys
 import zipfile
 
 import numpy as np
@@ -13,7 +15,9 @@ from analysis.__main__ import main
 from analysis.synthetic import make_data_dir, make_tables
 from analysis.uncertainty import adjust_bh, mcnemar_exact, slice_tests
 from analysis.why import why_report
-from analysis.why.features import Predicate, kmeans
+from analysis.why.clusters import kmeans
+from analysis.why.feature_table import FEATURES_VERSION, examples_digest, write_features
+from analysis.why.features import Predicate, task_features, text_predicates
 from analysis.why.search import search
 
 # --- the statistics, against hand-worked cases -------------------------------------------------
@@ -75,11 +79,16 @@ def test_benjamini_hochberg_by_hand():
     assert adjust_bh(np.array([0.01, 0.04, 0.03])) == pytest.approx([0.03, 0.04, 0.04])
 
 
-def test_kmeans_separates_two_clouds_and_numbers_clusters_by_size():
+@pytest.mark.parametrize("library", ["scikit-learn", "scipy"])
+def test_kmeans_separates_two_clouds_and_numbers_clusters_by_size(library, monkeypatch):
+    if library == "scipy":  # scikit-learn is a dev requirement: without it, scipy's k-means
+        monkeypatch.setitem(sys.modules, "sklearn.cluster", None)
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.normal(0, 0.1, (30, 2)), rng.normal(5, 0.1, (50, 2))])
-    labels = kmeans(x, 2, seed=0)
-    assert (labels[30:] == 0).all() and (labels[:30] == 1).all()
+    labels, method = kmeans(x, 2, seed=0)
+    assert (labels[30:] == 1).all() and (labels[:30] == 2).all()
+    assert library in method and "seed 0" in method
+    assert (kmeans(x, 2, seed=0)[0] == labels).all()
 
 
 # --- honest under the null (fixed seeds 0-19) ---------------------------------------------------
@@ -116,19 +125,45 @@ def test_random_errors_give_a_discovery_in_at_most_3_of_20_seeds():
         d, predicates, _ = _world(seed, planted=False)
         found = search(d, predicates)
         assert found.n_tested == found.n_single + found.n_pairs  # every candidate counts in the adjustment
-        discoveries.append(any(s.p_adjusted < 0.05 for s in found.slices))
+        discoveries.append(found.n_discoveries(0.05) > 0)  # any slice tested, shown or pruned
     assert sum(discoveries) <= 3, discoveries
 
 
 def test_children_are_pruned_but_still_counted():
     d, predicates, _ = _world(0, planted=True)
     found = search(d, predicates)
+    assert found.n_pruned + len(found.slices) == found.n_tested
     shown_pairs = [s for s in found.slices if len(s.parts) == 2]
-    assert found.n_pruned + len(shown_pairs) == found.n_pairs
     singles = {s.parts[0]: s.effect for s in found.slices if len(s.parts) == 1}
     for s in shown_pairs:  # a kept child goes further than both its parents
         assert all(abs(s.effect) > abs(singles[q]) for q in s.parts)
     assert all(s.n >= 30 for s in found.slices)
+
+
+def _nested_world(seed: int, inside_child_only: bool, n: int = 3000):
+    """A parent feature (30 %), a child feature inside it (half the parent's rows) and 8 others;
+    B loses 60 right answers of A's, in the whole parent or in the child only."""
+    rng = np.random.default_rng(seed)
+    parent = rng.random(n) < 0.3
+    child = parent & (rng.random(n) < 0.5)
+    others = rng.random((n, 8)) < 0.3
+    predicates = [Predicate("parent", "yes", "parent", parent), Predicate("child", "yes", "inside the parent", child)]
+    predicates += [Predicate(f"f{k}", "yes", f"feature {k}", others[:, k]) for k in range(8)]
+    a = rng.random(n) < 0.8
+    b = a.copy()
+    b[rng.choice(np.flatnonzero(a & (child if inside_child_only else parent)), size=60, replace=False)] = False
+    return a.astype(float) - b, predicates
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_a_slice_inside_another_is_shown_only_when_clearly_stronger_than_the_rest_of_it(seed):
+    d, predicates = _nested_world(seed, inside_child_only=False)
+    found = search(d, predicates)
+    names = [s.name for s in found.slices]
+    assert names[0] == "parent: yes" and "child: yes" not in names  # the pieces of an even gap are not news
+    assert found.n_pruned + len(found.slices) == found.n_tested  # though still tested and counted
+    d, predicates = _nested_world(seed, inside_child_only=True)
+    assert search(d, predicates).slices[0].name == "child: yes"  # where the gap really is, it is shown first
 
 
 # --- the report --------------------------------------------------------------------------------
@@ -239,6 +274,48 @@ def test_export_zip_has_markdown_figures_and_latex(loaded, tmp_path):
         assert z.read("figures/slices.png").startswith(b"\x89PNG")
         assert b"\\begin{tabular}" in z.read("table.tex")
     assert path.stat().st_size < 10 * 2**20
+
+
+def test_the_report_reads_the_build_time_feature_table_by_example_id(world, tmp_path):
+    tables = shutil.copytree(world / "tables", tmp_path / "tables")
+    a = A.load(tables, world / "data", checkpoints=False)
+    td = a.task("sts")
+    preds, _ = text_predicates(td, a.data_dir)
+    clusters = np.arange(len(td.examples)) % 3 + 1
+    provenance = {"version": FEATURES_VERSION, "examples": examples_digest(td.examples, pair=True), "missing": [],
+                  "clusters": {"k": 3, "seed": 0, "method": "by hand", "vectors": "row numbers"}}
+    backwards = slice(None, None, -1)  # stored in another order: rows are matched by id
+    write_features(tables, "sts", td.examples["id"][backwards],
+                   [Predicate(p.feature, p.value, p.definition, p.mask[backwards]) for p in preds],
+                   clusters[backwards], provenance)
+    feats = task_features(td, tables, a.data_dir)
+    cluster = [p for p in feats.predicates if p.feature == "embedding cluster"]
+    assert [p.value for p in cluster] == ["1", "2", "3"] and (cluster[1].mask == (clusters == 2)).all()
+    stored = {p.name: p.mask for p in feats.predicates}
+    assert all((stored[p.name] == p.mask).all() for p in preds)
+    r = why_report(a, "sts", "e", "a")
+    assert not any(m.startswith("embedding cluster") for m in r.missing)
+
+
+@pytest.mark.parametrize("damage", ["other examples", "older version", "not parquet"])
+def test_a_stale_or_broken_feature_table_is_named_with_the_fix(world, tmp_path, damage):
+    tables = shutil.copytree(world / "tables", tmp_path / "tables")
+    a = A.load(tables, world / "data", checkpoints=False)
+    td = a.task("quora")
+    path = tables / "why_features" / "quora.parquet"
+    if damage == "not parquet":
+        path.parent.mkdir()
+        path.write_bytes(b"not parquet")
+    else:
+        provenance = {"version": FEATURES_VERSION if damage == "other examples" else FEATURES_VERSION - 1,
+                      "examples": "another digest" if damage == "other examples" else examples_digest(td.examples, True)}
+        write_features(tables, "quora", td.examples["id"], text_predicates(td, a.data_dir)[0], None, provenance)
+    r = why_report(a, "quora", "e", "a")  # the text features are computed instead: a full report
+    (line,) = [m for m in r.missing if m.startswith("embedding cluster")]
+    assert str(path) in line and "python -m analysis build" in line
+    assert {"other examples": "other dev examples", "older version": "another version",
+            "not parquet": "unreadable"}[damage] in line
+    assert r.tested["features"] >= 20 and r.findings
 
 
 def test_cli_json_and_errors(world, capsys):

@@ -29,9 +29,10 @@ One call, from a loaded `Analysis` (shipped, imported and uploaded variants alik
 
 `python -m analysis why --task TASK A [B] [--json | --markdown] [--export OUT.zip]` prints the
 same report (`--saved`: with the saved slices marked shared in the findings database). Modules:
-features (predicates), search (slices and their tests), families (recipe families),
-hypotheses (saved slices), report (the engine), text (Markdown, LaTeX), export (the zip;
-matplotlib only there).
+features (predicates), clusters (k-means of the frozen backbone's vectors), feature_table (the
+derived table `python -m analysis build` writes them to, which a report reads), search (slices
+and their tests), families (recipe families), hypotheses (saved slices), report (the engine),
+text (Markdown, LaTeX), export (the zip; matplotlib only there).
 """
 
 from .hypotheses import SavedSlice, saved_slices

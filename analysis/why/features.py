@@ -4,12 +4,12 @@ A predicate is one yes/no question about an example ("a contrast word in either 
 "16-20 words", "gold 4-5"), with its definition text and a description of its rows the app's
 Errors tab can open. The example-only slices of `analysis.slices` (length, negation, overlap,
 gold) come first, one predicate per bucket, so a slice reads the same here and in the Slices tab;
-the rest are defined here from the examples' text, which the shipped examples tables carry, so
-they need no data directory. Two need more and are left out, with the reason, when they cannot
-be had: words rare in the training split (its file in the data directory) and the embedding
-cluster (the embedding map's table).
+the rest (`text_predicates`: the examples' text, WordPiece splits, words rare in the training
+split) and the embedding clusters (`analysis.why.clusters`) are computed once per task by
+`python -m analysis build` into the why-features table (`analysis.why.feature_table`), which a
+report reads. One left out at build (no training split, say) is named in `missing` with why.
 
-    feats = task_features(td, tables_dir)   # computed once per TaskData, then reused
+    feats = task_features(td, tables_dir)   # read once per examples frame, then reused
     feats.predicates, feats.missing, feats.n_features
 """
 
@@ -32,10 +32,7 @@ from ..slices import SLICES
 
 # the example-only slices reused as features (the others read the variants' predictions)
 SLICE_FEATURES = ("length", "negation", "overlap", "gold")
-N_CLUSTERS = 6
-CLUSTER_SEED = 0
 RARE_MAX_COUNT = 1  # a word seen at most this often in the training split is rare
-MAP_VARIANT = "frozen-mean"  # its map projects the frozen backbone's mean-pooled vectors
 
 _WORD = re.compile(r"[a-z0-9]+")
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion"
@@ -97,27 +94,34 @@ _CACHE: dict[int, tuple[weakref.ref, TaskFeatures]] = {}
 
 
 def task_features(td: TaskData, tables_dir: Path | None = None, data_dir: Path | None = None) -> TaskFeatures:
-    """Every predicate of `td`'s examples, computed once per examples frame (the cache follows the
-    frame, so an upload joined onto the same examples reuses it)."""
+    """Every predicate of `td`'s examples: the example-only slices, then the features the build
+    stored in the why-features table (`analysis.why.feature_table`), read once per examples frame
+    (the cache follows the frame, so an upload joined onto the same examples reuses it). Without
+    an up-to-date table, the text features are computed here instead and the clusters, which
+    need the backbone, are named missing with the fix."""
     key = td.examples
     hit = _CACHE.get(id(key))
     if hit is not None and hit[0]() is key:
         return hit[1]
-    features = _compute(td, tables_dir, data_dir)
+    features = _load(td, tables_dir, data_dir)
     _CACHE[id(key)] = (weakref.ref(key), features)
     weakref.finalize(key, _CACHE.pop, id(key), None)
     return features
 
 
-def _compute(td: TaskData, tables_dir: Path | None, data_dir: Path | None) -> TaskFeatures:
-    spec = get_task(td.task)
-    ex = td.examples
-    s1 = ex["sentence1"].astype(str).str.lower()
-    s2 = ex["sentence2"].astype(str).str.lower() if spec.pair else None
-    text = ex["text"] if "text" in ex else (s1 if s2 is None else s1 + "\n" + s2)
-    preds: list[Predicate] = []
-    missing: list[str] = []
+def _load(td: TaskData, tables_dir: Path | None, data_dir: Path | None) -> TaskFeatures:
+    from .feature_table import read_features
 
+    stored, missing, problem = read_features(td, tables_dir)
+    if stored is None:
+        stored, missing = text_predicates(td, data_dir)
+        missing = [*missing, f"embedding cluster: {problem}"]
+    return TaskFeatures(slice_predicates(td) + stored, missing)
+
+
+def slice_predicates(td: TaskData) -> list[Predicate]:
+    """One predicate per bucket of the example-only slices (read live: the loader computes them)."""
+    preds = []
     for name in SLICE_FEATURES:
         if name not in td.slices:
             continue
@@ -128,6 +132,19 @@ def _compute(td: TaskData, tables_dir: Path | None, data_dir: Path | None) -> Ta
                 continue  # its complement is the same test, mirrored
             preds.append(Predicate(name, str(bucket), f"{SLICES[name].doc}: {bucket}", codes == code,
                                    {"slice": [name, str(bucket)]}))
+    return preds
+
+
+def text_predicates(td: TaskData, data_dir: Path | None) -> tuple[list[Predicate], list[str]]:
+    """(the features read from the examples' text and the training split, each as yes/no
+    predicates; "feature: why it could not be computed" for each left out)."""
+    spec = get_task(td.task)
+    ex = td.examples
+    s1 = ex["sentence1"].astype(str).str.lower()
+    s2 = ex["sentence2"].astype(str).str.lower() if spec.pair else None
+    text = ex["text"] if "text" in ex else (s1 if s2 is None else s1 + "\n" + s2)
+    preds: list[Predicate] = []
+    missing: list[str] = []
 
     both = "in either sentence" if spec.pair else "in the sentence"
     for name, doc, pattern in WORD_FEATURES:
@@ -156,12 +173,7 @@ def _compute(td: TaskData, tables_dir: Path | None, data_dir: Path | None) -> Ta
     else:
         preds.append(_feature("rare word", "yes", f"a word seen at most {RARE_MAX_COUNT} time(s) in the training "
                               f"split {both}", rare))
-    clusters = _clusters(td, tables_dir)
-    if isinstance(clusters, str):
-        missing.append(f"embedding cluster: {clusters}")
-    else:
-        preds.extend(clusters)
-    return TaskFeatures(preds, missing)
+    return preds, missing
 
 
 def _feature(feature: str, value: str, definition: str, mask: np.ndarray) -> Predicate:
@@ -250,52 +262,3 @@ def _train_counts(task: str, folder: str) -> dict[str, int]:
         for sentence in (e.sentence,) if not get_task(task).pair else (e.sentence1, e.sentence2):
             counts.update(_WORD.findall(sentence.lower()))
     return dict(counts)
-
-
-def _clusters(td: TaskData, tables_dir: Path | None) -> list[Predicate] | str:
-    """k-means clusters of the examples on the embedding map of `MAP_VARIANT` (its 2-D UMAP
-    projection of the frozen backbone's vectors, the same whatever variants are compared): the
-    cheap stand-in for clustering the vectors themselves, which would need a model pass."""
-    from ..schema import DEFAULT_TABLES_DIR
-
-    path = Path(tables_dir or DEFAULT_TABLES_DIR) / "embedding_map" / "points.parquet"
-    try:
-        points = pd.read_parquet(path, filters=[("variant", "==", MAP_VARIANT), ("task", "==", td.task)])
-    except (OSError, ValueError) as error:
-        return f"needs the embedding map table {path} ({type(error).__name__}); run `python -m analysis build`"
-    n = len(td.examples)
-    points = points[points["ex"] < n]
-    if len(points) < N_CLUSTERS * 30:
-        return f"the embedding map has {len(points)} {td.task} points of {MAP_VARIANT}: too few to cluster"
-    xy = points[["x", "y"]].to_numpy(np.float64)
-    labels = kmeans(xy, N_CLUSTERS, CLUSTER_SEED)
-    covered = f"{len(points):,} of {n:,} examples" if len(points) < n else "every example"
-    out = []
-    for k in range(N_CLUSTERS):
-        mask = np.zeros(n, dtype=bool)
-        mask[points["ex"].to_numpy()[labels == k]] = True
-        out.append(_feature("embedding cluster", str(k + 1),
-                            f"cluster {k + 1} of {N_CLUSTERS} (k-means, seed {CLUSTER_SEED}) on {MAP_VARIANT}'s 2-D "
-                            f"embedding map of the frozen backbone ({covered})", mask))
-    return out
-
-
-def kmeans(x: np.ndarray, k: int, seed: int, iterations: int = 50) -> np.ndarray:
-    """Lloyd's k-means with k-means++ starts from a seeded generator: cluster labels (n,)."""
-    rng = np.random.default_rng(seed)
-    centres = [x[rng.integers(len(x))]]
-    for _ in range(1, k):
-        d2 = np.min(((x[:, None, :] - np.array(centres)[None]) ** 2).sum(-1), axis=1)
-        centres.append(x[rng.choice(len(x), p=d2 / d2.sum())])
-    c = np.array(centres)
-    labels = np.zeros(len(x), dtype=np.int64)
-    for _ in range(iterations):
-        new = ((x[:, None, :] - c[None]) ** 2).sum(-1).argmin(axis=1)
-        if (new == labels).all() and _ > 0:
-            break
-        labels = new
-        c = np.array([x[labels == j].mean(axis=0) if (labels == j).any() else c[j] for j in range(k)])
-    # number clusters by size, largest first, so "cluster 1" reads the same on every run
-    order = np.argsort(-np.bincount(labels, minlength=k), kind="stable")
-    return np.argsort(order)[labels]
-

@@ -9,6 +9,14 @@ conjunctions (SliceLine's lattice to depth 2), each tested inside against outsid
 variant's errors), so a slice's sum over its rows is its part of the whole. Every candidate with
 at least `min_support` rows inside and outside is tested and adjusted for, including the
 children the display prunes: pruning looks at the data, so it must not shrink the count.
+
+A child is shown only when it says more than its parents: a conjunction goes further than both
+its predicates the same way (SliceLine's rule), and any slice lying inside a parent (a
+conjunction inside each of its predicates, a single predicate inside another, as "negation in
+one sentence only" lies inside "negation") has a mean clearly further than the rest of that
+parent's: a one-sided Welch z at 0.05, Bonferroni over that parent's children, with at least
+`min_support` rows left in the rest. A gap spread evenly over a subgroup is thus reported as the
+subgroup, not as the pieces of it that chance made look strongest.
 """
 
 from __future__ import annotations
@@ -17,11 +25,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from ..uncertainty import SMALL_N, adjust_bh, slice_tests
 from .features import Predicate
 
 MIN_SUPPORT = 30
+CHILD_ALPHA = 0.05  # how clearly a child must differ from the rest of its parent to be shown
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,11 @@ class Search:
     n_pairs: int
     n_pruned: int
     predicates: Sequence[Predicate]
+    p_adjusted_all: np.ndarray  # every slice tested, shown or pruned
+
+    def n_discoveries(self, alpha: float) -> int:
+        """Slices at adjusted p < alpha among every slice tested, the pruned ones included."""
+        return int((self.p_adjusted_all < alpha).sum())
 
     def mask(self, s: Slice) -> np.ndarray:
         """The rows of a slice (computed on demand: thousands of slices of 20,000 rows add up)."""
@@ -97,18 +112,62 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
                      float(st["effect"][k]), float(st["lo"][k]), float(st["hi"][k]), float(st["p"][k]), float(adj),
                      float(st["mean_in"][k] * n), n < SMALL_N, float(st["z"][k]))
 
-    out: list[Slice] = [make((int(q),), single_stats, k, adjusted[k]) for k, q in enumerate(singles)]
+    # the parent-child comparisons: each conjunction inside each of its predicates, and each single
+    # predicate inside another that holds all its rows
+    nested = np.zeros((0, 2), np.int64)  # (position in singles, parent predicate)
+    if len(singles) > 1:
+        xs = x[:, singles].astype(np.float32)
+        within = xs.T @ xs
+        a, b = np.nonzero((within == support[singles][:, None]) & (support[singles][:, None] < support[singles][None]))
+        nested = np.stack([a, singles[b]], axis=1)
+    n_children = np.bincount(np.concatenate([pair_index.ravel(), nested[:, 1]]).astype(np.int64),
+                             minlength=x.shape[1])
+    single_ok = np.ones(len(singles), dtype=bool)
+    if len(nested):
+        clear = _clearer_than_parent(d, x, x[:, singles[nested[:, 0]]], nested[:, 1],
+                                     np.sign(single_stats["effect"][nested[:, 0]]), n_children, min_support)
+        np.logical_and.at(single_ok, nested[:, 0], clear)
+    pair_ok = np.ones(len(pair_index), dtype=bool)
+    if len(pair_index):
+        child = x[:, pair_index[:, 0]] & x[:, pair_index[:, 1]]
+        for side in (0, 1):
+            pair_ok &= _clearer_than_parent(d, x, child, pair_index[:, side], np.sign(pair_stats["effect"]),
+                                            n_children, min_support)
+
+    out: list[Slice] = [make((int(q),), single_stats, k, adjusted[k]) for k, q in enumerate(singles) if single_ok[k]]
+    pruned = int((~single_ok).sum())
     effect_of = {int(q): single_stats["effect"][k] for k, q in enumerate(singles)}
-    pruned = 0
     for k, (q1, q2) in enumerate(pair_index):
         e = pair_stats["effect"][k]
         parents = (effect_of[int(q1)], effect_of[int(q2)])
         # SliceLine's rule: a child is kept only when it goes further than both parents, the same way
-        if not all(np.sign(e) == np.sign(pe) and abs(e) > abs(pe) for pe in parents):
+        if not pair_ok[k] or not all(np.sign(e) == np.sign(pe) and abs(e) > abs(pe) for pe in parents):
             pruned += 1
             continue
         out.append(make((int(q1), int(q2)), pair_stats, k, adjusted[n_single + k]))
     # many slices can share the smallest p a Monte Carlo test gives (1 / (R + 1)); among them the
     # strongest evidence (|z|) comes first, which favours a whole subgroup over a small child of it
     out.sort(key=lambda s: (s.p_adjusted, s.p, -abs(s.z), s.name))
-    return Search(out, len(p_all), n_single, len(pair_index), pruned, predicates)
+    return Search(out, len(p_all), n_single, len(pair_index), pruned, predicates, adjusted)
+
+
+def _clearer_than_parent(d: np.ndarray, x: np.ndarray, child: np.ndarray, parent: np.ndarray,
+                         direction: np.ndarray, n_children: np.ndarray, min_support: int) -> np.ndarray:
+    """(k,) bool, for k slices `child` (m, k) each inside the predicate `parent[k]`: its mean of `d`
+    is further, in `direction[k]` (the sign of its effect), than the mean of the rest of the
+    parent, by a one-sided Welch z beyond the Bonferroni bound for the parent's `n_children`
+    comparisons; and at least `min_support` rows of the parent lie outside it (else it is nearly
+    the parent itself)."""
+    cf, pf = child.astype(np.float32), x[:, parent].astype(np.float32)
+    d32, dd32 = d.astype(np.float32), (d * d).astype(np.float32)
+    n_c, s_c, ss_c = (cf.sum(axis=0), d32 @ cf, dd32 @ cf)
+    n_r, s_r, ss_r = (pf.sum(axis=0) - n_c, d32 @ pf - s_c, dd32 @ pf - ss_c)
+    n_c, s_c, ss_c, n_r, s_r, ss_r = (v.astype(np.float64) for v in (n_c, s_c, ss_c, n_r, s_r, ss_r))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_c, mean_r = s_c / n_c, s_r / n_r
+        var_c = np.maximum(ss_c / n_c - mean_c**2, 0) * n_c / np.maximum(n_c - 1, 1)
+        var_r = np.maximum(ss_r / n_r - mean_r**2, 0) * n_r / np.maximum(n_r - 1, 1)
+        se = np.sqrt(var_c / n_c + var_r / n_r)
+        gap = direction * (mean_c - mean_r)
+        z = np.where(se > 0, gap / np.where(se > 0, se, 1), np.where(gap > 0, np.inf, 0.0))
+    return (n_r >= min_support) & (z > stats.norm.isf(CHILD_ALPHA / np.maximum(n_children[parent], 1)))
