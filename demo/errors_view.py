@@ -178,7 +178,8 @@ def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: objec
                    relation=I.choice(relation, list(RELATIONS), "relation", default=next(iter(RELATIONS))),
                    slice=I.choice(slice_value, slice_choices(a, task), "slice", default=NO_SLICE),
                    cell=parse_cell(task, cell), word=word, regex=regex,
-                   feature=I.choice(feature, feature_choices(a, task), "feature", default=NO_FEATURE), within=within)
+                   feature=NO_FEATURE if feature in (None, "", NO_FEATURE)  # the features are computed only when named
+                   else I.choice(feature, feature_choices(a, task), "feature"), within=within)
 
 
 def pick_variant(a: A.Analysis, task: str, variant: object) -> str:

@@ -164,3 +164,17 @@ def test_members_marks_each_example_once(a):
     got = texts(a, "sst", member)
     assert got and all(("not" in t.lower()) or ("n't" in t.lower()) for t in got)
     assert np.array_equal(member, SV.members(a, "sst", A.ErrorQuery("sst", kind="all", regex=NOT)))
+
+
+def test_the_errors_feature_picker_offers_features_when_opened_and_filters_by_one(a):
+    from demo.tabs.errors_tab import feature_picker
+
+    picker = feature_picker(a, SST, "contrast: yes")
+    offered = [value for _, value in picker.choices]
+    assert offered[0] == E.NO_FEATURE and "contrast: yes" in offered and picker.value == "contrast: yes"
+    assert not any(v.startswith("length:") for v in offered)  # the built-in slices are in the slice picker
+    f = E.parse_filters(a, SST, "pcgrad", "wrong", "", None, None, None, None, None, None, "", "", "contrast: yes")
+    _, _, rows = E.filter_table(a, f)
+    assert len(rows) == len(A.errors(a, "sst", "pcgrad", feature=("contrast", "yes"))) > 0
+    with pytest.raises(BadInput, match="Unknown feature"):
+        E.parse_filters(a, SST, "pcgrad", "wrong", "", None, None, None, None, None, None, "", "", "made up: yes")

@@ -94,7 +94,17 @@ def on_task(a: A.Analysis, upload: object, task_name: str, variant: object) -> t
             gr.Dropdown(choices=list(E.ERROR_KINDS[t]), value=next(iter(E.ERROR_KINDS[t]))),
             gr.Dropdown(choices=E.slice_dropdown(joined, t), value=E.NO_SLICE),
             gr.Dropdown(choices=[E.NO_OTHER] + names, value=E.NO_OTHER), "",
-            gr.Dropdown(choices=E.feature_choices(joined, t), value=E.NO_FEATURE), note)
+            gr.Dropdown(choices=[E.NO_FEATURE], value=E.NO_FEATURE), note)
+
+
+@guarded(lambda m: gr.skip())
+def feature_picker(a: A.Analysis, task_name: object, value: object) -> object:
+    """The feature picker's choices for the task shown, the value kept."""
+    spec = task_titled(task_name) if isinstance(task_name, str) else None
+    if spec is None or not a.has(spec.name):
+        return gr.skip()
+    choices = E.feature_choices(a, spec.name)
+    return gr.Dropdown(choices=choices, value=value if value in choices else E.NO_FEATURE)
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(I.as_html(m))))
@@ -147,7 +157,9 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     relation = url_choice(params, "relation", list(E.RELATIONS), next(iter(E.RELATIONS)), "relation", said)
     search = (params.get("search") or "")[:E.MAX_SEARCH]
     word, regex = (params.get("word") or "")[:A.MAX_WORD], (params.get("regex") or "")[:A.MAX_PATTERN]
-    feature = url_choice(params, "feature", E.feature_choices(a, t), E.NO_FEATURE, f"{t} feature", said)
+    feature = params.get("feature") or E.NO_FEATURE
+    if feature != E.NO_FEATURE:
+        feature = url_choice(params, "feature", E.feature_choices(a, t), E.NO_FEATURE, f"{t} feature", said)
     low, high = url_number(params, "min", "Min words", said), url_number(params, "max", "Max words", said)
     cell = params.get("cell") or ""
     try:
@@ -166,7 +178,7 @@ def restore_view(a: A.Analysis, can_send: bool, params: dict) -> tuple[list, lis
     updates = [gr.Radio(value=title), gr.Dropdown(choices=[E.ALL_VARIANTS] + names, value=variant), search, low, high,
                gr.Dropdown(choices=[E.NO_OTHER] + names, value=other), relation,
                gr.Dropdown(choices=E.labelled_slices(slices), value=slice_name), cell, word, regex,
-               gr.Dropdown(choices=E.feature_choices(a, t), value=feature),
+               gr.Dropdown(choices=E.feature_choices(a, t) if feature != E.NO_FEATURE else [E.NO_FEATURE], value=feature),
                grid, diagnostic, *table, ex_id, card, rows, ex, send]
     return updates, said
 
@@ -247,7 +259,8 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
                                     max_length=A.MAX_WORD)
             regex = I.LenientTextbox("", label="Regular expression", placeholder=r"e.g. n[o']t\b|never",
                                      elem_id="errors-regex", max_length=A.MAX_PATTERN)
-            feature = I.LenientDropdown(E.feature_choices(a, first), value=E.NO_FEATURE, label="Feature",
+            # its choices are computed when it is opened (seconds for Quora's examples, once)
+            feature = I.LenientDropdown([E.NO_FEATURE], value=E.NO_FEATURE, label="Feature",
                                         elem_id="errors-feature", allow_custom_value=True)
         count = gr.Markdown(count0, elem_id="errors-count")
         table = gr.Dataframe(shown0, interactive=False, elem_id="errors-table", wrap=True, max_height=520,
@@ -296,6 +309,7 @@ def build(ctx: AppContext, a: A.Analysis, can_send: bool, links: Links | None = 
     then_forget(variant.input(lambda: ("", ""), None, [cell_box, variant_note], api_visibility="private", queue=False)
                 .then(view, [state, task, variant], [confusion, diagnostic], api_visibility="private")
                 .then(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
+    feature.focus(bind(feature_picker, a), [task, feature], feature, api_visibility="private")
     for box in (kind, slice_, other, relation, feature):
         then_forget(box.input(refresh, filters_in, table_out, api_visibility="private", **TABLE_QUEUE))
     for box in (search, min_words, max_words, word, regex):
