@@ -7,6 +7,9 @@ is only another filter of the public dev set, checked like any other (`decode`).
 from __future__ import annotations
 
 import json
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -18,6 +21,7 @@ from . import slices_view as S
 from .inputs import BadInput, escape_md
 
 MAX_VALUE = 8000          # characters of a choice's value (the stored query is capped at 4,000)
+MAX_VIEWS = 16            # saved-slice views kept, shared by every user (a class opens the same ones)
 # the query's fields a description leaves out: the task (said beside it) and any at its default
 _QUIET = {"task": None, **{f.name: f.default for f in fields(A.ErrorQuery) if f.name != "task"}}
 
@@ -109,10 +113,34 @@ def members(a: A.Analysis, task: str, query: A.ErrorQuery) -> np.ndarray:
     return a.task(task).examples["id"].isin(ids).to_numpy()
 
 
+# (analysis id, the view's inputs) -> (a weak reference to the analysis, the view); the most
+# recently used last. The bootstrap behind a view takes seconds on Quora's 20,000 pairs.
+_VIEWS: OrderedDict[tuple, tuple] = OrderedDict()
+_VIEWS_LOCK = threading.Lock()
+
+
 def slice_view(a: A.Analysis, task: str, chosen: Chosen, reference: str, metric: str,
                variants: list[str] | None = None) -> tuple:
     """The Slices tab's (table, figure, description) for a saved slice: its examples against the
-    rest, every shown variant's metric with its 95 % interval, bootstrapped now."""
+    rest, every shown variant's metric with its 95 % interval, bootstrapped when first asked
+    (then kept: the MAX_VIEWS most recent views)."""
+    shown = tuple(variants or S.default_variants(a, task, reference))
+    key = (id(a), task, json.dumps(chosen.query.to_dict(), sort_keys=True), chosen.name, chosen.author, reference,
+           metric, shown)
+    with _VIEWS_LOCK:
+        hit = _VIEWS.get(key)
+        if hit is not None and hit[0]() is a:
+            _VIEWS.move_to_end(key)
+            return hit[1]
+    view = _computed_view(a, task, chosen, reference, metric, list(shown))
+    with _VIEWS_LOCK:
+        _VIEWS[key] = (weakref.ref(a), view)
+        while len(_VIEWS) > MAX_VIEWS:
+            _VIEWS.popitem(last=False)
+    return view
+
+
+def _computed_view(a: A.Analysis, task: str, chosen: Chosen, reference: str, metric: str, shown: list[str]) -> tuple:
     try:
         member = members(a, task, chosen.query)
     except (KeyError, ValueError) as e:
@@ -120,11 +148,10 @@ def slice_view(a: A.Analysis, task: str, chosen: Chosen, reference: str, metric:
                        f"{escape_md(e.args[0] if e.args else e)}") from None
     if not member.any():
         raise BadInput(f"The saved slice “{escape_md(chosen.name)}” holds no {task} dev example.")
-    shown = variants or S.default_variants(a, task, reference)
     sliced = A.with_slice(a, task, chosen.title, member, variants=shown, metrics=[metric])
     about = (f"saved by {escape_md(chosen.author)}: {escape_md(describe(chosen.query.to_dict()))}; "
-             f"{int(member.sum()):,} of {len(member):,} examples. Its intervals are bootstrapped now "
-             "(the built-in slices' come from the build)")
+             f"{int(member.sum()):,} of {len(member):,} examples. Its intervals are bootstrapped when it is "
+             "chosen (the built-in slices' come from the build)")
     table, fig, doc = S.slice_view(sliced, task, chosen.title, reference, metric, shown, about=about)
     if chosen.query.by_predictions():
         doc += ("\n\n⚠ This slice is chosen by predictions (an error kind, a confusion cell or a comparison), "

@@ -123,8 +123,14 @@ def test_a_saved_regex_slice_in_slices_has_its_intervals(a, store):
     cell = shown.loc["in the slice", f"{reference} (reference)"]
     assert cell == f"{A.metric(correct.mean())} {A.interval((lo, hi))}"
     assert "Δ" in shown.loc["in the slice", "frozen-cls"] and "[" in shown.loc["in the slice", "frozen-cls"]
-    assert "saved by ana" in doc and "<i>" not in doc and "bootstrapped now" in doc
+    assert "saved by ana" in doc and "<i>" not in doc and "bootstrapped when it is chosen" in doc
     assert "chosen by predictions" not in doc  # a text rule over all examples
+    # computed once, then shared (every user who opens it); another metric is computed anew
+    again = slices_tab.view(a, SST, value, reference, "accuracy", [reference, "frozen-cls"])[0]
+    assert again is table
+    other = slices_tab.view(a, SST, value, reference, "macro_f1", [reference, "frozen-cls"])[0]
+    assert other is not table and "macro_f1" not in other.data.columns
+    assert "[" in other.data.set_index("bucket").loc["in the slice", f"{reference} (reference)"]
 
 
 def test_a_slice_chosen_by_predictions_says_so(a, store):
