@@ -322,5 +322,8 @@ def read_reading(task: str, table: pd.DataFrame | None = None, path: Path = READ
         return None
     flagged = len(verdicts)
     if table is not None:
-        flagged = int(table.loc[table["id"].astype(str).isin(list(verdicts)), "issue"].sum())
+        present = table["id"].astype(str).isin(list(verdicts))
+        if not present.any():  # a reading of other data (another dev set): it says nothing here
+            return None
+        flagged = int(table.loc[present, "issue"].sum())
     return LabelReading(task, verdicts, dict(stored.get("about") or {}), flagged)

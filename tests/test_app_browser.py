@@ -299,7 +299,7 @@ def test_label_errors_row_and_back_to_compare(page, shots):
     expect(page.locator("#le-note")).to_contain_text("Evidence from")
     shown, _ = L.view(L.LabelErrors.load(page.app_ctx.analysis), "sst", L.FLAGGED, "", None)
     sentence = shown["sentence"].iloc[0]
-    first = page.locator('#le-table [data-testid="cell-0-8"]')
+    first = page.locator(f'#le-table [data-testid="cell-0-{list(shown.columns).index("sentence")}"]')
     expect(first).to_have_text(sentence)
     page.screenshot(path=str(shots / "label-errors.png"), full_page=True)
     first.click()
@@ -703,3 +703,45 @@ def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, sh
         assert {(mode, "compare-table"), (mode, "metrics-table"), (mode, "slices-table"),
                 (mode, "models-table")} <= measured, measured
     assert problems == []
+
+
+# Each visible dropdown box: where its text may run (the input's right edge less its padding)
+# against the left edge of its caret.
+CARET_JS = """() => [...document.querySelectorAll(".secondary-wrap > input[role=combobox]")]
+.filter((e) => e.offsetParent !== null).map((input) => {
+  const caret = input.parentElement.querySelector(".icon-wrap");
+  const box = input.getBoundingClientRect(), pad = parseFloat(getComputedStyle(input).paddingRight);
+  return {label: input.getAttribute("aria-label"), textEnd: box.right - pad,
+          caret: caret ? caret.getBoundingClientRect().left : Infinity};
+})"""
+
+
+def test_phone_dropdowns_keep_text_off_the_caret_and_the_status_says_done(page, shots):
+    """At 390 px no dropdown's text runs under its caret (Errors, Slices); after a scoring the
+    screen-reader status line says a word, not Gradio's untranslated key "common.complete"."""
+    context = page.context.browser.new_context(viewport={"width": 390, "height": 844})
+    view = context.new_page()
+    view.set_default_timeout(TIMEOUT)
+    base = page.url.split("?")[0]
+    try:
+        for tid in ("errors", "slices"):
+            view.goto(f"{base}?tab={tid}")
+            view.wait_for_function(f"new URLSearchParams(location.search).get('tab') === '{tid}'")
+            view.wait_for_selector(".secondary-wrap > input[role=combobox]")
+            boxes = view.evaluate(CARET_JS)
+            assert boxes and all(b["textEnd"] <= b["caret"] + 1 for b in boxes), boxes
+        view.screenshot(path=str(shots / "dropdowns-390.png"), full_page=True)
+        view.set_viewport_size({"width": 1400, "height": 1000})
+        view.goto(base)
+        view.wait_for_selector("#compare-button")
+        view.evaluate("""() => { window.__said = []; new MutationObserver(() => {
+            for (const e of document.querySelectorAll('[aria-live]')) if (e.textContent) window.__said.push(e.textContent);
+          }).observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        view.click("#compare-button")
+        expect(view.locator("#compare-summary")).to_contain_text("Similarity")
+        # the status tracker announces at most once in 5 s: the word after the scoring comes later
+        view.wait_for_function("window.__said.some((s) => s !== 'Loading')", timeout=TIMEOUT)
+        said = view.evaluate("window.__said")
+        assert "Done" in said and not any("common." in s for s in said), said
+    finally:
+        context.close()

@@ -111,6 +111,7 @@ def test_a_reading_gives_its_precision_with_a_wilson_interval_and_notices_a_rebu
     groups = {f"e{i}": A.OPPOSITE if i < 4 else A.ONE_APART for i in range(10)}
     assert r.by_group(groups) == {A.OPPOSITE: (3, 4), A.ONE_APART: (0, 6)}
     assert A.read_reading("quora", table, path) is None and A.read_reading("sst", table, tmp_path / "none") is None
+    assert A.read_reading("sst", table.assign(id=[f"other{i}" for i in range(12)]), path) is None  # other data
 
 
 def test_the_shipped_reading_is_data_about_flagged_examples_with_who_when_how(shipped):
