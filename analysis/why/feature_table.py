@@ -151,15 +151,16 @@ class WhyFeatures(DerivedAnalysis):
             else:
                 from .clusters import example_vectors, kmeans
 
+                encoding = time.perf_counter()
                 vectors = example_vectors(memo, td.examples, spec.pair)
-                encoded = time.perf_counter() - start
+                encoded = time.perf_counter() - encoding
                 labels, method = kmeans(vectors, N_CLUSTERS, CLUSTER_SEED)
                 what = "the mean of the two sentences' unit vectors" if spec.pair else "its unit vector"
                 provenance["clusters"] = {"k": N_CLUSTERS, "seed": CLUSTER_SEED, "method": method,
                                           "vectors": f"the frozen backbone's mean-pooled vectors ({what}; {source})"}
             path, size = write_features(tables_dir, task, td.examples["id"], predicates, labels, provenance)
             written.append(str(path))
-            timing = f"; vectors {encoded:.1f} s" if labels is not None else ""
+            timing = f"; the vectors {encoded:.1f} s of it" if labels is not None else ""
             log(f"why features: {task}, {len(td.examples):,} examples, {len(predicates)} predicates"
                 f"{f' + {N_CLUSTERS} clusters' if labels is not None else ''} in {time.perf_counter() - start:.1f} s "
                 f"wall, {time.process_time() - cpu:.1f} s CPU{timing}; wrote {path} ({size / 1e3:.0f} kB)")
