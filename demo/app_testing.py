@@ -72,14 +72,6 @@ def make_world(folder: Path, tiny_world: dict | None = None, broken: bool = True
     return {"checkpoints": checkpoints, "data": data, "tables": tables}
 
 
-def tiny_context(folder: Path, tiny_world: dict | None = None) -> AppContext:
-    """`make_world` in `folder`, loaded as the app loads it (on the CPU)."""
-    from .context import load_context
-
-    world = make_world(folder, tiny_world)
-    return load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
-
-
 @contextlib.contextmanager
 def serve(ctx: AppContext, port: int | None = None, concurrency: int = 4, max_size: int | None = None,
           ) -> Iterator[tuple[str, gr.Blocks]]:
