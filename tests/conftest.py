@@ -1,3 +1,5 @@
+import fcntl
+import functools
 import hashlib
 import os
 import shutil
@@ -18,13 +20,53 @@ os.environ.setdefault("GRADIO_TEMP_DIR", tempfile.mkdtemp(prefix="minibert-test-
 # repository's findings.sqlite.
 os.environ.setdefault("MINIBERT_DB_URL", f"sqlite:///{tempfile.mkdtemp(prefix='minibert-test-findings-')}/findings.sqlite")
 # pytest-xdist's workers inherit the controller's environment, so the folders and the database
-# above would be shared by every worker: each worker takes its own.
+# above would be shared by every worker: each worker takes its own. Each worker also keeps to one
+# thread (torch, BLAS, numba): the workers are already one per core, and threads of theirs would
+# only take turns with the other worker's.
 if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
     for variable in ("MINIBERT_CACHE", "GRADIO_TEMP_DIR"):
         os.environ[variable] = str(Path(os.environ[variable], worker))
         Path(os.environ[variable]).mkdir(parents=True, exist_ok=True)
     if "minibert-test-findings-" in os.environ["MINIBERT_DB_URL"]:
         os.environ["MINIBERT_DB_URL"] = os.environ["MINIBERT_DB_URL"].replace("findings.sqlite", f"findings-{worker}.sqlite")
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the choice made here
+def pytest_cmdline_main(config):
+    """`python -m pytest` over the whole suite (no paths named) runs in two pytest-xdist workers,
+    test files shared out between them, when this process may use two cores: about half the time
+    (docs/BENCHMARKS.md, "Test suite"). Not when the run names its tests, asks for `-n`, `--pdb`,
+    `-s` or `--collect-only`: then one process, as pytest runs by default. `-n 0` turns it off."""
+    o = config.option
+    # A worker runs this hook too: without the first test each worker would start two workers of its own.
+    if (not os.environ.get("PYTEST_XDIST_WORKER") and config.pluginmanager.hasplugin("xdist")
+            and config.args_source is pytest.Config.ArgsSource.TESTPATHS
+            and getattr(o, "numprocesses", 0) is None and o.dist == "no"
+            and not o.usepdb and o.capture != "no" and not o.collectonly and len(os.sched_getaffinity(0)) >= 2):
+        o.numprocesses, o.dist = 2, "loadfile"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """pytest-xdist's `--dist loadfile` (a test file is one worker's), except that the test files
+    that use the one PostgreSQL database (through tests/findings_helpers.py, which empties it
+    before each test) are one unit, so that no two of them run at once."""
+    if config.option.dist != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    @functools.cache
+    def unit(path: str) -> str:
+        uses_postgres = path.endswith(".py") and "findings_helpers" in (config.rootpath / path).read_text()
+        return "the PostgreSQL tests" if uses_postgres else path
+
+    class OnePostgres(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return unit(super()._split_scope(nodeid))
+
+    return OnePostgres(config, log)
 
 
 @pytest.fixture(autouse=True)
@@ -83,14 +125,26 @@ def _digest(folder: Path) -> str:
 @pytest.fixture(scope="session")
 def app_world(tiny_world, tmp_path_factory):
     """The app's test world (`demo.app_testing.make_world`: the tiny checkpoints plus a broken one,
-    tables built by `analysis.build`), built once per session because the build is most of what an
-    app test module used to spend before its first test. Shared, so read-only: a test that changes
-    it takes the `copy_world` fixture instead. Teardown fails if a test wrote into it anyway, since
-    every later test would then read the changed world."""
+    tiny data, tables built by `analysis.build`), built once per session because the build is most
+    of what an app test module used to spend before its first test. Under pytest-xdist the workers
+    share one: the first to need it builds it in the run's common temporary folder while the others
+    wait on the lock. Shared, so read-only: a test that changes it takes the `copy_world` fixture
+    instead. Teardown fails if a test wrote into it anyway, since every later test would then read
+    the changed world."""
     from demo.app_testing import make_world
 
-    world = make_world(tmp_path_factory.mktemp("app-world"), tiny_world)
-    before = {k: _digest(world[k]) for k in ("checkpoints", "tables")}
+    xdist = os.environ.get("PYTEST_XDIST_WORKER") is not None
+    root = tmp_path_factory.getbasetemp().parent if xdist else tmp_path_factory.mktemp("app-world-root")
+    folder = root / "app-world"
+    with open(root / "app-world.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if not (folder / "built").is_file():
+            shutil.rmtree(folder, ignore_errors=True)  # half built by a worker that died
+            data = shutil.copytree(tiny_world["data"], folder / "data")
+            make_world(folder, {"checkpoints": tiny_world["checkpoints"], "data": data})
+            (folder / "built").touch()
+    world = {key: folder / key for key in ("checkpoints", "data", "tables")}
+    before = {k: _digest(v) for k, v in world.items()}
     yield world
     changed = [k for k, v in before.items() if _digest(world[k]) != v]
     assert not changed, f"a test wrote into the shared app world's {changed}: use copy_world"
@@ -99,7 +153,7 @@ def app_world(tiny_world, tmp_path_factory):
 @pytest.fixture
 def copy_world(app_world, tmp_path):
     """`copy_world(broken=True)`: a private copy of `app_world` under tmp_path (its checkpoints and
-    tables; the data stays the tiny world's, which no test writes). `broken=False` leaves out the
+    tables; the data stays the shared world's, which no test writes). `broken=False` leaves out the
     checkpoint that fails to load, as `make_world(..., broken=False)` does."""
 
     def copy(broken: bool = True) -> dict:
