@@ -33,26 +33,11 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["MINIBERT_DB_URL"] = os.environ["MINIBERT_DB_URL"].replace("findings.sqlite", f"findings-{worker}.sqlite")
 
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the choice made here
-def pytest_cmdline_main(config):
-    """`python -m pytest` over the whole suite (no paths named) runs in two pytest-xdist workers,
-    test files shared out between them, when this process may use two cores: about half the time
-    (docs/BENCHMARKS.md, "Test suite"). Not when the run names its tests, asks for `-n`, `--pdb`,
-    `-s` or `--collect-only`: then one process, as pytest runs by default. `-n 0` turns it off."""
-    o = config.option
-    # A worker runs this hook too: without the first test each worker would start two workers of its own.
-    if (not os.environ.get("PYTEST_XDIST_WORKER") and config.pluginmanager.hasplugin("xdist")
-            and config.args_source is pytest.Config.ArgsSource.TESTPATHS
-            and getattr(o, "numprocesses", 0) is None and o.dist == "no"
-            and not o.usepdb and o.capture != "no" and not o.collectonly and len(os.sched_getaffinity(0)) >= 2):
-        o.numprocesses, o.dist = 2, "loadfile"
-
-
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
-    """pytest-xdist's `--dist loadfile` (a test file is one worker's), except that the test files
-    that use the one PostgreSQL database (through tests/findings_helpers.py, which empties it
-    before each test) are one unit, so that no two of them run at once."""
+    """`-n 2 --dist loadfile` (pytest-xdist, not the default): a test file is one worker's, except
+    that the files that use the one PostgreSQL database (through tests/findings_helpers.py, which
+    empties it before each test) are one unit, so that no two of them run at once."""
     if config.option.dist != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
