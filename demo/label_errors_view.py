@@ -24,9 +24,9 @@ from . import inputs as I
 FLAGGED = "flagged as likely errors"
 ALL_RANKED = "every example, ranked"
 SHOWS = (FLAGGED, ALL_RANKED)
-WIDTHS = {"rank": 5, "gold": 8, "suggested": 8, "how far": 8, "read as": 7, "P(gold)": 6, "P(suggested)": 9,
+WIDTHS = {"rank": 5, "gold": 8, "suggested": 8, "how far": 8, "read as": 8, "P(gold)": 6, "P(suggested)": 10,
           "variants against gold": 7, "their confidence": 9, "variants off by > 1": 7, "mean distance": 7, "quality": 6,
-          "id": 5}
+          "id": 4}
 CSV_COLUMNS = ["rank", "id", "quality", "issue", "gold", "suggested", "gold_prob", "suggested_prob", "voters",
                "contradict", "contra_conf", "sentence1", "sentence2"]
 
