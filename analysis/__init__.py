@@ -180,7 +180,7 @@ from .registry import DERIVED, derived_analysis
 from .schema import MANIFEST_NAME, QUORA_NOTE, STS_TOLERANCE, SUMMARY_NAME, TASKS
 from .slices import SLICES, register, slice_labels, slice_metrics, slice_names
 from .tables import jsonable, read_manifest
-from .text_rules import MAX_PATTERN, MAX_WORD, feature_names
+from .text_rules import MAX_PATTERN, MAX_WORD, check_regex, feature_names
 from .trust import muted_heads, muted_reason
 from .uncertainty import ALL, SMALL_N, excludes_zero, wilson
 from .uncertainty import METRICS as INTERVAL_METRICS
@@ -244,6 +244,7 @@ __all__ = [
     "read_prediction_files",
     "with_predictions",
     "with_slice",
+    "check_regex",
     "feature_names",
     "MAX_PATTERN",
     "MAX_WORD",

@@ -166,6 +166,11 @@ def parse_filters(a: A.Analysis, task_name: object, variant: object, kind: objec
     for value, what, cap in ((word, "Whole word", A.MAX_WORD), (regex, "Regular expression", A.MAX_PATTERN)):
         if len(value) > cap:
             raise I.BadInput(f"{what} is at most {cap:,} characters (got {len(value):,}).")
+    if regex:
+        try:
+            A.check_regex(regex)
+        except ValueError as e:
+            raise I.BadInput(f"Regular expression: {e}.") from None
     low = I.whole_number(min_words, "Min words")
     high = I.whole_number(max_words, "Max words")
     within, slice_value = None, slice_name

@@ -29,7 +29,7 @@ from minibert.tasks import task  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
 FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search="", min_words=0, max_words=0,
-               other="(none)", relation="disagree with it", slice="(none)", cell="")
+               other="(none)", relation="disagree with it", slice="(none)", cell="", word="", regex="", feature="(none)")
 
 
 @pytest.fixture(scope="module")
@@ -167,10 +167,10 @@ ENDPOINTS = {
                   "b": "a good film"}, {"names", "which", "method"}, lambda r: r, False),
     "/confusion": ({"task": "Sentiment (SST)", "variant": "tiny-cls"}, {"task", "variant"},
                    lambda r: json.dumps(r[1], ensure_ascii=False), False),
-    "/errors": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell"}, lambda r: r[1], True),
-    "/cell_click": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell"}, lambda r: r[1], True),
+    "/errors": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell", "feature"}, lambda r: r[1], True),
+    "/cell_click": (FILTERS, {"task", "variant", "kind", "other", "relation", "slice", "cell", "feature"}, lambda r: r[1], True),
     "/export_csv": ({**FILTERS, "kind": "all examples"}, {"task", "variant", "kind", "other", "relation", "slice",
-                                                          "cell"}, lambda r: r[1] or "file", True),
+                                                          "cell", "feature"}, lambda r: r[1] or "file", True),
     "/example": ({"task": "Sentiment (SST)", "id": "x"}, {"task"}, lambda r: r[0], False),
     "/slices": ({"task": "Sentiment (SST)", "name": "length", "reference": "tiny-cls", "metric": "accuracy"},
                 {"task", "name", "reference", "metric"}, lambda r: r[2], True),
