@@ -135,6 +135,14 @@ def app_world(tiny_world, tmp_path_factory):
     assert not changed, f"a test wrote into the shared app world's {changed}: use copy_world"
 
 
+@pytest.fixture(scope="module")
+def ctx(app_world):
+    """The app's context (variants loaded, tables read) over the shared app world, once per module."""
+    from demo.context import load_context
+
+    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
+
+
 @pytest.fixture
 def copy_world(app_world, tmp_path):
     """`copy_world(broken=True)`: a private copy of `app_world` under tmp_path (its checkpoints and

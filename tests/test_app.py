@@ -33,11 +33,6 @@ ENDPOINTS = {"/compare", "/explain", "/metrics", "/confusion", "/errors", "/cell
 
 
 @pytest.fixture(scope="module")
-def ctx(app_world):
-    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
-
-
-@pytest.fixture(scope="module")
 def app(ctx):
     with serve(ctx) as (url, demo):
         yield url, Client(url, verbose=False, download_files=str(Path(ctx.tables_dir).parent / "downloads"))

@@ -18,13 +18,7 @@ from demo import behaviour_view as B  # noqa: E402
 from demo import compare_view as C  # noqa: E402
 from demo import errors_view as E  # noqa: E402
 from demo.app_testing import serve  # noqa: E402
-from demo.context import load_context  # noqa: E402
 from minibert.tasks import task as get_task  # noqa: E402
-
-
-@pytest.fixture(scope="module")
-def ctx(app_world):
-    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
 
 
 @pytest.fixture(scope="module")

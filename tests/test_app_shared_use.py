@@ -24,17 +24,11 @@ from demo import attributions as A  # noqa: E402
 from demo import compare_view as C  # noqa: E402
 from demo import errors_view as E  # noqa: E402
 from demo.app_testing import serve  # noqa: E402
-from demo.context import load_context  # noqa: E402
 from minibert.tasks import task  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
 FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search="", min_words=0, max_words=0,
                other="(none)", relation="disagree with it", slice="(none)", cell="", word="", regex="", feature="(none)")
-
-
-@pytest.fixture(scope="module")
-def ctx(app_world):
-    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
 
 
 @pytest.fixture(scope="module")

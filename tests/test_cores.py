@@ -12,16 +12,10 @@ pytest.importorskip("gradio")
 
 from demo import attributions as A  # noqa: E402
 from demo import compare_view as C  # noqa: E402
-from demo.context import load_context  # noqa: E402
 from demo.cores import on_both_cores  # noqa: E402
 from demo.serving import InFlight  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
-
-
-@pytest.fixture(scope="module")
-def ctx(app_world):
-    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
 
 
 def slow_work(seen: list):

@@ -11,7 +11,6 @@ pytest.importorskip("gradio")
 
 import gradio as gr  # noqa: E402
 
-from demo.context import load_context  # noqa: E402
 from demo.serving import NEWEST_CLICK, NewestClick, click_key  # noqa: E402
 from demo.tabs import compare_tab  # noqa: E402
 
@@ -39,11 +38,6 @@ def test_the_ledger_is_bounded():
         ledger.stamp(f"s{k}", A)
     assert len(ledger._sessions) == 3
     assert ledger.claim("s0", B)  # forgotten: answered as an unknown session
-
-
-@pytest.fixture(scope="module")
-def ctx(app_world):
-    return load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
 
 
 def test_a_newer_click_skips_the_older_clicks_pending_attributions(ctx):
