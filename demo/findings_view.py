@@ -137,9 +137,20 @@ def save_slice(store: Store, who: Writer | None, why_not: str, query: Any, name:
     return f"Saved the filter as slice “{escape_md(row['name'])}” ({query.task})."
 
 
+# The columns of the Findings tab's tables, so that an empty table (before a first click, or after
+# a refusal) shows its own headers rather than Gradio's placeholder ones.
+DRAWN_COLUMNS = ["id"]
+TAGS_COLUMNS = ["tag", "count", "share", "low", "high", "examples"]
+AGREEMENT_COLUMNS = ["tagger A", "tagger B", "examples both tagged", "Cohen's kappa"]
+SLICES_COLUMNS = ["name", "task", "author", "shared", "filter"]
+
+
+def empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(columns=columns)
+
+
 def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
     """The saved slices a reader may see: name, task, who, and the filter in words of its fields."""
-    cols = ["name", "task", "author", "shared", "filter"]
 
     def words(query: str) -> str:
         try:
@@ -147,7 +158,7 @@ def slices_table(store: Store, reader: Writer | None) -> pd.DataFrame:
         except (TypeError, ValueError, AttributeError):
             return "(its filter no longer reads)"
     return pd.DataFrame([[r["name"], r["task"], r["author"], r["shared"], words(r["query"])]
-                         for r in visible_slices(store, reader)], columns=cols)
+                         for r in visible_slices(store, reader)], columns=SLICES_COLUMNS)
 
 
 def saved_for_why(store: Store | None, settings: FindingsSettings | None, task: str, profile: Any = None,
@@ -225,7 +236,7 @@ def analysis_table(store: Store, reader: Writer | None, task: str, variant: str)
     for tag, ids in sorted(by_tag.items(), key=lambda kv: (-len(kv[1]), kv[0])):
         rows.append(_row(tag, len(ids), n, sorted(ids)[:3], drawn))
     rows.append(_row(UNTAGGED, n - len(tagged), n, [i for i in pool if i not in tagged][:3], drawn))
-    return pd.DataFrame(rows, columns=["tag", "count", "share", "low", "high", "examples"]), basis
+    return pd.DataFrame(rows, columns=TAGS_COLUMNS), basis
 
 
 def cohen_kappa(a: list[bool], b: list[bool]) -> float:
@@ -256,7 +267,7 @@ def agreement(tag_rows: list[dict]) -> pd.DataFrame:
             a = [t in given[p][e] for e in common for t in tags]
             b = [t in given[q][e] for e in common for t in tags]
             out.append([p, q, len(common), cohen_kappa(a, b)])
-    return pd.DataFrame(out, columns=["tagger A", "tagger B", "examples both tagged", "Cohen's kappa"])
+    return pd.DataFrame(out, columns=AGREEMENT_COLUMNS)
 
 
 def _row(tag: str, k: int, n: int, examples: list[str], random: list[str]) -> list:

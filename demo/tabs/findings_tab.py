@@ -150,9 +150,9 @@ class Handlers:
         try:
             return "", F.slices_table(self.store, self._reader(profile, request))
         except FindingsError as e:
-            return f"⚠ {I.escape_md(e)}", pd.DataFrame()
+            return f"⚠ {I.escape_md(e)}", F.empty(F.SLICES_COLUMNS)
         except Exception:
-            return _trouble("saved_list"), pd.DataFrame()
+            return _trouble("saved_list"), F.empty(F.SLICES_COLUMNS)
 
     # ---- the saved slices in the Errors and Slices pickers ----------------------------------------
 
@@ -261,11 +261,11 @@ class Handlers:
             s = 0 if s is None else s
             message, ids = F.draw_sample(self.store, self._reader(profile, request), self._why_not(), self.a, task,
                                          v, count, s)
-            return message, pd.DataFrame({"id": ids})
+            return message, pd.DataFrame({"id": ids}, columns=F.DRAWN_COLUMNS)
         except I.BadInput as e:
-            return f"⚠ {I.escape_md(e)}", pd.DataFrame()
+            return f"⚠ {I.escape_md(e)}", F.empty(F.DRAWN_COLUMNS)
         except Exception:
-            return _trouble("draw"), pd.DataFrame()
+            return _trouble("draw"), F.empty(F.DRAWN_COLUMNS)
 
     def table(self, task_name: object, variant: object, profile: gr.OAuthProfile | None = None,
               request: gr.Request = None) -> tuple[pd.DataFrame, str, str | None, str, pd.DataFrame]:
@@ -281,11 +281,11 @@ class Handlers:
             # The basis is our own text (counts only): no user text to escape.
             return table, f"*{basis}*", str(path), F.table_latex(table, v, basis), agree
         except FindingsError as e:
-            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, "", pd.DataFrame()
+            return F.empty(F.TAGS_COLUMNS), f"⚠ {I.escape_md(e)}", None, "", F.empty(F.AGREEMENT_COLUMNS)
         except I.BadInput as e:
-            return pd.DataFrame(), f"⚠ {I.escape_md(e)}", None, "", pd.DataFrame()
+            return F.empty(F.TAGS_COLUMNS), f"⚠ {I.escape_md(e)}", None, "", F.empty(F.AGREEMENT_COLUMNS)
         except Exception:
-            return pd.DataFrame(), _trouble("table"), None, "", pd.DataFrame()
+            return F.empty(F.TAGS_COLUMNS), _trouble("table"), None, "", F.empty(F.AGREEMENT_COLUMNS)
 
 
 def bulk_tag_box(handlers: Handlers, prefix: str, ask_label: str) -> BulkTag:
@@ -393,18 +393,19 @@ def build(handlers: Handlers, a: A.Analysis | None) -> None:
             seed = I.LenientNumber(value=0, precision=0, label="Seed (kept with the draw)")
         draw = gr.Button("Draw N errors of this variant at random", elem_id="findings-draw")
         drawn_message = gr.Markdown()
-        drawn = gr.Dataframe(interactive=False, label="Drawn (tag them in Errors)")
+        drawn = gr.Dataframe(F.empty(F.DRAWN_COLUMNS), interactive=False, label="Drawn (tag them in Errors)")
         refresh = gr.Button("Error-analysis table", variant="primary", elem_id="findings-table")
         basis = gr.Markdown()
-        table = gr.Dataframe(interactive=False, label="Tags of the variant's errors")
+        table = gr.Dataframe(F.empty(F.TAGS_COLUMNS), interactive=False, label="Tags of the variant's errors")
         csv = gr.File(label="CSV")
         latex = gr.Code(label="LaTeX (booktabs)", language=None)
-        agree = gr.Dataframe(interactive=False, label="Agreement where two people tagged the same examples")
+        agree = gr.Dataframe(F.empty(F.AGREEMENT_COLUMNS), interactive=False,
+                             label="Agreement where two people tagged the same examples")
         gr.Markdown("### Saved slices\nSave an Errors filter as a slice under the Errors table; saved slices "
                     "appear, marked ★, in the slice pickers of Errors and Slices.", elem_classes=["intro"])
         list_saved = gr.Button("List the saved slices", size="sm", elem_id="findings-list-slices")
         listed_message = gr.Markdown()
-        listed = gr.Dataframe(interactive=False, label="Saved slices", elem_id="findings-slices")
+        listed = gr.Dataframe(F.empty(F.SLICES_COLUMNS), interactive=False, label="Saved slices", elem_id="findings-slices")
     task.change(handlers.variants, task, variant, api_visibility="private", queue=False)
     draw.click(handlers.draw, [task, variant, n, seed], [drawn_message, drawn], api_name="findings_draw",
                **TABLE_QUEUE)
