@@ -39,7 +39,7 @@ def on_task(a: A.Analysis, task_name: str) -> tuple:
     return (gr.Dropdown(choices=G.choices(A.slice_names(t)), value=A.slice_names(t)[0]),
             gr.Dropdown(choices=a.variants(t), value=reference),
             gr.Dropdown(choices=G.choices(S.METRICS[t]), value=S.METRICS[t][0]),
-            gr.Dropdown(choices=a.variants(t), value=S.default_variants(a, t, reference)))
+            gr.Dropdown(choices=a.variants(t), value=S.default_variants(a, t, reference), multiselect=True))
 
 
 @guarded(lambda m: (pd.DataFrame(), M.empty_figure(""), f"⚠ {m}"))
@@ -87,7 +87,7 @@ def restore_view(a: A.Analysis, params: dict) -> tuple[list, list[str]]:
     table, plot, doc = fitted_view(a, get_task(t).long_title, name, reference, metric, shown)
     return [gr.Radio(value=get_task(t).long_title), gr.Dropdown(choices=G.choices(slices), value=name),
             gr.Dropdown(choices=names, value=reference), gr.Dropdown(choices=G.choices(S.METRICS[t]), value=metric),
-            gr.Dropdown(choices=names, value=shown), table, plot, doc], said
+            gr.Dropdown(choices=names, value=shown, multiselect=True), table, plot, doc], said
 
 
 def build(a: A.Analysis, links: Links | None = None) -> SlicesTab | None:
