@@ -115,7 +115,15 @@ def app_world(tiny_world, tmp_path_factory):
     share one: the first to need it builds it in the run's common temporary folder while the others
     wait on the lock. Shared, so read-only: a test that changes it takes the `copy_world` fixture
     instead. Teardown fails if a test wrote into it anyway, since every later test would then read
-    the changed world."""
+    the changed world.
+
+    Its embedding map is projected by `fake_projection.first_two`, not UMAP: the app's tests read
+    the map's points, not how UMAP placed them, and numba compiling UMAP cost each test process
+    about 11 s. UMAP itself is tested in test_embedding_map.py and by the real build in
+    test_analysis_build.py."""
+    from fake_projection import first_two
+
+    import analysis.embedding_map
     from demo.app_testing import make_world
 
     xdist = os.environ.get("PYTEST_XDIST_WORKER") is not None
@@ -126,7 +134,9 @@ def app_world(tiny_world, tmp_path_factory):
         if not (folder / "built").is_file():
             shutil.rmtree(folder, ignore_errors=True)  # half built by a worker that died
             data = shutil.copytree(tiny_world["data"], folder / "data")
-            make_world(folder, {"checkpoints": tiny_world["checkpoints"], "data": data})
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setattr(analysis.embedding_map, "project", first_two)
+                make_world(folder, {"checkpoints": tiny_world["checkpoints"], "data": data})
             (folder / "built").touch()
     world = {key: folder / key for key in ("checkpoints", "data", "tables")}
     before = {k: _digest(v) for k, v in world.items()}

@@ -58,6 +58,7 @@ def test_head_inputs_of_tiny_models_are_what_their_heads_read(tiny_world):
             assert np.abs(got["quora"][1]).max() < 1e-5
 
 
+@pytest.mark.slow  # numba compiles UMAP on first use: about 10 s in a fresh process
 def test_projection_is_repeatable_for_a_fixed_seed_and_keeps_clusters_apart():
     pytest.importorskip("umap")
     from analysis.embedding_map import project
@@ -119,7 +120,11 @@ def world(tmp_path):
 
 
 def test_build_step_maps_models_reuses_them_and_leaves_out_the_ensemble(world, monkeypatch):
-    pytest.importorskip("umap")
+    """The step's bookkeeping, with the first two coordinates standing in for UMAP (tested above)."""
+    pytest.importorskip("umap")  # the step needs it, though the fake below stands in for UMAP
+    from fake_projection import first_two
+
+    monkeypatch.setattr(embedding_map, "project", first_two)
     a, b = FakeModel("a", 0.0), FakeModel("b", 5.0)
     ens = SimpleNamespace(name="ens", members=(a, b), checkpoint_hash="hash-ens")
     logs: list[str] = []
