@@ -88,10 +88,17 @@ class EmbeddingMemo:
 
     def warm_from_split(self, split: str, cache_dir: Path | None = None) -> Path:
         """Fill the memo with every sentence of a data split, from the disk cache when it has them."""
-        texts = split_texts(split)
+        return self.warm(split_texts(split), split.task, split.split, len(split.examples), cache_dir)
+
+    def warm(self, texts: list[str], task: str, split: str, n_examples: int, cache_dir: Path | None = None) -> Path:
+        """Fill the memo with `texts` (a split's distinct sentences, as `split_texts` orders them),
+        from the disk cache when it has them, else computed and cached. The order fixes the
+        batches, so whoever warms a split first (the build's prediction step, its why-features
+        step, a training run) leaves the others the very same vectors; hence the disk, not vectors
+        the memo may hold from other batches."""
         cache_dir = Path(cache_dir or default_cache_dir())
-        path = cache_dir / (f"{self.backbone_sha[:16]}-{split.task}-{split.split}-{texts_sha256(texts)[:16]}"
-                            f"-n{len(split.examples)}-L{self.tokenizer.max_length}.safetensors")
+        path = cache_dir / (f"{self.backbone_sha[:16]}-{task}-{split}-{texts_sha256(texts)[:16]}"
+                            f"-n{n_examples}-L{self.tokenizer.max_length}.safetensors")
         cached = _read_cache(path, len(texts))
         if cached is None:
             both = self._compute(texts)
@@ -100,8 +107,9 @@ class EmbeddingMemo:
             tmp = path.with_suffix(".tmp")
             save_file(cached, str(tmp))
             tmp.replace(path)
-        for i, text in enumerate(texts):
-            self._memo[text] = (cached["cls"][i], cached["mean"][i])
+        with self._lock:
+            for i, text in enumerate(texts):
+                self._memo[text] = (cached["cls"][i], cached["mean"][i])
         return path
 
 

@@ -298,3 +298,31 @@ def test_the_why_features_table_is_built_once_and_leaves_every_other_table_as_it
     (copied / "why_features/sts.parquet").unlink()
     assert ANALYSIS.run(a, variants, copied, lambda s: None) == [str(copied / "why_features/sts.parquet")]
     assert _bytes(copied) == _bytes(tables)
+
+
+def test_the_why_features_step_reads_the_vectors_the_prediction_step_encoded(built, tmp_path, monkeypatch):
+    """The build's prediction step encodes every dev sentence for the frozen variant: the feature
+    step reads those vectors rather than encoding the sentences again; with no cache (a fresh
+    machine, predictions current) it encodes them itself, to the same table byte for byte."""
+    from analysis.why.feature_table import ANALYSIS
+    from minibert.features import EmbeddingMemo
+    root, _, _ = built
+    tasks = ("quora", "sst", "sts")
+
+    def rebuilt_features() -> Path:
+        folder = tmp_path / f"tables-{len(list(tmp_path.iterdir()))}"
+        shutil.copytree(root / "tables", folder)
+        for task in tasks:
+            (folder / f"why_features/{task}.parquet").unlink()
+        a = A.load(folder, root / "data", checkpoints=False)
+        variants, _ = load_variants(root / "checkpoints", device="cpu")
+        assert len(ANALYSIS.run(a, variants, folder, lambda s: None)) == len(tasks)
+        return folder
+
+    compute = EmbeddingMemo._compute
+    monkeypatch.setattr(EmbeddingMemo, "_compute", lambda self, texts: pytest.fail(f"encoded {len(texts)} again"))
+    assert _bytes(rebuilt_features()) == _bytes(root / "tables")
+    monkeypatch.setattr(EmbeddingMemo, "_compute", compute)
+    monkeypatch.setenv("MINIBERT_CACHE", str(tmp_path / "empty-cache"))  # the suite's monkeypatch reloads the settings
+    assert _bytes(rebuilt_features()) == _bytes(root / "tables")
+    assert len(list((tmp_path / "empty-cache" / "features").glob("*.safetensors"))) == len(tasks)

@@ -3,7 +3,7 @@ vectors (the same for every variant, so a cluster names the same examples whatev
 k-means with a fixed seed. Build time only (`analysis.why.feature_table`): it runs the backbone.
 
     memo = frozen_memo(variants)                       # the frozen variants' shared encoder memo
-    x = example_vectors(memo, examples, pair=True)     # (n, hidden) float32
+    x = example_vectors(memo, examples, task, pair=True)   # (n, hidden) float32
     labels, method = kmeans(x, N_CLUSTERS, CLUSTER_SEED)   # 1..k, cluster 1 the largest
 
 A pair is the mean of its two sentences' unit vectors: the pair's topic, the same whichever
@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # torch stays out of the app's imports
 
 N_CLUSTERS = 6
 CLUSTER_SEED = 0
-ENCODE_BATCH = 128  # length-sorted batches: a bigger batch pads little and runs faster on a CPU
 
 
 def frozen_memo(variants: Mapping[str, object], device: str = "cpu") -> tuple[EmbeddingMemo, str]:
@@ -48,17 +47,16 @@ def frozen_memo(variants: Mapping[str, object], device: str = "cpu") -> tuple[Em
     return memo, f"the default backbone ({folder.name})"
 
 
-def example_vectors(memo: EmbeddingMemo, examples: pd.DataFrame, pair: bool) -> np.ndarray:
-    """(n, hidden) float32: each example's mean-pooled vector (a pair: the mean of its sentences'
-    unit vectors). Every distinct sentence is encoded once, in length-sorted batches."""
+def example_vectors(memo: EmbeddingMemo, examples: pd.DataFrame, task: str, pair: bool) -> np.ndarray:
+    """(n, hidden) float32: each dev example's mean-pooled vector (a pair: the mean of its
+    sentences' unit vectors). The sentences are the ones the build's prediction step encodes for
+    the frozen variants, in its order (`EmbeddingMemo.warm`): read from that cache, not encoded
+    again, and the same numbers whichever step came first."""
     s1 = examples["sentence1"].astype(str).tolist()
     s2 = examples["sentence2"].astype(str).tolist() if pair else []
-    texts = list(dict.fromkeys(s1 + s2))
-    batch, memo.batch_size = memo.batch_size, ENCODE_BATCH
-    try:
-        vectors = memo.embed(texts, "mean").numpy()
-    finally:
-        memo.batch_size = batch
+    texts = list(dict.fromkeys([t for row in zip(s1, s2) for t in row] if pair else s1))
+    memo.warm(texts, task, "dev", len(examples))
+    vectors = memo.embed(texts, "mean").numpy()
     vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     row = {t: i for i, t in enumerate(texts)}
     out = vectors[[row[t] for t in s1]]

@@ -8,7 +8,9 @@ are keyed by dev example id, the same for all of them).
                                   the digest of everything the table depends on
     stored, missing, problem = read_features(td, tables_dir)   # problem: why there is no usable table
 
-A table is kept while its inputs are unchanged (the dev examples, the backbone, the training
+The vectors are those the build's prediction step encodes for the frozen variants (one cache,
+`EmbeddingMemo.warm`): after a build that predicted, the step adds only the text features and
+k-means. A table is kept while its inputs are unchanged (the dev examples, the backbone, the training
 split, this code's FEATURES_VERSION); otherwise it is rebuilt. A report that finds no table, or
 one built from other examples, computes the text features itself and names the clusters missing,
 with the command that builds them.
@@ -152,7 +154,7 @@ class WhyFeatures(DerivedAnalysis):
                 from .clusters import example_vectors, kmeans
 
                 encoding = time.perf_counter()
-                vectors = example_vectors(memo, td.examples, spec.pair)
+                vectors = example_vectors(memo, td.examples, task, spec.pair)
                 encoded = time.perf_counter() - encoding
                 labels, method = kmeans(vectors, N_CLUSTERS, CLUSTER_SEED)
                 what = "the mean of the two sentences' unit vectors" if spec.pair else "its unit vector"
