@@ -249,7 +249,8 @@ def test_shares_are_the_slice_part_of_the_additive_gap(loaded):
 def test_one_variant_report_says_where_it_fails(loaded):
     r = why_report(loaded, "sst", "a")
     assert r.b is None and r.flips["errors"] > 0
-    assert "Where a fails on sst" in r.to_markdown()
+    assert "Where a fails on Sentiment (SST)" in r.to_markdown()  # the task as the app names it
+    assert json.loads(r.to_json())["task"] == "sst"  # the machine-readable key stays
 
 
 def test_hard_labels_name_what_is_missing(loaded):

@@ -46,7 +46,7 @@ def test_findings_rows_and_where_each_opens(shipped):
     assert list(table.columns)[:5] == ["slice", "n", "inside - outside (95 %)", "adjusted p", "share of the gap"]
     by_kind = {"slice" in f.query: k for k, f in enumerate(r.findings)}
     head, rest = W.summary_md(r)
-    assert head.startswith("# Why pcgrad vs cross-encoder on sts") and "Where the gap lives" not in head + rest
+    assert head.startswith("# Why pcgrad vs cross-encoder on Similarity (STS)") and "Where the gap lives" not in head + rest
     assert rest.startswith("## ") and "Other evidence" in rest
     for has_slice, k in by_kind.items():
         rows, line = W.finding_rows(shipped, r, k)
@@ -90,7 +90,7 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
                                          {"task": "sts", "a": "cosine-mean", "b": "no-such-variant"})
     assert updates[1].value == "cosine-mean" and I.escape_md("no-such-variant") in " ".join(said)
     # the nearest view: B falls back to the default pair's second, which is A itself here, so to none
-    assert updates[3].startswith("# Where cosine-mean fails on sts")
+    assert updates[3].startswith("# Where cosine-mean fails on Similarity (STS)")
     params = why_tab.params_of(shipped, why_tab.Setup(), "slices", "Similarity (STS)", "pcgrad", "cross-encoder", None)
     assert params["tab"] == "slices" and params["reference"] == "cross-encoder"
     assert why_tab.params_of(shipped, why_tab.Setup(), "errors", "Similarity (STS)", "pcgrad", "pcgrad", None) is None
@@ -113,7 +113,7 @@ def client(app_world, tmp_path_factory):
 
 def test_the_app_explains_a_pair_and_exports_it(client):
     head, search, findings, rest, *_ = client.predict("Similarity (STS)", "tiny-cls", "tiny-cross", api_name="/why")
-    assert head.startswith("# Why tiny-cls vs tiny-cross on sts") and "paired 95 % interval" in head
+    assert head.startswith("# Why tiny-cls vs tiny-cross on Similarity (STS)") and "paired 95 % interval" in head
     assert "no recipe for" not in rest  # the families come from the app's own checkpoints folder
     assert "slices tested" in search or "No slice was tested" in search
     bad = client.predict("Similarity (STS)", "tiny-cls", "tiny-cls", api_name="/why")

@@ -110,6 +110,24 @@ def test_user_text_is_inert_in_the_markdown(loaded):
     assert r"\*\*bold\*\*" in section
 
 
+def test_the_latex_export_has_the_saved_slices_as_a_table_of_hypotheses(loaded):
+    from analysis.why.text import latex_table
+
+    cut = int(np.median(_words(loaded.task("quora"))))
+    plain = latex_table(why_report(loaded, "quora", "a", "b"))
+    assert plain.count(r"\begin{tabular}") == 1 and "hypotheses" not in plain
+    r = why_report(loaded, "quora", "a", "b", saved=[SavedSlice("50% long & more_", A.ErrorQuery("quora", min_words=cut))])
+    tex = latex_table(r)
+    assert tex.startswith(plain)  # the automatic findings first, unchanged
+    second = tex[len(plain):]
+    assert second.count(r"\begin{tabular}") == 1 and second.count(r"\end{tabular}") == 1
+    # labelled where the reader sees it (a row of the table, not only a comment) and adjusted apart
+    title = next(line for line in second.splitlines() if line.startswith(r"\multicolumn"))
+    assert "hypotheses, not findings" in title and "within the 1 saved" in title
+    h = r.hypotheses[0]
+    assert rf"50\% long \& more\_ & {h.n} & {h.effect:+.3f}" in second  # the user's text escaped
+
+
 def test_saved_slices_read_from_the_store_rows(tmp_path):
     store = Store(f"sqlite:///{tmp_path / 'f.sqlite'}")
     ann, bob = Writer("ann"), Writer("bob")

@@ -9,7 +9,7 @@ import zipfile
 from pathlib import Path
 
 from .report import WhyReport
-from .text import latex_table
+from .text import latex_table, task_title
 
 MAX_ZIP_BYTES = 10 * 2**20  # the project's budget for any one file
 
@@ -32,7 +32,7 @@ def _figures(r: WhyReport) -> dict[str, bytes]:
         ax.set_yticks(list(y), [f"{x.name[:45]} (n={x.n})" for x in shown], fontsize=8)
     ax.axvline(0, color="black", linewidth=0.8)
     ax.set_xlabel(f"inside minus outside: {r.quantity[:70]}", fontsize=8)
-    ax.set_title(f"{r.task}: {r.a}" + (f" vs {r.b}" if r.b else "") + " (95 % intervals)", fontsize=10)
+    ax.set_title(f"{task_title(r)}: {r.a}" + (f" vs {r.b}" if r.b else "") + " (95 % intervals)", fontsize=10)
     fig.tight_layout()
     out.update(_save(fig, "figures/slices"))
     if r.b is not None:
@@ -42,7 +42,7 @@ def _figures(r: WhyReport) -> dict[str, bytes]:
         ax.bar([f"{r.a} right,\n{r.b} wrong", f"{r.a} wrong,\n{r.b} right"],
                [f["a_right_b_wrong"], f["a_wrong_b_right"]], color=["#4c72b0", "#dd8452"])
         ax.set_ylabel("examples")
-        ax.set_title(f"{r.task}: flips", fontsize=10)
+        ax.set_title(f"{task_title(r)}: flips", fontsize=10)
         fig.tight_layout()
         out.update(_save(fig, "figures/flips"))
     return out

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from minibert.tasks import task as get_task
+
 from ..formatting import inert_markdown
 from ..formatting import p_value as format_p
 from .report import WhyReport
+
+
+def task_title(r: WhyReport) -> str:
+    """The task as the app names it ("Paraphrase (Quora)"); the key ("quora") stays in the JSON."""
+    return get_task(r.task).long_title
 
 
 def _num(x: float | None, digits: int = 3) -> str:
@@ -25,17 +32,17 @@ def _pct(x: float | None) -> str:
 def headline_sentence(r: WhyReport) -> str:
     h = r.headline
     if r.b is None:
-        return (f"{r.a} on {r.task}: {r.metric} {_val(h['a'])} (95 % interval {_val(h['a_lo'])} to "
+        return (f"{r.a} on {task_title(r)}: {r.metric} {_val(h['a'])} (95 % interval {_val(h['a_lo'])} to "
                 f"{_val(h['a_hi'])}), {r.flips['errors']:,} errors of {r.flips['n']:,} examples.")
     verb = "beats" if h["difference"] > 0 else "trails"
     clear = not (h["lo"] <= 0 <= h["hi"])
-    return (f"{r.a} {verb} {r.b} on {r.task} {r.metric} by {_num(h['difference'])} ({_val(h['a'])} vs "
+    return (f"{r.a} {verb} {r.b} on {task_title(r)} {r.metric} by {_num(h['difference'])} ({_val(h['a'])} vs "
             f"{_val(h['b'])}; paired 95 % interval {_num(h['lo'])} to {_num(h['hi'])}, n = {h['n']:,})"
             f"{'' if clear else ': the interval contains 0, so the two are not distinguishable'}.")
 
 
 def markdown(r: WhyReport) -> str:
-    title = f"Why {r.a} vs {r.b} on {r.task}" if r.b else f"Where {r.a} fails on {r.task}"
+    title = f"Why {r.a} vs {r.b} on {task_title(r)}" if r.b else f"Where {r.a} fails on {task_title(r)}"
     out = [f"# {title}", ""]
     if r.same is not None and r.same["same"]:
         out += [f"**Practically the same:** {r.a} and {r.b} agree on {100 * r.same['agreement']:.1f} % of "
@@ -151,15 +158,27 @@ def _tex(s: str) -> str:
 
 
 def latex_table(r: WhyReport) -> str:
-    """The findings as a LaTeX tabular (booktabs), ready for a course report."""
-    lines = [r"\begin{tabular}{lrrrl}", r"\toprule",
+    """The findings as a LaTeX tabular (booktabs), ready for a course report; the saved slices, when
+    the report tested any, in a second one labelled as hypotheses (their own adjustment)."""
+    caption = f"% {headline_sentence(r)} {r.tested['slices']} slices tested, Benjamini-Hochberg adjusted."
+    out = _tex_comment(caption) + _tabular(r.findings)
+    if r.hypotheses:
+        s = r.saved
+        note = (f"Saved slices: hypotheses, not findings. {s['tested']} of {s['saved']} saved slices tested, chosen "
+                f"after looking at the data; {s['correction']}.")
+        title = (r"\multicolumn{5}{l}{\emph{Saved slices: hypotheses, not findings (Benjamini-Hochberg within the "
+                 f"{s['tested']} saved)}}}} \\\\")
+        out += "\n" + _tex_comment(note) + _tabular(r.hypotheses, title)
+    return out
+
+
+def _tabular(found: list, title: str | None = None) -> str:
+    lines = [r"\begin{tabular}{lrrrl}", r"\toprule", *([title, r"\midrule"] if title else []),
              r"Slice & $n$ & Inside $-$ outside & Adj.\ $p$ & Share \\", r"\midrule"]
-    for x in r.findings:
+    for x in found:
         lines.append(f"{_tex(x.name)} & {x.n} & {x.effect:+.3f} [{x.lo:+.3f}, {x.hi:+.3f}] & "
                      f"{_tex(format_p(x.p_adjusted))} & {_tex(_pct(x.share))} \\\\")
-    lines += [r"\bottomrule", r"\end{tabular}", ""]
-    caption = (f"% {headline_sentence(r)} {r.tested['slices']} slices tested, Benjamini-Hochberg adjusted.")
-    return _tex_comment(caption) + "\n".join(lines)
+    return "\n".join([*lines, r"\bottomrule", r"\end{tabular}", ""])
 
 
 def _tex_comment(text: str) -> str:
