@@ -32,6 +32,7 @@ HOVER_CHARS = 70
 STS_BINS = ("0–1", "1–2", "2–3", "3–4", "4–5")
 ERROR_COLORS = {"right": "#9ecae1", "wrong": "#d62728"}
 RING = "#111111"
+COORD_DIGITS = 3  # a map's axes span units to tens: a thousandth is far below a point's size
 
 
 @dataclass
@@ -143,23 +144,25 @@ def _color(task: str, color_by: str, group: str, k: int) -> str:
 
 def map_figure(a: A.Analysis, m: EmbeddingMap, task: str, variant: str, color_by: str,
                selected: np.ndarray | None = None, box: tuple | None = None) -> go.Figure:
-    """`variant`'s map of `task`: one scattergl trace per colour group, the selected examples
-    (dev rows) ringed, and the selection box drawn when given."""
+    """`variant`'s map of `task`: one SVG scatter trace per colour group, the selected examples
+    (dev rows) ringed, and the selection box drawn when given. SVG, not WebGL: at a map's
+    thousand or two points SVG is drawn before a WebGL context has even opened
+    (docs/BENCHMARKS.md). Coordinates go to the page rounded to COORD_DIGITS decimals."""
     tm = m.tasks[task]
-    ex, xy = tm.ex[variant], tm.xy[variant]
+    ex, xy = tm.ex[variant], np.round(tm.xy[variant].astype(np.float64), COORD_DIGITS)
     groups, order = point_groups(a, task, variant, color_by, ex)
     hover = tm.hover[ex]
     data = []
     for k, group in enumerate(order):
         keep = groups == group
         # customdata: each point's dev row, what the page reports back when a box or lasso selects it
-        data.append({"type": "scattergl", "mode": "markers", "name": group, "x": xy[keep, 0].tolist(),
+        data.append({"type": "scatter", "mode": "markers", "name": group, "x": xy[keep, 0].tolist(),
                      "y": xy[keep, 1].tolist(), "text": hover[keep].tolist(), "customdata": ex[keep].tolist(),
                      "marker": {"size": 5, "opacity": 0.75, "color": _color(task, color_by, group, k)},
                      "hovertemplate": f"%{{text}}<br>{html.escape(group)} (x %{{x:.2f}}, y %{{y:.2f}})<extra></extra>"})
     if selected is not None and len(selected):
         keep = np.isin(ex, selected)
-        data.append({"type": "scattergl", "mode": "markers", "name": f"selected ({int(keep.sum())})",
+        data.append({"type": "scatter", "mode": "markers", "name": f"selected ({int(keep.sum())})",
                      "x": xy[keep, 0].tolist(), "y": xy[keep, 1].tolist(), "text": hover[keep].tolist(),
                      "customdata": ex[keep].tolist(),
                      "marker": {"size": 10, "color": "rgba(0,0,0,0)", "line": {"width": 1.6, "color": RING}},
