@@ -25,6 +25,12 @@ def _val(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None or x != x else f"{x:.{digits}f}"
 
 
+def _p_is(p: float | None) -> str:
+    """ "p = 0.43" or "p < 0.001", never "p = < 0.001"."""
+    shown = format_p(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
 def _pct(x: float | None) -> str:
     return "not shown" if x is None else f"{100 * x:.0f} %"
 
@@ -36,7 +42,7 @@ def headline_sentence(r: WhyReport) -> str:
                 f"{_val(h['a_hi'])}), {r.flips['errors']:,} errors of {r.flips['n']:,} examples.")
     verb = "beats" if h["difference"] > 0 else "trails"
     clear = not (h["lo"] <= 0 <= h["hi"])
-    return (f"{r.a} {verb} {r.b} on {task_title(r)} {r.metric} by {_num(h['difference'])} ({_val(h['a'])} vs "
+    return (f"{r.a} {verb} {r.b} on {task_title(r)} {r.metric} by {_val(abs(h['difference']))} ({_val(h['a'])} vs "
             f"{_val(h['b'])}; paired 95 % interval {_num(h['lo'])} to {_num(h['hi'])}, n = {h['n']:,})"
             f"{'' if clear else ': the interval contains 0, so the two are not distinguishable'}.")
 
@@ -53,7 +59,7 @@ def markdown(r: WhyReport) -> str:
         line = (f"Flips: {r.a} right and {r.b} wrong on {f['a_right_b_wrong']:,} examples, the reverse on "
                 f"{f['a_wrong_b_right']:,} (both right {f['both_right']:,}, both wrong {f['both_wrong']:,})")
         if f.get("mcnemar_p") is not None:
-            line += f"; exact McNemar p = {format_p(f['mcnemar_p'])}."
+            line += f"; exact McNemar {_p_is(f['mcnemar_p'])}."
         else:
             add = r.headline["additive"]
             line += (f" (right: {f['right_means']}); {add['what']}: {_num(add['value'])} (95 % interval "
@@ -103,7 +109,7 @@ def markdown(r: WhyReport) -> str:
         for b in ev.get("behaviour") or []:
             out.append(f"- Behavioural test \"{b['test']}\" ({b['n']} cases): {r.a} fails {100 * b['a_fail']:.0f} % "
                        f"({100 * b['a_lo']:.0f}-{100 * b['a_hi']:.0f}), {r.b} {100 * b['b_fail']:.0f} % "
-                       f"({100 * b['b_lo']:.0f}-{100 * b['b_hi']:.0f}); McNemar adj. p = {format_p(b['p_adjusted'])}")
+                       f"({100 * b['b_lo']:.0f}-{100 * b['b_hi']:.0f}); McNemar adjusted {_p_is(b['p_adjusted'])}")
         c = ev.get("calibration")
         if c:
             out.append(f"- Calibration (ECE): {r.a} {c['a_ece']:.3f}, {r.b} {c['b_ece']:.3f}; difference "
