@@ -42,9 +42,10 @@ def toolbar_aside(layout: dict) -> dict:
 def themed(fig: go.Figure) -> go.Figure:
     """A chart that follows the page's theme: no background of its own (the page shows through),
     and in dark mode the CSS of demo.ui (PLOT_CSS) recolours its text and grid lines. Plotly
-    cannot read the page's theme, and Gradio draws the figure as sent."""
+    cannot read the page's theme, and Gradio draws the figure as sent. Only the margin goes back
+    in: the whole layout would include the template, which Plotly validates again, key by key."""
     fig.update_layout(template="plotly_white", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
-    fig.update_layout(toolbar_aside(fig.layout.to_plotly_json()))
+    fig.update_layout(toolbar_aside({"margin": fig.layout.margin.to_plotly_json()}))
     return fig
 
 

@@ -189,6 +189,15 @@ def test_every_chart_puts_the_toolbar_upright_in_a_margin_of_its_own(shipped):
                C.sst_figure({"a": np.full(5, 0.2)}, [], {}), E.reliability_figure(shipped, "sst")]
     for fig in figures:
         assert fig.layout.modebar.orientation == "v" and fig.layout.margin.r >= TOOLBAR_ROOM
+    # a chart's own margins stay, the right one widened only where it is narrower than the toolbar
+    import plotly.graph_objects as go
+
+    from demo.palette import themed
+
+    wide, narrow = (themed(go.Figure(layout={"margin": {"l": 7, "r": r}, "title": {"text": "t"}})) for r in (90, 5))
+    assert (wide.layout.margin.l, wide.layout.margin.r, narrow.layout.margin.r) == (7, 90, TOOLBAR_ROOM)
+    assert wide.layout.title.text == "t" and wide.layout.paper_bgcolor == "rgba(0,0,0,0)"
+    assert wide.layout.template.layout.plot_bgcolor == "white"  # plotly_white's
 
 
 def test_the_map_table_gets_its_widths_with_its_columns():
