@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -517,7 +517,7 @@ def group_gap(observed: np.ndarray, draws: np.ndarray, upper: list[int], lower: 
 def slice_tests(d: np.ndarray, masks: np.ndarray, level: float = LEVEL) -> dict[str, np.ndarray]:
     """Whether the mean of a per-example quantity `d` (m,) inside each slice differs from its mean
     outside it; `masks` (m, k) bool, one column a slice. Returns arrays (k,): n, mean_in, mean_out,
-    effect (mean_in - mean_out), lo, hi, p.
+    effect (mean_in - mean_out), lo, hi, p, and the sums of d and of d squared inside (sum, sum_sq).
 
     p: two-sided permutation test of the inside sum. Under the null that the slice's rows are a
     random draw of the examples, that sum has the exact mean n·mean(d) and variance
@@ -556,7 +556,7 @@ def slice_tests(d: np.ndarray, masks: np.ndarray, level: float = LEVEL) -> dict[
     elif m <= MONTE_CARLO_MAX_ROWS:
         p = _monte_carlo(d, x, n, s1)
     return {"n": n.astype(np.int64), "mean_in": mean_in, "mean_out": mean_out, "effect": effect,
-            "lo": effect - half, "hi": effect + half, "z": z, "p": p}
+            "lo": effect - half, "hi": effect + half, "z": z, "p": p, "sum": s1, "sum_sq": s2}
 
 
 MONTE_CARLO_MAX_ROWS = 5000  # a continuous d on a set this small is tested by random permutations
@@ -607,6 +607,7 @@ def _exact_ternary(d: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray) -
     w_obs = np.rint(pos.astype(np.float32) @ x[:, todo]).astype(np.int64)
     l_obs = np.rint(neg.astype(np.float32) @ x[:, todo]).astype(np.int64)
     out = p.copy()
+    log_choose = _log_choose_table(m)
     for j, w_seen, l_seen in zip(todo, w_obs, l_obs):
         size = int(n_int[j])
         axes = []
@@ -619,18 +620,26 @@ def _exact_ternary(d: np.ndarray, x: np.ndarray, n: np.ndarray, p: np.ndarray) -
         w, l_ = np.meshgrid(*axes, indexing="ij", sparse=True)
         rest = size - w - l_
         ok = (rest >= 0) & (rest <= m - k)
-        logp = np.where(ok, _log_choose(wins, w) + _log_choose(losses, l_) +
-                        _log_choose(m - k, np.clip(rest, 0, m - k)) - _log_choose(m, size), -np.inf)
+        logp = np.where(ok, log_choose(wins, w) + log_choose(losses, l_) +
+                        log_choose(m - k, np.clip(rest, 0, m - k)) - log_choose(m, size), -np.inf)
         centre = size * (wins - losses) / m
         far = np.abs((w - l_) - centre) >= abs((w_seen - l_seen) - centre) - 1e-9
         out[j] = min(1.0, float(np.exp(logp)[far].sum()))
     return out
 
 
-def _log_choose(n: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
+def _log_choose_table(m: int) -> Callable[[np.ndarray | int, np.ndarray | int], np.ndarray]:
+    """log C(n, k) for whole numbers 0 <= k <= n <= m, looked up in one table of log n! (a slice
+    test asks for thousands of them)."""
     from scipy.special import gammaln
 
-    return gammaln(np.asarray(n) + 1.0) - gammaln(np.asarray(k) + 1.0) - gammaln(np.asarray(n) - np.asarray(k) + 1.0)
+    log_factorial = gammaln(np.arange(m + 1) + 1.0)
+
+    def log_choose(n: np.ndarray | int, k: np.ndarray | int) -> np.ndarray:
+        n, k = np.asarray(n), np.asarray(k)
+        return log_factorial[n] - log_factorial[k] - log_factorial[n - k]
+
+    return log_choose
 
 
 def adjust_bh(p: np.ndarray) -> np.ndarray:

@@ -496,19 +496,21 @@ def _ece(conf: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> float:
 
 def _ece_difference_draws(xa: np.ndarray, ca: np.ndarray, xb: np.ndarray, cb: np.ndarray, rng: np.random.Generator,
                           n_bins: int = 10) -> np.ndarray:
-    """ECE(A) - ECE(B) on each of N_RESAMPLES paired resamples (the same examples for both)."""
+    """ECE(A) - ECE(B) on each of N_RESAMPLES paired resamples (the same examples for both). A
+    resample is a count per example, so every bin's sum of (correct - confidence) for both
+    variants is one product of the counts with a column per (variant, bin)."""
     m = len(xa)
-    bins = [np.clip((x * n_bins).astype(np.int64), 0, n_bins - 1) for x in (xa, xb)]
-    values = [ca - xa, cb - xb]
+    columns = np.zeros((m, 2 * n_bins))
+    for v, (x, c) in enumerate(((xa, ca), (xb, cb))):
+        columns[np.arange(m), v * n_bins + np.clip((x * n_bins).astype(np.int64), 0, n_bins - 1)] = c - x
     out = []
     batch = max(1, 2_000_000 // m)
     for start in range(0, N_RESAMPLES, batch):
         b = min(batch, N_RESAMPLES - start)
         index = rng.integers(0, m, size=(b, m))
-        offset = (np.arange(b) * n_bins)[:, None]
-        eces = [np.abs(np.bincount((k[index] + offset).ravel(), weights=v[index].ravel(), minlength=b * n_bins)
-                       .reshape(b, n_bins)).sum(axis=1) / m for k, v in zip(bins, values)]
-        out.append(eces[0] - eces[1])
+        counts = np.bincount((index + (np.arange(b) * m)[:, None]).ravel(), minlength=b * m).reshape(b, m)
+        ece = np.abs(counts.astype(np.float64) @ columns).reshape(b, 2, n_bins).sum(axis=2) / m
+        out.append(ece[:, 0] - ece[:, 1])
     return np.concatenate(out)
 
 

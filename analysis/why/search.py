@@ -88,9 +88,11 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
 
     pair_index = np.zeros((0, 2), np.int64)
     pair_stats = None
-    if pairs and len(singles) > 1:
+    both = None  # rows in each conjunction of two singles, all at once
+    if len(singles) > 1:
         xs = x[:, singles].astype(np.float32)
-        both = xs.T @ xs  # rows in each conjunction, all at once
+        both = xs.T @ xs
+    if pairs and len(singles) > 1:
         i, j = np.triu_indices(len(singles), k=1)
         feature = np.array([predicates[k].feature for k in singles], dtype=object)
         n_ij = both[i, j]
@@ -115,24 +117,24 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
     # the parent-child comparisons: each conjunction inside each of its predicates, and each single
     # predicate inside another that holds all its rows
     nested = np.zeros((0, 2), np.int64)  # (position in singles, parent predicate)
-    if len(singles) > 1:
-        xs = x[:, singles].astype(np.float32)
-        within = xs.T @ xs
-        a, b = np.nonzero((within == support[singles][:, None]) & (support[singles][:, None] < support[singles][None]))
+    if both is not None:
+        a, b = np.nonzero((both == support[singles][:, None]) & (support[singles][:, None] < support[singles][None]))
         nested = np.stack([a, singles[b]], axis=1)
     n_children = np.bincount(np.concatenate([pair_index.ravel(), nested[:, 1]]).astype(np.int64),
                              minlength=x.shape[1])
+    predicate_sums = np.zeros((3, x.shape[1]))  # every parent is one of the singles
+    predicate_sums[:, singles] = _sums(single_stats)
     single_ok = np.ones(len(singles), dtype=bool)
     if len(nested):
-        clear = _clearer_than_parent(d, x, x[:, singles[nested[:, 0]]], nested[:, 1],
+        clear = _clearer_than_parent(_sums(single_stats)[:, nested[:, 0]], predicate_sums, nested[:, 1],
                                      np.sign(single_stats["effect"][nested[:, 0]]), n_children, min_support)
         np.logical_and.at(single_ok, nested[:, 0], clear)
     pair_ok = np.ones(len(pair_index), dtype=bool)
     if len(pair_index):
-        child = x[:, pair_index[:, 0]] & x[:, pair_index[:, 1]]
+        child_sums = _sums(pair_stats)
         for side in (0, 1):
-            pair_ok &= _clearer_than_parent(d, x, child, pair_index[:, side], np.sign(pair_stats["effect"]),
-                                            n_children, min_support)
+            pair_ok &= _clearer_than_parent(child_sums, predicate_sums, pair_index[:, side],
+                                            np.sign(pair_stats["effect"]), n_children, min_support)
 
     out: list[Slice] = [make((int(q),), single_stats, k, adjusted[k]) for k, q in enumerate(singles) if single_ok[k]]
     pruned = int((~single_ok).sum())
@@ -151,18 +153,21 @@ def search(d: np.ndarray, predicates: Sequence[Predicate], min_support: int = MI
     return Search(out, len(p_all), n_single, len(pair_index), pruned, predicates, adjusted)
 
 
-def _clearer_than_parent(d: np.ndarray, x: np.ndarray, child: np.ndarray, parent: np.ndarray,
-                         direction: np.ndarray, n_children: np.ndarray, min_support: int) -> np.ndarray:
-    """(k,) bool, for k slices `child` (m, k) each inside the predicate `parent[k]`: its mean of `d`
-    is further, in `direction[k]` (the sign of its effect), than the mean of the rest of the
-    parent, by a one-sided Welch z beyond the Bonferroni bound for the parent's `n_children`
-    comparisons; and at least `min_support` rows of the parent lie outside it (else it is nearly
-    the parent itself)."""
-    cf, pf = child.astype(np.float32), x[:, parent].astype(np.float32)
-    d32, dd32 = d.astype(np.float32), (d * d).astype(np.float32)
-    n_c, s_c, ss_c = (cf.sum(axis=0), d32 @ cf, dd32 @ cf)
-    n_r, s_r, ss_r = (pf.sum(axis=0) - n_c, d32 @ pf - s_c, dd32 @ pf - ss_c)
-    n_c, s_c, ss_c, n_r, s_r, ss_r = (v.astype(np.float64) for v in (n_c, s_c, ss_c, n_r, s_r, ss_r))
+def _sums(st: dict) -> np.ndarray:
+    """(3, k) from `slice_tests`: each slice's row count, sum of d and sum of d squared."""
+    return np.stack([np.asarray(st[key], dtype=np.float64) for key in ("n", "sum", "sum_sq")]).reshape(3, -1)
+
+
+def _clearer_than_parent(child: np.ndarray, predicates: np.ndarray, parent: np.ndarray, direction: np.ndarray,
+                         n_children: np.ndarray, min_support: int) -> np.ndarray:
+    """(k,) bool, for k slices each inside the predicate `parent[k]` (`child`: their `_sums`;
+    `predicates`: every predicate's, so the rest of a parent is its sums less the child's): the
+    child's mean of `d` is further, in `direction[k]` (the sign of its effect), than the mean of
+    the rest of the parent, by a one-sided Welch z beyond the Bonferroni bound for the parent's
+    `n_children` comparisons; and at least `min_support` rows of the parent lie outside it (else
+    it is nearly the parent itself)."""
+    n_c, s_c, ss_c = child
+    n_r, s_r, ss_r = predicates[:, parent] - child
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_c, mean_r = s_c / n_c, s_r / n_r
         var_c = np.maximum(ss_c / n_c - mean_c**2, 0) * n_c / np.maximum(n_c - 1, 1)
