@@ -1,6 +1,7 @@
 """The "why" report's speed on Quora (20,212 pairs), and its honesty under the null on the real dev sets.
 
     python -m benchmarks.bench_why [--repeats 5] [--cold 3] [--null] [--features] [--features-in-build]
+                                   [--encoding-alternatives]
 
 Prints: loading the shipped tables; the first pcgrad vs cross-encoder report in a process (it
 reads the why-features table, kept afterwards); later reports with the tables loaded
@@ -13,6 +14,7 @@ and the frozen backbone's vectors and clusters of every dev example, per task.
 --features-in-build: what the step adds to a forced `analysis build` into an empty folder, whose
 prediction step encodes the same sentences for the frozen variants (`_features_in_build`). Target
 of both: under 2 minutes.
+--encoding-alternatives: the speed-ups weighed and left out (`_encoding_alternatives`).
 
 --null: on the real dev sets, 20 seeds (0-19) each: a per-example gap on random examples (how
 many seeds yield a discovery at adjusted 0.05 among every slice tested, shown or pruned); a
@@ -194,6 +196,52 @@ def _features_in_build() -> None:
                 print(f"  {_same_as_shipped(scratch / f'tables-{run}')}")
 
 
+def _encoding_alternatives() -> None:
+    """Quora's cluster vectors encoded two ways, in float32 (the build's way) and under bf16
+    autocast, each timed, and the k-means labels of each against the shipped table's; and how
+    many of the sentences' tokens a length cap would keep (its saving at most)."""
+    import pandas as pd
+    import torch
+
+    from analysis.load import load
+    from analysis.why.clusters import CLUSTER_SEED, N_CLUSTERS, frozen_memo, kmeans
+    from analysis.why.feature_table import CLUSTER, table_path
+    from minibert.batching import map_in_batches
+    from minibert.heads import mean_pool
+    from minibert.predict import load_variants
+
+    a = load(checkpoints=False)
+    td = a.task("quora")
+    memo, _ = frozen_memo(load_variants(device="cpu")[0])
+    s1, s2 = td.examples["sentence1"].tolist(), td.examples["sentence2"].tolist()
+    texts = list(dict.fromkeys(t for row in zip(s1, s2) for t in row))  # as `clusters.example_vectors` orders them
+    tokens = memo.tokenizer(texts).attention_mask.sum(axis=1).numpy()
+    print(f"{len(texts):,} sentences, {tokens.sum():,} tokens; torch threads {torch.get_num_threads()}")
+    for cap in (16, 24, 32, 48, 64):
+        print(f"  a cap of {cap} tokens cuts {(tokens > cap).sum():,} sentences and keeps "
+              f"{np.minimum(tokens, cap).sum() / tokens.sum():.1%} of the tokens")
+    stored = pd.read_parquet(table_path(a.tables_dir, "quora")).set_index("id").loc[td.examples["id"], CLUSTER]
+
+    @torch.no_grad()
+    def mean_vectors(chunk: list[str], bf16: bool) -> torch.Tensor:
+        batch = memo.tokenizer(chunk)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            out = memo.encoder(batch.input_ids, batch.attention_mask, batch.token_type_ids)
+        return mean_pool(out.last_hidden_state.float(), batch.attention_mask)
+
+    labels = {}
+    for name, bf16 in (("float32", False), ("bf16 autocast", True)):
+        start = time.perf_counter()
+        v = map_in_batches(texts, [len(t) for t in texts], memo.batch_size, lambda c, b=bf16: mean_vectors(c, b)).numpy()
+        took = time.perf_counter() - start
+        v /= np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+        row = {t: i for i, t in enumerate(texts)}
+        x = ((v[[row[t] for t in s1]] + v[[row[t] for t in s2]]) / 2).astype(np.float32)
+        labels[name], _ = kmeans(x, N_CLUSTERS, CLUSTER_SEED)
+        print(f"{name}: encoded in {took:.1f} s; cluster labels unlike the shipped table's: "
+              f"{int((labels[name] != stored.to_numpy()).sum()):,} of {len(x):,}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=5)
@@ -202,12 +250,17 @@ def main() -> None:
     parser.add_argument("--features", action="store_true", help="time only the build's why-features step")
     parser.add_argument("--features-in-build", action="store_true",
                         help="time what the why-features step adds to a forced build of the frozen variants")
+    parser.add_argument("--encoding-alternatives", action="store_true",
+                        help="Quora's cluster vectors in float32 and bf16: time, labels changed; length caps")
     args = parser.parse_args()
     if args.features:
         _features()
         return
     if args.features_in_build:
         _features_in_build()
+        return
+    if args.encoding_alternatives:
+        _encoding_alternatives()
         return
 
     start = time.perf_counter()
