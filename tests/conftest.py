@@ -33,6 +33,32 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["MINIBERT_DB_URL"] = os.environ["MINIBERT_DB_URL"].replace("findings.sqlite", f"findings-{worker}.sqlite")
 
 
+FAST_LANE = "not slow"
+
+
+def fast_lane_in_two_workers(option, args_source, environ, cores: int) -> bool:
+    """Whether this pytest run is the fast lane, `python -m pytest -m "not slow"` over the whole
+    suite in a process that may use two cores, and not itself a pytest-xdist worker (nor started by
+    one: a process a test starts inherits PYTEST_XDIST_WORKER), so that it gets two workers."""
+    return (not environ.get("PYTEST_XDIST_WORKER") and " ".join((option.markexpr or "").split()) == FAST_LANE
+            and args_source is pytest.Config.ArgsSource.TESTPATHS and getattr(option, "numprocesses", 0) is None
+            and option.dist == "no" and not option.usepdb and option.capture != "no" and not option.collectonly
+            and cores >= 2)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the choice made here
+def pytest_cmdline_main(config):
+    """The fast lane runs in two pytest-xdist workers (`-n 2 --dist loadfile`): its tests are many
+    short ones, so two workers take about 0.6 of one process's wall time (docs/BENCHMARKS.md, "Test
+    suite"). Everything else keeps one process: the full suite (its slow tests start processes and
+    threads of their own, and two workers made it slower), a run naming its tests, `-n`, `--pdb`,
+    `-s`, `--collect-only`. `-n 0` turns it off. A worker never starts workers of its own."""
+    if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
+        return
+    if fast_lane_in_two_workers(config.option, config.args_source, os.environ, len(os.sched_getaffinity(0))):
+        config.option.numprocesses, config.option.dist = 2, "loadfile"
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """`-n 2 --dist loadfile` (pytest-xdist, not the default): a test file is one worker's, except
