@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 
 from minibert.predictor import ensemble_outputs
 from minibert.tasks import SST, TASK_NAMES, TASKS
@@ -32,7 +31,7 @@ from minibert.tasks import task as get_task
 
 from . import inputs as I
 from .cores import on_both_cores
-from .palette import toolbar_aside
+from .palette import toolbar_aside, white_template
 from .table_widths import shares
 from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
@@ -266,18 +265,13 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
 # plotly_white template (7 KB of defaults for 24 trace types, copied and sent with every chart)
 # cost about 10 ms a chart, a quarter of a click. These charts are built from plain dicts we
 # control, so they skip validation and carry only the part of the template a bar chart reads.
-_TEMPLATE = None
 _TEMPLATE_LAYOUT = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor",
                     "plot_bgcolor", "xaxis", "yaxis", "shapedefaults", "annotationdefaults", "title")
 
 
 def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
-    global _TEMPLATE
-    if _TEMPLATE is None:
-        full = pio.templates["plotly_white"].to_plotly_json()
-        _TEMPLATE = {"data": {"bar": full["data"]["bar"]},
-                     "layout": {k: full["layout"][k] for k in _TEMPLATE_LAYOUT if k in full["layout"]}}
-    base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}}, "template": _TEMPLATE,
+    base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
+            "template": white_template(("bar",), _TEMPLATE_LAYOUT),
             "height": 120 + 34 * max(n, 1), "margin": {"l": 10, "r": 20, "t": 60, "b": 40}, "font": {"size": 13},
             "yaxis": {"autorange": "reversed", "automargin": True}}
     return go.Figure({"data": data, "layout": toolbar_aside({**base, **layout})}, _validate=False)

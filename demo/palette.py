@@ -2,7 +2,10 @@
 colours, so with a dozen variants two would share one."""
 from __future__ import annotations
 
+from functools import cache, lru_cache
+
 import plotly.graph_objects as go
+import plotly.io as pio
 from plotly.colors import qualitative
 
 # D3's ten, then Dark2's eight: 18 colours no two of which are near each other.
@@ -39,12 +42,32 @@ def toolbar_aside(layout: dict) -> dict:
     return {**layout, "modebar": TOOLBAR, "margin": margin}
 
 
+@cache
+def _white() -> dict:
+    return pio.templates["plotly_white"].to_plotly_json()
+
+
+@lru_cache(maxsize=64)
+def white_template(trace_types: tuple[str, ...], layout_keys: tuple[str, ...] | None = None) -> dict:
+    """The plotly_white template with only what a chart of these trace types reads: its defaults
+    for 24 trace types are 7 KB sent, copied and read with every chart otherwise. `layout_keys`
+    keeps only those layout defaults (all of them when None). One dict per argument: read it,
+    never change it."""
+    full = _white()
+    layout = full["layout"] if layout_keys is None else {k: full["layout"][k] for k in layout_keys
+                                                         if k in full["layout"]}
+    return {"data": {t: full["data"][t] for t in dict.fromkeys(trace_types) if t in full["data"]}, "layout": layout}
+
+
 def themed(fig: go.Figure) -> go.Figure:
     """A chart that follows the page's theme: no background of its own (the page shows through),
     and in dark mode the CSS of demo.ui (PLOT_CSS) recolours its text and grid lines. Plotly
-    cannot read the page's theme, and Gradio draws the figure as sent. Only the margin goes back
-    in: the whole layout would include the template, which Plotly validates again, key by key."""
-    fig.update_layout(template="plotly_white", paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
+    cannot read the page's theme, and Gradio draws the figure as sent. The template is
+    plotly_white's, for the chart's own trace types. Only the margin goes back in: the whole
+    layout would include the template, which Plotly validates again, key by key."""
+    # assigned, not updated: an update would merge it into the default template a Figure starts with
+    fig.layout.template = white_template(tuple(trace.type or "scatter" for trace in fig.data))
+    fig.update_layout(paper_bgcolor="rgba(0,0,0,0)", plot_bgcolor="rgba(0,0,0,0)")
     fig.update_layout(toolbar_aside({"margin": fig.layout.margin.to_plotly_json()}))
     return fig
 

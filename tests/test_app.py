@@ -596,6 +596,29 @@ def test_a_variant_keeps_one_colour_across_charts_and_no_two_share_one(ctx):
     assert reliability == slices == {v: variant_colors(a.variants())[v] for v in a.variants("sst")}
 
 
+def test_every_chart_carries_plotly_white_for_its_own_trace_types_only(ctx):
+    import json
+
+    import plotly.io as pio
+
+    from demo import errors_view as E
+    from demo import slices_view as S
+    from demo.models_view import training_curve
+
+    white = pio.templates["plotly_white"].to_plotly_json()
+    a = ctx.analysis
+    charts = {"reliability": E.diagnostic_figure(a, "sst", "tiny-cls"), "sts": E.diagnostic_figure(a, "sts", "tiny-cls"),
+              "slices": S.slice_figure(a, "sst", "length", "tiny-cls", "accuracy"),
+              "curve": training_curve(ctx.variants["tiny-cls"])}
+    for name, fig in charts.items():
+        sent = json.loads(fig.to_json())  # what the page gets
+        template = sent["layout"]["template"]
+        assert isinstance(template, dict), name  # a template's name alone is ignored by plotly.js
+        assert set(template["data"]) == {t["type"] for t in sent["data"]}, name
+        assert template["layout"] == white["layout"], name
+        assert len(json.dumps(template)) < len(json.dumps(white)) / 2, name
+
+
 def test_models_tab_shows_the_metrics_of_what_ships_before_those_stored_at_training(ctx):
     import copy
     from types import SimpleNamespace
