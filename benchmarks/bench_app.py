@@ -192,7 +192,7 @@ def bench_clicks(ctx, n: int, client_n: int, data_dir: str | None) -> list[str]:
 
             task = "quora" if a.has("quora") else next(iter(a.tasks))
             heavy = [get_task(task).long_title, E.ALL_VARIANTS, "all examples", "", 0, 0, E.NO_OTHER,
-                     next(iter(E.RELATIONS)), E.NO_SLICE, ""]
+                     next(iter(E.RELATIONS)), E.NO_SLICE, "", "", "", E.NO_FEATURE]
             client.predict(*heavy, api_name="/errors")
             ms = []
             for k in range(10):

@@ -38,7 +38,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.bench_app import inputs  # noqa: E402
 from demo.app_testing import free_port, run_app_py  # noqa: E402
-from demo.errors_view import GRID_SIZE  # noqa: E402
+from demo.errors_view import GRID_SIZE, NO_FEATURE  # noqa: E402
 from minibert.tasks import TASKS as ALL_TASKS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ class Plan:
         f = {"task": TASKS[task], "variant": self.rng.choice(["(all variants)"] + self.variants),
              "kind": self.rng.choice(KINDS[task]), "search": self.rng.choice(["", "", "what", "the", "not"]),
              "min_words": 0, "max_words": 0, "other": "(none)", "relation": "disagree with it",
-             "slice": "(none)", "cell": ""}
+             "slice": "(none)", "cell": "", "word": "", "regex": "", "feature": NO_FEATURE}
         f.update(changes)
         return list(f.values())
 
