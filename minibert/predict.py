@@ -110,14 +110,31 @@ class Scorer(ByTask):
         if not cross:
             sentences += [s for t in pair_tasks for pair in inputs[t] for s in pair]
         distinct = list(dict.fromkeys(sentences))
-        vectors = self._embed(distinct) if distinct else None
         joint_pairs = list(dict.fromkeys(p for t in pair_tasks for p in inputs[t])) if cross else []
-        joint = map_in_batches(
-            joint_pairs, [len(a) + len(b) for a, b in joint_pairs], self.batch_size,
-            lambda chunk: self.model.embed(self.tokenizer([a for a, _ in chunk], [b for _, b in chunk])
-                                           .to(self.device)).pooled).to(self.device) if joint_pairs else None
+        if joint_pairs and distinct and self.memo is None:
+            # A cross-encoder's sentences and joint pairs go through the encoder together: one pass
+            # reads the weights once (a click's sentence and pair: 26 ms in two passes, 16 in one).
+            both = self._embed_rows([(s,) for s in distinct] + joint_pairs)
+            vectors, joint = both[:len(distinct)], both[len(distinct):]
+        else:
+            vectors = self._embed(distinct) if distinct else None
+            joint = self._embed_rows(joint_pairs) if joint_pairs else None
         return _Encoded(inputs, pair_tasks, cross, vectors, {s: i for i, s in enumerate(distinct)}, joint,
                         {p: i for i, p in enumerate(joint_pairs)})
+
+    def _embed_rows(self, rows: list[tuple[str, ...]]) -> torch.Tensor:
+        """Pooled vectors of encoder rows, each a sentence (s,) or a joint pair (a, b), in one set
+        of length-sorted batches."""
+        def pooled(chunk: list[tuple[str, ...]]) -> torch.Tensor:
+            encoded: list = [None] * len(chunk)
+            for width in (1, 2):
+                at = [i for i, row in enumerate(chunk) if len(row) == width]
+                if at:
+                    texts = [[chunk[i][k] for i in at] for k in range(width)]
+                    for i, e in zip(at, self.tokenizer.encode_ids(*texts)):
+                        encoded[i] = e
+            return self.model.embed(self.tokenizer.collate(encoded).to(self.device)).pooled
+        return map_in_batches(rows, [sum(len(s) for s in row) for row in rows], self.batch_size, pooled).to(self.device)
 
     @torch.no_grad()
     def score_tasks(self, inputs: dict[str, Sequence]) -> dict[str, np.ndarray]:

@@ -354,3 +354,19 @@ def test_loading_draws_no_random_numbers(tiny_world):
     assert torch.equal(torch.rand(3), expected)
     second, _, _ = load_checkpoint(path)
     assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), second.state_dict().values()))
+
+
+def test_a_cross_encoder_reads_a_clicks_sentence_and_pair_in_one_encoder_pass(tiny_world):
+    variants, _ = load_variants(tiny_world["checkpoints"], "cpu")
+    v = variants["tiny-cross"]
+    pair = PAIRS[:1]  # a click: sentence A, and A with B for both pair tasks
+    passes = []
+    hook = v.model.encoder.register_forward_hook(lambda module, args, out: passes.append(args[0].shape[0]))
+    try:
+        together = v.score_tasks({"sst": ["the film is good"], "quora": pair, "sts": pair})
+    finally:
+        hook.remove()
+    assert passes == [2]  # the sentence and the joint pair, once, for all three heads
+    alone = {"sst": v.sentiment(["the film is good"]), "quora": v.paraphrase(pair), "sts": v.similarity(pair)}
+    for task, out in alone.items():
+        np.testing.assert_allclose(together[task], out, atol=1e-6, rtol=0)
