@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+import threading
+import warnings
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
@@ -67,7 +69,8 @@ class Embeddings(nn.Module):
             inputs_embeds = self.word_embeddings(input_ids)
         positions = torch.arange(input_ids.shape[1], device=input_ids.device)
         x = inputs_embeds + self.position_embeddings(positions)[None] + self.token_type_embeddings(token_type_ids)
-        return self.dropout(self.LayerNorm(x))
+        x = self.LayerNorm(x)
+        return self.dropout(x) if self.training else x  # in eval the identity: no module call
 
 
 class SelfAttention(nn.Module):
@@ -113,7 +116,8 @@ class DenseResidualNorm(nn.Module):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
 
     def forward(self, x: torch.Tensor, residual: torch.Tensor) -> torch.Tensor:
-        return self.LayerNorm(self.dropout(self.dense(x)) + residual)
+        x = self.dense(x)
+        return self.LayerNorm((self.dropout(x) if self.training else x) + residual)
 
 
 class Attention(nn.Module):
@@ -211,6 +215,42 @@ class BertModel(nn.Module):
                 inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False) -> EncoderOutput:
         if token_type_ids is None:
             token_type_ids = torch.zeros_like(input_ids)
+        if (inputs_embeds is None and not output_attentions and not self.training and not torch.is_grad_enabled()
+                and not torch.jit.is_tracing()):
+            traced = self._traced(input_ids, attention_mask, token_type_ids)
+            if traced is not None:
+                # The plain interpreter: no shape-specialised plans to build and keep per input size.
+                with torch.jit.optimized_execution(False):
+                    out = traced(input_ids, attention_mask, token_type_ids)
+                return EncoderOutput(out[0], out[1] if self.pooler is not None else None)
+        return self._eager(input_ids, attention_mask, token_type_ids, inputs_embeds, output_attentions)
+
+    def _traced(self, *example: torch.Tensor) -> torch.jit.ScriptModule | None:
+        """This encoder's forward as a TorchScript trace (same ops, same weights, same results to
+        the bit), for inference. Run from Python, each op of the eager forward takes the
+        interpreter lock back after its kernel, and beside a thread running Python (the app's
+        server, another request) that can cost up to a switch interval an op; the trace runs all
+        its ops without the lock (docs/BENCHMARKS.md, issue 30). Traced once per set of weights;
+        None where tracing is not possible (the eager forward then serves)."""
+        key = tuple(p.data_ptr() for p in self.parameters())
+        found = self.__dict__.get("_trace")
+        if found is not None and found[0] == key:
+            return found[1]
+        with _TRACE_LOCK:
+            found = self.__dict__.get("_trace")
+            if found is None or found[0] != key:
+                try:
+                    with warnings.catch_warnings():
+                        warnings.filterwarnings("ignore", message=r".*torch\.jit\.trace.* is deprecated")
+                        traced = torch.jit.trace(_Traceable(self), example, check_trace=False)
+                except Exception:  # noqa: BLE001 (a torch without tracing: the eager forward serves)
+                    traced = None
+                # kept outside the module's registered children: state_dict and .to() never see it
+                self.__dict__["_trace"] = found = (key, traced)
+        return found[1]
+
+    def _eager(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
+               inputs_embeds: torch.Tensor | None = None, output_attentions: bool = False) -> EncoderOutput:
         x = self.embeddings(input_ids, token_type_ids, inputs_embeds)
         # Additive bias rather than a boolean mask: a fully padded row (never produced by our
         # tokenizer, but possible from a caller) then yields finite values instead of NaN.
@@ -219,6 +259,22 @@ class BertModel(nn.Module):
         hidden, maps = self.encoder(x, attn_bias, output_attentions)
         pooled = self.pooler(hidden) if self.pooler is not None else None
         return EncoderOutput(hidden, pooled, maps if output_attentions else None)
+
+
+_TRACE_LOCK = threading.Lock()
+
+
+class _Traceable(nn.Module):
+    """`BertModel`'s eager forward with tensors out, as `torch.jit.trace` takes it."""
+
+    def __init__(self, bert: BertModel):
+        super().__init__()
+        self.bert = bert
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor,
+                ) -> tuple[torch.Tensor, ...]:
+        out = self.bert._eager(input_ids, attention_mask, token_type_ids)
+        return (out.last_hidden_state,) if out.pooler_output is None else (out.last_hidden_state, out.pooler_output)
 
 
 class WeightMismatch(ValueError):

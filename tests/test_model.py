@@ -98,3 +98,29 @@ def test_unsupported_activation_is_refused(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"hidden_act": "relu"}))
     with pytest.raises(ValueError, match="hidden_act 'relu'"):
         load_pretrained(tmp_path)
+
+
+def test_inference_runs_a_trace_of_the_same_forward_with_the_same_results():
+    """Without gradients in eval mode the encoder runs its TorchScript trace (which does not hold
+    the interpreter lock between ops): the same numbers as the eager forward, for any batch shape,
+    and a new trace when the weights are replaced."""
+    torch.manual_seed(0)
+    model = BertModel(BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=2, num_attention_heads=2,
+                                 intermediate_size=32, max_position_embeddings=64)).eval()
+    ids = torch.randint(1, 50, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = 0
+    with torch.no_grad():
+        eager = model._eager(ids, mask, torch.zeros_like(ids))
+        out = model(ids, mask)
+        assert model.__dict__["_trace"][1] is not None  # traced, not the eager fallback
+        assert torch.equal(out.last_hidden_state, eager.last_hidden_state)
+        assert torch.equal(out.pooler_output, eager.pooler_output)
+        other = model(ids[:1, :4], mask[:1, :4])  # another shape through the same trace
+        assert torch.equal(other.last_hidden_state, model._eager(ids[:1, :4], mask[:1, :4],
+                                                                 torch.zeros_like(ids[:1, :4])).last_hidden_state)
+        model.pooler.dense.weight = torch.nn.Parameter(torch.zeros(16, 16))
+        assert torch.equal(model(ids, mask).pooler_output, torch.tanh(model.pooler.dense.bias).expand(3, -1))
+    # with gradients (training, attributions) the eager forward runs
+    out = model(ids, mask)
+    assert out.last_hidden_state.requires_grad
