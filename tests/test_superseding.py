@@ -64,3 +64,16 @@ def test_a_newer_click_skips_the_older_clicks_pending_attributions(ctx):
     assert "fine" in step(None, *first, *explain, other)[2]  # another user's own click is theirs
     assert "fine" in step(None, *first, *explain, SimpleNamespace(session_hash=None))[2]  # no session: answered
     NEWEST_CLICK.stamp("me", click_key("done"))  # leave the process-wide ledger as found
+
+
+def test_every_attribution_hands_its_freed_memory_back(ctx, monkeypatch):
+    trims: list[int] = []
+    monkeypatch.setattr(compare_tab, "trim_malloc", lambda: trims.append(1) or True)
+    _, attribute, after = compare_tab.model_calls(ctx.variants, ctx.trust())
+    names = ["tiny-cls", "tiny-mean"]
+    assert "attr-box" in attribute(names, "Sentiment", "leave one word out", "a fine film", "")
+    assert trims == [1]
+    after(None, "Sentiment", "a dull film", "", names, names, "Sentiment", "leave one word out")
+    assert trims == [1, 1]
+    attribute(["nope"], "Sentiment", "leave one word out", "a fine film", "")  # refused: still handed back
+    assert trims == [1, 1, 1]
