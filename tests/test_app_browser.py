@@ -584,6 +584,18 @@ def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(pa
     assert not page.js_errors, page.js_errors
 
 
+def test_plotly_is_loaded_and_has_drawn_once_before_any_chart_tab_is_opened(page):
+    """demo.preload: on a fresh page that shows no chart, the chart code is loaded and has drawn its
+    out-of-sight chart once (Plotly's text tester is made by a first drawing), then removed it."""
+    page.goto(page.url.split("?")[0])
+    page.wait_for_selector("#compare-button")
+    page.wait_for_function("() => Boolean(window.Plotly) && Boolean(document.getElementById('js-plotly-tester'))")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 0")
+    assert page.evaluate("() => [...document.body.children].filter((e) => e.getAttribute('aria-hidden') === 'true'"
+                         " && e.style.left === '-10000px').length") == 0
+    assert not page.js_errors, page.js_errors
+
+
 def test_a_tab_opened_right_after_load_stays_open_and_in_the_url(page, shots):
     """HANDBOOK 6: a tab clicked within a second of loading was put back (in the URL, and by a
     link's restore in the page) when the load-time events answered. Both kinds of page load."""
