@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,15 +54,30 @@ def map_large_blocks(threshold: int = 1 << 20) -> bool:
 
 
 def trim_malloc() -> bool:
-    """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`). Arrays
-    under its mmap threshold (1 MB once `map_large_blocks` fixed it; otherwise it grows to 32 MB as
-    large blocks are freed) come from the heap, and freeing them leaves free pages there that still
-    count as the process's RSS. Called when a large structure is dropped (an evicted upload join).
-    False off glibc."""
+    """Hand the memory glibc's malloc holds free back to the system (`malloc_trim(0)`), and
+    Arrow's (`release_arrow_memory`). Arrays under its mmap threshold (1 MB once
+    `map_large_blocks` fixed it; otherwise it grows to 32 MB as large blocks are freed) come from
+    the heap, and freeing them leaves free pages there that still count as the process's RSS.
+    Called when a large structure is dropped (an evicted upload join) and after every attribution.
+    Returns glibc's answer (False off glibc)."""
+    release_arrow_memory()
     try:
         return bool(ctypes.CDLL("libc.so.6").malloc_trim(0))
     except (OSError, AttributeError):
         return False
+
+
+def release_arrow_memory() -> bool:
+    """Hand back what Arrow's default memory pool holds free (`release_unused`). pyarrow's wheels
+    pool through mimalloc, which keeps freed pages resident in a 1 GiB reservation of its own,
+    out of glibc's reach: the analysis tables' filters and exports grew it by some 170 MB in a
+    load run (docs/BENCHMARKS.md, issue 30). Nothing to do, and False, where pyarrow is not
+    loaded (it is not imported here for this)."""
+    pa = sys.modules.get("pyarrow")
+    if pa is None:
+        return False
+    pa.default_memory_pool().release_unused()
+    return True
 
 
 def configure_threads(threads: int | None = None) -> int:

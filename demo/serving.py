@@ -27,8 +27,9 @@ MODEL_QUEUE = {"concurrency_limit": MODEL_CONCURRENCY, "concurrency_id": "model"
 BATCHED = {"batch": True, "max_batch_size": MAX_BATCH, **MODEL_QUEUE}
 # Attributions (the step after every scoring, and Explain) run in a queue of their own: sharing the
 # model queue, every click's attributions stood in line with the next users' verdicts, which waited
-# behind them (bench_load 50 x 20 with an attribution call after each Compare). One at a time: two
-# at a time moved the load's waiting from this queue to Compare's (docs/BENCHMARKS.md, issue 30).
+# behind them (bench_load 50 x 20 with an attribution call after each Compare). Two at a time once
+# the encoder runs as a trace (docs/BENCHMARKS.md, issue 30): with one, the load's users waited in
+# this queue.
 EXPLAIN_QUEUE = {"concurrency_limit": settings().explain_concurrency,
                  "concurrency_id": "explain"}
 # Error-table refreshes run one at a time, in the order they were asked for (a filter takes a few

@@ -116,7 +116,7 @@ class Settings:
     max_batch: int = _setting(
         "MINIBERT_MAX_BATCH", 8, _whole("clicks"), "queued clicks scored together in one model call")
     explain_concurrency: int = _setting(
-        "MINIBERT_EXPLAIN_CONCURRENCY", 1, _whole("calls"), "attribution calls run at once (their own queue)")
+        "MINIBERT_EXPLAIN_CONCURRENCY", 2, _whole("calls"), "attribution calls run at once (their own queue)")
     queue_max: int = _setting(
         "MINIBERT_QUEUE_MAX", 64, _whole("events"), "events waiting at most; past it a visitor is told the "
         "app is busy")

@@ -24,7 +24,7 @@ def test_an_empty_environment_gives_the_defaults_the_code_had_before():
     assert (s.data, s.checkpoints, s.tables, s.backbone, s.cache, s.runs, s.live) == (
         None, Path("checkpoints"), None, None, Path("cache"), Path("runs"), ())
     assert (s.threads, s.concurrency, s.model_concurrency, s.max_batch, s.explain_concurrency, s.queue_max) == (
-        None, 4, 2, 8, 1, 64)
+        None, 4, 2, 8, 2, 64)
     assert (s.cache_sweep_s, s.cache_max_age_s, s.uploads) == (60, 300, True)
     assert (s.join_cache_bytes, s.export_max_bytes) == (128 * 2**20, 10_000_000)
     assert (s.space_id, s.cuda_visible_devices, s.world_size, s.rank, s.local_rank) == ("", (), 1, None, 0)
