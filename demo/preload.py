@@ -3,7 +3,7 @@ JavaScript) only when the first chart mounts, and mounts a tab's components only
 first opened, so every chart tab of a fresh page took seconds to draw (figures in
 docs/BENCHMARKS.md, `python -m benchmarks.bench_tabs`). The page imports that bundle itself as
 soon as it shows; the chart component's own import then finds the module ready (one URL, one
-module). Then, while the page is idle, it draws one small chart out of sight and removes it: a
+module). Then it draws one small chart out of sight and removes it: a
 bundle's first chart runs Plotly's code for the first time (compiled then, its style sheet added,
 its text measured), a cost the first chart of whichever tab is opened would otherwise pay."""
 from __future__ import annotations
@@ -61,9 +61,10 @@ def preload_js() -> str:
   const start = () => {
     const index = performance.getEntriesByType("resource").map((e) => e.name)
       .find((name) => /\\/assets\\/index-[^/]*\\.js$/.test(name));
-    if (index) import(index.replace(/[^/]*$/, chunk)).then(() => idle(warm)).catch(() => {});
+    // drawn at once, not when the page is next idle: Gradio's page is seldom idle for long, and a
+    // warm-up still to come when a tab is opened would only add to that tab's wait
+    if (index) import(index.replace(/[^/]*$/, chunk)).then(() => setTimeout(warm, 0)).catch(() => {});
   };
-  const idle = (fn) => (window.requestIdleCallback ? requestIdleCallback(fn, { timeout: 1000 }) : setTimeout(fn, 0));
   const warm = () => {
     const P = window.Plotly;
     if (!P || typeof P.newPlot !== "function") return;

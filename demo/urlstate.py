@@ -222,6 +222,20 @@ class Links:
 # Space's iframe, to the Space's page. COPY_JS: the link to the view (the Space's URL on a Space)
 # onto the clipboard and into the box beside the button (for when the clipboard is refused).
 PUSH_JS = """(state) => {
+  // Under Gradio's <base href>, Plotly points each chart's clip paths at the page's full address
+  // (url('ADDRESS#clip...')); once the address changes, those point at another document and the
+  // browser clips the bars away. The charts on the page, and their later redraws, follow it.
+  const rebase = (before, after) => {
+    for (const gd of document.querySelectorAll(".js-plotly-plot")) {
+      if (gd._context && gd._context._baseUrl) gd._context._baseUrl = after;
+      for (const el of gd.querySelectorAll("[clip-path], [style*='url(']")) {
+        for (const name of ["clip-path", "style"]) {
+          const value = el.getAttribute(name);
+          if (value && value.includes(before + "#")) el.setAttribute(name, value.split(before + "#").join(after + "#"));
+        }
+      }
+    }
+  };
   let s; try { s = JSON.parse(state || "{}"); } catch (e) { return; }
   if (!s.query) return;
   const here = new URLSearchParams(window.location.search);
@@ -233,7 +247,9 @@ PUSH_JS = """(state) => {
   if (here.get("__theme")) next.set("__theme", here.get("__theme"));
   const qs = next.toString();
   if (window.location.search.replace(/^\\?/, "") !== qs) {
+    const before = window.location.href.split("#")[0];
     window.history.replaceState(null, "", window.location.pathname + "?" + qs + window.location.hash);
+    rebase(before, window.location.href.split("#")[0]);
   }
   if (window.parent !== window) {
     window.parent.postMessage({ queryString: "?" + qs }, "HUB_ORIGIN");

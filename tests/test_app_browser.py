@@ -60,6 +60,16 @@ def tab(page, name: str) -> None:
     page.get_by_role("tab", name=name, exact=True).click()
 
 
+def assert_charts_clip_to_this_page(page) -> None:
+    """Every clip path of every chart is this page's: under Gradio's <base href> Plotly names them
+    by the full address, and a clip path of an older address clips a chart's bars away."""
+    refs = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot [clip-path]')]"
+                         ".map((e) => e.getAttribute('clip-path')).filter((v) => v.includes('#'))")
+    here = page.evaluate("() => location.href.split('#')[0]")
+    assert refs, "no chart with a clip path on the page"
+    assert [r for r in refs if "://" in r and f"{here}#" not in r] == [], here
+
+
 def test_compare_shows_every_variant_side_by_side(page, shots):
     expect(page.locator("#sentence-a textarea")).not_to_have_value("")  # pre-filled with an example
     expect(page.locator("#load-failures")).to_contain_text("broken-variant")
@@ -568,6 +578,9 @@ def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(pa
     expect(table.get_by_role("gridcell", name="tiny-cls", exact=True)).to_have_count(1)
     expect(table.get_by_role("gridcell", name="tiny-cross", exact=True)).to_have_count(0)  # unticked
     expect(other.locator("#url-message")).to_contain_text("“zzz” to run here: left out")
+    # the charts were drawn before the app rewrote the address without "zzz": they still show
+    other.wait_for_function("!location.search.includes('zzz') && document.querySelector('.js-plotly-plot .bars path')")
+    assert_charts_clip_to_this_page(other)
     other.screenshot(path=str(shots / "compare-link.png"), full_page=True)
     # a sentence longer than a link holds: cut in the link, and said so on both ends
     from demo.compare_view import LINK_CHARS
@@ -581,6 +594,23 @@ def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(pa
     expect(other.locator("#url-message")).to_contain_text(f"only the first {LINK_CHARS} characters of Sentence A")
     assert len(other.locator("#sentence-a textarea").input_value()) == LINK_CHARS
     other.close()
+    # typing after a score rewrites the address and leaves the charts as drawn: they still show
+    page.wait_for_function("document.querySelector('.js-plotly-plot .bars path')")
+    page.locator("#sentence-a textarea").fill("A new sentence.")
+    page.wait_for_function("location.search.includes('a=A+new+sentence.')")
+    assert_charts_clip_to_this_page(page)
+    assert not page.js_errors, page.js_errors
+
+
+def test_plotly_is_loaded_and_has_drawn_once_before_any_chart_tab_is_opened(page):
+    """demo.preload: on a fresh page that shows no chart, the chart code is loaded and has drawn its
+    out-of-sight chart once (Plotly's text tester is made by a first drawing), then removed it."""
+    page.goto(page.url.split("?")[0])
+    page.wait_for_selector("#compare-button")
+    page.wait_for_function("() => Boolean(window.Plotly) && Boolean(document.getElementById('js-plotly-tester'))")
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length === 0")
+    assert page.evaluate("() => [...document.body.children].filter((e) => e.getAttribute('aria-hidden') === 'true'"
+                         " && e.style.left === '-10000px').length") == 0
     assert not page.js_errors, page.js_errors
 
 
