@@ -298,6 +298,8 @@ def test_every_place_that_shows_a_dev_example_or_a_selection_has_its_box(app_wor
         assert {f"{prefix}-findings", f"{prefix}-save", f"{prefix}-note"} <= ids     # errors, Why
     for prefix in ("map-bulk", "errors-bulk"):  # the Map's selection and an Errors filter: asked first
         assert {f"{prefix}-ask", f"{prefix}-confirm", f"{prefix}-cancel", f"{prefix}-confirm-row"} <= ids
+    exports = next(c for c in demo.config["components"] if c.get("props", {}).get("elem_id") == "findings-exports")
+    assert exports["props"]["visible"] is False  # the CSV and LaTeX boxes wait for a table
     names = {d.get("api_name") for d in demo.config["dependencies"]}
     assert {"findings_save", "findings_confirm", "findings_ask_filter", "findings_ask_selection",
             "findings_save_slice", "findings_slices"} <= names

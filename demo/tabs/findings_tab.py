@@ -397,8 +397,10 @@ def build(handlers: Handlers, a: A.Analysis | None) -> None:
         refresh = gr.Button("Error-analysis table", variant="primary", elem_id="findings-table")
         basis = gr.Markdown()
         table = gr.Dataframe(F.empty(F.TAGS_COLUMNS), interactive=False, label="Tags of the variant's errors")
-        csv = gr.File(label="CSV")
-        latex = gr.Code(label="LaTeX (booktabs)", language=None)
+        # shown once a table gives them something: empty, they were two blank boxes of 180 px
+        with gr.Column(visible=False, elem_id="findings-exports") as exports:
+            csv = gr.File(label="CSV")
+            latex = gr.Code(label="LaTeX (booktabs)", language=None)
         agree = gr.Dataframe(F.empty(F.AGREEMENT_COLUMNS), interactive=False,
                              label="Agreement where two people tagged the same examples")
         gr.Markdown("### Saved slices\nSave an Errors filter as a slice under the Errors table; saved slices "
@@ -410,5 +412,6 @@ def build(handlers: Handlers, a: A.Analysis | None) -> None:
     draw.click(handlers.draw, [task, variant, n, seed], [drawn_message, drawn], api_name="findings_draw",
                **TABLE_QUEUE)
     refresh.click(handlers.table, [task, variant], [table, basis, csv, latex, agree], api_name="findings_table",
-                  **TABLE_QUEUE)
+                  **TABLE_QUEUE) \
+        .then(lambda path: gr.Column(visible=bool(path)), csv, exports, queue=False, api_visibility="private")
     list_saved.click(handlers.saved_list, None, [listed_message, listed], api_name="findings_slices", **TABLE_QUEUE)
