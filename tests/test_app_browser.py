@@ -23,7 +23,6 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright not i
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from demo.app_testing import serve  # noqa: E402
-from demo.context import load_context  # noqa: E402
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-dev-shm-usage"]
@@ -40,8 +39,7 @@ def shots(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def page(app_world):
-    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
+def page(ctx):
     with serve(ctx) as (url, _), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
         page = browser.new_page(viewport={"width": 1400, "height": 1000})

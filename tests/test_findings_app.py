@@ -286,12 +286,10 @@ def test_tag_text_is_escaped_where_shown(a, tmp_path):
     assert "<img" not in message and "&lt;img" in message and "[x](http" not in message
 
 
-def test_every_place_that_shows_a_dev_example_or_a_selection_has_its_box(app_world):
+def test_every_place_that_shows_a_dev_example_or_a_selection_has_its_box(ctx):
     """One builder, laid out by the page builder wherever a dev example or a selection is shown."""
-    from demo.context import load_context
     from demo.ui import build_demo
 
-    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
     demo = build_demo(ctx)
     ids = {c.get("props", {}).get("elem_id") for c in demo.config["components"]}
     for prefix in ("compare", "example-card", "le-example-card", "why-example-card"):  # Compare, Errors, Label

@@ -100,13 +100,11 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
 
 
 @pytest.fixture(scope="module")
-def client(app_world, tmp_path_factory):
+def client(ctx, tmp_path_factory):
     from gradio_client import Client
 
     from demo.app_testing import serve
-    from demo.context import load_context
 
-    ctx = load_context(app_world["checkpoints"], app_world["tables"], app_world["data"], device="cpu")
     with serve(ctx) as (url, _):
         yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("why-downloads")))
 
