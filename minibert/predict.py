@@ -91,8 +91,7 @@ class Scorer(ByTask):
     def _embed(self, texts: Sequence[str]) -> torch.Tensor:
         if self.memo is not None:
             return self.memo.embed(texts, self.recipe.pooling).to(self.device)
-        return map_in_batches(list(texts), [len(t) for t in texts], self.batch_size,
-                              lambda chunk: self.model.embed(self.tokenizer(chunk).to(self.device)).pooled).to(self.device)
+        return self._embed_rows([(t,) for t in texts])
 
     def _encoded(self, inputs: dict[str, Sequence]) -> _Encoded:
         """Every distinct sentence of `inputs` ({task: sentences or pairs}) encoded once in one

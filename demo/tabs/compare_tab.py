@@ -113,9 +113,9 @@ def model_calls(variants: dict, trust: dict | None = None) -> tuple[Callable, Ca
             return explain_on_device(names, which, method, x, y,
                                      recent.get(request.a, request.b) if request else None, spare)
         finally:
-            # An attribution's batches are freed when it ends; glibc keeps the freed pages in its
-            # arenas, shared by every thread, where they count as the app's memory. Handing them
-            # back takes well under a millisecond.
+            # An attribution's batches are freed when it ends; glibc's arenas and Arrow's pool keep
+            # the freed pages, where they count as the app's memory. Handing them back takes about
+            # a millisecond.
             trim_malloc()
 
     @guarded(lambda m: f'<div class="attr-box">{I.as_html(m)}</div>')

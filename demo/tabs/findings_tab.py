@@ -280,9 +280,7 @@ class Handlers:
             path.write_text(F.table_csv(table), encoding="utf-8")
             # The basis is our own text (counts only): no user text to escape.
             return table, f"*{basis}*", str(path), F.table_latex(table, v, basis), agree
-        except FindingsError as e:
-            return F.empty(F.TAGS_COLUMNS), f"⚠ {I.escape_md(e)}", None, "", F.empty(F.AGREEMENT_COLUMNS)
-        except I.BadInput as e:
+        except (FindingsError, I.BadInput) as e:
             return F.empty(F.TAGS_COLUMNS), f"⚠ {I.escape_md(e)}", None, "", F.empty(F.AGREEMENT_COLUMNS)
         except Exception:
             return F.empty(F.TAGS_COLUMNS), _trouble("table"), None, "", F.empty(F.AGREEMENT_COLUMNS)
