@@ -33,14 +33,14 @@ if worker := os.environ.get("PYTEST_XDIST_WORKER"):
         os.environ["MINIBERT_DB_URL"] = os.environ["MINIBERT_DB_URL"].replace("findings.sqlite", f"findings-{worker}.sqlite")
 
 
-FAST_LANE = "not slow"
+WHOLE_SUITE = ("", "not slow")  # the full suite and the fast lane
 
 
-def fast_lane_in_two_workers(option, args_source, environ, cores: int) -> bool:
-    """Whether this pytest run is the fast lane, `python -m pytest -m "not slow"` over the whole
-    suite in a process that may use two cores, and not itself a pytest-xdist worker (nor started by
-    one: a process a test starts inherits PYTEST_XDIST_WORKER), so that it gets two workers."""
-    return (not environ.get("PYTEST_XDIST_WORKER") and " ".join((option.markexpr or "").split()) == FAST_LANE
+def whole_suite_in_two_workers(option, args_source, environ, cores: int) -> bool:
+    """Whether this pytest run is the full suite or the fast lane (`python -m pytest [-m "not slow"]`)
+    in a process that may use two cores, and not itself a pytest-xdist worker (nor started by one:
+    a process a test starts inherits PYTEST_XDIST_WORKER), so that it gets two workers."""
+    return (not environ.get("PYTEST_XDIST_WORKER") and " ".join((option.markexpr or "").split()) in WHOLE_SUITE
             and args_source is pytest.Config.ArgsSource.TESTPATHS and getattr(option, "numprocesses", 0) is None
             and option.dist == "no" and not option.usepdb and option.capture != "no" and not option.collectonly
             and cores >= 2)
@@ -48,15 +48,30 @@ def fast_lane_in_two_workers(option, args_source, environ, cores: int) -> bool:
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the choice made here
 def pytest_cmdline_main(config):
-    """The fast lane runs in two pytest-xdist workers (`-n 2 --dist loadfile`): its tests are many
-    short ones, so two workers take about 0.6 of one process's wall time (docs/BENCHMARKS.md, "Test
-    suite"). Everything else keeps one process: the full suite (its slow tests start processes and
-    threads of their own, and two workers made it slower), a run naming its tests, `-n`, `--pdb`,
-    `-s`, `--collect-only`. `-n 0` turns it off. A worker never starts workers of its own."""
+    """The full suite and the fast lane run in two pytest-xdist workers (`-n 2 --dist loadfile`):
+    one process leaves a core idle while its tests wait on a browser, a served app or processes of
+    their own (docs/BENCHMARKS.md, "Test suite"). A run naming its tests, `-n`, `--pdb`, `-s` or
+    `--collect-only` keeps one process; `-n 0` turns it off. A worker never starts workers of its own."""
     if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
         return
-    if fast_lane_in_two_workers(config.option, config.args_source, os.environ, len(os.sched_getaffinity(0))):
+    if whole_suite_in_two_workers(config.option, config.args_source, os.environ, len(os.sched_getaffinity(0))):
         config.option.numprocesses, config.option.dist = 2, "loadfile"
+
+
+@pytest.hookimpl(trylast=True)  # after any plugin that reorders tests
+def pytest_collection_modifyitems(config, items):
+    """In pytest-xdist's workers, the files with the most browser tests come first, then those with
+    the most tests starting processes, then the most slow tests (the order within a file kept): the
+    longest work is handed out first, so that no worker is left with a long file at the end. The
+    scheduler below keeps this order."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+    weight: dict[str, list[int]] = {}
+    for item in items:
+        counts = weight.setdefault(item.nodeid.split("::")[0], [0, 0, 0])
+        for k, marker in enumerate(("browser", "subprocess", "slow")):
+            counts[k] -= bool(item.get_closest_marker(marker))
+    items.sort(key=lambda item: weight[item.nodeid.split("::")[0]])
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -67,6 +82,8 @@ def pytest_xdist_make_scheduler(config, log):
     if config.option.dist != "loadfile":
         return None
     from xdist.scheduler import LoadFileScheduling
+
+    config.option.loadscopereorder = False  # the order pytest_collection_modifyitems chose
 
     @functools.cache
     def unit(path: str) -> str:

@@ -171,12 +171,18 @@ ENDPOINTS = {
     "/model": ({"name": "tiny-cls"}, {"name"}, lambda r: r[0], True),
 }
 NUMBERS = {"min_words", "max_words"}
+# /cell_click runs the very handler of /errors on the same inputs, and /export_csv reads them with
+# the same parse_filters: /errors meets every value, these two one value of each kind per argument.
+SAME_FILTERS = {"/cell_click", "/export_csv"}
+ONE_OF_EACH_KIND = [None, ["a", "list"], "nope", "x" * 100_000, "a \ud800 lone surrogate"]
 
 
 def cases():
     for endpoint, (good, choices, *_) in ENDPOINTS.items():
         for key in good:
-            if key in choices or key in NUMBERS:
+            if endpoint in SAME_FILTERS and key != "cell":
+                values = list(ONE_OF_EACH_KIND)
+            elif key in choices or key in NUMBERS:
                 values = WRONG_TYPES + ["nope", "<b>x</b>", "[x](javascript:alert(1))"]
             else:
                 values = WRONG_TYPES + ODD_TEXT

@@ -1,9 +1,9 @@
-"""When `python -m pytest` starts pytest-xdist workers (tests/conftest.py): the fast lane only, and
-never inside a worker or in a process a worker's test starts."""
+"""When `python -m pytest` starts pytest-xdist workers (tests/conftest.py): the full suite and the
+fast lane, and never inside a worker or in a process a worker's test starts."""
 from types import SimpleNamespace
 
 import pytest
-from conftest import fast_lane_in_two_workers
+from conftest import whole_suite_in_two_workers
 
 TESTPATHS, ARGS = pytest.Config.ArgsSource.TESTPATHS, pytest.Config.ArgsSource.ARGS
 
@@ -14,18 +14,20 @@ def option(**changes) -> SimpleNamespace:
                               "capture": "fd", "collectonly": False, **changes})
 
 
-def test_the_fast_lane_gets_two_workers_on_two_cores():
-    assert fast_lane_in_two_workers(option(), TESTPATHS, {}, 2)
-    assert fast_lane_in_two_workers(option(markexpr="  not   slow "), TESTPATHS, {}, 16)
-    assert not fast_lane_in_two_workers(option(), TESTPATHS, {}, 1)
+def test_the_fast_lane_and_the_full_suite_get_two_workers_on_two_cores():
+    assert whole_suite_in_two_workers(option(), TESTPATHS, {}, 2)
+    assert whole_suite_in_two_workers(option(markexpr=""), TESTPATHS, {}, 2)
+    assert whole_suite_in_two_workers(option(markexpr=None), TESTPATHS, {}, 2)
+    assert whole_suite_in_two_workers(option(markexpr="  not   slow "), TESTPATHS, {}, 16)
+    assert not whole_suite_in_two_workers(option(), TESTPATHS, {}, 1)
 
 
 def test_a_worker_or_a_process_a_worker_started_never_starts_workers():
-    assert not fast_lane_in_two_workers(option(), TESTPATHS, {"PYTEST_XDIST_WORKER": "gw0"}, 2)
+    assert not whole_suite_in_two_workers(option(), TESTPATHS, {"PYTEST_XDIST_WORKER": "gw0"}, 2)
 
 
 @pytest.mark.parametrize("changes, source", [
-    ({"markexpr": ""}, TESTPATHS),  # the full suite
+    ({"markexpr": "slow"}, TESTPATHS),
     ({"markexpr": "not slow and not browser"}, TESTPATHS),
     ({}, ARGS),  # tests named on the command line
     ({"numprocesses": 0}, TESTPATHS),  # -n 0
@@ -36,4 +38,4 @@ def test_a_worker_or_a_process_a_worker_started_never_starts_workers():
     ({"collectonly": True}, TESTPATHS),
 ])
 def test_every_other_run_keeps_one_process(changes, source):
-    assert not fast_lane_in_two_workers(option(**changes), source, {}, 2)
+    assert not whole_suite_in_two_workers(option(**changes), source, {}, 2)

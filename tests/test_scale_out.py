@@ -87,10 +87,12 @@ def test_the_slurm_script_s_array_tasks_then_its_finish_job(tiny_world, tmp_path
     count = subprocess.run([sys.executable, "-m", "minibert", "array", "--count", "--seeds", "2", "--skip", skip],
                            capture_output=True, text=True, check=True, cwd=REPO)
     assert count.stdout.strip() == "4"
-    for task in range(4):  # as SLURM would start them, each on a node of its own
-        done = subprocess.run([script, "task"], env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
-                              capture_output=True, text=True, timeout=300)
-        assert done.returncode == 0, done.stdout + done.stderr
+    # As SLURM starts them: at once, each on a node of its own, sharing the folders.
+    tasks = [subprocess.Popen([script, "task"], env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for task in range(4)]
+    for task in tasks:
+        out, _ = task.communicate(timeout=300)
+        assert task.returncode == 0, out
     seed = get_recipe("cosine-mean").seed
     assert (runs / "seeds" / f"seed{seed + 1}" / "cosine-mean" / "config.json").is_file()
     out_of_range = subprocess.run([script, "task"], env={**env, "SLURM_ARRAY_TASK_ID": "4"},
