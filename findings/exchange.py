@@ -65,9 +65,14 @@ def read_csv(folder: str | Path) -> dict:
         path = folder / f"{name}.csv"
         if not path.exists():
             continue
-        csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
-        with path.open(encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))
+        # The limit is the csv module's, for the whole process: put it back, so that the task data
+        # readers (minibert.data) still stop at a runaway quoted field.
+        limit = csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD))
+        try:
+            with path.open(encoding="utf-8", newline="") as f:
+                rows = list(csv.DictReader(f))
+        finally:
+            csv.field_size_limit(limit)
         data["tables"][name] = [{c.name: _value(c, r.get(c.name), path) for c in table.columns} for r in rows]
     return data
 

@@ -1,5 +1,6 @@
 """The findings store (issue 31): schema and migrations, export/import, caps, permissions, an
 unreachable database; on SQLite and on PostgreSQL (skipped with the reason when no server)."""
+import csv
 import random
 import sys
 import threading
@@ -79,7 +80,9 @@ def test_export_then_import_into_an_empty_database_gives_the_same_export(store, 
                 if not PG_URL:
                     continue
             target = Store(url_for(target_backend, tmp_path / f"{target_backend}-{how}"))
+            limit = csv.field_size_limit()
             data = from_json(body) if how == "json" else read_csv(tmp_path / "csv1")
+            assert csv.field_size_limit() == limit  # the process's limit, which the data readers rely on
             counts = target.import_(data)
             assert counts == {name: len(rows) for name, rows in first["tables"].items()}
             again = target.export()
