@@ -15,12 +15,10 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from gradio_client import Client  # noqa: E402
-
 import analysis as A_  # noqa: E402
 from demo import attributions as A  # noqa: E402
 from demo import compare_view as C  # noqa: E402
-from demo.app_testing import free_port, run_app_py, serve  # noqa: E402
+from demo.app_testing import free_port, local_client, run_app_py, serve  # noqa: E402
 from demo.context import load_context  # noqa: E402
 from minibert import explain as X  # noqa: E402
 
@@ -35,7 +33,7 @@ ENDPOINTS = {"/compare", "/explain", "/metrics", "/confusion", "/errors", "/cell
 @pytest.fixture(scope="module")
 def app(ctx):
     with serve(ctx) as (url, demo):
-        yield url, Client(url, verbose=False, download_files=str(Path(ctx.tables_dir).parent / "downloads"))
+        yield url, local_client(url, download_files=str(Path(ctx.tables_dir).parent / "downloads"))
 
 
 def data(table: dict) -> dict:
@@ -99,7 +97,7 @@ def test_no_checkpoints_still_starts_and_says_so(tmp_path, app_world):
         config = httpx.get(url + "config", timeout=30).text
         assert "No variants to compare" in config
         # the Errors tab still works from the tables
-        client = Client(url, verbose=False)
+        client = local_client(url)
         shown, line, *_ = client.predict("Sentiment (SST)", "(all variants)", "wrong", "", 0, 0, "(none)",
                                          "disagree with it", "(none)", "", api_name="/errors")
         assert "rows" in line
@@ -110,7 +108,7 @@ def test_no_tables_still_starts_and_says_what_to_run(tmp_path, app_world):
     with serve(ctx) as (url, _):
         config = httpx.get(url + "config", timeout=30).text
         assert "No dev-set predictions to analyse" in config and "python -m analysis build" in config
-        summary, *_ = Client(url, verbose=False).predict("Sentiment", "a fine film", "", ALL_NAMES, api_name="/compare")
+        summary, *_ = local_client(url).predict("Sentiment", "a fine film", "", ALL_NAMES, api_name="/compare")
         assert "**Sentiment**" in summary
 
 
@@ -701,7 +699,7 @@ def upload(client, paths, name="mine", task="Sentiment (SST)"):
 
 def test_an_upload_is_this_sessions_variant_only(app, ctx, tmp_path):
     url, _ = app
-    client, other = Client(url, verbose=False), Client(url, verbose=False)
+    client, other = local_client(url), local_client(url)
     files = upload_files(ctx, tmp_path)
     n_sst = len(ctx.analysis.task("sst").examples)
     message, picker, _ = upload(client, files.values())
@@ -732,7 +730,7 @@ def test_a_bad_upload_adds_nothing_and_says_why(app, ctx, tmp_path):
     from tests.test_imported import BAD_FILES, expected_parts
 
     url, _ = app
-    client = Client(url, verbose=False)
+    client = local_client(url)
     good = upload_files(ctx, tmp_path / "good")
     ids = {t: list(ctx.analysis.task(t).examples["id"]) for t in ("sst", "quora", "sts")}
     upload(client, [good["sst"]], name="first")
@@ -758,7 +756,7 @@ def test_an_oversized_upload_is_refused_before_it_is_read(app, tmp_path):
     big = tmp_path / "sst-dev-output.csv"
     big.write_bytes(b"id \t Predicted_Sentiment \n" + b" " * (10 * 2**20 + 1))
     with pytest.raises(Exception, match="(?i)exceeds the maximum file size|413|too large"):
-        upload(Client(url, verbose=False), [big])
+        upload(local_client(url), [big])
 
 
 def test_uploads_off_removes_the_panel_and_its_endpoint(ctx, monkeypatch):

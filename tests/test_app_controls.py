@@ -12,19 +12,18 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from gradio_client import Client  # noqa: E402
 
 from demo import behaviour_view as B  # noqa: E402
 from demo import compare_view as C  # noqa: E402
 from demo import errors_view as E  # noqa: E402
-from demo.app_testing import serve  # noqa: E402
+from demo.app_testing import local_client, serve  # noqa: E402
 from minibert.tasks import task as get_task  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def app(ctx):
     with serve(ctx) as (url, demo):
-        yield url, Client(url, verbose=False), demo
+        yield url, local_client(url), demo
 
 
 def rows(table: dict) -> list[dict]:

@@ -17,13 +17,12 @@ pytestmark = pytest.mark.slow
 
 pytest.importorskip("gradio")
 
-from gradio_client import Client  # noqa: E402
 from gradio_client.exceptions import AppError  # noqa: E402
 
 from demo import attributions as A  # noqa: E402
 from demo import compare_view as C  # noqa: E402
 from demo import errors_view as E  # noqa: E402
-from demo.app_testing import serve  # noqa: E402
+from demo.app_testing import local_client, serve  # noqa: E402
 from minibert.tasks import task  # noqa: E402
 
 MODELS = ["tiny-cls", "tiny-cross", "tiny-mean"]
@@ -34,7 +33,7 @@ FILTERS = dict(task="Sentiment (SST)", variant="tiny-cls", kind="wrong", search=
 @pytest.fixture(scope="module")
 def app(ctx):
     with serve(ctx) as (url, demo):
-        yield url, Client(url, verbose=False, download_files=False)
+        yield url, local_client(url, download_files=False)
 
 
 def plain(markdown: str) -> str:
@@ -113,7 +112,7 @@ def test_one_bad_request_harms_no_one(app, ctx, slow_models, monkeypatch):
             if any(isinstance(a, str) and "\ud800" in a for a in args):
                 results[key] = raw_call(url, "/compare", list(args))
                 return
-            client = Client(url, verbose=False, download_files=False)
+            client = local_client(url, download_files=False)
             results[key] = client.predict(*args, api_name="/compare")
         except Exception as exc:  # recorded: the assertions below say what went wrong
             results[key] = exc
@@ -279,7 +278,7 @@ def test_gradio_copies_of_exports_are_swept(ctx, monkeypatch):
     monkeypatch.setenv("MINIBERT_CACHE_SWEEP_S", "1")
     monkeypatch.setenv("MINIBERT_CACHE_MAX_AGE_S", "1")
     with serve(ctx) as (url, demo):
-        path, _ = Client(url, verbose=False, download_files=False).predict(
+        path, _ = local_client(url, download_files=False).predict(
             *{**FILTERS, "kind": "all examples"}.values(), api_name="/export_csv")
         served = Path(path["value"]["path"] if "value" in path else path["path"])
         assert served.is_file() and served.parent != E.export_folder()
@@ -293,7 +292,7 @@ def test_a_full_queue_says_busy(ctx, slow_models):
     """With room for two waiting events, a burst gets some "busy, try again" answers and the rest
     their results; nothing waits without bound."""
     with serve(ctx, max_size=2) as (url, demo):
-        client = Client(url, verbose=False, download_files=False)
+        client = local_client(url, download_files=False)
         jobs = [client.submit("Sentiment", f"film {i}", "", ["tiny-cls"], api_name="/compare") for i in range(30)]
         answers, busy = 0, 0
         for job in jobs:

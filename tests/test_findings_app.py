@@ -153,9 +153,8 @@ def test_over_http_the_writer_comes_from_the_session_not_the_inputs(a, tmp_path)
     """Through the server: Gradio fills the handler's gr.OAuthProfile | None from the session (none
     here), so on a Space the save is refused whatever the inputs say; locally it is written as
     "local"."""
-    from gradio_client import Client
 
-    from demo.app_testing import serve
+    from demo.app_testing import local_client, serve
     from demo.context import load_context
 
     ctx = load_context(tmp_path / "no-checkpoints")
@@ -166,7 +165,7 @@ def test_over_http_the_writer_comes_from_the_session_not_the_inputs(a, tmp_path)
                                                           local_file=tmp_path / f"{bool(env)}.sqlite")
         ctx.findings = Store(ctx.findings_settings.url)
         with serve(ctx) as (url, _):
-            client = Client(url, verbose=False)
+            client = local_client(url)
             message, _ = client.predict(SST, ex, ["sarcasm"], "ana", "by ana", True, api_name="/findings_save")
         assert expect in message
         authors = {r["author"] for r in ctx.findings.rows("tags", Writer("x", moderator=True))}

@@ -182,9 +182,9 @@ def test_over_http_a_kept_upload_outlives_the_tab_that_made_it(tmp_path):
     """Through the server: a tab uploads and keeps; a new session (a reload) does not have the
     upload until it loads the kept one. Locally the keeper is "local" (Gradio fills the handler's
     gr.OAuthProfile | None with None); on a Space without a sign-in nothing is kept."""
-    from gradio_client import Client, handle_file
+    from gradio_client import handle_file
 
-    from demo.app_testing import serve
+    from demo.app_testing import local_client, serve
     from demo.context import load_context
 
     ctx = load_context(tmp_path / "no-checkpoints")
@@ -193,14 +193,14 @@ def test_over_http_a_kept_upload_outlives_the_tab_that_made_it(tmp_path):
                                                           local_file=tmp_path / f"{bool(env)}.sqlite")
         ctx.findings = Store(ctx.findings_settings.url)
         with serve(ctx) as (url, _):
-            tab = Client(url, verbose=False)
+            tab = local_client(url)
             tab.predict([handle_file(p) for p in SMALL], "my-model", SST, api_name="/upload")
             message, listed = tab.predict(api_name="/keep_upload")
             if env:
                 assert "Sign in with Hugging Face" in message and ctx.findings.count()["uploads"] == 0
                 continue
             assert "for local" in message and listed["value"] == "my-model"
-            reloaded = Client(url, verbose=False)
+            reloaded = local_client(url)
             assert "my-model" not in str(reloaded.predict(api_name="/metrics"))
             message, variant, _ = reloaded.predict("my-model", SST, api_name="/load_kept_upload")
             assert U.KEPT_NOTE in message and variant["value"] == "my-model"

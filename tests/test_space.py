@@ -12,10 +12,9 @@ import pytest
 
 pytest.importorskip("gradio")
 
-from gradio_client import Client  # noqa: E402
 
 from demo import deploy  # noqa: E402
-from demo.app_testing import free_port, run_app_py, serve, space_env  # noqa: E402
+from demo.app_testing import free_port, local_client, run_app_py, serve, space_env  # noqa: E402
 from demo.gpu import on_gpu  # noqa: E402
 
 
@@ -46,7 +45,7 @@ def test_the_deployed_app_scores_a_sentence_on_every_variant(space):
     out = "".join(lines)
     assert f"{len(names)} variant(s) from checkpoints on cpu" in out, out
     assert "could not load" not in out, out
-    client = Client(url, verbose=False)
+    client = local_client(url)
     summary, _, table, *_ = client.predict("Sentiment", "A gripping, beautifully acted film.", "", names,
                                            api_name="/compare")
     assert sorted(r["variant"] for r in rows(table)) == names
@@ -61,7 +60,7 @@ def test_the_deployed_app_shows_dev_false_positives_with_their_text(space):
     assert "analysis:" not in out, out  # no problem with the shipped tables or examples
     examples = pd.read_parquet(folder / "analysis" / "tables" / "examples" / "quora.parquet")
     by_id = examples.set_index("id")
-    client = Client(url, verbose=False)
+    client = local_client(url)
     variant = sorted(p.name for p in (folder / "checkpoints").iterdir() if p.is_dir())[0]
     shown, line, *_ = client.predict("Paraphrase (Quora)", variant, "false positives", "", 0, 0, "(none)",
                                      "disagree with it", "(none)", "", api_name="/errors")
@@ -110,7 +109,7 @@ def test_scoring_and_attributions_run_under_spaces_gpu(fake_spaces, copy_world):
     world = copy_world(broken=False)
     ctx = load_context(world["checkpoints"], world["tables"], world["data"], device="cpu")
     with serve(ctx) as (url, _):
-        client = Client(url, verbose=False)
+        client = local_client(url)
         _, _, table, *_ = client.predict("Sentiment", "a fine film", "", list(ctx.variants), api_name="/compare")
         assert len(rows(table)) == len(ctx.variants)
         assert fake_spaces == ["compare_on_device"]

@@ -101,12 +101,11 @@ def test_the_why_tab_restores_a_link_and_names_what_is_not_there(shipped):
 
 @pytest.fixture(scope="module")
 def client(ctx, tmp_path_factory):
-    from gradio_client import Client
 
-    from demo.app_testing import serve
+    from demo.app_testing import local_client, serve
 
     with serve(ctx) as (url, _):
-        yield Client(url, verbose=False, download_files=str(tmp_path_factory.mktemp("why-downloads")))
+        yield local_client(url, download_files=str(tmp_path_factory.mktemp("why-downloads")))
 
 
 def test_the_app_explains_a_pair_and_exports_it(client):
