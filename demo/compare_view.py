@@ -269,10 +269,35 @@ _TEMPLATE_LAYOUT = ("autotypenumbers", "colorway", "font", "hovermode", "hoverla
                     "plot_bgcolor", "xaxis", "yaxis", "shapedefaults", "annotationdefaults", "title")
 
 
+FONT_PX, LEGEND_FONT_PX = 13, 11
+# Em widths a little above those of common sans fonts (Verdana's lowercase averages about 0.55 em), so
+# that the margins set below are seldom too narrow; the marks are wider.
+NARROW_EM, WIDE_EM, MARK_EM = 0.58, 0.7, 1.05
+LEGEND_SWATCH_PX = 45  # a legend entry's swatch, gaps and padding beside its text
+
+
+def text_px(text: str, font_px: float) -> float:
+    """About how wide `text` is drawn at `font_px` in a sans font, erring wide."""
+    em = sum(0.32 if c == " " else NARROW_EM if c.isascii() and not c.isupper() else
+             WIDE_EM if c.isascii() else MARK_EM for c in text)
+    return em * font_px
+
+
+def label_margin(labels: list[str]) -> int:
+    """A left margin that holds the longest bar label. Set up front, Plotly draws a chart once:
+    with only `automargin` it draws it, finds the labels wider than the margin, and draws it
+    again (twice the time; figures in docs/BENCHMARKS.md). `automargin` stays on, so a font
+    wider than this estimate still gets its room, at the cost of that second draw."""
+    return round(max((text_px(str(t), FONT_PX) for t in labels), default=0)) + 12
+
+
 def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
+    layout = dict(layout)
+    margin = {"l": label_margin(data[0]["y"] if data else []), "r": 20, "t": 60, "b": 40,
+              **layout.pop("margin", {})}
     base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
             "template": white_template(("bar",), _TEMPLATE_LAYOUT),
-            "height": 120 + 34 * max(n, 1), "margin": {"l": 10, "r": 20, "t": 60, "b": 40}, "font": {"size": 13},
+            "height": 120 + 34 * max(n, 1), "margin": margin, "font": {"size": FONT_PX},
             "yaxis": {"autorange": "reversed", "automargin": True}}
     return go.Figure({"data": data, "layout": toolbar_aside({**base, **layout})}, _validate=False)
 
@@ -291,8 +316,11 @@ def sst_figure(outputs: dict, disagree: list[str], muted: dict | None = None) ->
              "hovertemplate": f"%{{y}}<br>{SST.classes[c]}: %{{x:.1%}}<extra></extra>"} for c in range(5)]
     return _figure(data, "Sentiment: class probabilities per variant", len(names),
                    {"barmode": "stack", "xaxis": {"range": [0, 1], "tickformat": ".0%"},
+                    # the legend stands in the right margin: room for it up front, as for the labels
+                    "margin": {"r": round(max(text_px(c, LEGEND_FONT_PX) for c in SHORT_CLASSES)) + LEGEND_SWATCH_PX
+                               + 20},
                     "legend": {"orientation": "v", "y": 1.0, "yanchor": "top", "x": 1.01, "traceorder": "normal",
-                               "font": {"size": 11}}})
+                               "font": {"size": LEGEND_FONT_PX}}})
 
 
 def _score_figure(outputs: dict, disagree: list[str], muted: dict, title: str, xmax: float, ref: float, ref_label: str,

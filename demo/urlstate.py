@@ -179,14 +179,21 @@ class Links:
         def push(event: object) -> None:
             event.then(None, self.box, None, js=PUSH_JS, queue=False, api_visibility="private")
 
-        push(tabs.select(on_select, fields, [current, self.box, tabs, picked], queue=False, api_visibility="private"))
+        # Gradio's page refreshes the loading state of every component any event so far has shown
+        # progress on, and for a gr.Tabs that is a walk over every tab's components, on every status
+        # change of every later event: tens of ms a click (docs/BENCHMARKS.md, issue 30). These quick
+        # URL events show their progress on the hidden state box only.
+        quiet = {"queue": False, "api_visibility": "private", "show_progress_on": [self.box]}
+        push(tabs.select(on_select, fields, [current, self.box, tabs, picked], **quiet))
         for component in fields:
             push(component.change(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         outputs = self._outputs()
         # The view's controls first (a queued event: it may score), then its tab, read against a
-        # click that came meanwhile, in a quick event of its own.
-        push(demo.load(on_load, None, [self.message, pending, *outputs], api_visibility="private")
-             .then(open_tab, [pending, picked], [tabs, current], queue=False, api_visibility="private")
+        # click that came meanwhile, in a quick event of its own. The load shows its progress on the
+        # message line only: its outputs are every view's, and would all stay in that loading state.
+        push(demo.load(on_load, None, [self.message, pending, *outputs], api_visibility="private",
+                       show_progress_on=[self.message])
+             .then(open_tab, [pending, picked], [tabs, current], **quiet)
              .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         self.copy.click(None, self.box, self.link, js=COPY_JS)
 

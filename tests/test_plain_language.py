@@ -173,6 +173,19 @@ def test_score_bars_put_a_long_bar_label_inside_so_it_is_never_cut():
     assert list(bar.text) == ["0.92 duplicate", "0.30 not dup."]
 
 
+def test_compare_bars_get_their_label_and_legend_room_up_front():
+    """Margins set before Plotly draws, so it draws a chart once (automargin, still on, would draw
+    it twice to find them); each holds its text as Chromium drew it here (6.5 px a character at
+    13 px, its legend 79 px wide) and grows with the longest label."""
+    long, short = "⚠ cross-encoder", "pcgrad"
+    fig = C.quora_figure({"cross-encoder": 0.9, "pcgrad": 0.2}, ["cross-encoder"], {})
+    assert list(fig.data[0].y) == [long, short] and fig.layout.yaxis.automargin
+    assert fig.layout.margin.l >= 6.5 * len(long) + 10
+    assert C.quora_figure({"pcgrad": 0.2}, [], {}).layout.margin.l < fig.layout.margin.l
+    sst = C.sst_figure({"cross-encoder": np.full(5, 0.2)}, [], {})
+    assert sst.layout.margin.l >= 6.5 * len("cross-encoder") + 10 and sst.layout.margin.r >= 79 + 10
+
+
 def test_training_curve_keeps_epoch_out_of_the_legend():
     variant = SimpleNamespace(name="v", config={"history": [{"epoch": 1, "dev": {"overall": 0.5}, "train_loss": {}},
                                                             {"epoch": 2, "dev": {"overall": 0.6}, "train_loss": {}}],
