@@ -109,3 +109,22 @@ def test_two_core_scores_equal_one_thread_scores(ctx):
 def test_two_core_attributions_equal_one_thread_attributions(ctx, method):
     args = (ctx.variants, MODELS, "Sentiment", "a fine and moving film", "", method)
     assert A.explain(*args) == A.explain(*args, spare=lambda: True)
+
+
+def test_the_start_up_warm_up_runs_every_model_once_as_a_click_would(ctx, monkeypatch):
+    """app.py scores the default example once before serving, so the first visitor's click is not
+    a process's first model run; every model takes part, on the click's two threads."""
+    calls: dict[str, set] = {}
+    for name, variant in ctx.variants.items():
+        if variant.members:
+            continue
+        run = variant.score_tasks
+
+        def counted(inputs, _name=name, _run=run):
+            calls.setdefault(_name, set()).add(threading.get_ident())
+            return _run(inputs)
+        monkeypatch.setattr(variant, "score_tasks", counted)
+    assert C.warm_up(ctx.variants, ctx.trust()) > 0
+    assert set(calls) == {n for n, v in ctx.variants.items() if not v.members}
+    assert len(set().union(*calls.values())) == 2  # both threads, as an idle machine's click
+    assert C.warm_up({}) < 0.01
