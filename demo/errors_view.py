@@ -416,6 +416,11 @@ def describe_cell(task: str, cell: object) -> str:
 RELIABILITY_SHOWN = 4  # more curves than this on one chart are a tangle; the rest wait in the legend
 # A dozen variants' legend beside a chart leaves a phone's chart a sliver under it: below, it wraps.
 BELOW = dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=11))
+# Room for the y axis's tick labels ("0.2", "5") and title, given rather than measured: with axis
+# automargin (plotly_white's) Plotly measured the labels and then drew the chart a second time,
+# some 30 % of its drawing time (docs/BENCHMARKS.md, bench_tabs).
+LEFT_MARGIN = 56
+AXES = dict(automargin=False)
 
 
 def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go.Figure:
@@ -446,11 +451,11 @@ def reliability_figure(a: A.Analysis, task: str, focus: str | None = None) -> go
                                       "<br>n = %{customdata}<extra></extra>")
     fig.update_layout(title=dict(text="Reliability: right as often as it is sure?",
                                  x=0, font=dict(size=14)),
-                      height=540, margin=dict(l=10, r=10, t=50, b=40),
+                      height=540, margin=dict(l=LEFT_MARGIN, r=10, t=50, b=40),
                       xaxis_title="confidence in the predicted class", yaxis_title="accuracy",
                       legend=BELOW)
-    fig.update_xaxes(range=[lo - 0.02, 1.01])
-    fig.update_yaxes(range=[0, 1.01])
+    fig.update_xaxes(range=[lo - 0.02, 1.01], **AXES)
+    fig.update_yaxes(range=[0, 1.01], **AXES)
     return themed(fig)
 
 
@@ -479,10 +484,10 @@ def sts_scatter(a: A.Analysis, variant: str) -> go.Figure:
     pearson = A.metrics_table(a, "sts")["pearson"]
     title = "Similarity: predicted vs gold" + (f" ({names[0]}, Pearson {pearson[names[0]]:.3f})" if len(names) == 1 else "")
     fig.update_layout(title=dict(text=title, x=0, font=dict(size=14)), height=540,
-                      margin=dict(l=10, r=10, t=50, b=40), xaxis_title="gold (0-5)", yaxis_title="predicted (0-5)",
-                      legend=BELOW)
-    fig.update_xaxes(range=[-0.1, 5.1])
-    fig.update_yaxes(range=[-0.1, 5.1])
+                      margin=dict(l=LEFT_MARGIN, r=10, t=50, b=40), xaxis_title="gold (0-5)",
+                      yaxis_title="predicted (0-5)", legend=BELOW)
+    fig.update_xaxes(range=[-0.1, 5.1], **AXES)
+    fig.update_yaxes(range=[-0.1, 5.1], **AXES)
     return themed(fig)
 
 

@@ -163,6 +163,8 @@ def test_errors_cell_row_and_back_to_compare(page, shots):
     assert values == sorted(values), values
     expect(page.locator("#errors-count")).to_contain_text("rows")
     page.wait_for_selector("#diagnostic .js-plotly-plot")
+    # its margins are given, not measured by Plotly (demo.errors_view): every axis label fits in them
+    assert page.evaluate(AXIS_TEXT_OUTSIDE_JS, "diagnostic") == [], "an axis label of the chart is cut off"
     page.screenshot(path=str(shots / "errors.png"), full_page=True)
     expect(page.locator("#errors-count")).not_to_contain_text("processing")
     unfiltered = page.locator("#errors-count").inner_text().split("·")[0].strip()
@@ -441,6 +443,16 @@ CONTRAST_JS = """(selector) => {
   });
 }"""
 
+# The axis tick labels and titles of a chart that fall outside its drawing (cut off), by text.
+AXIS_TEXT_OUTSIDE_JS = """(id) => {
+  const box = document.querySelector(`#${id} .main-svg`).getBoundingClientRect();
+  const labels = document.querySelectorAll(`#${id} :is(.xtick, .ytick, .g-xtitle, .g-ytitle) text`);
+  return [...labels].filter((t) => t.textContent).filter((t) => {
+    const r = t.getBoundingClientRect();
+    return r.left < box.left - 0.5 || r.right > box.right + 0.5 || r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5;
+  }).map((t) => t.textContent);
+}"""
+
 WHITE_CHARTS_JS = """() => [...document.querySelectorAll(".js-plotly-plot")].filter((p) => p.offsetParent !== null).map((p) => {
   const svg = p.querySelector(".main-svg"), bg = p.querySelector("rect.bg");
   const white = (c) => /^rgba?\\(255, 255, 255(, 1)?\\)$/.test(c) || c === "#fff" || c === "#ffffff" || c === "white";
@@ -484,6 +496,7 @@ def test_a_view_travels_by_its_url_to_a_phone_in_dark_mode(page, shots):
     assert phone.locator("#example-card").inner_text() == card
     assert "__theme=dark" in phone.evaluate("location.href") and phone.evaluate("document.body.classList.contains('dark')")
     phone.wait_for_selector("#diagnostic .js-plotly-plot")
+    assert phone.evaluate(AXIS_TEXT_OUTSIDE_JS, "diagnostic") == [], "an axis label of the chart is cut off"
     phone.screenshot(path=str(shots / "phone-dark-errors.png"), full_page=True)
     contrast = phone.evaluate(CONTRAST_JS, "#confusion [role='gridcell']")
     assert contrast and min(c for _, c in contrast) >= 4.5, contrast
