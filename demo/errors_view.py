@@ -417,8 +417,8 @@ RELIABILITY_SHOWN = 4  # more curves than this on one chart are a tangle; the re
 # A dozen variants' legend beside a chart leaves a phone's chart a sliver under it: below, it wraps.
 BELOW = dict(orientation="h", yanchor="top", y=-0.25, x=0, font=dict(size=11))
 # Room for the y axis's tick labels ("0.2", "5") and title, given rather than measured: with axis
-# automargin (plotly_white's) Plotly measured the labels and then drew the chart a second time,
-# some 30 % of its drawing time (docs/BENCHMARKS.md, bench_tabs).
+# automargin (plotly_white's) Plotly measured the labels and then drew the chart a second time
+# (its cost in docs/BENCHMARKS.md, bench_tabs).
 LEFT_MARGIN = 56
 AXES = dict(automargin=False)
 
