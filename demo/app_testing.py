@@ -33,7 +33,7 @@ def free_port() -> int:
 def local_client(url: str, **options: object) -> Client:
     """A gradio_client Client of the app served here over plain HTTP. It skips certificate checks:
     there is no certificate on http://127.0.0.1, yet with them on every request builds an SSL context
-    from the CA bundle (about 23 ms, most of what a test's call costs its process)."""
+    from the CA bundle, most of what a test's call cost its process (docs/BENCHMARKS.md, "Test suite")."""
     from gradio_client import Client
 
     return Client(url, verbose=False, ssl_verify=False, **options)

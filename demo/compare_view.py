@@ -464,13 +464,16 @@ def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None,
 
 def warm_up(variants: dict, trust: dict | None = None) -> float:
     """Score the default example once on both threads, as a click would, and return the seconds it
-    took: a process's first scoring runs each model for the first time (1.7 s for the shipped 12
-    variants against 0.09 s for the next; docs/BENCHMARKS.md), a cost for start-up to pay, not the
-    first visitor's click."""
+    took: a process's first scoring runs each model for the first time, many times slower than the
+    next (docs/BENCHMARKS.md), a cost for start-up to pay, not the first visitor's click. A failure
+    here is logged and left to the first click to meet: it must not keep the app from starting."""
     start = time.perf_counter()
     if variants:
         _, choice, a, b = DEFAULT_EXAMPLE
-        compare_many(variants, [(choice, a, b, list(variants))], trust, lambda: True)
+        try:
+            compare_many(variants, [(choice, a, b, list(variants))], trust, lambda: True)
+        except Exception:
+            log.warning("the start-up scoring failed; the first click will meet it:\n%s", traceback.format_exc())
     return time.perf_counter() - start
 
 

@@ -2,6 +2,7 @@
 answers as on one, the helper only while the machine is otherwise idle."""
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -128,3 +129,13 @@ def test_the_start_up_warm_up_runs_every_model_once_as_a_click_would(ctx, monkey
     assert set(calls) == {n for n, v in ctx.variants.items() if not v.members}
     assert len(set().union(*calls.values())) == 2  # both threads, as an idle machine's click
     assert C.warm_up({}) < 0.01
+
+
+def test_a_failing_start_up_scoring_is_logged_and_the_app_still_starts(ctx, monkeypatch, caplog):
+    def broken(*_):
+        raise RuntimeError("no memory for the first scoring")
+
+    monkeypatch.setattr(C, "compare_many", broken)
+    with caplog.at_level(logging.WARNING, logger="minibert.app"):
+        assert C.warm_up(ctx.variants, ctx.trust()) >= 0
+    assert "the start-up scoring failed" in caplog.text and "no memory" in caplog.text
