@@ -56,10 +56,10 @@ def main(argv: list[str] | None = None) -> None:
     demo = build_demo(ctx)
     configure_queue(demo)
     # on ZeroGPU the models run in its GPU worker, started per request: nothing to warm here
-    warmed = warm_up(ctx.variants, ctx.trust()) if in_this_process() else 0.0
+    warmed = f"{warm_up(ctx.variants, ctx.trust()):.2f} s" if in_this_process() else "skipped (ZeroGPU)"
     print(f"MiniBERT Explorer: {len(ctx.variants)} variant(s) from {ctx.checkpoints_dir} on {ctx.device} "
           f"({threads} CPU thread(s)) in {ctx.load_seconds:.2f} s; analysis tables in {ctx.tables_seconds:.2f} s; "
-          f"first scoring {warmed:.2f} s; start-up {time.perf_counter() - started:.2f} s", flush=True)
+          f"first scoring {warmed}; start-up {time.perf_counter() - started:.2f} s", flush=True)
     for failure in ctx.failures:
         print(f"  could not load {failure.name}: {failure.reason}", file=sys.stderr, flush=True)
     if ctx.analysis is not None:

@@ -36,6 +36,8 @@ def local_client(url: str, **options: object) -> Client:
     from the CA bundle, most of what a test's call cost its process (docs/BENCHMARKS.md, "Test suite")."""
     from gradio_client import Client
 
+    if not url.startswith("http://"):
+        raise ValueError(f"local_client is for an app served over plain HTTP here, not {url}")
     return Client(url, verbose=False, ssl_verify=False, **options)
 
 

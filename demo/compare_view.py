@@ -465,8 +465,9 @@ def compare_many(variants: dict, inputs: list[tuple], trust: dict | None = None,
 def warm_up(variants: dict, trust: dict | None = None) -> float:
     """Score the default example once on both threads, as a click would, and return the seconds it
     took: a process's first scoring runs each model for the first time, many times slower than the
-    next (docs/BENCHMARKS.md), a cost for start-up to pay, not the first visitor's click. A failure
-    here is logged and left to the first click to meet: it must not keep the app from starting."""
+    next (docs/BENCHMARKS.md), a cost for start-up to pay, not the first visitor's click. A model
+    that fails is answered as a click's would be (compare_many); anything else raised here is logged
+    and left to the first click: it must not keep the app from starting."""
     start = time.perf_counter()
     if variants:
         _, choice, a, b = DEFAULT_EXAMPLE

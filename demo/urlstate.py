@@ -181,7 +181,7 @@ class Links:
 
         # Gradio's page refreshes the loading state of every component any event so far has shown
         # progress on, and for a gr.Tabs that is a walk over every tab's components, on every status
-        # change of every later event: tens of ms a click (docs/BENCHMARKS.md, issue 30). These quick
+        # change of every later event (its cost in docs/BENCHMARKS.md, issue 30). These quick
         # URL events show their progress on the hidden state box only.
         quiet = {"queue": False, "api_visibility": "private", "show_progress_on": [self.box]}
         push(tabs.select(on_select, fields, [current, self.box, tabs, picked], **quiet))

@@ -43,15 +43,15 @@ def whole_suite_in_two_workers(option, args_source, environ, cores: int) -> bool
     return (not environ.get("PYTEST_XDIST_WORKER") and " ".join((option.markexpr or "").split()) in WHOLE_SUITE
             and args_source is pytest.Config.ArgsSource.TESTPATHS and getattr(option, "numprocesses", 0) is None
             and option.dist == "no" and not option.usepdb and option.capture != "no" and not option.collectonly
-            and cores >= 2)
+            and not getattr(option, "keyword", "") and cores >= 2)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own, which reads the choice made here
 def pytest_cmdline_main(config):
     """The full suite and the fast lane run in two pytest-xdist workers (`-n 2 --dist loadfile`):
     one process leaves a core idle while its tests wait on a browser, a served app or processes of
-    their own (docs/BENCHMARKS.md, "Test suite"). A run naming its tests, `-n`, `--pdb`, `-s` or
-    `--collect-only` keeps one process; `-n 0` turns it off. A worker never starts workers of its own."""
+    their own (docs/BENCHMARKS.md, "Test suite"). A run naming its tests (files or `-k`), `-n`, `--pdb`,
+    `-s` or `--collect-only` keeps one process; `-n 0` turns it off. A worker never starts workers of its own."""
     if hasattr(config, "workerinput") or not config.pluginmanager.hasplugin("xdist"):
         return
     if whole_suite_in_two_workers(config.option, config.args_source, os.environ, len(os.sched_getaffinity(0))):

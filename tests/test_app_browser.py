@@ -726,6 +726,9 @@ def open_tab(page, tid: str, label: str) -> None:
         button.click()
     page.wait_for_function(f"document.querySelector(\"button[role=tab][data-tab-id='{tid}']\")"
                            "?.getAttribute('aria-selected') === 'true'")
+    # Gradio mounts a tab's components when it is first opened: wait for them, not only the button.
+    page.wait_for_function("() => [...document.querySelectorAll('[role=tabpanel]')]"
+                           ".some((p) => p.offsetParent !== null && p.querySelector('.block'))")
 
 
 def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, shots):
@@ -746,7 +749,7 @@ def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, sh
     view.reload()
     view.wait_for_selector("#compare-button")
     assert phone_tab_labels(view) == set(labels)  # the phone reaches every tab, folded or not
-    measured, problems = set(), []
+    measured, problems, per_tab = set(), [], {}
     by_id = {tid: label for label, tid in labels.items()}
     for mode, size, theme in (("1440", (1440, 1000), ""), ("390", (390, 844), ""), ("dark", (1440, 1000), "?__theme=dark")):
         view.set_viewport_size({"width": size[0], "height": size[1]})
@@ -760,6 +763,7 @@ def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, sh
             assert view.evaluate(SETTLE_JS) is not None, f"{mode} {tid}: the tables never stopped moving"
             for t in view.evaluate(TABLES_JS):
                 measured.add((mode, t["id"]))
+                per_tab.setdefault((tid, mode), set()).add(t["id"])
                 where = f"{mode} {tid} #{t['id']}"
                 if t["bad"]:
                     problems.append(f"{where}: {t['bad']}")
@@ -775,6 +779,8 @@ def test_every_table_fits_its_box_on_a_desktop_a_phone_and_in_dark_mode(page, sh
                 assert view.evaluate("document.documentElement.scrollWidth") <= 390, tid
             view.screenshot(path=str(shots / f"fit-{tid}-{mode}.png"), full_page=True)
     context.close()
+    for tid in desktop_tabs:  # no tab's tables were missed in one mode (measured before they were drawn)
+        assert per_tab.get((tid, "390")) == per_tab.get((tid, "1440")) == per_tab.get((tid, "dark")), tid
     for mode in ("1440", "390", "dark"):  # not vacuous: the wide tables were there to be measured
         assert {(mode, "compare-table"), (mode, "metrics-table"), (mode, "slices-table"),
                 (mode, "models-table")} <= measured, measured

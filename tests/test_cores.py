@@ -123,6 +123,7 @@ def test_the_start_up_warm_up_runs_every_model_once_as_a_click_would(ctx, monkey
 
         def counted(inputs, _name=name, _run=run):
             calls.setdefault(_name, set()).add(threading.get_ident())
+            time.sleep(0.05)  # long enough for the helper thread to take its share of tiny models
             return _run(inputs)
         monkeypatch.setattr(variant, "score_tasks", counted)
     assert C.warm_up(ctx.variants, ctx.trust()) > 0

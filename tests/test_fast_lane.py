@@ -11,7 +11,7 @@ TESTPATHS, ARGS = pytest.Config.ArgsSource.TESTPATHS, pytest.Config.ArgsSource.A
 def option(**changes) -> SimpleNamespace:
     """pytest's options as `python -m pytest -m "not slow"` gives them, with `changes`."""
     return SimpleNamespace(**{"markexpr": "not slow", "numprocesses": None, "dist": "no", "usepdb": False,
-                              "capture": "fd", "collectonly": False, **changes})
+                              "capture": "fd", "collectonly": False, "keyword": "", **changes})
 
 
 def test_the_fast_lane_and_the_full_suite_get_two_workers_on_two_cores():
@@ -30,6 +30,7 @@ def test_a_worker_or_a_process_a_worker_started_never_starts_workers():
     ({"markexpr": "slow"}, TESTPATHS),
     ({"markexpr": "not slow and not browser"}, TESTPATHS),
     ({}, ARGS),  # tests named on the command line
+    ({"keyword": "compare"}, TESTPATHS),  # -k compare
     ({"numprocesses": 0}, TESTPATHS),  # -n 0
     ({"numprocesses": 4}, TESTPATHS),  # -n chosen by hand: xdist's own
     ({"dist": "load"}, TESTPATHS),

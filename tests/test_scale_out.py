@@ -90,9 +90,13 @@ def test_the_slurm_script_s_array_tasks_then_its_finish_job(tiny_world, tmp_path
     # As SLURM starts them: at once, each on a node of its own, sharing the folders.
     tasks = [subprocess.Popen([script, "task"], env={**env, "SLURM_ARRAY_TASK_ID": str(task)},
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for task in range(4)]
-    for task in tasks:
-        out, _ = task.communicate(timeout=300)
-        assert task.returncode == 0, out
+    try:
+        for task in tasks:
+            out, _ = task.communicate(timeout=300)
+            assert task.returncode == 0, out
+    finally:
+        for task in tasks:
+            task.kill()
     seed = get_recipe("cosine-mean").seed
     assert (runs / "seeds" / f"seed{seed + 1}" / "cosine-mean" / "config.json").is_file()
     out_of_range = subprocess.run([script, "task"], env={**env, "SLURM_ARRAY_TASK_ID": "4"},
