@@ -69,10 +69,10 @@ def trim_malloc() -> bool:
 
 def release_arrow_memory() -> bool:
     """Hand back what Arrow's default memory pool holds free (`release_unused`). pyarrow's wheels
-    pool through mimalloc, which keeps freed pages resident in a 1 GiB reservation of its own,
-    out of glibc's reach: the analysis tables' filters and exports grew it by some 170 MB in a
-    load run (docs/BENCHMARKS.md, issue 30). Nothing to do, and False, where pyarrow is not
-    loaded (it is not imported here for this)."""
+    pool through mimalloc, which keeps freed pages resident in a reservation of its own, out of
+    glibc's reach: the analysis tables' filters and exports grew it in a load run (figures in
+    docs/BENCHMARKS.md, issue 30). Nothing to do, and False, where pyarrow is not loaded (it is
+    not imported here for this)."""
     pa = sys.modules.get("pyarrow")
     if pa is None:
         return False

@@ -66,12 +66,12 @@ def pytest_collection_modifyitems(config, items):
     scheduler below keeps this order."""
     if not os.environ.get("PYTEST_XDIST_WORKER"):
         return
-    weight: dict[str, list[int]] = {}
+    weight: dict[Path, list[int]] = {}
     for item in items:
-        counts = weight.setdefault(item.nodeid.split("::")[0], [0, 0, 0])
+        counts = weight.setdefault(item.path, [0, 0, 0])
         for k, marker in enumerate(("browser", "subprocess", "slow")):
             counts[k] -= bool(item.get_closest_marker(marker))
-    items.sort(key=lambda item: weight[item.nodeid.split("::")[0]])
+    items.sort(key=lambda item: weight[item.path])
 
 
 @pytest.hookimpl(optionalhook=True)
