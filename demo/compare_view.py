@@ -5,7 +5,7 @@ Plain functions, no Gradio:
     compare_many(variants, [(task_choice, a, b, names)], trust)  -> one CompareResult per user
                                                    (trust: demo.trust_view.trust_of, for dev records and muting)
     score_requests(variants, names, requests)   -> one {task: {variant: output}} per request
-    compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, figures, notes)
+    compare(variants, names, task_choice, a, b) -> CompareResult (summary, table, charts, notes)
 
 Batching: every variant is called once per task with the inputs of all the requests that want
 that task; an ensemble whose members were just scored is, per task, the mean of that task's members
@@ -23,15 +23,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from minibert.predictor import ensemble_outputs
 from minibert.tasks import SST, TASK_NAMES, TASKS
 from minibert.tasks import task as get_task
 
+from . import bar_charts as B
 from . import inputs as I
 from .cores import on_both_cores
-from .palette import toolbar_aside, white_template
 from .table_widths import shares
 from .trust_view import MUTED_MARK, dev_cell
 from .verdict import verdict
@@ -47,6 +46,8 @@ LINK_CHARS = 500
 SST_COLORS = ("#b35806", "#f1a340", "#bababa", "#67a9cf", "#2166ac")
 SHORT_CLASSES = ("v. neg", "neg", "neutral", "pos", "v. pos")
 AGREE_COLOR, DISAGREE_COLOR, MUTED_COLOR = "#4c78a8", "#f58518", "#bbbbbb"
+PERCENT_TICKS = [(t, f"{t:.0%}") for t in (0, 0.25, 0.5, 0.75, 1.0)]
+INSIDE_FROM = 0.5  # a score bar at least this share of its axis holds its value; a shorter one has it beside
 DEV_COLUMNS = {t.name: f"{t.dataset} dev{'*' if t.name == 'quora' else ''}" for t in TASKS}
 
 # Compare's table fits a 1440 px desktop: each column's share of the box (demo.table_widths)
@@ -86,7 +87,7 @@ class Request:
 class CompareResult:
     summary: str                                   # markdown (user text escaped)
     table: pd.DataFrame                            # one row per variant
-    figures: dict = field(default_factory=dict)    # task -> plotly Figure
+    charts: dict = field(default_factory=dict)     # task -> HTML bar chart (demo.bar_charts)
     notes: list[str] = field(default_factory=list)  # input notes (truncation, missing sentence B, ...)
     disagree: dict = field(default_factory=dict)   # task -> [variant names against the majority]
     outputs: dict = field(default_factory=dict)    # task -> {variant: np.ndarray output}
@@ -259,112 +260,68 @@ def score_requests(variants: dict, names: list[str], requests: list[Request | No
     return results
 
 
-# --- figures -----------------------------------------------------------------------------------
+# --- charts ------------------------------------------------------------------------------------
 
-# A click draws three charts; plotly's validation of every property and a deep copy of the whole
-# plotly_white template (7 KB of defaults for 24 trace types, copied and sent with every chart)
-# cost about 10 ms a chart, a quarter of a click. These charts are built from plain dicts we
-# control, so they skip validation and carry only the part of the template a bar chart reads.
-_TEMPLATE_LAYOUT = ("autotypenumbers", "colorway", "font", "hovermode", "hoverlabel", "paper_bgcolor",
-                    "plot_bgcolor", "xaxis", "yaxis", "shapedefaults", "annotationdefaults", "title")
-
-
-FONT_PX, LEGEND_FONT_PX = 13, 11
-# Em widths a little above those of common sans fonts (Verdana's lowercase averages about 0.55 em), so
-# that the margins set below are seldom too narrow; the marks are wider.
-NARROW_EM, WIDE_EM, MARK_EM = 0.58, 0.7, 1.05
-LEGEND_SWATCH_PX = 45  # a legend entry's swatch, gaps and padding beside its text
+def _label(name: str, disagree: list[str], muted: dict) -> tuple[str, str]:
+    """A bar's label and mark: ⚠ against the majority, the muted mark for a muted head."""
+    if name in disagree:
+        return f"⚠ {name}", "disagree"
+    if name in muted:
+        return f"{MUTED_MARK} {name}", "muted"
+    return name, ""
 
 
-def text_px(text: str, font_px: float) -> float:
-    """About how wide `text` is drawn at `font_px` in a sans font, erring wide."""
-    em = sum(0.32 if c == " " else NARROW_EM if c.isascii() and not c.isupper() else
-             WIDE_EM if c.isascii() else MARK_EM for c in text)
-    return em * font_px
-
-
-def label_margin(labels: list[str]) -> int:
-    """A left margin that holds the longest bar label. Set up front, Plotly draws a chart once:
-    with only `automargin` it draws it, finds the labels wider than the margin, and draws it
-    again (twice the time; figures in docs/BENCHMARKS.md). `automargin` stays on, so a font
-    wider than this estimate still gets its room, at the cost of that second draw."""
-    return round(max((text_px(str(t), FONT_PX) for t in labels), default=0)) + 12
-
-
-def _figure(data: list[dict], title: str, n: int, layout: dict) -> go.Figure:
-    layout = dict(layout)
-    margin = {"l": label_margin(data[0]["y"] if data else []), "r": 20, "t": 60, "b": 40,
-              **layout.pop("margin", {})}
-    base = {"title": {"text": title, "x": 0, "xanchor": "left", "font": {"size": 15}},
-            "template": white_template(("bar",), _TEMPLATE_LAYOUT),
-            "height": 120 + 34 * max(n, 1), "margin": margin, "font": {"size": FONT_PX},
-            "yaxis": {"autorange": "reversed", "automargin": True}}
-    return go.Figure({"data": data, "layout": toolbar_aside({**base, **layout})}, _validate=False)
-
-
-def _ylabels(names: list[str], disagree: list[str], muted: dict) -> list[str]:
-    return [f"⚠ {n}" if n in disagree else f"{MUTED_MARK} {n}" if n in muted else n for n in names]
-
-
-def sst_figure(outputs: dict, disagree: list[str], muted: dict | None = None) -> go.Figure:
+def sst_chart(outputs: dict, disagree: list[str], muted: dict | None = None) -> str:
     names = [n for n, o in outputs.items() if not isinstance(o, dict)]
-    probs = np.array([outputs[n] for n in names]).reshape(len(names), 5)
-    labels = _ylabels(names, disagree, muted or {})
-    data = [{"type": "bar", "y": labels, "x": probs[:, c].tolist(), "orientation": "h", "name": SHORT_CLASSES[c],
-             "marker": {"color": SST_COLORS[c]}, "text": [f"{p:.0%}" if p >= 0.12 else "" for p in probs[:, c]],
-             "textposition": "inside", "insidetextanchor": "middle",
-             "hovertemplate": f"%{{y}}<br>{SST.classes[c]}: %{{x:.1%}}<extra></extra>"} for c in range(5)]
-    return _figure(data, "Sentiment: class probabilities per variant", len(names),
-                   {"barmode": "stack", "xaxis": {"range": [0, 1], "tickformat": ".0%"},
-                    # the legend stands in the right margin: room for it up front, as for the labels
-                    "margin": {"r": round(max(text_px(c, LEGEND_FONT_PX) for c in SHORT_CLASSES)) + LEGEND_SWATCH_PX
-                               + 20},
-                    "legend": {"orientation": "v", "y": 1.0, "yanchor": "top", "x": 1.01, "traceorder": "normal",
-                               "font": {"size": LEGEND_FONT_PX}}})
+    bars = []
+    for n in names:
+        probs = np.asarray(outputs[n], dtype=float).reshape(5)
+        label, mark = _label(n, disagree, muted or {})
+        bars.append(B.Bar(label, tuple(B.Segment(float(p), SST_COLORS[c], f"{p:.0%}" if p >= 0.12 else "",
+                                                 f"{SST.classes[c]}: {p:.1%}") for c, p in enumerate(probs)),
+                          mark=mark))
+    return B.bar_chart("Sentiment: class probabilities per variant", bars, PERCENT_TICKS,
+                       legend=list(zip(SHORT_CLASSES, SST_COLORS)))
 
 
-def _score_figure(outputs: dict, disagree: list[str], muted: dict, title: str, xmax: float, ref: float, ref_label: str,
-                  fmt: Callable[[float], str], ticks: list[float]) -> go.Figure:
-    names = [n for n, o in outputs.items() if not isinstance(o, dict)]
-    values = [float(outputs[n]) for n in names]
-    colors = [DISAGREE_COLOR if n in disagree else MUTED_COLOR if n in muted else AGREE_COLOR for n in names]
-    bar = {"type": "bar", "y": _ylabels(names, disagree, muted), "x": values, "orientation": "h",
-           "marker": {"color": colors},
-           # inside a long bar, beside a short one: a label never runs past the chart's edge
-           "text": [fmt(v) for v in values], "textposition": "auto", "insidetextanchor": "end", "textangle": 0,
-           "cliponaxis": False,
-           "hovertemplate": "%{y}: %{x:.3f}<extra></extra>"}
-    line = {"type": "line", "x0": ref, "x1": ref, "xref": "x", "y0": 0, "y1": 1, "yref": "y domain",
-            "line": {"dash": "dash", "color": "#666"}}
-    note = {"text": ref_label, "x": ref, "xref": "x", "y": 1, "yref": "y domain", "showarrow": False,
-            "xanchor": "center", "yanchor": "bottom", "font": {"size": 11}}
-    return _figure([bar], title, len(names),
-                   {"showlegend": False, "shapes": [line], "annotations": [note] if ref_label else [],
-                    "xaxis": {"range": [0, xmax * 1.12], "tickvals": ticks}})
+def _score_chart(outputs: dict, disagree: list[str], muted: dict, title: str, top: float,
+                 reference: B.Reference | None, fmt: Callable[[float], str], ticks: list[float]) -> str:
+    bars = []
+    for n in (n for n, o in outputs.items() if not isinstance(o, dict)):
+        value = float(outputs[n])
+        label, mark = _label(n, disagree, muted)
+        color = {"disagree": DISAGREE_COLOR, "muted": MUTED_COLOR}.get(mark, AGREE_COLOR)
+        share = value / top
+        # the value on a long bar, just past the end of a short one: never cut off, never past the chart
+        inside = share >= INSIDE_FROM
+        bars.append(B.Bar(label, (B.Segment(share, color, fmt(value) if inside else "", f"{value:.3f}"),),
+                          aside="" if inside else fmt(value), mark=mark))
+    return B.bar_chart(title, bars, [(t / top, f"{t:g}") for t in ticks], reference=reference)
 
 
-def quora_figure(outputs: dict, disagree: list[str], muted: dict | None = None) -> go.Figure:
-    return _score_figure(outputs, disagree, muted or {}, "Paraphrase: P(duplicate) per variant", 1.0, 0.5, "threshold 0.5",
-                         lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}", [0, 0.25, 0.5, 0.75, 1.0])
+def quora_chart(outputs: dict, disagree: list[str], muted: dict | None = None) -> str:
+    return _score_chart(outputs, disagree, muted or {}, "Paraphrase: P(duplicate) per variant", 1.0,
+                        B.Reference(0.5, "threshold 0.5"),
+                        lambda v: f"{v:.2f} {'duplicate' if v >= 0.5 else 'not dup.'}", [0, 0.25, 0.5, 0.75, 1.0])
 
 
-def sts_figure(outputs: dict, disagree: list[str], median: float | None, muted: dict | None = None) -> go.Figure:
-    return _score_figure(outputs, disagree, muted or {}, "Similarity per variant (0 = unrelated, 5 = same meaning)", 5.0,
-                         median if median is not None else 2.5, f"median {median:.2f}" if median is not None else "",
-                         lambda v: f"{v:.2f}", [0, 1, 2, 3, 4, 5])
+def sts_chart(outputs: dict, disagree: list[str], median: float | None, muted: dict | None = None) -> str:
+    reference = B.Reference(median / 5.0, f"median {median:.2f}") if median is not None else None
+    return _score_chart(outputs, disagree, muted or {}, "Similarity per variant (0 = unrelated, 5 = same meaning)",
+                        5.0, reference, lambda v: f"{v:.2f}", [0, 1, 2, 3, 4, 5])
 
 
 # --- one input, end to end ---------------------------------------------------------------------
 
 def result_for(variants: dict, names: list[str], request: Request, scored: dict, notes: list[str],
                seconds: float, trust: dict | None = None) -> CompareResult:
-    """Table, figures and summary of one scored request. `trust` ({variant: {task: HeadTrust}},
+    """Table, charts and summary of one scored request. `trust` ({variant: {task: HeadTrust}},
     demo.trust_view) adds each variant's dev record and leaves muted heads out of the vote."""
     trust = trust or {}
     singles = [n for n in names if not variants[n].members]
     ensembles = [n for n in names if variants[n].members]
     rows = {n: {"variant": n} for n in names}
-    figures, disagree, lines = {}, {}, []
+    charts, disagree, lines = {}, {}, []
     for task in TASK_NAMES:
         if task not in scored:
             continue
@@ -393,11 +350,11 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
         if all(isinstance(o, dict) for o in outputs.values()):
             continue
         if spec.multiclass:
-            figures[task] = sst_figure(outputs, v.disagree, muted)
+            charts[task] = sst_chart(outputs, v.disagree, muted)
         elif spec.binary:
-            figures[task] = quora_figure(outputs, v.disagree, muted)
+            charts[task] = quora_chart(outputs, v.disagree, muted)
         else:
-            figures[task] = sts_figure(outputs, v.disagree, v.centre, muted)
+            charts[task] = sts_chart(outputs, v.disagree, v.centre, muted)
     table = pd.DataFrame(list(rows.values()))
     errors = {n for t in scored.values() for n, o in t.items() if isinstance(o, dict)}
     head = (f"{len(names)} variant{'s' if len(names) != 1 else ''} × {len(scored)} task{'s' if len(scored) != 1 else ''}"
@@ -409,7 +366,7 @@ def result_for(variants: dict, names: list[str], request: Request, scored: dict,
               "⚠ marks a variant against the majority of the single variants. No dev metrics are at hand "
               "(no analysis tables), so every head votes.")
     summary = "\n\n".join(lines + [f"<small>{head}. {legend}</small>"])
-    return CompareResult(summary=summary, table=table, figures=figures, notes=notes, disagree=disagree,
+    return CompareResult(summary=summary, table=table, charts=charts, notes=notes, disagree=disagree,
                          outputs=scored, seconds=seconds, request=request)
 
 

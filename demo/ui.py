@@ -18,6 +18,7 @@ import gradio as gr
 
 import analysis as A
 
+from .bar_charts import BAR_CSS
 from .context import AppContext
 from .findings_view import saved_for_why, status_md
 from .palette import PLOT_CSS
@@ -175,7 +176,7 @@ def launch_options() -> dict:
     font = [gr.themes.Font("ui-sans-serif"), "system-ui", "Segoe UI", "Roboto", "sans-serif"]
     mono = [gr.themes.Font("ui-monospace"), "SFMono-Regular", "Menlo", "monospace"]
     options = {"theme": gr.themes.Soft(primary_hue="indigo", secondary_hue="orange", font=font, font_mono=mono),
-               "css": CSS + PLOT_CSS + LAYOUT_CSS, "js": f"() => {{ ({PAGE_JS})(); ({preload_js()})(); }}",
+               "css": CSS + PLOT_CSS + BAR_CSS + LAYOUT_CSS, "js": f"() => {{ ({PAGE_JS})(); ({preload_js()})(); }}",
                "i18n": gr.I18n(**STATUS_WORDS)}
     if uploads_enabled():  # Gradio refuses a larger file before the app reads it
         options["max_file_size"] = max_file_size()

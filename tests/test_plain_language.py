@@ -22,6 +22,7 @@ from demo import label_errors_view as L  # noqa: E402
 from demo import models_view as M  # noqa: E402
 from demo import slices_view as S  # noqa: E402
 from demo.palette import TOOLBAR_ROOM  # noqa: E402
+from demo.trust_view import MUTED_MARK  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -166,24 +167,24 @@ def test_slice_chart_leaves_room_for_its_ticks_and_axis_title(shipped):
     assert fig.layout.yaxis.tickformat == ".2f"  # "0.50", never ".5"
 
 
-def test_score_bars_put_a_long_bar_label_inside_so_it_is_never_cut():
-    fig = C.quora_figure({"a": 0.92, "b": 0.3}, [], {})
-    bar = fig.data[0]
-    assert bar.textposition == "auto" and bar.insidetextanchor == "end" and bar.textangle == 0
-    assert list(bar.text) == ["0.92 duplicate", "0.30 not dup."]
+def test_score_bars_put_a_long_bar_label_inside_and_a_short_ones_beside_it():
+    """Never cut off, never past the chart: the value on a bar at least half the axis long, just
+    past the end of a shorter one."""
+    chart = C.quora_chart({"a": 0.92, "b": 0.3}, [], {})
+    long, short = chart.split("<tr")[2:4]  # after the threshold label's row
+    assert ">0.92 duplicate</span>" in long and "bar-aside" not in long
+    assert '<span class="bar-aside">0.30 not dup.</span>' in short
 
 
-def test_compare_bars_get_their_label_and_legend_room_up_front():
-    """Margins set before Plotly draws, so it draws a chart once (automargin, still on, would draw
-    it twice to find them); each holds its text as Chromium drew it here (6.5 px a character at
-    13 px, its legend 79 px wide) and grows with the longest label."""
-    long, short = "⚠ cross-encoder", "pcgrad"
-    fig = C.quora_figure({"cross-encoder": 0.9, "pcgrad": 0.2}, ["cross-encoder"], {})
-    assert list(fig.data[0].y) == [long, short] and fig.layout.yaxis.automargin
-    assert fig.layout.margin.l >= 6.5 * len(long) + 10
-    assert C.quora_figure({"pcgrad": 0.2}, [], {}).layout.margin.l < fig.layout.margin.l
-    sst = C.sst_figure({"cross-encoder": np.full(5, 0.2)}, [], {})
-    assert sst.layout.margin.l >= 6.5 * len("cross-encoder") + 10 and sst.layout.margin.r >= 79 + 10
+def test_compare_charts_mark_disagreement_and_muted_heads_in_their_labels():
+    chart = C.sts_chart({"cross-encoder": 4.1, "pcgrad": 1.0, "sst-only": 0.0}, ["pcgrad"], 2.5,
+                        {"sst-only": True})
+    assert '<tr class="bar-disagree"><th scope="row">⚠ pcgrad</th>' in chart
+    assert f'<tr class="bar-muted"><th scope="row">{MUTED_MARK} sst-only</th>' in chart
+    assert "median 2.50" in chart and "left:50.00%" in chart  # the median's line, at 2.5 of 5
+    sst = C.sst_chart({"cross-encoder": np.array([0.05, 0.05, 0.1, 0.3, 0.5])}, [], {})
+    assert 'title="very positive: 50.0%">50%</span>' in sst  # every class's share on hover
+    assert ">5%<" not in sst  # a share under 12 % has no text on its sliver of bar
 
 
 def test_training_curve_keeps_epoch_out_of_the_legend():
@@ -198,8 +199,7 @@ def test_training_curve_keeps_epoch_out_of_the_legend():
 def test_every_chart_puts_the_toolbar_upright_in_a_margin_of_its_own(shipped):
     from demo import errors_view as E
 
-    figures = [S.slice_figure(shipped, "sst", "length", "pcgrad", "accuracy"), C.quora_figure({"a": 0.9}, [], {}),
-               C.sst_figure({"a": np.full(5, 0.2)}, [], {}), E.reliability_figure(shipped, "sst")]
+    figures = [S.slice_figure(shipped, "sst", "length", "pcgrad", "accuracy"), E.reliability_figure(shipped, "sst")]
     for fig in figures:
         assert fig.layout.modebar.orientation == "v" and fig.layout.margin.r >= TOOLBAR_ROOM
     # a chart's own margins stay, the right one widened only where it is narrower than the toolbar

@@ -40,8 +40,8 @@ def compare_outputs(results: list[C.CompareResult]) -> tuple[list, ...]:
         out[2].append(gr.Dataframe(value=r.table, visible=not r.table.empty,
                                    column_widths=C.table_widths(list(r.table.columns))))
         for k, t in enumerate(C.TASK_NAMES):
-            fig = r.figures.get(t)
-            out[3 + k].append(gr.Plot(value=fig, visible=fig is not None))
+            chart = r.charts.get(t)
+            out[3 + k].append(gr.HTML(value=chart or "", visible=chart is not None))
     return tuple(out)
 
 
@@ -68,7 +68,7 @@ def follow_task(choice: str) -> str:
 
 
 def cleared() -> tuple:
-    hidden = gr.Plot(visible=False)
+    hidden = gr.HTML(value="", visible=False)
     return "", "", "", "", gr.Dataframe(visible=False), hidden, hidden, hidden, "", "", None
 
 
@@ -267,10 +267,11 @@ def build(ctx: AppContext, links: Links | None = None) -> CompareTab | None:
         under_example(reference, "compare")
         table = gr.Dataframe(label="Predictions and dev metrics (⚠ against the majority · ⊘ muted head)",
                              interactive=False, elem_id="compare-table", wrap=True, visible=False)
-        with gr.Row():  # hidden until a scoring has something to draw
-            plot_sst = gr.Plot(label="Sentiment", show_label=False, elem_id="plot-sst", visible=False)
-            plot_quora = gr.Plot(label="Paraphrase", show_label=False, elem_id="plot-quora", visible=False)
-            plot_sts = gr.Plot(label="Similarity", show_label=False, elem_id="plot-sts", visible=False)
+        # hidden until a scoring has something to draw; plain HTML bars (demo.bar_charts), side by
+        # side where 320 px each fit (BAR_CSS), one under the other on a phone
+        with gr.Row():
+            plot_sst, plot_quora, plot_sts = (gr.HTML(elem_id=f"plot-{t}", visible=False, padding=False,
+                                                      elem_classes=["bar-box"]) for t in C.TASK_NAMES)
         with gr.Accordion("What the table's terms mean", open=False, elem_id="compare-terms"):
             glossary("accuracy", "pearson", "interval", "muted", elem_id="compare-glossary")
 
