@@ -10,7 +10,8 @@ a fresh browser context (an empty cache, as a first visit), the page loaded, `--
 a person reading it, then the tab's button clicked and, inside the page, the time from the click
 to the frame in which every one of the tab's charts is drawn (Plotly has laid it out and its
 traces are on screen). Compare is measured after one scoring (its charts appear only then), from
-the click of "Compare all variants" to its three charts drawn; before it, what Compare shows of
+the click of "Compare all variants" to its three charts drawn (HTML bars, demo.bar_charts: drawn
+once laid out); before it, what Compare shows of
 its chart boxes is reported (their height: they should take no room until there is something to
 draw). Prints per tab the median and the worst of the repeats, and where the time went (medians):
 when the charts' boxes were on the page (Gradio mounts a tab's components when it is first
@@ -156,6 +157,8 @@ def summary(label: str, runs: list[dict]) -> str:
         values = [r[key] for r in done if r.get(key) is not None]
         return f"{statistics.median(values):.0f}" if len(values) == len(done) else "?"
     preloaded = sum(bool(r.get("preloaded")) for r in done)
+    if not any(r.get("start") is not None for r in done):  # HTML charts (demo.bar_charts): no Plotly call
+        return line + f"\n  {'':<30} medians: boxes on the page at {median_of('shown')} ms; no Plotly chart among them"
     return (line + f"\n  {'':<30} medians: boxes on the page at {median_of('shown')} ms, Plotly's first draw "
             f"call at {median_of('start')} ms, {median_of('draw')} ms in Plotly's draw calls (Plotly loaded "
             f"before the click in {preloaded} of {len(done)})")
