@@ -85,7 +85,7 @@ def widths(table: Styler | pd.DataFrame) -> list[str]:
     """The slice table's column widths (percent of its box): the bucket and its size narrow, the
     variants sharing the rest."""
     columns = list((table.data if isinstance(table, Styler) else table).columns)
-    return shares(columns, {"bucket": 14, "n": 6}, default=16)
+    return shares(columns, {"bucket": 14, "n": 8}, default=16)  # n: "1,101" on one line on a phone too
 
 
 def slice_table(a: A.Analysis, task: str, name: str, reference: str, metric: str,
@@ -157,7 +157,9 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
     long = long if long is not None else A.slice_metrics(a, task, name, variants=variants)
     buckets = [str(b) for b in long["bucket"].cat.categories if (long["bucket"] == b).any()]
     colors = variant_colors(a.variants())
-    shown = [v for v in a.variants(task) if (long["variant"] == v).any()]
+    # the table's order: the reference, then the variants as chosen (default_variants: best first)
+    present = set(long["variant"].astype(str))
+    shown = [v for v in (variants or a.variants(task)) if v in present]
     bars = []
     for v in [reference] + [v for v in shown if v != reference] if reference in shown else shown:
         d = long[long["variant"] == v].set_index("bucket")

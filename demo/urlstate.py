@@ -55,6 +55,9 @@ class View:
     limits: dict[str, int] = field(default_factory=dict)
 
 
+OPENING = "Opening the view this link describes…"
+
+
 def message_line(messages: list[str]) -> gr.Markdown:
     """The line above the tabs: what a link could not restore as it said (hidden when nothing)."""
     return gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages else gr.Markdown(visible=False)
@@ -169,6 +172,14 @@ class Links:
             tab, messages, updates = self.restore(params)
             return (message_line(messages), tab, *updates)
 
+        def announce(request: gr.Request) -> object:
+            """A link's view can take seconds to restore (Compare scores its sentences on opening): the
+            message line says so, and carries the restore's progress, until the restore answers."""
+            params = dict(request.query_params) if request is not None else {}
+            if not set(params) - {"__theme"}:
+                return gr.skip()
+            return gr.Markdown(OPENING, visible=True)
+
         def open_tab(tab: str | None, user_picked: bool) -> tuple:
             if not tab or user_picked:
                 return gr.skip(), gr.skip()
@@ -190,9 +201,11 @@ class Links:
         outputs = self._outputs()
         # The view's controls first (a queued event: it may score), then its tab, read against a
         # click that came meanwhile, in a quick event of its own. The load shows its progress on the
-        # message line only: its outputs are every view's, and would all stay in that loading state.
-        push(demo.load(on_load, None, [self.message, pending, *outputs], api_visibility="private",
-                       show_progress_on=[self.message])
+        # message line only (shown by `announce` for a link): its outputs are every view's, and would
+        # all stay in that loading state.
+        push(demo.load(announce, None, self.message, **quiet)
+             .then(on_load, None, [self.message, pending, *outputs], api_visibility="private",
+                   show_progress_on=[self.message])
              .then(open_tab, [pending, picked], [tabs, current], **quiet)
              .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         self.copy.click(None, self.box, self.link, js=COPY_JS)

@@ -24,6 +24,7 @@ playwright = pytest.importorskip("playwright.sync_api", reason="playwright not i
 from playwright.sync_api import expect, sync_playwright  # noqa: E402
 
 from demo.app_testing import serve  # noqa: E402
+from demo.urlstate import OPENING  # noqa: E402
 
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
          "--no-first-run", "--disable-dev-shm-usage"]
@@ -569,6 +570,17 @@ def settled(page) -> None:
     page.wait_for_timeout(1500)
 
 
+# Every text the link's message line shows, recorded from before the page's own scripts run.
+MESSAGES_SEEN_JS = """(() => {
+  window.__urlMessages = [];
+  new MutationObserver(() => {
+    const line = document.getElementById("url-message");
+    const text = line ? line.innerText.trim() : "";
+    if (text && window.__urlMessages[window.__urlMessages.length - 1] !== text) window.__urlMessages.push(text);
+  }).observe(document, { subtree: true, childList: true, characterData: true });
+})();"""
+
+
 def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(page, shots):
     """Compare's view in its link: typed sentences, the task and the variants go into the URL; the
     link opens them scored, says which name it could not restore, and says a long sentence was cut."""
@@ -586,8 +598,11 @@ def test_a_compare_link_keeps_the_sentences_task_and_variants_and_scores_them(pa
     assert "tiny-cross" not in link.split("variants=")[1]
     other = page.context.browser.new_page()
     other.set_default_timeout(TIMEOUT)
+    other.add_init_script(MESSAGES_SEEN_JS)
     other.goto(link + "%2Czzz")  # one more variant that is not here
     expect(other.locator("#compare-summary")).to_contain_text("Similarity")  # scored on opening
+    # while it scored, the message line said so (and carried the progress)
+    assert OPENING in other.evaluate("window.__urlMessages.join(' | ')")
     expect(other.locator("#sentence-b textarea")).to_have_value("Someone plays music & sings <loudly>.")
     expect(other.locator("#compare-task input[value='Similarity']")).to_be_checked()
     table = other.locator("#compare-table")

@@ -31,7 +31,6 @@ def _moved(model, before):
     return {n for n, p in model.named_parameters() if not torch.equal(p, before[n])}
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(TRIALS))
 def test_each_trial_trains_two_rounds(tiny_world, name):
     model, trainer = _trainer(tiny_world, get_recipe(name))
@@ -44,7 +43,6 @@ def test_each_trial_trains_two_rounds(tiny_world, name):
     assert any(n.startswith("sst_head.") for n in moved) and any(n.startswith("para_head.") for n in moved)
 
 
-@pytest.mark.slow
 def test_two_stage_freezes_the_encoder_and_trains_the_heads_on(tiny_world):
     model, trainer = _trainer(tiny_world, get_recipe("pcgrad-two-stage"))
     trainer.run_round()
@@ -135,7 +133,6 @@ def test_layer_wise_rates_reach_the_optimizer(tiny_world):
 
 # --- R-Drop, pair swapping, Quora batches -------------------------------------------------------
 
-@pytest.mark.slow
 @pytest.mark.parametrize("task", ["sst", "quora"])
 def test_rdrop_without_dropout_is_the_plain_loss_and_with_it_adds_a_kl_term(tiny_world, task):
     for dropout, check in ((0.0, "equal"), (0.5, "greater")):

@@ -26,7 +26,6 @@ def _trainer(tiny_world, name, **changes):
     return model, Trainer(model, tok, splits, "cpu", epochs=1, memo=memo)
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("bf16", [False, True], ids=["fp32", "bf16-autocast"])
 @pytest.mark.parametrize("name", [r.name for r in trainable_recipes()])
 def test_recipe_trains_two_rounds(tiny_world, name, bf16):
