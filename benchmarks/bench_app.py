@@ -4,10 +4,10 @@
 
 1. "Compare all variants" for all three tasks on every variant in $MINIBERT_CHECKPOINTS (default
    checkpoints/), through the very function the button calls (demo.ui's batched handler, which
-   also builds the table and the three plotly figures) followed by the step the browser runs
+   also builds the table and the three HTML bar charts) followed by the step the browser runs
    after every scoring (before -> after and the default attributions: leave one word out for the
    two variants that disagree most), and, in turn, without that step; then through gradio_client against the
-   app served on localhost (HTTP, queue, JSON of the figures included). Every click has a new
+   app served on localhost (HTTP, queue, the charts' HTML included). Every click has a new
    sentence pair (real dev sentences when $MINIBERT_DATA is set), so the frozen variants'
    embedding memo cannot answer from a previous click. Prints p50 and p95.
    Printed beside: the click on one core, as when another request runs, and the largest

@@ -3,7 +3,8 @@
 They are drawn with the page itself: no chart library runs, so they appear as soon as the answer
 does (Plotly took most of Compare's click-to-charts time; docs/BENCHMARKS.md). The page's theme
 and fonts apply (dark mode included), the label column is as wide as its longest label, and
-every number is text that screen readers and copy-paste reach.
+every number is text: a screen reader reads each segment's class and share, a tap or the
+keyboard's focus on a bar shows what hovering shows.
 
     bar_chart(title, rows, ticks, legend=..., reference=...) -> HTML
     BAR_CSS                                                   the page's style for them
@@ -37,12 +38,12 @@ class Reference:
 
 
 def ink(color: str) -> str:
-    """Near-black or white, whichever contrasts more with `color` (WCAG relative luminance: the
-    two contrasts are equal at a luminance of about 0.18)."""
+    """Black or white, whichever contrasts more with `color` (WCAG relative luminance: the two
+    contrasts are equal at a luminance of about 0.179)."""
     def linear(c: float) -> float:
         return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
     r, g, b = (linear(int(color[i:i + 2], 16) / 255) for i in (1, 3, 5))
-    return "#111" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "#fff"
+    return "#000" if 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.179 else "#fff"
 
 
 def _pct(share: float) -> str:
@@ -50,25 +51,35 @@ def _pct(share: float) -> str:
 
 
 def _axis(marks: list[tuple[float, str]], css: str) -> str:
-    spans = []
-    for at, text in marks:  # the end ticks stay inside the axis, the others centred on their place
-        edge = ' class="bar-first"' if at <= 0 else ' class="bar-last"' if at >= 1 else ""
-        spans.append(f'<span{edge} style="left:{_pct(at)}">{html.escape(text)}</span>')
-    return f'<div class="{css}">{"".join(spans)}</div>'
+    # a label's own width shifted by its place on the axis: the first starts at 0, the last ends at
+    # the axis's end, a middle one is centred, and none runs past the chart
+    spans = "".join(f'<span style="left:{_pct(at)};transform:translateX(-{_pct(at)})">{html.escape(text)}</span>'
+                    for at, text in marks)
+    return f'<div class="{css}">{spans}</div>'
+
+
+def _segment(s: Segment, single: bool) -> str:
+    style = f'style="width:{_pct(s.share)};background:{s.color};color:{ink(s.color)}"'
+    if single:  # its text is the value itself
+        text = f'<span class="bar-text">{html.escape(s.text)}</span>' if s.text else ""
+        return f'<span class="bar-seg bar-end" {style}>{text}</span>'
+    # a stacked segment: its share drawn for the eye, its class and share said for a screen reader
+    text = f'<span class="bar-text" aria-hidden="true">{html.escape(s.text)}</span>' if s.text else ""
+    said = f'<span class="bar-sr">{html.escape(s.tip)}</span>' if s.tip else ""
+    return f'<span class="bar-seg" {style} title="{html.escape(s.tip)}">{text}{said}</span>'
 
 
 def _bar(bar: Bar, reference: Reference | None) -> str:
-    single = len(bar.segments) == 1  # its value sits at its end; stacked ones each have a tip of their own
-    segments = "".join(
-        f'<span class="bar-seg{" bar-end" if single else ""}" style="width:{_pct(s.share)};background:{s.color};'
-        f'color:{ink(s.color)}"' + ("" if single else f' title="{html.escape(s.tip)}"') + f">{html.escape(s.text)}</span>"
-        for s in bar.segments if s.share > 0)
+    single = len(bar.segments) == 1
+    segments = "".join(_segment(s, single) for s in bar.segments if s.share > 0)
     aside = f'<span class="bar-aside">{html.escape(bar.aside)}</span>' if bar.aside else ""
     line = f'<span class="bar-ref" style="left:{_pct(reference.at)}"></span>' if reference else ""
-    said = f"{bar.label}: " + "; ".join(s.tip for s in bar.segments if s.tip)
+    said = html.escape(f"{bar.label}: " + "; ".join(s.tip for s in bar.segments if s.tip))
     row = f' class="bar-{bar.mark}"' if bar.mark else ""
-    return (f'<tr{row}><th scope="row">{html.escape(bar.label)}</th><td><div class="bar-track"'
-            f' title="{html.escape(said)}">{segments}{aside}{line}</div></td></tr>')
+    label = html.escape(bar.label)
+    # focusable: a tap or the keyboard shows the bar's tip (BAR_CSS), as hovering does
+    return (f'<tr{row}><th scope="row" title="{label}">{label}</th><td><div class="bar-track" tabindex="0"'
+            f' title="{said}">{segments}{aside}{line}</div></td></tr>')
 
 
 def bar_chart(title: str, bars: list[Bar], ticks: list[tuple[float, str]],
@@ -77,8 +88,8 @@ def bar_chart(title: str, bars: list[Bar], ticks: list[tuple[float, str]],
     1), the tick labels below; `legend` ((name, colour) pairs) and the reference's label above."""
     head = ""
     if legend:
-        keys = "".join(f'<span class="bar-key"><i style="background:{color}"></i>{html.escape(name)}</span>'
-                       for name, color in legend)
+        keys = "".join(f'<span class="bar-key"><i aria-hidden="true" style="background:{color}"></i>'
+                       f"{html.escape(name)}</span>" for name, color in legend)
         head += f'<tr><td></td><td class="bar-legend">{keys}</td></tr>'
     if reference and reference.label:
         head += f'<tr><td></td><td>{_axis([(reference.at, reference.label)], "bar-axis bar-reflabel")}</td></tr>'
@@ -95,22 +106,34 @@ BAR_CSS = """
 .bar-chart { width: 100%; border-collapse: collapse; border: 0 !important; font-size: 13px; margin: 2px 0 4px; }
 .bar-chart tr, .bar-chart th, .bar-chart td { border: 0 !important; background: none !important; }
 .bar-chart caption { caption-side: top; text-align: left; font-size: 15px; font-weight: 600; padding: 2px 0 8px; }
-.bar-chart th { width: 1%; white-space: nowrap; text-align: right; font-weight: 400; padding: 2px 8px 2px 2px !important; }
+.bar-chart th { width: 1%; max-width: 11em; overflow: hidden; text-overflow: ellipsis; white-space: nowrap;
+                text-align: right; font-weight: 400; padding: 2px 8px 2px 2px !important; }
 .bar-chart td { padding: 2px 0 !important; }
-.bar-chart tr.bar-disagree th { color: #b35806; font-weight: 600; }
-.dark .bar-chart tr.bar-disagree th { color: #f1a340; }
+.bar-chart tr.bar-disagree th { font-weight: 700; }
 .bar-chart tr.bar-muted th { color: var(--body-text-color-subdued); }
 .bar-track { position: relative; display: flex; align-items: center; height: 24px; border-radius: 3px;
              background: rgba(128, 128, 128, 0.13); }
+.bar-track:focus { outline: 2px solid var(--color-accent); outline-offset: 1px; }
+.bar-track:focus::after {
+  content: attr(title); position: absolute; left: 0; bottom: calc(100% + 3px); z-index: 20;
+  width: max-content; max-width: min(320px, 80vw); white-space: normal; font-size: 12px; line-height: 1.5;
+  background: var(--background-fill-primary); color: var(--body-text-color);
+  border: 1px solid var(--border-color-primary); border-radius: 4px; padding: 1px 6px;
+}
 .bar-seg { height: 100%; display: flex; align-items: center; justify-content: center; overflow: hidden;
-           white-space: nowrap; font-size: 12px; min-width: 0; }
+           font-size: 12px; min-width: 0; }
 .bar-seg.bar-end { justify-content: flex-end; padding-right: 5px; box-sizing: border-box; }
-.bar-aside { padding-left: 5px; white-space: nowrap; font-size: 12px; }
+/* text too long for its segment ends in an ellipsis instead of losing its start */
+.bar-text { min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
+/* its segment's ink (Gradio gives a span in an HTML block the body's text colour) */
+.bar-chart .bar-text { color: inherit !important; }
+.bar-sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip-path: inset(50%); white-space: nowrap; }
+/* above the reference's dashed line, with a halo where the line crosses it */
+.bar-aside { position: relative; z-index: 1; padding-left: 5px; white-space: nowrap; font-size: 12px;
+             text-shadow: 0 0 3px var(--block-background-fill), 0 0 3px var(--block-background-fill); }
 .bar-ref { position: absolute; top: -3px; bottom: -3px; border-left: 1.5px dashed var(--body-text-color-subdued); }
 .bar-axis { position: relative; height: 17px; font-size: 11px; color: var(--body-text-color-subdued); }
-.bar-axis span { position: absolute; transform: translateX(-50%); white-space: nowrap; }
-.bar-axis span.bar-first { transform: none; }
-.bar-axis span.bar-last { transform: translateX(-100%); }
+.bar-axis span { position: absolute; white-space: nowrap; }
 .bar-legend { padding-bottom: 4px; }
 .bar-key { display: inline-flex; align-items: center; gap: 4px; margin-right: 10px; font-size: 12px; }
 .bar-key i { display: inline-block; width: 12px; height: 12px; border-radius: 2px; }

@@ -292,7 +292,7 @@ def _score_chart(outputs: dict, disagree: list[str], muted: dict, title: str, to
         label, mark = _label(n, disagree, muted)
         color = {"disagree": DISAGREE_COLOR, "muted": MUTED_COLOR}.get(mark, AGREE_COLOR)
         share = value / top
-        # the value on a long bar, just past the end of a short one: never cut off, never past the chart
+        # the value on a long bar, just past the end of a short one, so it never runs past the chart
         inside = share >= INSIDE_FROM
         bars.append(B.Bar(label, (B.Segment(share, color, fmt(value) if inside else "", f"{value:.3f}"),),
                           aside="" if inside else fmt(value), mark=mark))

@@ -159,7 +159,7 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
     colors = variant_colors(a.variants())
     # the table's order: the reference, then the variants as chosen (default_variants: best first)
     present = set(long["variant"].astype(str))
-    shown = [v for v in (variants or a.variants(task)) if v in present]
+    shown = [v for v in dict.fromkeys([reference, *(variants or a.variants(task))]) if v in present]
     bars = []
     for v in [reference] + [v for v in shown if v != reference] if reference in shown else shown:
         d = long[long["variant"] == v].set_index("bucket")

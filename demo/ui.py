@@ -50,6 +50,13 @@ CSS = """
 .app-head p { margin: 2px 0; color: var(--body-text-color-subdued); }
 .app-head .status { font-size: 0.9em; }
 .banner-warn { border-left: 4px solid #f58518; padding: 6px 12px; background: rgba(245,133,24,0.08); border-radius: 4px; }
+/* a passing notice (a link's view being restored): it floats over the page instead of pushing the
+   tabs down just as a visitor may be clicking one */
+.block.banner-info { position: fixed !important; top: 12px; left: 50%; transform: translateX(-50%); z-index: 100;
+                     width: max-content !important; max-width: 90vw; padding: 4px 14px; border-radius: 6px;
+                     border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+                     box-shadow: 0 2px 8px rgba(0, 0, 0, 0.15); color: var(--body-text-color); }
+.block.banner-info .pending { opacity: 1 !important; }  /* its text stays legible beside the spinner */
 .intro { color: var(--body-text-color-subdued); }
 .glossary { color: var(--body-text-color-subdued); font-size: 0.88em; }
 .glossary ul { margin-top: 2px; }

@@ -29,6 +29,7 @@ query to the app on load, and "Copy link" gives the Space's URL (SPACE_ID, set b
 from __future__ import annotations
 
 import json
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
@@ -38,6 +39,7 @@ import gradio as gr
 from minibert.settings import settings
 
 from . import inputs as I
+from .serving import log
 
 TAB_KEY = "tab"
 CUT_KEY = "cut"  # the text fields a link holds only the start of
@@ -56,11 +58,14 @@ class View:
 
 
 OPENING = "Opening the view this link describes…"
+LINK_TROUBLE = "This link's view could not be opened (a fault of the app, logged): the page shows its defaults."
 
 
 def message_line(messages: list[str]) -> gr.Markdown:
     """The line above the tabs: what a link could not restore as it said (hidden when nothing)."""
-    return gr.Markdown("⚠ " + " ".join(messages), visible=True) if messages else gr.Markdown(visible=False)
+    if not messages:
+        return gr.Markdown(visible=False)
+    return gr.Markdown("⚠ " + " ".join(messages), visible=True, elem_classes=["banner-warn"])
 
 
 def query_text(value: object) -> str:
@@ -110,19 +115,28 @@ class Links:
         """What the page's script reads: the query and, on a Space, its id."""
         return json.dumps({"query": self.query(tab, *values), "space": settings().space_id})
 
+    def _tab(self, params: dict[str, str]) -> tuple[str, list[str]]:
+        """The tab a query opens (by id or label; the first when it names none here), and why not
+        the one it named."""
+        first = next(iter(self.views))
+        tab = params.get(TAB_KEY) or first
+        if tab in self.views:
+            return tab, []
+        by_label = {v.label.lower(): v.tab for v in self.views.values()}
+        if tab.lower() in by_label:
+            return by_label[tab.lower()], []
+        return first, [f"No tab “{I.escape_md(tab)}” here: showing {self.views[first].label}."]
+
+    def restores(self, params: dict[str, str]) -> bool:
+        """Whether a query sets its view's controls (restoring them may take seconds: Compare scores
+        its sentences), not only its tab."""
+        view = self.views[self._tab(params)[0]]
+        return view.restore is not None and any(k in view.fields for k in params)
+
     def restore(self, params: dict[str, str]) -> tuple[str, list[str], list]:
         """(the tab to open, messages, every view's outputs) for a URL's query."""
         params = {k: v for k, v in params.items() if k != "__theme"}
-        messages: list[str] = []
-        first = next(iter(self.views))
-        tab = params.get(TAB_KEY) or first
-        if tab not in self.views:
-            by_label = {v.label.lower(): v.tab for v in self.views.values()}
-            if tab.lower() in by_label:
-                tab = by_label[tab.lower()]
-            else:
-                messages.append(f"No tab “{I.escape_md(tab)}” here: showing {self.views[first].label}.")
-                tab = first
+        tab, messages = self._tab(params)
         updates: list = []
         for view in self.views.values():
             mine: list = [gr.skip()] * len(view.outputs)
@@ -169,16 +183,20 @@ class Links:
             params = dict(request.query_params) if request is not None else {}
             if not set(params) - {"__theme"}:  # a plain URL: leave the page as it is (the user may be clicking)
                 return (gr.skip(),) * (2 + len(outputs))
-            tab, messages, updates = self.restore(params)
+            try:
+                tab, messages, updates = self.restore(params)
+            except Exception:  # a fault of ours: the page stays as it is, and the line says so
+                log.error("a link's view could not be restored:\n%s", traceback.format_exc())
+                return (message_line([LINK_TROUBLE]), *(gr.skip(),) * (1 + len(outputs)))
             return (message_line(messages), tab, *updates)
 
         def announce(request: gr.Request) -> object:
-            """A link's view can take seconds to restore (Compare scores its sentences on opening): the
-            message line says so, and carries the restore's progress, until the restore answers."""
+            """A link that sets its view's controls can take seconds to restore (Compare scores its
+            sentences on opening): the message line says so, and carries the restore's progress,
+            until the restore answers. A link to a tab alone shows nothing."""
             params = dict(request.query_params) if request is not None else {}
-            if not set(params) - {"__theme"}:
-                return gr.skip()
-            return gr.Markdown(OPENING, visible=True)
+            return gr.Markdown(OPENING, visible=True, elem_classes=["banner-info"]) if self.restores(params) \
+                else gr.skip()
 
         def open_tab(tab: str | None, user_picked: bool) -> tuple:
             if not tab or user_picked:
@@ -205,7 +223,7 @@ class Links:
         # all stay in that loading state.
         push(demo.load(announce, None, self.message, **quiet)
              .then(on_load, None, [self.message, pending, *outputs], api_visibility="private",
-                   show_progress_on=[self.message])
+                   show_progress_on=[self.message], show_progress="minimal")
              .then(open_tab, [pending, picked], [tabs, current], **quiet)
              .then(self.state, [current, *fields], self.box, queue=False, api_visibility="private"))
         self.copy.click(None, self.box, self.link, js=COPY_JS)

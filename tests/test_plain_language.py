@@ -168,23 +168,23 @@ def test_slice_chart_leaves_room_for_its_ticks_and_axis_title(shipped):
 
 
 def test_score_bars_put_a_long_bar_label_inside_and_a_short_ones_beside_it():
-    """Never cut off, never past the chart: the value on a bar at least half the axis long, just
-    past the end of a shorter one."""
+    """Never past the chart: the value on a bar at least half the axis long, just past the end of a
+    shorter one."""
     chart = C.quora_chart({"a": 0.92, "b": 0.3}, [], {})
     long, short = chart.split("<tr")[2:4]  # after the threshold label's row
-    assert ">0.92 duplicate</span>" in long and "bar-aside" not in long
+    assert ">0.92 duplicate</span></span>" in long and "bar-aside" not in long
     assert '<span class="bar-aside">0.30 not dup.</span>' in short
 
 
 def test_compare_charts_mark_disagreement_and_muted_heads_in_their_labels():
     chart = C.sts_chart({"cross-encoder": 4.1, "pcgrad": 1.0, "sst-only": 0.0}, ["pcgrad"], 2.5,
                         {"sst-only": True})
-    assert '<tr class="bar-disagree"><th scope="row">⚠ pcgrad</th>' in chart
-    assert f'<tr class="bar-muted"><th scope="row">{MUTED_MARK} sst-only</th>' in chart
+    assert '<tr class="bar-disagree"><th scope="row" title="⚠ pcgrad">⚠ pcgrad</th>' in chart
+    assert f'<tr class="bar-muted"><th scope="row" title="{MUTED_MARK} sst-only">{MUTED_MARK} sst-only</th>' in chart
     assert "median 2.50" in chart and "left:50.00%" in chart  # the median's line, at 2.5 of 5
     sst = C.sst_chart({"cross-encoder": np.array([0.05, 0.05, 0.1, 0.3, 0.5])}, [], {})
-    assert 'title="very positive: 50.0%">50%</span>' in sst  # every class's share on hover
-    assert ">5%<" not in sst  # a share under 12 % has no text on its sliver of bar
+    assert 'title="very positive: 50.0%"><span class="bar-text" aria-hidden="true">50%</span>' in sst  # on hover too
+    assert ">5%<" not in sst and ">very negative: 5.0%<" in sst  # under 12 %: no text drawn, still said
 
 
 def test_training_curve_keeps_epoch_out_of_the_legend():

@@ -51,6 +51,16 @@ def test_a_url_restores_its_tab_with_its_own_fields_and_reports_what_is_not_ther
     assert tab == "errors" and calls == []
 
 
+def test_only_a_link_that_sets_its_views_controls_is_announced_as_opening():
+    """demo.urlstate's `announce` shows "Opening…" only for a restore that may take a while: a link
+    to a tab alone, a theme or a stranger's parameter (utm_*, a host's) opens without it."""
+    links, _ = make_links([])
+    assert links.restores({"tab": "errors", "task": "sst"}) and links.restores({"tab": "Errors", "cell": "1,2"})
+    for params in ({}, {"tab": "errors"}, {"__theme": "dark"}, {"tab": "errors", "utm_source": "x"},
+                   {"tab": "compare", "task": "sst"}):  # Compare's view here registers no fields
+        assert not links.restores(params), params
+
+
 def test_a_link_naming_an_upload_opens_without_it_and_says_why():
     """An uploaded variant lives only in the tab that made it: a shared link naming it opens the
     nearest view, with the upload's own message (not the generic unknown-name one)."""
