@@ -19,7 +19,7 @@ from dataclasses import dataclass
 class Segment:
     share: float          # of the axis, 0-1
     color: str            # "#rrggbb"
-    text: str = ""        # drawn on the segment; cut off where the segment is too narrow for it
+    text: str = ""        # drawn on the segment; ends in an ellipsis where the segment is too narrow
     tip: str = ""         # on hover, and in the bar's own tip with the others: "very negative: 35.0%"
 
 

@@ -161,7 +161,7 @@ def slice_figure(a: A.Analysis, task: str, name: str, reference: str, metric: st
     present = set(long["variant"].astype(str))
     shown = [v for v in dict.fromkeys([reference, *(variants or a.variants(task))]) if v in present]
     bars = []
-    for v in [reference] + [v for v in shown if v != reference] if reference in shown else shown:
+    for v in shown:
         d = long[long["variant"] == v].set_index("bucket")
         values = [float(d.loc[b, metric]) if b in d.index else np.nan for b in buckets]
         sizes = [int(d.loc[b, "n"]) if b in d.index else 0 for b in buckets]
