@@ -48,15 +48,13 @@ def _white() -> dict:
 
 
 @lru_cache(maxsize=64)
-def white_template(trace_types: tuple[str, ...], layout_keys: tuple[str, ...] | None = None) -> dict:
+def white_template(trace_types: tuple[str, ...]) -> dict:
     """The plotly_white template with only what a chart of these trace types reads: its defaults
-    for 24 trace types are 7 KB sent, copied and read with every chart otherwise. `layout_keys`
-    keeps only those layout defaults (all of them when None). One dict per argument: read it,
-    never change it."""
+    for 24 trace types are 7 KB sent, copied and read with every chart otherwise. One dict per
+    argument: read it, never change it."""
     full = _white()
-    layout = full["layout"] if layout_keys is None else {k: full["layout"][k] for k in layout_keys
-                                                         if k in full["layout"]}
-    return {"data": {t: full["data"][t] for t in dict.fromkeys(trace_types) if t in full["data"]}, "layout": layout}
+    return {"data": {t: full["data"][t] for t in dict.fromkeys(trace_types) if t in full["data"]},
+            "layout": full["layout"]}
 
 
 def themed(fig: go.Figure) -> go.Figure:

@@ -26,21 +26,21 @@ def plotly_chunk() -> str | None:
 
 def warm_figure() -> dict:
     """The chart drawn out of sight: a little of each kind of chart the app draws (lines with
-    markers, stacked horizontal bars with text inside, a scatter to select on, a reference line
-    and a label), in the app's theme, so that each kind's code has run once."""
+    markers, grouped bars with error bars, a scatter to select on, a reference line and a label),
+    in the app's theme, so that each kind's code has run once."""
     fig = go.Figure()
     fig.add_scatter(x=[0.2, 0.6, 1.0], y=[0.3, 0.5, 0.9], mode="lines+markers", name="a", customdata=[1, 2, 3],
                     hovertemplate="%{x:.2f} %{customdata}<extra></extra>")
     fig.add_scatter(x=[0.1, 0.4, 0.8], y=[0.7, 0.2, 0.4], mode="markers", name="b", text=["x", "y", "z"],
                     marker={"size": 5, "opacity": 0.75}, xaxis="x2", yaxis="y2")
     for k, share in enumerate((0.3, 0.7)):
-        fig.add_bar(y=["one", "two"], x=[share, 1 - share], orientation="h", name=f"c{k}", text=[f"{share:.0%}", ""],
-                    textposition="inside", xaxis="x3", yaxis="y3")
-    fig.update_layout(title={"text": "warm-up", "x": 0}, barmode="stack", dragmode="select", height=320,
+        fig.add_bar(x=["one", "two"], y=[share, 1 - share], name=f"c{k}", xaxis="x3", yaxis="y3",
+                    error_y={"type": "data", "symmetric": False, "array": [0.05, 0.1], "arrayminus": [0.1, 0.05]})
+    fig.update_layout(title={"text": "warm-up", "x": 0}, barmode="group", dragmode="select", height=320,
                       legend={"orientation": "h", "y": -0.2},
                       xaxis={"domain": [0, 0.3], "title": {"text": "x"}, "tickformat": ".0%"},
                       xaxis2={"domain": [0.35, 0.65], "anchor": "y2"}, yaxis2={"anchor": "x2"},
-                      xaxis3={"domain": [0.7, 1], "anchor": "y3"}, yaxis3={"anchor": "x3", "autorange": "reversed"},
+                      xaxis3={"domain": [0.7, 1], "anchor": "y3"}, yaxis3={"anchor": "x3"},
                       shapes=[{"type": "line", "x0": 0.5, "x1": 0.5, "y0": 0, "y1": 1, "yref": "y domain",
                                "line": {"dash": "dash"}}],
                       annotations=[{"text": "ref", "x": 0.5, "y": 1, "yref": "y domain", "showarrow": False}])

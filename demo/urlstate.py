@@ -61,6 +61,11 @@ OPENING = "Opening the view this link describes…"
 LINK_TROUBLE = "This link's view could not be opened (a fault of the app, logged): the page shows its defaults."
 
 
+def link_params(request: gr.Request | None) -> dict[str, str]:
+    """The query the page was opened with (none for a call without a browser's request)."""
+    return dict(request.query_params) if request is not None else {}
+
+
 def message_line(messages: list[str]) -> gr.Markdown:
     """The line above the tabs: what a link could not restore as it said (hidden when nothing)."""
     if not messages:
@@ -180,7 +185,7 @@ class Links:
         current.value = next(iter(self.views))
 
         def on_load(request: gr.Request) -> tuple:
-            params = dict(request.query_params) if request is not None else {}
+            params = link_params(request)
             if not set(params) - {"__theme"}:  # a plain URL: leave the page as it is (the user may be clicking)
                 return (gr.skip(),) * (2 + len(outputs))
             try:
@@ -194,7 +199,7 @@ class Links:
             """A link that sets its view's controls can take seconds to restore (Compare scores its
             sentences on opening): the message line says so, and carries the restore's progress,
             until the restore answers. A link to a tab alone shows nothing."""
-            params = dict(request.query_params) if request is not None else {}
+            params = link_params(request)
             return gr.Markdown(OPENING, visible=True, elem_classes=["banner-info"]) if self.restores(params) \
                 else gr.skip()
 
